@@ -1,0 +1,120 @@
+# callsync - one GNU Makefile. `make help` lists the targets.
+#
+#   make            build every binary into bin/
+#   make test       install missing Debian packages, build, run unit + integration tests
+#   make run        install, build, start Redis + the services locally, print the URLs
+#   make bench      webhook ingest benchmark (results go to BENCHMARKS.md by hand)
+#   make lint       clang-format check and banned calls
+#   make SANITIZE=address,undefined test   the same suite under ASan/UBSan
+
+CC ?= cc
+SANITIZE ?=
+comma := ,
+VARIANT := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),rel)
+OBJ := build/$(VARIANT)
+
+PKGS := libczmq libzmq hiredis jansson libmicrohttpd libsodium libcurl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g \
+          -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers \
+          -Icommon $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# Relink everything when the variant changes, so bin/ always matches it.
+$(shell mkdir -p build; [ "`cat build/variant 2>/dev/null`" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+LIBCOMMON := $(OBJ)/libcommon.a
+
+SERVICES := $(patsubst services/%/main.c,%,$(wildcard services/*/main.c))
+BINS := $(SERVICES:%=bin/callsync-%)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(OBJ)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(OBJ)/tests/%)
+TESTLIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
+
+.PHONY: all deps test unit integration run stop bench lint format clean help
+all: $(BINS)
+
+help:
+	@sed -n '1,12p' Makefile
+
+deps:
+	@scripts/deps.sh
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	ar rcs $@ $^
+
+# A service is every .c in its folder; main.c is left out of its tests.
+define service
+$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(OBJ)/%.o)
+bin/callsync-$(1): $$($(1)_OBJ) $(LIBCOMMON) build/variant
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIBCOMMON) $(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service,$(s))))
+
+SERVICE_LIB_OBJ := $(filter-out %/main.o,$(foreach s,$(SERVICES),$($(s)_OBJ)))
+
+$(OBJ)/tests/%: tests/unit/%.c $(SERVICE_LIB_OBJ) $(LIBCOMMON) build/variant
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(SERVICE_LIB_OBJ) $(LIBCOMMON) $(LDLIBS) -lcmocka
+
+$(OBJ)/tests/%: tests/integration/%.c $(TESTLIB_OBJ) $(LIBCOMMON) build/variant
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@scripts/run-tests.sh $(UNIT_BINS)
+
+integration: $(BINS) $(INTEG_BINS)
+	@scripts/run-tests.sh $(INTEG_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit integration
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+BENCH_BINS := $(OBJ)/bench/loadgen
+$(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@scripts/bench.sh $(OBJ)/bench/loadgen
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common services tests bench -name '*.[ch]')
+lint:
+	@clang-format --dry-run -Werror $(C_FILES)
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|atoi|gets)\s*\(' $(C_FILES) \
+	  || (echo "lint: banned call above" >&2; exit 1)
+	@echo "lint: ok"
+
+format:
+	clang-format -i $(C_FILES)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

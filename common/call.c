@@ -1,0 +1,700 @@
+/* call - see call.h. Each fact type has one merge rule, written once:
+ *   s_sfact_merge  set-once string, best (rank desc, at asc, value asc)
+ *   s_tfact_merge  set-once time, best (clock desc, at asc)
+ *   s_lww_*        toggles and latest values, latest at wins
+ * Every rule is a join on a total order, which is what makes the whole
+ * merge order-independent (tests/unit/test_call.c checks permutations). */
+#include "call.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+static const char *s_kind_names[] = {
+    "unknown", "created", "initiated", "answered", "bridged", "hangup", "hold",
+    "unhold", "recording_saved", "dtmf", "machine", "sdk_state", "media_connected",
+    "first_audio",
+};
+
+const char *cs_event_kind_name(cs_event_kind_t kind)
+{
+    if ((unsigned)kind >= sizeof s_kind_names / sizeof s_kind_names[0])
+        return "unknown";
+    return s_kind_names[kind];
+}
+
+static int s_kind_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_kind_names / sizeof s_kind_names[0]; i++)
+        if (strcmp(name, s_kind_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+
+static bool s_sfact_merge(cs_sfact_t *f, const char *v, int64_t at, int rank)
+{
+    if (!v || !*v)
+        return false;
+    if (f->v[0]) {
+        if (rank != f->rank) {
+            if (rank < f->rank)
+                return false;
+        } else if (at != f->at) {
+            if (at > f->at)
+                return false;
+        } else if (strncmp(v, f->v, sizeof f->v - 1) >= 0) {
+            return false;
+        }
+    }
+    CS_COPY(f->v, v);
+    f->at = at;
+    f->rank = rank;
+    return true;
+}
+
+static bool s_tfact_better(const cs_tfact_t *a, const cs_tfact_t *b)
+{
+    if (!a->at)
+        return false;
+    if (!b->at)
+        return true;
+    if (a->clock != b->clock)
+        return a->clock > b->clock;
+    return a->at < b->at;
+}
+
+static bool s_tfact_merge(cs_tfact_t *f, int64_t at, cs_clock_t clock)
+{
+    cs_tfact_t claim = {at, clock};
+    if (!s_tfact_better(&claim, f))
+        return false;
+    f->at = at; /* field by field: padding stays zero, records compare bytewise */
+    f->clock = clock;
+    return true;
+}
+
+/* Latest-wins string; ties go to the larger value so the order of two
+ * same-time claims cannot matter. */
+static bool s_lww_str(char *cur, size_t size, int64_t *cur_at, const char *v, int64_t at)
+{
+    if (!v || !*v)
+        return false;
+    if (*cur_at && (at < *cur_at || (at == *cur_at && strncmp(v, cur, size - 1) <= 0)))
+        return false;
+    cs_copy(cur, size, v);
+    *cur_at = at;
+    return true;
+}
+
+/* Ties between hold and unhold at the same instant go to hold: the safer
+ * reading for an agent who pressed Hold. */
+static bool s_lww_hold(cs_call_t *call, bool on, int64_t at)
+{
+    if (call->hold_at && (at < call->hold_at || (at == call->hold_at && (call->hold || !on))))
+        return false;
+    call->hold = on;
+    call->hold_at = at;
+    return true;
+}
+
+static bool s_dtmf_merge(cs_call_t *call, const char *digit, int64_t at)
+{
+    if (!digit[0])
+        return false;
+    int i = 0;
+    for (; i < call->ndtmf; i++) {
+        int c = call->dtmf[i].at != at ? (call->dtmf[i].at < at ? -1 : 1)
+                                       : strcmp(call->dtmf[i].digit, digit);
+        if (c == 0)
+            return false;
+        if (c > 0)
+            break;
+    }
+    if (i == CS_MAX_DTMF)
+        return false; /* keep the earliest CS_MAX_DTMF digits */
+    int n = call->ndtmf < CS_MAX_DTMF ? call->ndtmf : CS_MAX_DTMF - 1;
+    memmove(&call->dtmf[i + 1], &call->dtmf[i], (size_t)(n - i) * sizeof call->dtmf[0]);
+    memset(&call->dtmf[i], 0, sizeof call->dtmf[i]);
+    call->dtmf[i].at = at;
+    CS_COPY(call->dtmf[i].digit, digit);
+    call->ndtmf = n + 1;
+    return true;
+}
+
+void cs_call_init(cs_call_t *call, const char *id)
+{
+    memset(call, 0, sizeof *call);
+    CS_COPY(call->id, id);
+}
+
+/* Finds the event's leg, adding it (kept sorted by ccid) when new. */
+static cs_leg_t *s_leg(cs_call_t *call, const cs_event_t *ev, bool *added, bool *dropped)
+{
+    *added = false;
+    if (!ev->ccid[0]) {
+        for (int i = 0; ev->leg_id[0] && i < call->nlegs; i++)
+            if (strcmp(call->legs[i].leg_id, ev->leg_id) == 0)
+                return &call->legs[i];
+        return NULL;
+    }
+    int i = 0;
+    for (; i < call->nlegs; i++) {
+        int c = strcmp(call->legs[i].ccid, ev->ccid);
+        if (c == 0)
+            return &call->legs[i];
+        if (c > 0)
+            break;
+    }
+    if (call->nlegs == CS_MAX_LEGS) {
+        if (dropped)
+            *dropped = true;
+        return NULL;
+    }
+    memmove(&call->legs[i + 1], &call->legs[i], (size_t)(call->nlegs - i) * sizeof(cs_leg_t));
+    memset(&call->legs[i], 0, sizeof(cs_leg_t));
+    CS_COPY(call->legs[i].ccid, ev->ccid);
+    call->nlegs++;
+    *added = true;
+    return &call->legs[i];
+}
+
+/* A leg's ids never change; when two reports disagree the smaller wins. */
+static bool s_id_merge(char *cur, size_t size, const char *v)
+{
+    if (!v[0] || (cur[0] && strncmp(v, cur, size - 1) >= 0))
+        return false;
+    cs_copy(cur, size, v);
+    return true;
+}
+
+static bool s_merge_leg(cs_leg_t *leg, const cs_event_t *ev)
+{
+    bool ch = false;
+    int64_t at = ev->at;
+    ch |= s_id_merge(leg->leg_id, sizeof leg->leg_id, ev->leg_id);
+    ch |= s_id_merge(leg->session_id, sizeof leg->session_id, ev->session_id);
+    ch |= s_sfact_merge(&leg->role, ev->role, at, ev->role_rank);
+    ch |= s_sfact_merge(&leg->direction, ev->direction, at, (int)ev->clock);
+    ch |= s_sfact_merge(&leg->from, ev->from, at, (int)ev->clock);
+    ch |= s_sfact_merge(&leg->to, ev->to, at, (int)ev->clock);
+    switch (ev->kind) {
+    case CS_EV_INITIATED:
+        ch |= s_tfact_merge(&leg->initiated, at, ev->clock);
+        break;
+    case CS_EV_ANSWERED:
+        ch |= s_tfact_merge(&leg->answered, at, ev->clock);
+        break;
+    case CS_EV_BRIDGED:
+        ch |= s_tfact_merge(&leg->bridged, at, ev->clock);
+        break;
+    case CS_EV_HANGUP:
+        ch |= s_tfact_merge(&leg->ended, at, ev->clock);
+        ch |= s_sfact_merge(&leg->hangup_cause, ev->hangup_cause, at, (int)ev->clock);
+        ch |= s_sfact_merge(&leg->hangup_source, ev->hangup_source, at, (int)ev->clock);
+        ch |= s_sfact_merge(&leg->sip_code, ev->sip_code, at, (int)ev->clock);
+        break;
+    default:
+        break;
+    }
+    return ch;
+}
+
+bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
+{
+    if (dropped_leg)
+        *dropped_leg = false;
+    if (ev->kind == CS_EV_UNKNOWN)
+        return false;
+    bool ch = false;
+    int64_t at = ev->at;
+    ch |= s_sfact_merge(&call->agent_id, ev->agent_id, at, ev->kind == CS_EV_CREATED ? 3 : 2);
+    switch (ev->kind) {
+    case CS_EV_CREATED:
+        ch |= s_sfact_merge(&call->direction, ev->direction, at, 3);
+        ch |= s_sfact_merge(&call->from, ev->from, at, 3);
+        ch |= s_sfact_merge(&call->to, ev->to, at, 3);
+        ch |= s_tfact_merge(&call->created, at, ev->clock);
+        return ch;
+    case CS_EV_HOLD:
+    case CS_EV_UNHOLD:
+        return s_lww_hold(call, ev->kind == CS_EV_HOLD, at) | ch;
+    case CS_EV_RECORDING_SAVED:
+        return s_lww_str(call->recording_url, sizeof call->recording_url, &call->recording_at,
+                         ev->value, at) |
+               ch;
+    case CS_EV_DTMF:
+        return s_dtmf_merge(call, ev->value, at) | ch;
+    case CS_EV_MACHINE:
+        return s_sfact_merge(&call->machine, ev->value, at, (int)ev->clock) | ch;
+    case CS_EV_SDK_STATE:
+        ch |= s_lww_str(call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, ev->value,
+                        at);
+        if (strcmp(ev->value, "active") == 0)
+            ch |= s_tfact_merge(&call->sdk_answered, at, ev->clock);
+        if (strcmp(ev->value, "hangup") == 0 || strcmp(ev->value, "destroy") == 0)
+            ch |= s_tfact_merge(&call->sdk_ended, at, ev->clock);
+        break;
+    case CS_EV_MEDIA_CONNECTED:
+        ch |= s_tfact_merge(&call->media_connected, at, ev->clock);
+        break;
+    case CS_EV_FIRST_AUDIO:
+        ch |= s_tfact_merge(&call->first_audio, at, ev->clock);
+        break;
+    default:
+        break;
+    }
+    bool added = false;
+    cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
+    if (leg)
+        ch |= s_merge_leg(leg, ev) | added;
+    return ch;
+}
+
+/* ---- derived values: pure functions of the facts ---- */
+
+static const char *s_direction(const cs_call_t *call)
+{
+    if (call->direction.v[0])
+        return call->direction.v;
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].role.v, "customer") == 0 &&
+            strcmp(call->legs[i].direction.v, "incoming") == 0)
+            return "inbound";
+    return call->nlegs ? "outbound" : NULL;
+}
+
+/* The leg of a role with the best time in the given field (offset into
+ * cs_leg_t), or NULL when no leg of that role has one. */
+static const cs_leg_t *s_best_leg(const cs_call_t *call, const char *role, size_t field)
+{
+    const cs_leg_t *best = NULL;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *leg = &call->legs[i];
+        if (role && strcmp(leg->role.v, role) != 0)
+            continue;
+        const cs_tfact_t *t = (const cs_tfact_t *)((const char *)leg + field);
+        if (s_tfact_better(t, best ? (const cs_tfact_t *)((const char *)best + field)
+                                   : &(cs_tfact_t){0, CS_CLOCK_NONE}))
+            best = leg;
+    }
+    return best;
+}
+
+static cs_tfact_t s_leg_time(const cs_leg_t *leg, size_t field)
+{
+    return leg ? *(const cs_tfact_t *)((const char *)leg + field) : (cs_tfact_t){0, CS_CLOCK_NONE};
+}
+
+/* Talk starts when the far side answers: the customer on an outbound
+ * call, the agent on an inbound one. The SDK's `active` proves it too. */
+static cs_tfact_t s_answered(const cs_call_t *call, const char **source)
+{
+    const char *dir = s_direction(call);
+    const char *role = dir && strcmp(dir, "inbound") == 0 ? "agent" : "customer";
+    cs_tfact_t t = s_leg_time(s_best_leg(call, role, offsetof(cs_leg_t, answered)),
+                              offsetof(cs_leg_t, answered));
+    *source = t.at ? "webhook" : NULL;
+    if (s_tfact_better(&call->sdk_answered, &t)) {
+        t = call->sdk_answered;
+        *source = "sdk";
+    }
+    return t;
+}
+
+static cs_tfact_t s_ended(const cs_call_t *call, const cs_leg_t **by)
+{
+    *by = s_best_leg(call, NULL, offsetof(cs_leg_t, ended));
+    cs_tfact_t t = s_leg_time(*by, offsetof(cs_leg_t, ended));
+    if (s_tfact_better(&call->sdk_ended, &t)) {
+        t = call->sdk_ended;
+        *by = NULL;
+    }
+    return t;
+}
+
+cs_state_t cs_call_state(const cs_call_t *call)
+{
+    const cs_leg_t *by;
+    const char *source;
+    if (s_ended(call, &by).at)
+        return CS_STATE_ENDED;
+    if (call->hold)
+        return CS_STATE_HELD;
+    if (s_answered(call, &source).at)
+        return CS_STATE_ACTIVE;
+    if (call->nlegs || call->sdk_state[0])
+        return CS_STATE_RINGING;
+    return CS_STATE_DIALING;
+}
+
+const char *cs_state_name(cs_state_t state)
+{
+    static const char *names[] = {"dialing", "ringing", "active", "held", "ended"};
+    return names[state];
+}
+
+/* ---- JSON ---- */
+
+static json_t *s_str_or_null(const char *v) { return v && *v ? json_string(v) : json_null(); }
+
+static json_t *s_time_or_null(int64_t at)
+{
+    char buf[CS_TS_LEN];
+    if (!at || cs_ts_format(at, buf, sizeof buf))
+        return json_null();
+    return json_string(buf);
+}
+
+static json_t *s_seconds(int64_t from, int64_t to)
+{
+    if (!from || !to)
+        return json_null();
+    int64_t ms = to > from ? to - from : 0;
+    return json_real((double)ms / 1000.0);
+}
+
+static const char *s_leg_state(const cs_leg_t *leg)
+{
+    if (leg->ended.at)
+        return "ended";
+    if (leg->answered.at || leg->bridged.at)
+        return "active";
+    return "ringing";
+}
+
+json_t *cs_call_to_json(const cs_call_t *call)
+{
+    const char *answered_by;
+    const cs_leg_t *ended_by;
+    cs_tfact_t answered = s_answered(call, &answered_by);
+    cs_tfact_t ended = s_ended(call, &ended_by);
+    const cs_leg_t *init = s_best_leg(call, NULL, offsetof(cs_leg_t, initiated));
+    cs_tfact_t initiated = s_leg_time(init, offsetof(cs_leg_t, initiated));
+    if (s_tfact_better(&call->created, &initiated))
+        initiated = call->created;
+    const cs_leg_t *bridged_leg = s_best_leg(call, NULL, offsetof(cs_leg_t, bridged));
+    cs_tfact_t bridged = s_leg_time(bridged_leg, offsetof(cs_leg_t, bridged));
+
+    /* from/to name the company and the customer numbers: the customer
+     * leg's when there is one, else the agent leg's (an outbound browser
+     * call dials the customer number), else what the creator said. */
+    const cs_leg_t *numbers = s_best_leg(call, "customer", offsetof(cs_leg_t, initiated));
+    for (int i = 0; !numbers && i < call->nlegs; i++)
+        if (strcmp(call->legs[i].role.v, "customer") == 0)
+            numbers = &call->legs[i];
+    for (int i = 0; !numbers && i < call->nlegs; i++)
+        if (call->legs[i].to.v[0] && strncmp(call->legs[i].to.v, "sip:", 4) != 0)
+            numbers = &call->legs[i];
+    const char *from = numbers && numbers->from.v[0] ? numbers->from.v : call->from.v;
+    const char *to = numbers && numbers->to.v[0] ? numbers->to.v : call->to.v;
+
+    json_t *legs = json_array();
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        json_array_append_new(
+            legs, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, "
+                            "s:o, s:o}",
+                            "call_control_id", l->ccid, "call_leg_id", s_str_or_null(l->leg_id),
+                            "call_session_id", s_str_or_null(l->session_id), "role",
+                            s_str_or_null(l->role.v), "direction", s_str_or_null(l->direction.v),
+                            "from", s_str_or_null(l->from.v), "to", s_str_or_null(l->to.v),
+                            "state", s_leg_state(l), "initiated_at",
+                            s_time_or_null(l->initiated.at), "answered_at",
+                            s_time_or_null(l->answered.at), "bridged_at",
+                            s_time_or_null(l->bridged.at), "ended_at", s_time_or_null(l->ended.at),
+                            "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
+                            s_str_or_null(l->hangup_source.v), "sip_code",
+                            s_str_or_null(l->sip_code.v)));
+    }
+    char digits[CS_MAX_DTMF * 2 + 1] = "";
+    for (int i = 0; i < call->ndtmf; i++)
+        strncat(digits, call->dtmf[i].digit, sizeof digits - strlen(digits) - 1);
+
+    json_t *gap = json_null();
+    if (answered.at && call->first_audio.at)
+        gap = json_integer(call->first_audio.at - answered.at);
+
+    json_t *clocks =
+        json_pack("{s:s, s:s, s:s}", "initiated_at", cs_clock_name(initiated.clock), "answered_at",
+                  cs_clock_name(answered.clock), "ended_at", cs_clock_name(ended.clock));
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(call->id));
+    json_object_set_new(o, "version", json_integer((json_int_t)call->version));
+    json_object_set_new(o, "state", json_string(cs_state_name(cs_call_state(call))));
+    json_object_set_new(o, "direction", s_str_or_null(s_direction(call)));
+    json_object_set_new(o, "agent_id", s_str_or_null(call->agent_id.v));
+    json_object_set_new(o, "from", s_str_or_null(from));
+    json_object_set_new(o, "to", s_str_or_null(to));
+    json_object_set_new(o, "legs", legs);
+    json_object_set_new(o, "initiated_at", s_time_or_null(initiated.at));
+    json_object_set_new(o, "answered_at", s_time_or_null(answered.at));
+    json_object_set_new(o, "answered_source", s_str_or_null(answered_by));
+    json_object_set_new(o, "bridged_at", s_time_or_null(bridged.at));
+    json_object_set_new(o, "ended_at", s_time_or_null(ended.at));
+    json_object_set_new(o, "hangup_cause", s_str_or_null(ended_by ? ended_by->hangup_cause.v : NULL));
+    json_object_set_new(o, "hangup_source",
+                        s_str_or_null(ended_by ? ended_by->hangup_source.v : NULL));
+    json_object_set_new(o, "sip_code", s_str_or_null(ended_by ? ended_by->sip_code.v : NULL));
+    json_object_set_new(o, "talk_seconds", s_seconds(answered.at, ended.at));
+    json_object_set_new(o, "ring_seconds", s_seconds(initiated.at, answered.at));
+    json_object_set_new(o, "post_answer_audio_gap_ms", gap);
+    json_object_set_new(o, "hold", json_boolean(call->hold));
+    json_object_set_new(o, "sdk_state", s_str_or_null(call->sdk_state));
+    json_object_set_new(o, "media_connected_at", s_time_or_null(call->media_connected.at));
+    json_object_set_new(o, "first_audio_at", s_time_or_null(call->first_audio.at));
+    json_object_set_new(o, "recording_url", s_str_or_null(call->recording_url));
+    json_object_set_new(o, "machine_detection", s_str_or_null(call->machine.v));
+    json_object_set_new(o, "dtmf", json_string(digits));
+    json_object_set_new(o, "clocks", clocks);
+    return o;
+}
+
+/* Stored form. sfact: [v, at, rank]; tfact: [at, clock]; omitted when unknown. */
+
+static void s_put_sfact(json_t *o, const char *key, const cs_sfact_t *f)
+{
+    if (f->v[0])
+        json_object_set_new(o, key,
+                            json_pack("[s, I, i]", f->v, (json_int_t)f->at, f->rank));
+}
+
+static void s_put_tfact(json_t *o, const char *key, const cs_tfact_t *f)
+{
+    if (f->at)
+        json_object_set_new(o, key, json_pack("[I, i]", (json_int_t)f->at, (int)f->clock));
+}
+
+static int s_get_sfact(const json_t *o, const char *key, cs_sfact_t *f)
+{
+    const json_t *a = json_object_get(o, key);
+    if (!a)
+        return 0;
+    const char *v;
+    json_int_t at;
+    int rank;
+    if (json_unpack((json_t *)a, "[s, I, i]", &v, &at, &rank))
+        return -1;
+    CS_COPY(f->v, v);
+    f->at = at;
+    f->rank = rank;
+    return 0;
+}
+
+static int s_get_tfact(const json_t *o, const char *key, cs_tfact_t *f)
+{
+    const json_t *a = json_object_get(o, key);
+    if (!a)
+        return 0;
+    json_int_t at;
+    int clock;
+    if (json_unpack((json_t *)a, "[I, i]", &at, &clock) || clock < 0 || clock > CS_CLOCK_PROVIDER)
+        return -1;
+    f->at = at;
+    f->clock = (cs_clock_t)clock;
+    return 0;
+}
+
+static void s_put_str(json_t *o, const char *key, const char *v)
+{
+    if (v[0])
+        json_object_set_new(o, key, json_string(v));
+}
+
+static void s_get_str(const json_t *o, const char *key, char *dst, size_t size)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    cs_copy(dst, size, v);
+}
+#define S_GET_STR(o, key, dst) s_get_str((o), (key), (dst), sizeof(dst))
+
+json_t *cs_call_to_store(const cs_call_t *call)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(call->id));
+    s_put_sfact(o, "dir", &call->direction);
+    s_put_sfact(o, "agent", &call->agent_id);
+    s_put_sfact(o, "from", &call->from);
+    s_put_sfact(o, "to", &call->to);
+    s_put_tfact(o, "created", &call->created);
+    json_t *legs = json_array();
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        json_t *lo = json_object();
+        json_object_set_new(lo, "cc", json_string(l->ccid));
+        s_put_str(lo, "leg", l->leg_id);
+        s_put_str(lo, "sess", l->session_id);
+        s_put_sfact(lo, "role", &l->role);
+        s_put_sfact(lo, "dir", &l->direction);
+        s_put_sfact(lo, "from", &l->from);
+        s_put_sfact(lo, "to", &l->to);
+        s_put_tfact(lo, "init", &l->initiated);
+        s_put_tfact(lo, "ans", &l->answered);
+        s_put_tfact(lo, "br", &l->bridged);
+        s_put_tfact(lo, "end", &l->ended);
+        s_put_sfact(lo, "cause", &l->hangup_cause);
+        s_put_sfact(lo, "hsrc", &l->hangup_source);
+        s_put_sfact(lo, "sip", &l->sip_code);
+        json_array_append_new(legs, lo);
+    }
+    json_object_set_new(o, "legs", legs);
+    s_put_tfact(o, "sdk_ans", &call->sdk_answered);
+    s_put_tfact(o, "sdk_end", &call->sdk_ended);
+    s_put_tfact(o, "media", &call->media_connected);
+    s_put_tfact(o, "audio", &call->first_audio);
+    if (call->hold_at)
+        json_object_set_new(o, "hold", json_pack("[b, I]", call->hold, (json_int_t)call->hold_at));
+    if (call->sdk_state_at)
+        json_object_set_new(o, "sdk",
+                            json_pack("[s, I]", call->sdk_state, (json_int_t)call->sdk_state_at));
+    if (call->recording_at)
+        json_object_set_new(
+            o, "rec", json_pack("[s, I]", call->recording_url, (json_int_t)call->recording_at));
+    s_put_sfact(o, "amd", &call->machine);
+    if (call->ndtmf) {
+        json_t *d = json_array();
+        for (int i = 0; i < call->ndtmf; i++)
+            json_array_append_new(
+                d, json_pack("[I, s]", (json_int_t)call->dtmf[i].at, call->dtmf[i].digit));
+        json_object_set_new(o, "dtmf", d);
+    }
+    return o;
+}
+
+static int s_get_lww(const json_t *o, const char *key, char *dst, size_t size, int64_t *at)
+{
+    const json_t *a = json_object_get(o, key);
+    if (!a)
+        return 0;
+    const char *v;
+    json_int_t t;
+    if (json_unpack((json_t *)a, "[s, I]", &v, &t))
+        return -1;
+    cs_copy(dst, size, v);
+    *at = t;
+    return 0;
+}
+
+int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errlen)
+{
+    const char *id = json_string_value(json_object_get(o, "id"));
+    if (!json_is_object(o) || !id) {
+        snprintf(err, errlen, "record is not an object with an id");
+        return -1;
+    }
+    cs_call_init(call, id);
+    int rc = 0;
+    rc |= s_get_sfact(o, "dir", &call->direction);
+    rc |= s_get_sfact(o, "agent", &call->agent_id);
+    rc |= s_get_sfact(o, "from", &call->from);
+    rc |= s_get_sfact(o, "to", &call->to);
+    rc |= s_get_tfact(o, "created", &call->created);
+    const json_t *legs = json_object_get(o, "legs");
+    if (legs && (!json_is_array(legs) || json_array_size(legs) > CS_MAX_LEGS))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < json_array_size(legs); i++) {
+        const json_t *lo = json_array_get(legs, i);
+        cs_leg_t *l = &call->legs[call->nlegs++];
+        if (!json_string_value(json_object_get(lo, "cc"))) {
+            rc = -1;
+            break;
+        }
+        S_GET_STR(lo, "cc", l->ccid);
+        S_GET_STR(lo, "leg", l->leg_id);
+        S_GET_STR(lo, "sess", l->session_id);
+        rc |= s_get_sfact(lo, "role", &l->role);
+        rc |= s_get_sfact(lo, "dir", &l->direction);
+        rc |= s_get_sfact(lo, "from", &l->from);
+        rc |= s_get_sfact(lo, "to", &l->to);
+        rc |= s_get_tfact(lo, "init", &l->initiated);
+        rc |= s_get_tfact(lo, "ans", &l->answered);
+        rc |= s_get_tfact(lo, "br", &l->bridged);
+        rc |= s_get_tfact(lo, "end", &l->ended);
+        rc |= s_get_sfact(lo, "cause", &l->hangup_cause);
+        rc |= s_get_sfact(lo, "hsrc", &l->hangup_source);
+        rc |= s_get_sfact(lo, "sip", &l->sip_code);
+    }
+    rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered);
+    rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended);
+    rc |= s_get_tfact(o, "media", &call->media_connected);
+    rc |= s_get_tfact(o, "audio", &call->first_audio);
+    const json_t *hold = json_object_get(o, "hold");
+    if (hold) {
+        int on;
+        json_int_t at;
+        rc |= json_unpack((json_t *)hold, "[b, I]", &on, &at);
+        call->hold = on;
+        call->hold_at = at;
+    }
+    rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at);
+    rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url,
+                    &call->recording_at);
+    rc |= s_get_sfact(o, "amd", &call->machine);
+    const json_t *d = json_object_get(o, "dtmf");
+    for (size_t i = 0; rc == 0 && i < json_array_size(d) && i < CS_MAX_DTMF; i++) {
+        const char *digit;
+        json_int_t at;
+        rc |= json_unpack(json_array_get(d, i), "[I, s]", &at, &digit);
+        if (rc == 0) {
+            call->dtmf[i].at = at;
+            CS_COPY(call->dtmf[i].digit, digit);
+            call->ndtmf++;
+        }
+    }
+    if (rc) {
+        snprintf(err, errlen, "record %s has a malformed fact", id);
+        return -1;
+    }
+    return 0;
+}
+
+/* History form: {"k":kind, "src":…, "at":ms, "clk":clock, …only what was said}. */
+
+#define S_EV_STRINGS(X)                                                                            \
+    X("type", type) X("id", id) X("cc", ccid) X("leg", leg_id) X("sess", session_id)                \
+    X("role", role) X("dir", direction) X("from", from) X("to", to) X("cs", cs_hint)               \
+    X("agent", agent_id) X("cause", hangup_cause) X("hsrc", hangup_source) X("sip", sip_code)      \
+    X("v", value)
+
+json_t *cs_event_to_json(const cs_event_t *ev)
+{
+    static const char *sources[] = {"webhook", "sdk", "command"};
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "k", cs_event_kind_name(ev->kind), "src",
+                          sources[ev->source], "at", (json_int_t)ev->at, "clk",
+                          cs_clock_name(ev->clock));
+#define X(key, field) s_put_str(o, key, ev->field);
+    S_EV_STRINGS(X)
+#undef X
+    if (ev->role_rank)
+        json_object_set_new(o, "rr", json_integer(ev->role_rank));
+    return o;
+}
+
+int cs_event_from_json(cs_event_t *ev, const json_t *o, char *err, size_t errlen)
+{
+    memset(ev, 0, sizeof *ev);
+    const char *k = json_string_value(json_object_get(o, "k"));
+    const char *src = json_string_value(json_object_get(o, "src"));
+    const char *clk = json_string_value(json_object_get(o, "clk"));
+    const json_t *at = json_object_get(o, "at");
+    int kind = k ? s_kind_parse(k) : -1;
+    cs_clock_t clock;
+    if (kind < 0 || !src || !clk || cs_clock_parse(clk, &clock) || !json_is_integer(at)) {
+        snprintf(err, errlen, "history entry lacks a valid k, src, clk or at");
+        return -1;
+    }
+    ev->kind = (cs_event_kind_t)kind;
+    ev->source = strcmp(src, "sdk") == 0       ? CS_SRC_SDK
+                 : strcmp(src, "command") == 0 ? CS_SRC_COMMAND
+                                               : CS_SRC_WEBHOOK;
+    ev->clock = clock;
+    ev->at = json_integer_value(at);
+#define X(key, field) S_GET_STR(o, key, ev->field);
+    S_EV_STRINGS(X)
+#undef X
+    ev->role_rank = (int)json_integer_value(json_object_get(o, "rr"));
+    return 0;
+}

@@ -1,0 +1,158 @@
+/* call - the call model: facts in, record out. Pure: no I/O, no clock.
+ *
+ * A call record is one conversation with up to CS_MAX_LEGS legs, each a
+ * Telnyx call_control_id. Everything known about it is a fact, and every
+ * fact merges as a join: set-once facts keep the best claim by a total
+ * order (stronger source, then earlier time, then smaller value), toggles
+ * keep the latest claim. So cs_call_merge() is commutative, associative
+ * and idempotent: the same set of events in any order, with any
+ * duplicates, gives the same record. The state and the durations shown
+ * anywhere are computed from the facts by cs_call_to_json(), never stored.
+ * See proto/README.md for the JSON forms. */
+#ifndef CS_CALL_H
+#define CS_CALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "timestamp.h"
+
+#define CS_ID_LEN 40     /* "cs_" + 26 ULID characters, with room */
+#define CS_CCID_LEN 160  /* Telnyx call_control_id ("v3:" + ~56 base64url) */
+#define CS_UUID_LEN 64   /* call_leg_id, call_session_id, event ids */
+#define CS_STR_LEN 64    /* numbers, causes, names */
+#define CS_URL_LEN 512   /* recording URLs */
+#define CS_MAX_LEGS 8
+#define CS_MAX_DTMF 64
+
+typedef enum {
+    CS_EV_UNKNOWN = 0,     /* kept in the history, changes nothing */
+    CS_EV_CREATED,         /* a dial intent: relay, ctl or the CRM created the call */
+    CS_EV_INITIATED,       /* call.initiated */
+    CS_EV_ANSWERED,        /* call.answered */
+    CS_EV_BRIDGED,         /* call.bridged */
+    CS_EV_HANGUP,          /* call.hangup */
+    CS_EV_HOLD,            /* call.hold */
+    CS_EV_UNHOLD,          /* call.unhold */
+    CS_EV_RECORDING_SAVED, /* call.recording.saved */
+    CS_EV_DTMF,            /* call.dtmf.received */
+    CS_EV_MACHINE,         /* call.machine.*detection.ended / greeting.ended */
+    CS_EV_SDK_STATE,       /* the softphone's SDK reported a call state */
+    CS_EV_MEDIA_CONNECTED, /* the softphone's ICE/DTLS is up */
+    CS_EV_FIRST_AUDIO,     /* first remote audio packet at the softphone */
+} cs_event_kind_t;
+
+typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
+
+/* One fact-bearing event, normalized from a webhook, an SDK report or a
+ * command. Empty strings mean "not said". */
+typedef struct {
+    cs_event_kind_t kind;
+    cs_source_t source;
+    char type[CS_STR_LEN];  /* event_type as received, e.g. "call.answered" */
+    char id[CS_UUID_LEN];   /* data.id: the dedupe key */
+    cs_clock_t clock;
+    int64_t at;             /* occurred_at, ms */
+    char ccid[CS_CCID_LEN];
+    char leg_id[CS_UUID_LEN];
+    char session_id[CS_UUID_LEN];
+    char role[16];          /* "agent" | "customer" */
+    int role_rank;          /* 2: said by client_state, 1: inferred */
+    char direction[16];     /* Telnyx's "incoming" | "outgoing"; CREATED: "inbound" | "outbound" */
+    char from[CS_STR_LEN];
+    char to[CS_STR_LEN];
+    char cs_hint[CS_ID_LEN]; /* the cs id carried in client_state */
+    char agent_id[CS_STR_LEN];
+    char hangup_cause[CS_STR_LEN];
+    char hangup_source[16];
+    char sip_code[16];
+    char value[CS_URL_LEN]; /* digit, recording URL, machine result or SDK state */
+} cs_event_t;
+
+/* A set-once string: the best claim by (rank desc, at asc, value asc). */
+typedef struct {
+    char v[CS_STR_LEN];
+    int64_t at;
+    int rank;
+} cs_sfact_t;
+
+/* A set-once time: the best claim by (clock desc, at asc). at == 0: unknown. */
+typedef struct {
+    int64_t at;
+    cs_clock_t clock;
+} cs_tfact_t;
+
+typedef struct {
+    char ccid[CS_CCID_LEN];
+    char leg_id[CS_UUID_LEN];
+    char session_id[CS_UUID_LEN];
+    cs_sfact_t role, direction, from, to;
+    cs_tfact_t initiated, answered, bridged, ended;
+    /* The hangup's strings, ranked by the hangup's time so that the earliest
+     * hangup report of the leg decides all three together. */
+    cs_sfact_t hangup_cause, hangup_source, sip_code;
+} cs_leg_t;
+
+typedef struct {
+    int64_t at;
+    char digit[8];
+} cs_dtmf_t;
+
+typedef struct {
+    char id[CS_ID_LEN];
+    uint64_t version;       /* bumped by the store on every change; not a fact */
+    cs_sfact_t direction;   /* said by the creator ("outbound" | "inbound") */
+    cs_sfact_t agent_id;
+    cs_sfact_t from, to;    /* said by the creator */
+    cs_tfact_t created;
+    int nlegs;
+    cs_leg_t legs[CS_MAX_LEGS]; /* sorted by ccid */
+    cs_tfact_t sdk_answered, sdk_ended, media_connected, first_audio;
+    bool hold;              /* last writer wins by event time */
+    int64_t hold_at;
+    char sdk_state[16];     /* last writer wins by event time */
+    int64_t sdk_state_at;
+    char recording_url[CS_URL_LEN]; /* last writer wins */
+    int64_t recording_at;
+    cs_sfact_t machine;     /* answering machine detection result */
+    int ndtmf;
+    cs_dtmf_t dtmf[CS_MAX_DTMF]; /* sorted by (at, digit) */
+} cs_call_t;
+
+typedef enum {
+    CS_STATE_DIALING,
+    CS_STATE_RINGING,
+    CS_STATE_ACTIVE,
+    CS_STATE_HELD,
+    CS_STATE_ENDED
+} cs_state_t;
+
+/* Starts an empty record with the given id. */
+void cs_call_init(cs_call_t *call, const char *id);
+
+/* Merges one event. Returns true when the record changed. Events the model
+ * does not use (CS_EV_UNKNOWN) change nothing; so does a leg beyond
+ * CS_MAX_LEGS (reported by *dropped_leg when not NULL). */
+bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg);
+
+cs_state_t cs_call_state(const cs_call_t *call);
+const char *cs_state_name(cs_state_t state);
+
+/* The record as shown to people and programs (ctl, the CRM API, the UI):
+ * facts plus derived state and durations. New reference. */
+json_t *cs_call_to_json(const cs_call_t *call);
+
+/* The stored form: every fact with its rank and time, so merges can go on
+ * after a round trip. to_store returns a new reference; from_store returns
+ * 0, or -1 with a message for a malformed document. */
+json_t *cs_call_to_store(const cs_call_t *call);
+int cs_call_from_store(cs_call_t *call, const json_t *doc, char *err, size_t errlen);
+
+/* An event as kept in the call's history (compact; only what was said). */
+json_t *cs_event_to_json(const cs_event_t *ev);
+int cs_event_from_json(cs_event_t *ev, const json_t *doc, char *err, size_t errlen);
+
+const char *cs_event_kind_name(cs_event_kind_t kind);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages callsync needs, only those that are missing.
+# Root: runs apt-get. Not root: prints the exact command and fails, so a
+# fresh clone never half-builds with a confusing compiler error.
+set -euo pipefail
+
+pkgs=(
+  build-essential pkg-config clang-format
+  libzmq3-dev libczmq-dev libhiredis-dev libjansson-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libsodium-dev libcmocka-dev
+  redis-server redis-tools curl
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "callsync: missing Debian packages; run as root:" >&2
+  echo "  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "callsync: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+$cmd

@@ -1,0 +1,395 @@
+/* The call model: realistic event sets merged in every order, with
+ * duplicates, give the same record; and the record says the right things. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+
+#define T0 1764000000000LL /* 2025-11-24T16:00:00Z */
+
+static cs_event_t s_wh(cs_event_kind_t kind, const char *id, int64_t dt, const char *ccid,
+                       const char *role)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.source = CS_SRC_WEBHOOK;
+    ev.clock = CS_CLOCK_PROVIDER;
+    ev.at = T0 + dt;
+    snprintf(ev.id, sizeof ev.id, "%s", id);
+    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    snprintf(ev.leg_id, sizeof ev.leg_id, "leg-%s", ccid);
+    snprintf(ev.session_id, sizeof ev.session_id, "sess-1");
+    snprintf(ev.role, sizeof ev.role, "%s", role);
+    ev.role_rank = 2;
+    return ev;
+}
+
+static cs_event_t s_hangup(const char *id, int64_t dt, const char *ccid, const char *role,
+                           const char *cause, const char *source, const char *sip)
+{
+    cs_event_t ev = s_wh(CS_EV_HANGUP, id, dt, ccid, role);
+    snprintf(ev.hangup_cause, sizeof ev.hangup_cause, "%s", cause);
+    snprintf(ev.hangup_source, sizeof ev.hangup_source, "%s", source);
+    snprintf(ev.sip_code, sizeof ev.sip_code, "%s", sip);
+    return ev;
+}
+
+static cs_event_t s_numbers(cs_event_t ev, const char *dir, const char *from, const char *to)
+{
+    snprintf(ev.direction, sizeof ev.direction, "%s", dir);
+    snprintf(ev.from, sizeof ev.from, "%s", from);
+    snprintf(ev.to, sizeof ev.to, "%s", to);
+    return ev;
+}
+
+static cs_event_t s_created(int64_t dt)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_CREATED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = T0 + dt;
+    snprintf(ev.id, sizeof ev.id, "created");
+    snprintf(ev.direction, sizeof ev.direction, "outbound");
+    snprintf(ev.agent_id, sizeof ev.agent_id, "agent-1");
+    snprintf(ev.from, sizeof ev.from, "+15550009999");
+    snprintf(ev.to, sizeof ev.to, "+15550100001");
+    return ev;
+}
+
+static cs_event_t s_sdk(const char *state, int64_t dt)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_SDK_STATE;
+    ev.source = CS_SRC_SDK;
+    ev.clock = CS_CLOCK_SDK;
+    ev.at = T0 + dt;
+    snprintf(ev.id, sizeof ev.id, "sdk-%s", state);
+    snprintf(ev.value, sizeof ev.value, "%s", state);
+    return ev;
+}
+
+#define AG "v3:agent-leg"
+#define CU "v3:customer-leg"
+#define CO "+15550009999"
+#define CX "+15550100001"
+
+/* ---- permutation machinery ---- */
+
+static json_t *s_merge_all(const cs_event_t *evs, const int *order, int n)
+{
+    cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    for (int i = 0; i < n; i++)
+        cs_call_merge(&call, &evs[order[i]], NULL);
+    json_t *view = cs_call_to_json(&call);
+    json_object_del(view, "version");
+    json_object_set_new(view, "store", cs_call_to_store(&call));
+    return view;
+}
+
+/* Heap's algorithm over every order; each result must equal the first. */
+static int s_all_orders(const cs_event_t *evs, int n, json_t **first)
+{
+    int order[16], c[16] = {0}, count = 1;
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    *first = s_merge_all(evs, order, n);
+    for (int i = 1; i < n;) {
+        if (c[i] < i) {
+            int j = i % 2 ? c[i] : 0, t = order[j];
+            order[j] = order[i];
+            order[i] = t;
+            json_t *got = s_merge_all(evs, order, n);
+            if (!json_equal(got, *first)) {
+                char *a = json_dumps(*first, JSON_SORT_KEYS), *b = json_dumps(got, JSON_SORT_KEYS);
+                fail_msg("order-dependent record:\n%s\n%s", a, b);
+            }
+            json_decref(got);
+            count++;
+            c[i]++;
+            i = 1;
+        } else {
+            c[i++] = 0;
+        }
+    }
+    return count;
+}
+
+static const char *s_str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static double s_num(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+
+static void test_outbound_answered(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "e1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "e2", 150, CU, "customer"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "e3", 1250, CU, "customer"),
+        s_wh(CS_EV_ANSWERED, "e3", 1250, CU, "customer"), /* redelivered */
+        s_wh(CS_EV_BRIDGED, "e4", 1260, CU, "customer"),
+        s_hangup("e5", 61250, CU, "customer", "normal_clearing", "callee", "200"),
+        s_hangup("e6", 61300, AG, "agent", "normal_clearing", "caller", "200"),
+    };
+    json_t *rec;
+    int n = s_all_orders(evs, 8, &rec);
+    assert_int_equal(n, 40320);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "direction"), "outbound");
+    assert_string_equal(s_str(rec, "to"), CX);
+    assert_string_equal(s_str(rec, "from"), CO);
+    assert_string_equal(s_str(rec, "agent_id"), "agent-1");
+    assert_string_equal(s_str(rec, "initiated_at"), "2025-11-24T16:00:00.000Z");
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:01.250Z");
+    assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:01:01.250Z");
+    assert_true(s_num(rec, "talk_seconds") == 60.0);
+    assert_true(s_num(rec, "ring_seconds") == 1.25);
+    assert_string_equal(s_str(rec, "hangup_cause"), "normal_clearing");
+    assert_string_equal(s_str(rec, "hangup_source"), "callee");
+    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 2);
+    json_decref(rec);
+}
+
+static void test_inbound(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_numbers(s_wh(CS_EV_INITIATED, "i1", 0, CU, "customer"), "incoming", CX, CO),
+        s_numbers(s_wh(CS_EV_INITIATED, "i2", 300, AG, "agent"), "outgoing", CX,
+                  "sip:agent1@sip.telnyx.com"),
+        s_wh(CS_EV_ANSWERED, "i3", 4300, AG, "agent"),
+        s_wh(CS_EV_BRIDGED, "i4", 4310, CU, "customer"),
+        s_hangup("i5", 30000, AG, "agent", "normal_clearing", "caller", "200"),
+        s_hangup("i5", 30000, AG, "agent", "normal_clearing", "caller", "200"),
+        s_hangup("i6", 30020, CU, "customer", "normal_clearing", "callee", "200"),
+    };
+    evs[2].role_rank = evs[3].role_rank = 1; /* inferred on some events only */
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "direction"), "inbound");
+    assert_string_equal(s_str(rec, "from"), CX);
+    assert_string_equal(s_str(rec, "to"), CO);
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:04.300Z");
+    assert_true(s_num(rec, "ring_seconds") == 4.3);
+    assert_true(s_num(rec, "talk_seconds") == 25.7);
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    json_decref(rec);
+}
+
+static void test_busy(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-10),
+        s_numbers(s_wh(CS_EV_INITIATED, "b1", 0, AG, "agent"), "outgoing", CO, "+15550100002"),
+        s_numbers(s_wh(CS_EV_INITIATED, "b2", 100, CU, "customer"), "outgoing", CO,
+                  "+15550100002"),
+        s_hangup("b3", 600, CU, "customer", "user_busy", "callee", "486"),
+        s_hangup("b3", 600, CU, "customer", "user_busy", "callee", "486"),
+        s_hangup("b4", 700, AG, "agent", "normal_clearing", "caller", "200"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 6, &rec), 720);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
+    assert_string_equal(s_str(rec, "sip_code"), "486");
+    assert_true(json_is_null(json_object_get(rec, "answered_at")));
+    assert_true(json_is_null(json_object_get(rec, "talk_seconds")));
+    assert_true(json_is_null(json_object_get(rec, "ring_seconds")));
+    json_decref(rec);
+}
+
+static void test_no_answer(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_numbers(s_wh(CS_EV_INITIATED, "n1", 0, AG, "agent"), "outgoing", CO, "+15550100003"),
+        s_numbers(s_wh(CS_EV_INITIATED, "n2", 100, CU, "customer"), "outgoing", CO,
+                  "+15550100003"),
+        s_sdk("early", 300),
+        s_hangup("n3", 30100, CU, "customer", "timeout", "callee", "487"),
+        s_hangup("n4", 30200, AG, "agent", "normal_clearing", "caller", "200"),
+        s_sdk("hangup", 30250),
+        s_sdk("hangup", 30250),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "hangup_cause"), "timeout");
+    assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:00:30.100Z");
+    assert_string_equal(s_str(rec, "sdk_state"), "hangup");
+    json_decref(rec);
+}
+
+static void test_cancelled(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-20),
+        s_numbers(s_wh(CS_EV_INITIATED, "c1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "c2", 100, CU, "customer"), "outgoing", CO, CX),
+        s_sdk("hangup", 2000),
+        s_hangup("c3", 2010, AG, "agent", "normal_clearing", "caller", "200"),
+        s_hangup("c4", 2050, CU, "customer", "originator_cancel", "caller", "487"),
+        s_hangup("c4", 2050, CU, "customer", "originator_cancel", "caller", "487"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    /* Provider time outranks the browser's, even though the browser was first. */
+    assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:00:02.010Z");
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    json_decref(rec);
+}
+
+static void test_transferred_with_hold(void **state)
+{
+    (void)state;
+    /* The parked browser leg is transferred to the customer; hold toggles
+     * arrive out of order; the SDK reports active before the webhook. */
+    cs_event_t evs[] = {
+        s_numbers(s_wh(CS_EV_INITIATED, "t1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "t2", 120, CU, "customer"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "t3", 2000, CU, "customer"),
+        s_sdk("active", 2040),
+        s_wh(CS_EV_HOLD, "t5", 5000, AG, "agent"),
+        s_wh(CS_EV_UNHOLD, "t6", 9000, AG, "agent"),
+        s_wh(CS_EV_HOLD, "t7", 12000, AG, "agent"),
+        s_wh(CS_EV_HOLD, "t7", 12000, AG, "agent"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
+    assert_string_equal(s_str(rec, "state"), "held");
+    assert_string_equal(s_str(rec, "answered_source"), "webhook");
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:02.000Z");
+    json_decref(rec);
+}
+
+static void test_sdk_answer_then_webhook(void **state)
+{
+    (void)state;
+    cs_call_t call;
+    cs_call_init(&call, "cs_X");
+    cs_event_t init = s_numbers(s_wh(CS_EV_INITIATED, "a", 0, CU, "customer"), "outgoing", CO, CX);
+    cs_event_t active = s_sdk("active", 1900);
+    cs_event_t answered = s_wh(CS_EV_ANSWERED, "b", 2000, CU, "customer");
+    assert_true(cs_call_merge(&call, &init, NULL));
+    assert_int_equal(cs_call_state(&call), CS_STATE_RINGING);
+    assert_true(cs_call_merge(&call, &active, NULL));
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    json_t *v = cs_call_to_json(&call);
+    assert_string_equal(s_str(v, "answered_source"), "sdk");
+    json_decref(v);
+    assert_true(cs_call_merge(&call, &answered, NULL));
+    v = cs_call_to_json(&call);
+    assert_string_equal(s_str(v, "answered_source"), "webhook");
+    assert_string_equal(s_str(json_object_get(v, "clocks"), "answered_at"), "provider");
+    json_decref(v);
+}
+
+static void test_duplicate_changes_nothing(void **state)
+{
+    (void)state;
+    cs_call_t call;
+    cs_call_init(&call, "cs_X");
+    cs_event_t e = s_wh(CS_EV_ANSWERED, "x", 10, CU, "customer");
+    assert_true(cs_call_merge(&call, &e, NULL));
+    assert_false(cs_call_merge(&call, &e, NULL));
+    cs_event_t unknown = e;
+    unknown.kind = CS_EV_UNKNOWN;
+    assert_false(cs_call_merge(&call, &unknown, NULL));
+}
+
+static void test_ended_is_never_revived(void **state)
+{
+    (void)state;
+    cs_call_t call;
+    cs_call_init(&call, "cs_X");
+    cs_event_t hang = s_hangup("h", 5000, CU, "customer", "normal_clearing", "callee", "200");
+    cs_event_t late_answer = s_wh(CS_EV_ANSWERED, "a", 1000, CU, "customer");
+    cs_event_t late_hold = s_wh(CS_EV_HOLD, "o", 9000, CU, "customer");
+    cs_call_merge(&call, &hang, NULL);
+    assert_true(cs_call_merge(&call, &late_answer, NULL));
+    cs_call_merge(&call, &late_hold, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+    json_t *v = cs_call_to_json(&call);
+    assert_true(s_num(v, "talk_seconds") == 4.0); /* the late answer still fixes talk time */
+    json_decref(v);
+}
+
+static void test_leg_limit(void **state)
+{
+    (void)state;
+    cs_call_t call;
+    cs_call_init(&call, "cs_X");
+    bool dropped = false;
+    for (int i = 0; i <= CS_MAX_LEGS; i++) {
+        char cc[32];
+        snprintf(cc, sizeof cc, "v3:leg-%d", i);
+        cs_event_t e = s_wh(CS_EV_INITIATED, cc, i, cc, "customer");
+        cs_call_merge(&call, &e, &dropped);
+        assert_int_equal(dropped, i == CS_MAX_LEGS);
+    }
+    assert_int_equal(call.nlegs, CS_MAX_LEGS);
+}
+
+static void test_store_round_trip(void **state)
+{
+    (void)state;
+    cs_call_t a, b;
+    cs_call_init(&a, "cs_RT");
+    cs_event_t evs[] = {
+        s_created(0),
+        s_numbers(s_wh(CS_EV_INITIATED, "1", 5, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "2", 900, CU, "customer"),
+        s_wh(CS_EV_HOLD, "3", 1000, CU, "customer"),
+        s_sdk("active", 905),
+        s_wh(CS_EV_DTMF, "4", 1100, CU, "customer"),
+    };
+    snprintf(evs[5].value, sizeof evs[5].value, "#");
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+        cs_call_merge(&a, &evs[i], NULL);
+        json_t *ev = cs_event_to_json(&evs[i]);
+        cs_event_t back;
+        char err[128];
+        assert_int_equal(cs_event_from_json(&back, ev, err, sizeof err), 0);
+        assert_memory_equal(&back, &evs[i], sizeof back);
+        json_decref(ev);
+    }
+    json_t *doc = cs_call_to_store(&a);
+    char err[128];
+    assert_int_equal(cs_call_from_store(&b, doc, err, sizeof err), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    json_decref(doc);
+    json_t *bad = json_pack("{s:s, s:[{s:i}]}", "id", "cs_X", "legs", "cc", 1);
+    assert_int_equal(cs_call_from_store(&b, bad, err, sizeof err), -1);
+    json_decref(bad);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outbound_answered),
+        cmocka_unit_test(test_inbound),
+        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_no_answer),
+        cmocka_unit_test(test_cancelled),
+        cmocka_unit_test(test_transferred_with_hold),
+        cmocka_unit_test(test_sdk_answer_then_webhook),
+        cmocka_unit_test(test_duplicate_changes_nothing),
+        cmocka_unit_test(test_ended_is_never_revived),
+        cmocka_unit_test(test_leg_limit),
+        cmocka_unit_test(test_store_round_trip),
+    };
+    return cmocka_run_group_tests_name("call", tests, NULL, NULL);
+}
