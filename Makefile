@@ -68,11 +68,13 @@ bin/callsync-$(1): $$($(1)_OBJ) $(LIBCOMMON) build/variant
 endef
 $(foreach s,$(SERVICES),$(eval $(call service,$(s))))
 
-SERVICE_LIB_OBJ := $(filter-out %/main.o,$(foreach s,$(SERVICES),$($(s)_OBJ)))
+# Unit tests link every service module but the mains.
+SERVICE_LIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(filter-out %/main.c,$(wildcard services/*/*.c)))
+SERVICE_INC := $(addprefix -I,$(wildcard services/*))
 
 $(OBJ)/tests/%: tests/unit/%.c $(SERVICE_LIB_OBJ) $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(SERVICE_LIB_OBJ) $(LIBCOMMON) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SERVICE_INC) $(LDFLAGS) -o $@ $< $(SERVICE_LIB_OBJ) $(LIBCOMMON) $(LDLIBS) -lcmocka
 
 $(OBJ)/tests/%: tests/integration/%.c $(TESTLIB_OBJ) $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
@@ -104,7 +106,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@scripts/bench.sh $(OBJ)/bench/loadgen
 
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common services tests bench -name '*.[ch]')
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 lint:
 	@clang-format --dry-run -Werror $(C_FILES)
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|atoi|gets)\s*\(' $(C_FILES) \

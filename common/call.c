@@ -14,9 +14,9 @@
 #include "text.h"
 
 static const char *s_kind_names[] = {
-    "unknown", "created", "initiated", "answered", "bridged", "hangup", "hold",
-    "unhold", "recording_saved", "dtmf", "machine", "sdk_state", "media_connected",
-    "first_audio",
+    "unknown", "created",   "initiated",       "answered",        "bridged",
+    "hangup",  "hold",      "unhold",          "recording_saved", "dtmf",
+    "machine", "sdk_state", "media_connected", "first_audio",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -33,7 +33,6 @@ static int s_kind_parse(const char *name)
             return (int)i;
     return -1;
 }
-
 
 static bool s_sfact_merge(cs_sfact_t *f, const char *v, int64_t at, int rank)
 {
@@ -231,8 +230,8 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
     case CS_EV_MACHINE:
         return s_sfact_merge(&call->machine, ev->value, at, (int)ev->clock) | ch;
     case CS_EV_SDK_STATE:
-        ch |= s_lww_str(call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, ev->value,
-                        at);
+        ch |=
+            s_lww_str(call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, ev->value, at);
         if (strcmp(ev->value, "active") == 0)
             ch |= s_tfact_merge(&call->sdk_answered, at, ev->clock);
         if (strcmp(ev->value, "hangup") == 0 || strcmp(ev->value, "destroy") == 0)
@@ -339,7 +338,10 @@ const char *cs_state_name(cs_state_t state)
 
 /* ---- JSON ---- */
 
-static json_t *s_str_or_null(const char *v) { return v && *v ? json_string(v) : json_null(); }
+static json_t *s_str_or_null(const char *v)
+{
+    return v && *v ? json_string(v) : json_null();
+}
 
 static json_t *s_time_or_null(int64_t at)
 {
@@ -396,19 +398,18 @@ json_t *cs_call_to_json(const cs_call_t *call)
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
         json_array_append_new(
-            legs, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, "
-                            "s:o, s:o}",
-                            "call_control_id", l->ccid, "call_leg_id", s_str_or_null(l->leg_id),
-                            "call_session_id", s_str_or_null(l->session_id), "role",
-                            s_str_or_null(l->role.v), "direction", s_str_or_null(l->direction.v),
-                            "from", s_str_or_null(l->from.v), "to", s_str_or_null(l->to.v),
-                            "state", s_leg_state(l), "initiated_at",
-                            s_time_or_null(l->initiated.at), "answered_at",
-                            s_time_or_null(l->answered.at), "bridged_at",
-                            s_time_or_null(l->bridged.at), "ended_at", s_time_or_null(l->ended.at),
-                            "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
-                            s_str_or_null(l->hangup_source.v), "sip_code",
-                            s_str_or_null(l->sip_code.v)));
+            legs,
+            json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, "
+                      "s:o, s:o}",
+                      "call_control_id", l->ccid, "call_leg_id", s_str_or_null(l->leg_id),
+                      "call_session_id", s_str_or_null(l->session_id), "role",
+                      s_str_or_null(l->role.v), "direction", s_str_or_null(l->direction.v), "from",
+                      s_str_or_null(l->from.v), "to", s_str_or_null(l->to.v), "state",
+                      s_leg_state(l), "initiated_at", s_time_or_null(l->initiated.at),
+                      "answered_at", s_time_or_null(l->answered.at), "bridged_at",
+                      s_time_or_null(l->bridged.at), "ended_at", s_time_or_null(l->ended.at),
+                      "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
+                      s_str_or_null(l->hangup_source.v), "sip_code", s_str_or_null(l->sip_code.v)));
     }
     char digits[CS_MAX_DTMF * 2 + 1] = "";
     for (int i = 0; i < call->ndtmf; i++)
@@ -435,7 +436,8 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "answered_source", s_str_or_null(answered_by));
     json_object_set_new(o, "bridged_at", s_time_or_null(bridged.at));
     json_object_set_new(o, "ended_at", s_time_or_null(ended.at));
-    json_object_set_new(o, "hangup_cause", s_str_or_null(ended_by ? ended_by->hangup_cause.v : NULL));
+    json_object_set_new(o, "hangup_cause",
+                        s_str_or_null(ended_by ? ended_by->hangup_cause.v : NULL));
     json_object_set_new(o, "hangup_source",
                         s_str_or_null(ended_by ? ended_by->hangup_source.v : NULL));
     json_object_set_new(o, "sip_code", s_str_or_null(ended_by ? ended_by->sip_code.v : NULL));
@@ -458,8 +460,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
 static void s_put_sfact(json_t *o, const char *key, const cs_sfact_t *f)
 {
     if (f->v[0])
-        json_object_set_new(o, key,
-                            json_pack("[s, I, i]", f->v, (json_int_t)f->at, f->rank));
+        json_object_set_new(o, key, json_pack("[s, I, i]", f->v, (json_int_t)f->at, f->rank));
 }
 
 static void s_put_tfact(json_t *o, const char *key, const cs_tfact_t *f)
@@ -630,8 +631,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
         call->hold_at = at;
     }
     rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at);
-    rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url,
-                    &call->recording_at);
+    rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at);
     rc |= s_get_sfact(o, "amd", &call->machine);
     const json_t *d = json_object_get(o, "dtmf");
     for (size_t i = 0; rc == 0 && i < json_array_size(d) && i < CS_MAX_DTMF; i++) {
@@ -653,21 +653,32 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
 
 /* History form: {"k":kind, "src":…, "at":ms, "clk":clock, …only what was said}. */
 
-#define S_EV_STRINGS(X)                                                                            \
-    X("type", type) X("id", id) X("cc", ccid) X("leg", leg_id) X("sess", session_id)                \
-    X("role", role) X("dir", direction) X("from", from) X("to", to) X("cs", cs_hint)               \
-    X("agent", agent_id) X("cause", hangup_cause) X("hsrc", hangup_source) X("sip", sip_code)      \
-    X("v", value)
+typedef struct {
+    const char *key;
+    size_t offset, size;
+} s_ev_field_t;
+
+#define S_EVF(key, field)                                                                          \
+    {                                                                                              \
+        key, offsetof(cs_event_t, field), sizeof(((cs_event_t *)0)->field)                         \
+    }
+static const s_ev_field_t s_ev_fields[] = {
+    S_EVF("type", type),          S_EVF("id", id),           S_EVF("cc", ccid),
+    S_EVF("leg", leg_id),         S_EVF("sess", session_id), S_EVF("role", role),
+    S_EVF("dir", direction),      S_EVF("from", from),       S_EVF("to", to),
+    S_EVF("cs", cs_hint),         S_EVF("agent", agent_id),  S_EVF("cause", hangup_cause),
+    S_EVF("hsrc", hangup_source), S_EVF("sip", sip_code),    S_EVF("v", value),
+};
+#define S_NEVF (sizeof s_ev_fields / sizeof s_ev_fields[0])
 
 json_t *cs_event_to_json(const cs_event_t *ev)
 {
     static const char *sources[] = {"webhook", "sdk", "command"};
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "k", cs_event_kind_name(ev->kind), "src",
-                          sources[ev->source], "at", (json_int_t)ev->at, "clk",
-                          cs_clock_name(ev->clock));
-#define X(key, field) s_put_str(o, key, ev->field);
-    S_EV_STRINGS(X)
-#undef X
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s}", "k", cs_event_kind_name(ev->kind), "src",
+                  sources[ev->source], "at", (json_int_t)ev->at, "clk", cs_clock_name(ev->clock));
+    for (size_t i = 0; i < S_NEVF; i++)
+        s_put_str(o, s_ev_fields[i].key, (const char *)ev + s_ev_fields[i].offset);
     if (ev->role_rank)
         json_object_set_new(o, "rr", json_integer(ev->role_rank));
     return o;
@@ -692,9 +703,8 @@ int cs_event_from_json(cs_event_t *ev, const json_t *o, char *err, size_t errlen
                                                : CS_SRC_WEBHOOK;
     ev->clock = clock;
     ev->at = json_integer_value(at);
-#define X(key, field) S_GET_STR(o, key, ev->field);
-    S_EV_STRINGS(X)
-#undef X
+    for (size_t i = 0; i < S_NEVF; i++)
+        s_get_str(o, s_ev_fields[i].key, (char *)ev + s_ev_fields[i].offset, s_ev_fields[i].size);
     ev->role_rank = (int)json_integer_value(json_object_get(o, "rr"));
     return 0;
 }

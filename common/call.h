@@ -18,11 +18,11 @@
 
 #include "timestamp.h"
 
-#define CS_ID_LEN 40     /* "cs_" + 26 ULID characters, with room */
-#define CS_CCID_LEN 160  /* Telnyx call_control_id ("v3:" + ~56 base64url) */
-#define CS_UUID_LEN 64   /* call_leg_id, call_session_id, event ids */
-#define CS_STR_LEN 64    /* numbers, causes, names */
-#define CS_URL_LEN 512   /* recording URLs */
+#define CS_ID_LEN 40    /* "cs_" + 26 ULID characters, with room */
+#define CS_CCID_LEN 160 /* Telnyx call_control_id ("v3:" + ~56 base64url) */
+#define CS_UUID_LEN 64  /* call_leg_id, call_session_id, event ids */
+#define CS_STR_LEN 64   /* numbers, causes, names */
+#define CS_URL_LEN 512  /* recording URLs */
 #define CS_MAX_LEGS 8
 #define CS_MAX_DTMF 64
 
@@ -50,16 +50,16 @@ typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
 typedef struct {
     cs_event_kind_t kind;
     cs_source_t source;
-    char type[CS_STR_LEN];  /* event_type as received, e.g. "call.answered" */
-    char id[CS_UUID_LEN];   /* data.id: the dedupe key */
+    char type[CS_STR_LEN]; /* event_type as received, e.g. "call.answered" */
+    char id[CS_UUID_LEN];  /* data.id: the dedupe key */
     cs_clock_t clock;
-    int64_t at;             /* occurred_at, ms */
+    int64_t at; /* occurred_at, ms */
     char ccid[CS_CCID_LEN];
     char leg_id[CS_UUID_LEN];
     char session_id[CS_UUID_LEN];
-    char role[16];          /* "agent" | "customer" */
-    int role_rank;          /* 2: said by client_state, 1: inferred */
-    char direction[16];     /* Telnyx's "incoming" | "outgoing"; CREATED: "inbound" | "outbound" */
+    char role[16];      /* "agent" | "customer" */
+    int role_rank;      /* 2: said by client_state, 1: inferred */
+    char direction[16]; /* Telnyx's "incoming" | "outgoing"; CREATED: "inbound" | "outbound" */
     char from[CS_STR_LEN];
     char to[CS_STR_LEN];
     char cs_hint[CS_ID_LEN]; /* the cs id carried in client_state */
@@ -101,21 +101,21 @@ typedef struct {
 
 typedef struct {
     char id[CS_ID_LEN];
-    uint64_t version;       /* bumped by the store on every change; not a fact */
-    cs_sfact_t direction;   /* said by the creator ("outbound" | "inbound") */
+    uint64_t version;     /* bumped by the store on every change; not a fact */
+    cs_sfact_t direction; /* said by the creator ("outbound" | "inbound") */
     cs_sfact_t agent_id;
-    cs_sfact_t from, to;    /* said by the creator */
+    cs_sfact_t from, to; /* said by the creator */
     cs_tfact_t created;
     int nlegs;
     cs_leg_t legs[CS_MAX_LEGS]; /* sorted by ccid */
     cs_tfact_t sdk_answered, sdk_ended, media_connected, first_audio;
-    bool hold;              /* last writer wins by event time */
+    bool hold; /* last writer wins by event time */
     int64_t hold_at;
-    char sdk_state[16];     /* last writer wins by event time */
+    char sdk_state[16]; /* last writer wins by event time */
     int64_t sdk_state_at;
     char recording_url[CS_URL_LEN]; /* last writer wins */
     int64_t recording_at;
-    cs_sfact_t machine;     /* answering machine detection result */
+    cs_sfact_t machine; /* answering machine detection result */
     int ndtmf;
     cs_dtmf_t dtmf[CS_MAX_DTMF]; /* sorted by (at, digit) */
 } cs_call_t;

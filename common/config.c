@@ -73,7 +73,10 @@ static void s_print(const char *const *names)
     }
 }
 
-void cs_config_print_table(const char *const *names) { s_print(names); }
+void cs_config_print_table(const char *const *names)
+{
+    s_print(names);
+}
 
 cs_config_t *cs_config_new(const char *prog, const char *summary, const char *const *names,
                            int argc, char **argv, bool *help_shown, char *err, size_t errlen)
@@ -163,5 +166,11 @@ int cs_config_int(const cs_config_t *self, const char *name, long min, long max,
     return 0;
 }
 
-int cs_config_argc(const cs_config_t *self) { return self->argc; }
-char **cs_config_argv(const cs_config_t *self) { return self->argv; }
+int cs_config_argc(const cs_config_t *self)
+{
+    return self->argc;
+}
+char **cs_config_argv(const cs_config_t *self)
+{
+    return self->argv;
+}

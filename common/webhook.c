@@ -29,7 +29,6 @@ static const s_map_t s_map[] = {
     {"call.machine.premium.greeting.ended", CS_EV_MACHINE},
 };
 
-
 /* A string field: absent or null is fine (""), anything else must be a
  * string that fits. Returns -1 for a wrong type or an oversized value. */
 static int s_field(const json_t *obj, const char *key, char *dst, size_t size, char *err,
@@ -170,9 +169,8 @@ int cs_webhook_parse(const char *body, size_t len, cs_event_t *ev, char *err, si
     char client_state[700];
     if (S_FIELD(payload, "call_control_id", ev->ccid) ||
         S_FIELD(payload, "call_leg_id", ev->leg_id) ||
-        S_FIELD(payload, "call_session_id", ev->session_id) ||
-        S_FIELD(payload, "from", ev->from) || S_FIELD(payload, "to", ev->to) ||
-        S_FIELD(payload, "direction", ev->direction) ||
+        S_FIELD(payload, "call_session_id", ev->session_id) || S_FIELD(payload, "from", ev->from) ||
+        S_FIELD(payload, "to", ev->to) || S_FIELD(payload, "direction", ev->direction) ||
         S_FIELD(payload, "hangup_cause", ev->hangup_cause) ||
         S_FIELD(payload, "hangup_source", ev->hangup_source) ||
         S_FIELD(payload, "sip_hangup_cause", ev->sip_code) ||

@@ -125,8 +125,14 @@ static int s_all_orders(const cs_event_t *evs, int n, json_t **first)
     return count;
 }
 
-static const char *s_str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-static double s_num(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+static const char *s_str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+static double s_num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
 
 static void test_outbound_answered(void **state)
 {
@@ -192,8 +198,7 @@ static void test_busy(void **state)
     cs_event_t evs[] = {
         s_created(-10),
         s_numbers(s_wh(CS_EV_INITIATED, "b1", 0, AG, "agent"), "outgoing", CO, "+15550100002"),
-        s_numbers(s_wh(CS_EV_INITIATED, "b2", 100, CU, "customer"), "outgoing", CO,
-                  "+15550100002"),
+        s_numbers(s_wh(CS_EV_INITIATED, "b2", 100, CU, "customer"), "outgoing", CO, "+15550100002"),
         s_hangup("b3", 600, CU, "customer", "user_busy", "callee", "486"),
         s_hangup("b3", 600, CU, "customer", "user_busy", "callee", "486"),
         s_hangup("b4", 700, AG, "agent", "normal_clearing", "caller", "200"),
@@ -214,8 +219,7 @@ static void test_no_answer(void **state)
     (void)state;
     cs_event_t evs[] = {
         s_numbers(s_wh(CS_EV_INITIATED, "n1", 0, AG, "agent"), "outgoing", CO, "+15550100003"),
-        s_numbers(s_wh(CS_EV_INITIATED, "n2", 100, CU, "customer"), "outgoing", CO,
-                  "+15550100003"),
+        s_numbers(s_wh(CS_EV_INITIATED, "n2", 100, CU, "customer"), "outgoing", CO, "+15550100003"),
         s_sdk("early", 300),
         s_hangup("n3", 30100, CU, "customer", "timeout", "callee", "487"),
         s_hangup("n4", 30200, AG, "agent", "normal_clearing", "caller", "200"),

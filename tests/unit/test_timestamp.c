@@ -26,9 +26,15 @@ static void test_parse(void **state)
         assert_int_equal(cs_ts_parse(ok[i].text, &ms), 0);
         assert_int_equal(ms, ok[i].ms);
     }
-    const char *bad[] = {"",          "2025-11-23",           "2025-11-23T03:30:00",
-                         "2025-13-01T00:00:00Z", "2025-11-23T03:30:00.Z", "2025-11-23T03:30:00Zx",
-                         "2025-11-23T25:00:00Z", "20251123T033000Z",     "2025-11-23T03:30:00+0100"};
+    const char *bad[] = {"",
+                         "2025-11-23",
+                         "2025-11-23T03:30:00",
+                         "2025-13-01T00:00:00Z",
+                         "2025-11-23T03:30:00.Z",
+                         "2025-11-23T03:30:00Zx",
+                         "2025-11-23T25:00:00Z",
+                         "20251123T033000Z",
+                         "2025-11-23T03:30:00+0100"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms;
         assert_int_equal(cs_ts_parse(bad[i], &ms), -1);

@@ -92,8 +92,12 @@ static void test_tolerance_edges(void **state)
         long offset;
         cs_verify_result_t want;
     } cases[] = {
-        {-299, CS_VERIFY_OK}, {-300, CS_VERIFY_OK},    {-301, CS_VERIFY_STALE},
-        {299, CS_VERIFY_OK},  {300, CS_VERIFY_OK},     {301, CS_VERIFY_STALE},
+        {-299, CS_VERIFY_OK},
+        {-300, CS_VERIFY_OK},
+        {-301, CS_VERIFY_STALE},
+        {299, CS_VERIFY_OK},
+        {300, CS_VERIFY_OK},
+        {301, CS_VERIFY_STALE},
         {86400 * 365, CS_VERIFY_STALE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
