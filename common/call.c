@@ -217,18 +217,21 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         ch |= s_sfact_merge(&call->from, ev->from, at, 3);
         ch |= s_sfact_merge(&call->to, ev->to, at, 3);
         ch |= s_tfact_merge(&call->created, at, ev->clock);
-        return ch;
+        return ch; /* a dial intent names no leg */
     case CS_EV_HOLD:
     case CS_EV_UNHOLD:
-        return s_lww_hold(call, ev->kind == CS_EV_HOLD, at) | ch;
+        ch |= s_lww_hold(call, ev->kind == CS_EV_HOLD, at);
+        break;
     case CS_EV_RECORDING_SAVED:
-        return s_lww_str(call->recording_url, sizeof call->recording_url, &call->recording_at,
-                         ev->value, at) |
-               ch;
+        ch |= s_lww_str(call->recording_url, sizeof call->recording_url, &call->recording_at,
+                        ev->value, at);
+        break;
     case CS_EV_DTMF:
-        return s_dtmf_merge(call, ev->value, at) | ch;
+        ch |= s_dtmf_merge(call, ev->value, at);
+        break;
     case CS_EV_MACHINE:
-        return s_sfact_merge(&call->machine, ev->value, at, (int)ev->clock) | ch;
+        ch |= s_sfact_merge(&call->machine, ev->value, at, (int)ev->clock);
+        break;
     case CS_EV_SDK_STATE:
         ch |=
             s_lww_str(call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, ev->value, at);
@@ -246,6 +249,7 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
     default:
         break;
     }
+    /* Any event naming a leg is evidence of that leg and its ids. */
     bool added = false;
     cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
     if (leg)
@@ -455,21 +459,65 @@ json_t *cs_call_to_json(const cs_call_t *call)
     return o;
 }
 
-/* Stored form. sfact: [v, at, rank]; tfact: [at, clock]; omitted when unknown. */
+/* Stored form. Every time is an offset from "t0", the record's earliest
+ * time, which keeps a record small (see proto/README.md). sfact: [v, at,
+ * rank]; tfact: [at, clock]; both omitted when unknown. */
 
-static void s_put_sfact(json_t *o, const char *key, const cs_sfact_t *f)
+static void s_min(int64_t *t0, int64_t at)
+{
+    if (at && (!*t0 || at < *t0))
+        *t0 = at;
+}
+
+static int64_t s_earliest(const cs_call_t *call)
+{
+    int64_t t0 = 0;
+    const cs_sfact_t *sf[] = {&call->direction, &call->agent_id, &call->from, &call->to,
+                              &call->machine};
+    for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++)
+        s_min(&t0, sf[i]->at);
+    const cs_tfact_t *tf[] = {&call->created, &call->sdk_answered, &call->sdk_ended,
+                              &call->media_connected, &call->first_audio};
+    for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++)
+        s_min(&t0, tf[i]->at);
+    s_min(&t0, call->hold_at);
+    s_min(&t0, call->sdk_state_at);
+    s_min(&t0, call->recording_at);
+    for (int i = 0; i < call->ndtmf; i++)
+        s_min(&t0, call->dtmf[i].at);
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        const cs_sfact_t *lsf[] = {&l->role,         &l->direction,     &l->from,    &l->to,
+                                   &l->hangup_cause, &l->hangup_source, &l->sip_code};
+        for (size_t j = 0; j < sizeof lsf / sizeof lsf[0]; j++)
+            s_min(&t0, lsf[j]->at);
+        const cs_tfact_t *ltf[] = {&l->initiated, &l->answered, &l->bridged, &l->ended};
+        for (size_t j = 0; j < sizeof ltf / sizeof ltf[0]; j++)
+            s_min(&t0, ltf[j]->at);
+    }
+    return t0;
+}
+
+static void s_put_sfact(json_t *o, const char *key, const cs_sfact_t *f, int64_t t0)
 {
     if (f->v[0])
-        json_object_set_new(o, key, json_pack("[s, I, i]", f->v, (json_int_t)f->at, f->rank));
+        json_object_set_new(o, key,
+                            json_pack("[s, I, i]", f->v, (json_int_t)(f->at - t0), f->rank));
 }
 
-static void s_put_tfact(json_t *o, const char *key, const cs_tfact_t *f)
+static void s_put_tfact(json_t *o, const char *key, const cs_tfact_t *f, int64_t t0)
 {
     if (f->at)
-        json_object_set_new(o, key, json_pack("[I, i]", (json_int_t)f->at, (int)f->clock));
+        json_object_set_new(o, key, json_pack("[I, i]", (json_int_t)(f->at - t0), (int)f->clock));
 }
 
-static int s_get_sfact(const json_t *o, const char *key, cs_sfact_t *f)
+static void s_put_lww(json_t *o, const char *key, const char *v, int64_t at, int64_t t0)
+{
+    if (at)
+        json_object_set_new(o, key, json_pack("[s, I]", v, (json_int_t)(at - t0)));
+}
+
+static int s_get_sfact(const json_t *o, const char *key, cs_sfact_t *f, int64_t t0)
 {
     const json_t *a = json_object_get(o, key);
     if (!a)
@@ -480,12 +528,12 @@ static int s_get_sfact(const json_t *o, const char *key, cs_sfact_t *f)
     if (json_unpack((json_t *)a, "[s, I, i]", &v, &at, &rank))
         return -1;
     CS_COPY(f->v, v);
-    f->at = at;
+    f->at = at + t0;
     f->rank = rank;
     return 0;
 }
 
-static int s_get_tfact(const json_t *o, const char *key, cs_tfact_t *f)
+static int s_get_tfact(const json_t *o, const char *key, cs_tfact_t *f, int64_t t0)
 {
     const json_t *a = json_object_get(o, key);
     if (!a)
@@ -494,8 +542,23 @@ static int s_get_tfact(const json_t *o, const char *key, cs_tfact_t *f)
     int clock;
     if (json_unpack((json_t *)a, "[I, i]", &at, &clock) || clock < 0 || clock > CS_CLOCK_PROVIDER)
         return -1;
-    f->at = at;
+    f->at = at + t0;
     f->clock = (cs_clock_t)clock;
+    return 0;
+}
+
+static int s_get_lww(const json_t *o, const char *key, char *dst, size_t size, int64_t *at,
+                     int64_t t0)
+{
+    const json_t *a = json_object_get(o, key);
+    if (!a)
+        return 0;
+    const char *v;
+    json_int_t t;
+    if (json_unpack((json_t *)a, "[s, I]", &v, &t))
+        return -1;
+    cs_copy(dst, size, v);
+    *at = t + t0;
     return 0;
 }
 
@@ -514,13 +577,15 @@ static void s_get_str(const json_t *o, const char *key, char *dst, size_t size)
 
 json_t *cs_call_to_store(const cs_call_t *call)
 {
+    int64_t t0 = s_earliest(call);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(call->id));
-    s_put_sfact(o, "dir", &call->direction);
-    s_put_sfact(o, "agent", &call->agent_id);
-    s_put_sfact(o, "from", &call->from);
-    s_put_sfact(o, "to", &call->to);
-    s_put_tfact(o, "created", &call->created);
+    json_object_set_new(o, "t0", json_integer(t0));
+    s_put_sfact(o, "dir", &call->direction, t0);
+    s_put_sfact(o, "agent", &call->agent_id, t0);
+    s_put_sfact(o, "from", &call->from, t0);
+    s_put_sfact(o, "to", &call->to, t0);
+    s_put_tfact(o, "created", &call->created, t0);
     json_t *legs = json_array();
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
@@ -528,71 +593,56 @@ json_t *cs_call_to_store(const cs_call_t *call)
         json_object_set_new(lo, "cc", json_string(l->ccid));
         s_put_str(lo, "leg", l->leg_id);
         s_put_str(lo, "sess", l->session_id);
-        s_put_sfact(lo, "role", &l->role);
-        s_put_sfact(lo, "dir", &l->direction);
-        s_put_sfact(lo, "from", &l->from);
-        s_put_sfact(lo, "to", &l->to);
-        s_put_tfact(lo, "init", &l->initiated);
-        s_put_tfact(lo, "ans", &l->answered);
-        s_put_tfact(lo, "br", &l->bridged);
-        s_put_tfact(lo, "end", &l->ended);
-        s_put_sfact(lo, "cause", &l->hangup_cause);
-        s_put_sfact(lo, "hsrc", &l->hangup_source);
-        s_put_sfact(lo, "sip", &l->sip_code);
+        s_put_sfact(lo, "role", &l->role, t0);
+        s_put_sfact(lo, "dir", &l->direction, t0);
+        s_put_sfact(lo, "from", &l->from, t0);
+        s_put_sfact(lo, "to", &l->to, t0);
+        s_put_tfact(lo, "init", &l->initiated, t0);
+        s_put_tfact(lo, "ans", &l->answered, t0);
+        s_put_tfact(lo, "br", &l->bridged, t0);
+        s_put_tfact(lo, "end", &l->ended, t0);
+        s_put_sfact(lo, "cause", &l->hangup_cause, t0);
+        s_put_sfact(lo, "hsrc", &l->hangup_source, t0);
+        s_put_sfact(lo, "sip", &l->sip_code, t0);
         json_array_append_new(legs, lo);
     }
     json_object_set_new(o, "legs", legs);
-    s_put_tfact(o, "sdk_ans", &call->sdk_answered);
-    s_put_tfact(o, "sdk_end", &call->sdk_ended);
-    s_put_tfact(o, "media", &call->media_connected);
-    s_put_tfact(o, "audio", &call->first_audio);
+    s_put_tfact(o, "sdk_ans", &call->sdk_answered, t0);
+    s_put_tfact(o, "sdk_end", &call->sdk_ended, t0);
+    s_put_tfact(o, "media", &call->media_connected, t0);
+    s_put_tfact(o, "audio", &call->first_audio, t0);
     if (call->hold_at)
-        json_object_set_new(o, "hold", json_pack("[b, I]", call->hold, (json_int_t)call->hold_at));
-    if (call->sdk_state_at)
-        json_object_set_new(o, "sdk",
-                            json_pack("[s, I]", call->sdk_state, (json_int_t)call->sdk_state_at));
-    if (call->recording_at)
-        json_object_set_new(
-            o, "rec", json_pack("[s, I]", call->recording_url, (json_int_t)call->recording_at));
-    s_put_sfact(o, "amd", &call->machine);
+        json_object_set_new(o, "hold",
+                            json_pack("[b, I]", call->hold, (json_int_t)(call->hold_at - t0)));
+    s_put_lww(o, "sdk", call->sdk_state, call->sdk_state_at, t0);
+    s_put_lww(o, "rec", call->recording_url, call->recording_at, t0);
+    s_put_sfact(o, "amd", &call->machine, t0);
     if (call->ndtmf) {
         json_t *d = json_array();
         for (int i = 0; i < call->ndtmf; i++)
             json_array_append_new(
-                d, json_pack("[I, s]", (json_int_t)call->dtmf[i].at, call->dtmf[i].digit));
+                d, json_pack("[I, s]", (json_int_t)(call->dtmf[i].at - t0), call->dtmf[i].digit));
         json_object_set_new(o, "dtmf", d);
     }
     return o;
 }
 
-static int s_get_lww(const json_t *o, const char *key, char *dst, size_t size, int64_t *at)
-{
-    const json_t *a = json_object_get(o, key);
-    if (!a)
-        return 0;
-    const char *v;
-    json_int_t t;
-    if (json_unpack((json_t *)a, "[s, I]", &v, &t))
-        return -1;
-    cs_copy(dst, size, v);
-    *at = t;
-    return 0;
-}
-
 int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errlen)
 {
     const char *id = json_string_value(json_object_get(o, "id"));
-    if (!json_is_object(o) || !id) {
-        snprintf(err, errlen, "record is not an object with an id");
+    const json_t *t0j = json_object_get(o, "t0");
+    if (!json_is_object(o) || !id || !json_is_integer(t0j)) {
+        snprintf(err, errlen, "record is not an object with an id and t0");
         return -1;
     }
+    int64_t t0 = json_integer_value(t0j);
     cs_call_init(call, id);
     int rc = 0;
-    rc |= s_get_sfact(o, "dir", &call->direction);
-    rc |= s_get_sfact(o, "agent", &call->agent_id);
-    rc |= s_get_sfact(o, "from", &call->from);
-    rc |= s_get_sfact(o, "to", &call->to);
-    rc |= s_get_tfact(o, "created", &call->created);
+    rc |= s_get_sfact(o, "dir", &call->direction, t0);
+    rc |= s_get_sfact(o, "agent", &call->agent_id, t0);
+    rc |= s_get_sfact(o, "from", &call->from, t0);
+    rc |= s_get_sfact(o, "to", &call->to, t0);
+    rc |= s_get_tfact(o, "created", &call->created, t0);
     const json_t *legs = json_object_get(o, "legs");
     if (legs && (!json_is_array(legs) || json_array_size(legs) > CS_MAX_LEGS))
         rc = -1;
@@ -606,40 +656,41 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
         S_GET_STR(lo, "cc", l->ccid);
         S_GET_STR(lo, "leg", l->leg_id);
         S_GET_STR(lo, "sess", l->session_id);
-        rc |= s_get_sfact(lo, "role", &l->role);
-        rc |= s_get_sfact(lo, "dir", &l->direction);
-        rc |= s_get_sfact(lo, "from", &l->from);
-        rc |= s_get_sfact(lo, "to", &l->to);
-        rc |= s_get_tfact(lo, "init", &l->initiated);
-        rc |= s_get_tfact(lo, "ans", &l->answered);
-        rc |= s_get_tfact(lo, "br", &l->bridged);
-        rc |= s_get_tfact(lo, "end", &l->ended);
-        rc |= s_get_sfact(lo, "cause", &l->hangup_cause);
-        rc |= s_get_sfact(lo, "hsrc", &l->hangup_source);
-        rc |= s_get_sfact(lo, "sip", &l->sip_code);
+        rc |= s_get_sfact(lo, "role", &l->role, t0);
+        rc |= s_get_sfact(lo, "dir", &l->direction, t0);
+        rc |= s_get_sfact(lo, "from", &l->from, t0);
+        rc |= s_get_sfact(lo, "to", &l->to, t0);
+        rc |= s_get_tfact(lo, "init", &l->initiated, t0);
+        rc |= s_get_tfact(lo, "ans", &l->answered, t0);
+        rc |= s_get_tfact(lo, "br", &l->bridged, t0);
+        rc |= s_get_tfact(lo, "end", &l->ended, t0);
+        rc |= s_get_sfact(lo, "cause", &l->hangup_cause, t0);
+        rc |= s_get_sfact(lo, "hsrc", &l->hangup_source, t0);
+        rc |= s_get_sfact(lo, "sip", &l->sip_code, t0);
     }
-    rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered);
-    rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended);
-    rc |= s_get_tfact(o, "media", &call->media_connected);
-    rc |= s_get_tfact(o, "audio", &call->first_audio);
+    rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered, t0);
+    rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended, t0);
+    rc |= s_get_tfact(o, "media", &call->media_connected, t0);
+    rc |= s_get_tfact(o, "audio", &call->first_audio, t0);
     const json_t *hold = json_object_get(o, "hold");
     if (hold) {
         int on;
         json_int_t at;
         rc |= json_unpack((json_t *)hold, "[b, I]", &on, &at);
         call->hold = on;
-        call->hold_at = at;
+        call->hold_at = at + t0;
     }
-    rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at);
-    rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at);
-    rc |= s_get_sfact(o, "amd", &call->machine);
+    rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, t0);
+    rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at,
+                    t0);
+    rc |= s_get_sfact(o, "amd", &call->machine, t0);
     const json_t *d = json_object_get(o, "dtmf");
     for (size_t i = 0; rc == 0 && i < json_array_size(d) && i < CS_MAX_DTMF; i++) {
         const char *digit;
         json_int_t at;
         rc |= json_unpack(json_array_get(d, i), "[I, s]", &at, &digit);
         if (rc == 0) {
-            call->dtmf[i].at = at;
+            call->dtmf[i].at = at + t0;
             CS_COPY(call->dtmf[i].digit, digit);
             call->ndtmf++;
         }
@@ -651,60 +702,172 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     return 0;
 }
 
-/* History form: {"k":kind, "src":…, "at":ms, "clk":clock, …only what was said}. */
+/* ---- history entries ----
+ * {"k":kind, "id":event id, "rx":received ms, "at":occurred - rx, "r":leg ref,
+ *  ...only what differs}. The leg is named by a short hash of its control id
+ * ("r"), and the leg's ids, role, direction and numbers are left out where
+ * they equal the leg's stored values: a call's whole history then costs a
+ * few hundred bytes instead of kilobytes (proto/README.md). */
 
 typedef struct {
     const char *key;
     size_t offset, size;
+    long leg_offset; /* the matching char field of cs_leg_t, or -1 */
 } s_ev_field_t;
 
-#define S_EVF(key, field)                                                                          \
+#define S_EVF(key, field, leg)                                                                     \
     {                                                                                              \
-        key, offsetof(cs_event_t, field), sizeof(((cs_event_t *)0)->field)                         \
+        key, offsetof(cs_event_t, field), sizeof(((cs_event_t *)0)->field), leg                    \
     }
 static const s_ev_field_t s_ev_fields[] = {
-    S_EVF("type", type),          S_EVF("id", id),           S_EVF("cc", ccid),
-    S_EVF("leg", leg_id),         S_EVF("sess", session_id), S_EVF("role", role),
-    S_EVF("dir", direction),      S_EVF("from", from),       S_EVF("to", to),
-    S_EVF("cs", cs_hint),         S_EVF("agent", agent_id),  S_EVF("cause", hangup_cause),
-    S_EVF("hsrc", hangup_source), S_EVF("sip", sip_code),    S_EVF("v", value),
+    S_EVF("leg", leg_id, (long)offsetof(cs_leg_t, leg_id)),
+    S_EVF("sess", session_id, (long)offsetof(cs_leg_t, session_id)),
+    S_EVF("role", role, (long)offsetof(cs_leg_t, role.v)),
+    S_EVF("dir", direction, (long)offsetof(cs_leg_t, direction.v)),
+    S_EVF("from", from, (long)offsetof(cs_leg_t, from.v)),
+    S_EVF("to", to, (long)offsetof(cs_leg_t, to.v)),
+    S_EVF("agent", agent_id, -1),
+    S_EVF("cause", hangup_cause, -1),
+    S_EVF("hsrc", hangup_source, -1),
+    S_EVF("sip", sip_code, -1),
+    S_EVF("v", value, -1),
 };
 #define S_NEVF (sizeof s_ev_fields / sizeof s_ev_fields[0])
 
-json_t *cs_event_to_json(const cs_event_t *ev)
+static const char *s_canonical_type[] = {
+    "",
+    "",
+    "call.initiated",
+    "call.answered",
+    "call.bridged",
+    "call.hangup",
+    "call.hold",
+    "call.unhold",
+    "call.recording.saved",
+    "call.dtmf.received",
+    "call.machine.detection.ended",
+    "sdk.state",
+    "sdk.media_connected",
+    "sdk.first_audio",
+};
+
+static const char *s_sources[] = {"webhook", "sdk", "command"};
+static const cs_clock_t s_default_clock[] = {CS_CLOCK_PROVIDER, CS_CLOCK_SDK, CS_CLOCK_LOCAL};
+
+/* FNV-1a of the control id, in base 36. */
+static void s_legref(const char *ccid, char out[8])
 {
-    static const char *sources[] = {"webhook", "sdk", "command"};
-    json_t *o =
-        json_pack("{s:s, s:s, s:I, s:s}", "k", cs_event_kind_name(ev->kind), "src",
-                  sources[ev->source], "at", (json_int_t)ev->at, "clk", cs_clock_name(ev->clock));
-    for (size_t i = 0; i < S_NEVF; i++)
-        s_put_str(o, s_ev_fields[i].key, (const char *)ev + s_ev_fields[i].offset);
-    if (ev->role_rank)
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)ccid; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    int n = 0;
+    char tmp[8];
+    do {
+        tmp[n++] = digits[h % 36];
+        h /= 36;
+    } while (h && n < 7);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+/* The leg with this ref, if exactly one leg has it. */
+static const cs_leg_t *s_leg_by_ref(const cs_call_t *call, const char *ref)
+{
+    const cs_leg_t *found = NULL;
+    for (int i = 0; i < call->nlegs; i++) {
+        char r[8];
+        s_legref(call->legs[i].ccid, r);
+        if (strcmp(r, ref) == 0) {
+            if (found)
+                return NULL;
+            found = &call->legs[i];
+        }
+    }
+    return found;
+}
+
+json_t *cs_call_history_entry(const cs_call_t *call, const cs_event_t *ev, int64_t received_at)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "k", cs_event_kind_name(ev->kind), "id", ev->id,
+                          "rx", (json_int_t)received_at, "at", (json_int_t)(ev->at - received_at));
+    if (ev->source != CS_SRC_WEBHOOK)
+        json_object_set_new(o, "src", json_string(s_sources[ev->source]));
+    if (ev->clock != s_default_clock[ev->source])
+        json_object_set_new(o, "clk", json_string(cs_clock_name(ev->clock)));
+    if (ev->type[0] && strcmp(ev->type, s_canonical_type[ev->kind]) != 0)
+        json_object_set_new(o, "type", json_string(ev->type));
+    const cs_leg_t *leg = NULL;
+    if (ev->ccid[0]) {
+        char ref[8];
+        s_legref(ev->ccid, ref);
+        leg = s_leg_by_ref(call, ref);
+        if (leg && strcmp(leg->ccid, ev->ccid) != 0)
+            leg = NULL;
+        json_object_set_new(o, leg ? "r" : "cc", json_string(leg ? ref : ev->ccid));
+    }
+    for (size_t i = 0; i < S_NEVF; i++) {
+        const char *v = (const char *)ev + s_ev_fields[i].offset;
+        if (leg && s_ev_fields[i].leg_offset >= 0) {
+            if (strcmp(v, (const char *)leg + s_ev_fields[i].leg_offset) != 0)
+                json_object_set_new(o, s_ev_fields[i].key, json_string(v));
+        } else {
+            s_put_str(o, s_ev_fields[i].key, v);
+        }
+    }
+    if (ev->role_rank != (leg ? leg->role.rank : 0))
         json_object_set_new(o, "rr", json_integer(ev->role_rank));
+    if (ev->cs_hint[0] && strcmp(ev->cs_hint, call->id) != 0)
+        json_object_set_new(o, "cs", json_string(ev->cs_hint));
     return o;
 }
 
-int cs_event_from_json(cs_event_t *ev, const json_t *o, char *err, size_t errlen)
+int cs_call_history_event(const cs_call_t *call, const json_t *o, cs_event_t *ev,
+                          int64_t *received_at, char *err, size_t errlen)
 {
     memset(ev, 0, sizeof *ev);
     const char *k = json_string_value(json_object_get(o, "k"));
-    const char *src = json_string_value(json_object_get(o, "src"));
-    const char *clk = json_string_value(json_object_get(o, "clk"));
-    const json_t *at = json_object_get(o, "at");
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const json_t *rx = json_object_get(o, "rx"), *at = json_object_get(o, "at");
     int kind = k ? s_kind_parse(k) : -1;
-    cs_clock_t clock;
-    if (kind < 0 || !src || !clk || cs_clock_parse(clk, &clock) || !json_is_integer(at)) {
-        snprintf(err, errlen, "history entry lacks a valid k, src, clk or at");
+    if (kind < 0 || !id || !json_is_integer(rx) || !json_is_integer(at)) {
+        snprintf(err, errlen, "history entry lacks a valid k, id, rx or at");
         return -1;
     }
     ev->kind = (cs_event_kind_t)kind;
-    ev->source = strcmp(src, "sdk") == 0       ? CS_SRC_SDK
-                 : strcmp(src, "command") == 0 ? CS_SRC_COMMAND
-                                               : CS_SRC_WEBHOOK;
-    ev->clock = clock;
-    ev->at = json_integer_value(at);
-    for (size_t i = 0; i < S_NEVF; i++)
-        s_get_str(o, s_ev_fields[i].key, (char *)ev + s_ev_fields[i].offset, s_ev_fields[i].size);
-    ev->role_rank = (int)json_integer_value(json_object_get(o, "rr"));
+    CS_COPY(ev->id, id);
+    *received_at = json_integer_value(rx);
+    ev->at = *received_at + json_integer_value(at);
+    const char *src = json_string_value(json_object_get(o, "src"));
+    for (int i = 0; src && i < 3; i++)
+        if (strcmp(src, s_sources[i]) == 0)
+            ev->source = (cs_source_t)i;
+    const char *clk = json_string_value(json_object_get(o, "clk"));
+    if (!clk || cs_clock_parse(clk, &ev->clock))
+        ev->clock = s_default_clock[ev->source];
+    const char *type = json_string_value(json_object_get(o, "type"));
+    CS_COPY(ev->type, type ? type : s_canonical_type[ev->kind]);
+    const char *ref = json_string_value(json_object_get(o, "r"));
+    const cs_leg_t *leg = ref ? s_leg_by_ref(call, ref) : NULL;
+    if (ref && !leg) {
+        snprintf(err, errlen, "history entry %s names leg %s, which the record lacks", id, ref);
+        return -1;
+    }
+    if (leg)
+        CS_COPY(ev->ccid, leg->ccid);
+    else
+        S_GET_STR(o, "cc", ev->ccid);
+    for (size_t i = 0; i < S_NEVF; i++) {
+        char *dst = (char *)ev + s_ev_fields[i].offset;
+        const json_t *v = json_object_get(o, s_ev_fields[i].key);
+        if (!v && leg && s_ev_fields[i].leg_offset >= 0)
+            cs_copy(dst, s_ev_fields[i].size, (const char *)leg + s_ev_fields[i].leg_offset);
+        else
+            cs_copy(dst, s_ev_fields[i].size, json_string_value(v));
+    }
+    const json_t *rr = json_object_get(o, "rr");
+    ev->role_rank = rr ? (int)json_integer_value(rr) : leg ? leg->role.rank : 0;
+    S_GET_STR(o, "cs", ev->cs_hint);
     return 0;
 }

@@ -149,9 +149,15 @@ json_t *cs_call_to_json(const cs_call_t *call);
 json_t *cs_call_to_store(const cs_call_t *call);
 int cs_call_from_store(cs_call_t *call, const json_t *doc, char *err, size_t errlen);
 
-/* An event as kept in the call's history (compact; only what was said). */
-json_t *cs_event_to_json(const cs_event_t *ev);
-int cs_event_from_json(cs_event_t *ev, const json_t *doc, char *err, size_t errlen);
+/* An event as kept in the call's history, written with the record as it is
+ * after the event was merged (new reference). Compact: it names its leg by
+ * a short ref and leaves out leg fields equal to the record's. */
+json_t *cs_call_history_entry(const cs_call_t *call, const cs_event_t *ev, int64_t received_at);
+
+/* Reads a history entry back, given the record as stored now (whose legs
+ * the entry refers to). 0, or -1 with a message. */
+int cs_call_history_event(const cs_call_t *call, const json_t *entry, cs_event_t *ev,
+                          int64_t *received_at, char *err, size_t errlen);
 
 const char *cs_event_kind_name(cs_event_kind_t kind);
 

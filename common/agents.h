@@ -1,0 +1,27 @@
+/* agents - agent profiles and presence in Redis (proto/README.md):
+ * cs:agent:<id> hash {id, sip_user, name, status, updated_at}, the set
+ * cs:agents, and cs:idx:sip:<sip_user> -> agent id (so a leg dialled to
+ * sip:<user>@sip.telnyx.com can be tied to its agent). */
+#ifndef CS_AGENTS_H
+#define CS_AGENTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "redis.h"
+
+/* Valid presence values. */
+int cs_agent_status_ok(const char *status);
+
+/* Creates or updates an agent; NULL fields keep their stored value (a new
+ * agent gets status "offline"). 0, or -1 with err. */
+int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
+                 const char *status, char *err, size_t errlen);
+
+/* The agent as JSON (new reference) or NULL; *missing set when unknown. */
+json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen);
+
+/* Every agent, sorted by id (new reference) or NULL on error. */
+json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,136 @@
+/* bus - see bus.h. */
+#include "bus.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct cs_bus {
+    zsock_t *sock;
+    zpoller_t *poller;
+    pthread_mutex_t lock;
+};
+
+static cs_bus_t *s_new(zsock_t *sock)
+{
+    if (!sock)
+        return NULL;
+    cs_bus_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    self->sock = sock;
+    pthread_mutex_init(&self->lock, NULL);
+    return self;
+}
+
+cs_bus_t *cs_bus_pub_new(const char *endpoint)
+{
+    zsock_t *sock = zsock_new(ZMQ_PUB);
+    if (!sock)
+        return NULL;
+    zsock_set_sndhwm(sock, 100000);
+    zsock_set_linger(sock, 200);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        cs_error("bus: cannot connect to %s", endpoint);
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    return s_new(sock);
+}
+
+cs_bus_t *cs_bus_sub_new(const char *endpoint, const char *const *prefixes)
+{
+    zsock_t *sock = zsock_new(ZMQ_SUB);
+    if (!sock)
+        return NULL;
+    zsock_set_rcvhwm(sock, 100000);
+    for (; prefixes && *prefixes; prefixes++)
+        zsock_set_subscribe(sock, *prefixes);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        cs_error("bus: cannot connect to %s", endpoint);
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    cs_bus_t *self = s_new(sock);
+    if (self)
+        self->poller = zpoller_new(self->sock, NULL);
+    return self;
+}
+
+void cs_bus_destroy(cs_bus_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cs_bus_t *self = *self_p;
+    zpoller_destroy(&self->poller);
+    zsock_destroy(&self->sock);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+int cs_bus_publish(cs_bus_t *self, const char *topic, const json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    if (!text)
+        return -1;
+    pthread_mutex_lock(&self->lock);
+    void *handle = zsock_resolve(self->sock);
+    int rc = zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = zmq_send(handle, text, strlen(text), ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    pthread_mutex_unlock(&self->lock);
+    free(text);
+    return rc;
+}
+
+int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, json_t **msg)
+{
+    *topic = NULL;
+    *msg = NULL;
+    if (!zpoller_wait(self->poller, timeout_ms))
+        return 1;
+    zmsg_t *m = zmsg_recv(self->sock);
+    if (!m)
+        return 1;
+    int rc = -1;
+    if (zmsg_size(m) == 2) {
+        char *t = zmsg_popstr(m);
+        zframe_t *body = zmsg_pop(m);
+        json_t *j = json_loadb((const char *)zframe_data(body), zframe_size(body), 0, NULL);
+        zframe_destroy(&body);
+        if (t && json_is_object(j)) {
+            *topic = t;
+            *msg = j;
+            rc = 0;
+        } else {
+            zstr_free(&t);
+            json_decref(j);
+        }
+    }
+    if (rc)
+        cs_warn("bus: dropped a message that is not topic + JSON object");
+    zmsg_destroy(&m);
+    return rc;
+}
+
+int cs_bus_forward(const char *pub_endpoint, const char *sub_endpoint)
+{
+    zactor_t *proxy = zactor_new(zproxy, NULL);
+    if (!proxy)
+        return -1;
+    zstr_sendx(proxy, "FRONTEND", "XSUB", pub_endpoint, NULL);
+    zsock_wait(proxy);
+    zstr_sendx(proxy, "BACKEND", "XPUB", sub_endpoint, NULL);
+    zsock_wait(proxy);
+    cs_info("bus: forwarding %s -> %s", pub_endpoint, sub_endpoint);
+    while (!zsys_interrupted)
+        zclock_sleep(200);
+    zactor_destroy(&proxy);
+    return 0;
+}

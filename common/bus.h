@@ -1,0 +1,40 @@
+/* bus - change notices and commands between services, over ZeroMQ.
+ *
+ * Topology (proto/README.md): one forwarder, callsync-bus, binds an XSUB
+ * endpoint (CALLSYNC_BUS_PUB) that every publisher connects to and an XPUB
+ * endpoint (CALLSYNC_BUS_SUB) that every subscriber connects to; it is
+ * czmq's zproxy, not a broker of ours. Any number of instances of each
+ * service can therefore come and go. A message is two frames: topic, JSON.
+ * The bus may lose messages (PUB/SUB drops when nobody listens or a queue
+ * is full): Redis is the truth, and a consumer that sees a version gap
+ * re-reads the record. */
+#ifndef CS_BUS_H
+#define CS_BUS_H
+
+#include <jansson.h>
+
+typedef struct cs_bus cs_bus_t;
+
+/* A publisher connected to `endpoint`. Safe to share between threads (it
+ * serialises sends). NULL on a bad endpoint. */
+cs_bus_t *cs_bus_pub_new(const char *endpoint);
+
+/* A subscriber to every topic starting with one of `prefixes` (NULL-ended). */
+cs_bus_t *cs_bus_sub_new(const char *endpoint, const char *const *prefixes);
+
+void cs_bus_destroy(cs_bus_t **self_p);
+
+/* Sends topic + compact JSON without blocking; a full queue drops it.
+ * Returns 0 when queued. */
+int cs_bus_publish(cs_bus_t *self, const char *topic, const json_t *msg);
+
+/* Waits up to timeout_ms for one message. Returns 0 with a new reference in
+ * *msg and the topic (caller frees) in *topic; 1 on timeout or interrupt;
+ * -1 for a message that is not topic + JSON object (dropped, logged). */
+int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, json_t **msg);
+
+/* Runs the forwarder until SIGTERM/SIGINT. Returns 0, or -1 if it could not
+ * bind. */
+int cs_bus_forward(const char *pub_endpoint, const char *sub_endpoint);
+
+#endif

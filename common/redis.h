@@ -1,0 +1,47 @@
+/* redis - one hiredis connection with what every service needs around it:
+ * URLs (redis://[:password@]host[:port][/db] and unix:///path[?db=N]),
+ * timeouts, reconnect on the next command after any I/O error, Lua scripts
+ * called by SHA (loaded once per connection, reloaded after NOSCRIPT), and
+ * pipelining. Not thread-safe: one connection per thread. */
+#ifndef CS_REDIS_H
+#define CS_REDIS_H
+
+#include <hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct cs_redis cs_redis_t;
+
+/* A Lua script; define them as static const, the SHA lives per connection. */
+typedef struct {
+    const char *name;
+    const char *body;
+} cs_redis_script_t;
+
+/* Parses the URL and connects. Returns NULL (reason in err) only for a bad
+ * URL; an unreachable server is retried by every later command. */
+cs_redis_t *cs_redis_new(const char *url, char *err, size_t errlen);
+void cs_redis_destroy(cs_redis_t **self_p);
+
+/* Runs a command given as argv. Returns a reply the caller frees with
+ * freeReplyObject(), or NULL when the server could not be reached (the
+ * reason is kept for cs_redis_error()). A Redis error reply is returned as
+ * a REDIS_REPLY_ERROR reply, not NULL. */
+redisReply *cs_redis_argv(cs_redis_t *self, int argc, const char **argv, const size_t *lens);
+
+/* printf-style convenience for fixed commands (no binary-unsafe %s misuse:
+ * hiredis passes each %s as one argument). */
+redisReply *cs_redis_cmd(cs_redis_t *self, const char *fmt, ...);
+
+/* EVALSHA with the script's SHA, loading it when the server lacks it. */
+redisReply *cs_redis_eval(cs_redis_t *self, const cs_redis_script_t *script, int nkeys, int argc,
+                          const char **argv, const size_t *lens);
+
+/* Pipelining: queue commands, then read their replies in order. */
+int cs_redis_append(cs_redis_t *self, int argc, const char **argv, const size_t *lens);
+redisReply *cs_redis_reply(cs_redis_t *self);
+
+bool cs_redis_ping(cs_redis_t *self);
+const char *cs_redis_error(const cs_redis_t *self);
+
+#endif

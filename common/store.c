@@ -1,0 +1,357 @@
+/* store - see store.h and proto/README.md. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+#include "redis.h"
+#include "text.h"
+#include "timestamp.h"
+
+#define S_MAX_RETRIES 32
+
+struct cs_store {
+    cs_redis_t *redis;
+    cs_store_opts_t opts;
+};
+
+/* Finds the call an event belongs to, creating its id when allowed, and
+ * returns the record as stored: {"dup"} | {"none"} | {"ok", cs, version, record}. */
+static const cs_redis_script_t s_resolve = {
+    "resolve",
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "local cs = false\n"
+    "if ARGV[4] == '1' then cs = redis.call('GET', KEYS[1]) end\n"
+    "if not cs and ARGV[1] ~= '' then cs = ARGV[1] end\n"
+    "if not cs and ARGV[5] == '1' then cs = redis.call('GET', KEYS[2]) end\n"
+    "if not cs then\n"
+    "  if ARGV[3] ~= '1' then return {'none'} end\n"
+    "  cs = ARGV[2]\n"
+    "end\n"
+    "if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
+    "if ARGV[5] == '1' then redis.call('SET', KEYS[2], cs, 'NX') end\n"
+    "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or ''}\n",
+};
+
+/* Writes everything one event leaves behind, atomically, if the record is
+ * still at the version the merge started from: {"dup"} | {"conflict"} |
+ * {"ok", version}. */
+static const cs_redis_script_t s_commit = {
+    "commit",
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "local v = tonumber(ARGV[2])\n"
+    "if ARGV[3] ~= '' then\n"
+    "  local cur = redis.call('GET', KEYS[1])\n"
+    "  if (cur and tonumber(string.match(cur, '^%d+')) or 0) ~= v then return {'conflict'} end\n"
+    "  v = v + 1\n"
+    "  redis.call('SET', KEYS[1], v .. ' ' .. ARGV[3])\n"
+    "  if ARGV[5] == '1' then redis.call('SREM', KEYS[4], ARGV[1])\n"
+    "  else redis.call('SADD', KEYS[4], ARGV[1]) end\n"
+    "  if ARGV[11] ~= '0' then redis.call('ZADD', KEYS[6], 'LT', ARGV[11], ARGV[1]) end\n"
+    "end\n"
+    "if ARGV[1] ~= '' then\n"
+    "  redis.call('RPUSH', KEYS[2], ARGV[4])\n"
+    "  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[10]), -1)\n"
+    "end\n"
+    "if ARGV[9] ~= '' then\n"
+    "  redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'EX', ARGV[6])\n"
+    "end\n"
+    "if ARGV[7] ~= '' then\n"
+    "  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'id', ARGV[9], 'cs', ARGV[1],\n"
+    "             'body', ARGV[7])\n"
+    "end\n"
+    "return {'ok', tostring(v)}\n",
+};
+
+cs_store_t *cs_store_new(const char *redis_url, const cs_store_opts_t *opts, char *err,
+                         size_t errlen)
+{
+    cs_store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->redis = cs_redis_new(redis_url, err, errlen);
+    if (!self->redis) {
+        free(self);
+        return NULL;
+    }
+    self->opts = opts ? *opts : (cs_store_opts_t){86400, 100000, 512};
+    return self;
+}
+
+void cs_store_destroy(cs_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cs_redis_destroy(&(*self_p)->redis);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+struct cs_redis *cs_store_redis(cs_store_t *self)
+{
+    return self->redis;
+}
+
+bool cs_store_ping(cs_store_t *self)
+{
+    return cs_redis_ping(self->redis);
+}
+
+static bool s_is_status(const redisReply *r, const char *status)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, status) == 0;
+}
+
+static int s_redis_failed(cs_store_t *self, redisReply *r, const char *what, char *err,
+                          size_t errlen)
+{
+    snprintf(err, errlen, "redis %s: %s", what,
+             !r                             ? cs_redis_error(self->redis)
+             : r->type == REDIS_REPLY_ERROR ? r->str
+                                            : "unexpected reply");
+    if (r)
+        freeReplyObject(r);
+    return -1;
+}
+
+/* Loads a stored record, "<version> <json>", into call ("" means none yet:
+ * a fresh record at version 0). */
+static int s_load(const char *id, const char *doc, size_t len, cs_call_t *call, char *err,
+                  size_t errlen)
+{
+    cs_call_init(call, id);
+    if (len == 0)
+        return 0;
+    char *end;
+    uint64_t version = strtoull(doc, &end, 10);
+    if (end == doc || *end != ' ') {
+        snprintf(err, errlen, "record %s has no version", id);
+        return -1;
+    }
+    len -= (size_t)(end + 1 - doc);
+    doc = end + 1;
+    json_error_t jerr;
+    json_t *o = json_loadb(doc, len, 0, &jerr);
+    int rc = o ? cs_call_from_store(call, o, err, errlen) : -1;
+    if (!o)
+        snprintf(err, errlen, "record %s is not JSON: %s", id, jerr.text);
+    json_decref(o);
+    call->version = version;
+    return rc;
+}
+
+static int64_t s_started(const cs_call_t *call)
+{
+    int64_t best = call->created.at;
+    for (int i = 0; i < call->nlegs; i++)
+        if (call->legs[i].initiated.at && (!best || call->legs[i].initiated.at < best))
+            best = call->legs[i].initiated.at;
+    return best;
+}
+
+int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size_t rawlen,
+                   cs_apply_t *outcome, cs_call_t *call, bool *changed, char *err, size_t errlen)
+{
+    char k_cc[CS_CCID_LEN + 16], k_sess[CS_UUID_LEN + 16], k_dedupe[CS_UUID_LEN + 16];
+    char new_id[CS_CALL_ID_LEN];
+    snprintf(k_cc, sizeof k_cc, "cs:idx:cc:%s", ev->ccid);
+    snprintf(k_sess, sizeof k_sess, "cs:idx:sess:%s", ev->session_id);
+    snprintf(k_dedupe, sizeof k_dedupe, "cs:dedupe:%s", ev->id);
+    cs_ids_call(new_id, cs_ts_now_ms());
+    *changed = false;
+
+    int64_t received_at = cs_ts_now_ms();
+    int rc = -1;
+    char *rec_text = NULL, *ev_text = NULL;
+    for (int attempt = 0; attempt < S_MAX_RETRIES; attempt++) {
+        const char *rargv[] = {k_cc,
+                               k_sess,
+                               k_dedupe,
+                               ev->cs_hint,
+                               new_id,
+                               ev->kind != CS_EV_UNKNOWN ? "1" : "0",
+                               ev->ccid[0] ? "1" : "0",
+                               ev->session_id[0] ? "1" : "0"};
+        redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 8, rargv, NULL);
+        if (s_is_status(r, "dup")) {
+            *outcome = CS_APPLY_DUPLICATE;
+            freeReplyObject(r);
+            rc = cs_store_get(self, ev->ccid[0] ? ev->ccid : "", call, err, errlen) < 0 ? -1 : 0;
+            if (rc == 0 && !ev->ccid[0])
+                cs_call_init(call, "");
+            goto out;
+        }
+        const char *cs = "";
+        uint64_t version = 0;
+        if (s_is_status(r, "ok") && r->elements == 3) {
+            cs = r->element[1]->str;
+            if (s_load(cs, r->element[2]->str, r->element[2]->len, call, err, errlen)) {
+                freeReplyObject(r);
+                goto out;
+            }
+            version = call->version;
+            bool dropped = false;
+            *changed = cs_call_merge(call, ev, &dropped);
+            if (dropped)
+                cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", cs, ev->ccid,
+                        CS_MAX_LEGS, ev->id);
+        } else if (!s_is_status(r, "none")) {
+            s_redis_failed(self, r, "resolve", err, errlen);
+            goto out;
+        }
+        char cs_id[CS_ID_LEN];
+        CS_COPY(cs_id, cs);
+        freeReplyObject(r);
+
+        free(rec_text);
+        free(ev_text);
+        rec_text = NULL;
+        json_t *entry = cs_call_history_entry(call, ev, received_at);
+        ev_text = json_dumps(entry, JSON_COMPACT);
+        json_decref(entry);
+        if (*changed) {
+            json_t *doc = cs_call_to_store(call);
+            rec_text = json_dumps(doc, JSON_COMPACT);
+            json_decref(doc);
+        }
+        char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], ver[24], started[24], ttl[24],
+            raw_max[24], hist_max[24];
+        snprintf(k_rec, sizeof k_rec, "cs:call:%s", cs_id);
+        snprintf(k_hist, sizeof k_hist, "cs:hist:%s", cs_id);
+        snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+        snprintf(started, sizeof started, "%lld", (long long)s_started(call));
+        snprintf(ttl, sizeof ttl, "%ld", self->opts.dedupe_ttl_s);
+        snprintf(raw_max, sizeof raw_max, "%ld", self->opts.raw_log_max);
+        snprintf(hist_max, sizeof hist_max, "%ld", self->opts.history_max);
+        bool ended = cs_id[0] && cs_call_state(call) == CS_STATE_ENDED;
+        const char *cargv[] = {k_rec,
+                               k_hist,
+                               k_dedupe,
+                               "cs:active",
+                               "cs:raw",
+                               "cs:calls",
+                               cs_id,
+                               ver,
+                               rec_text ? rec_text : "",
+                               ev_text,
+                               ended ? "1" : "0",
+                               ttl,
+                               raw ? raw : "",
+                               raw_max,
+                               ev->id,
+                               hist_max,
+                               started};
+        size_t clens[17];
+        for (int i = 0; i < 17; i++)
+            clens[i] = strlen(cargv[i]);
+        clens[12] = raw ? rawlen : 0;
+        r = cs_redis_eval(self->redis, &s_commit, 6, 17, cargv, clens);
+        if (s_is_status(r, "conflict")) {
+            freeReplyObject(r);
+            continue; /* another writer got there first: merge into its record */
+        }
+        if (s_is_status(r, "dup")) {
+            freeReplyObject(r);
+            *outcome = CS_APPLY_DUPLICATE;
+            *changed = false;
+            rc = 0;
+            goto out;
+        }
+        if (!s_is_status(r, "ok") || r->elements != 2) {
+            s_redis_failed(self, r, "commit", err, errlen);
+            goto out;
+        }
+        call->version = strtoull(r->element[1]->str, NULL, 10);
+        freeReplyObject(r);
+        *outcome = cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
+        rc = 0;
+        goto out;
+    }
+    snprintf(err, errlen, "call record contended: %d merge conflicts in a row", S_MAX_RETRIES);
+out:
+    free(rec_text);
+    free(ev_text);
+    return rc;
+}
+
+int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, char *err,
+                    size_t errlen)
+{
+    cs_event_t created = *ev;
+    created.kind = CS_EV_CREATED;
+    char id[CS_CALL_ID_LEN];
+    cs_ids_call(id, ev->at ? ev->at : cs_ts_now_ms());
+    CS_COPY(created.cs_hint, id);
+    created.ccid[0] = created.session_id[0] = '\0';
+    if (!created.id[0])
+        snprintf(created.id, sizeof created.id, "created-%s", id);
+    cs_apply_t outcome;
+    bool changed;
+    return cs_store_apply(self, &created, NULL, 0, &outcome, call, &changed, err, errlen);
+}
+
+int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen)
+{
+    char cs[CS_ID_LEN] = "";
+    if (!id[0])
+        return 1;
+    if (strncmp(id, "cs_", 3) == 0) {
+        CS_COPY(cs, id);
+    } else {
+        redisReply *r = cs_redis_cmd(self->redis, "GET cs:idx:cc:%s", id);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            return s_redis_failed(self, r, "GET", err, errlen);
+        if (r->type == REDIS_REPLY_STRING)
+            CS_COPY(cs, r->str);
+        freeReplyObject(r);
+        if (!cs[0])
+            return 1;
+    }
+    redisReply *r = cs_redis_cmd(self->redis, "GET cs:call:%s", cs);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return s_redis_failed(self, r, "GET", err, errlen);
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return 1;
+    }
+    int rc = s_load(cs, r->str, r->len, call, err, errlen);
+    freeReplyObject(r);
+    return rc;
+}
+
+json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen)
+{
+    redisReply *r = cs_redis_cmd(self->redis, "SMEMBERS cs:active");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        s_redis_failed(self, r, "SMEMBERS", err, errlen);
+        return NULL;
+    }
+    json_t *ids = json_array();
+    for (size_t i = 0; i < r->elements; i++)
+        json_array_append_new(ids, json_stringn(r->element[i]->str, r->element[i]->len));
+    freeReplyObject(r);
+    return ids;
+}
+
+json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen)
+{
+    redisReply *r = cs_redis_cmd(self->redis, "LRANGE cs:hist:%s 0 -1", cs_id);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        s_redis_failed(self, r, "LRANGE", err, errlen);
+        return NULL;
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        json_t *entry = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
+        if (entry)
+            json_array_append_new(out, entry);
+    }
+    freeReplyObject(r);
+    return out;
+}

@@ -1,0 +1,66 @@
+/* store - call records in Redis: the only place where the call model meets
+ * storage. Keys and their forms are written down in proto/README.md.
+ *
+ * cs_store_apply() is how every fact enters: in two round trips it resolves
+ * the event to a call (by call_control_id, our client_state, then the
+ * session), merges it with the pure model, and commits record, history
+ * entry, dedupe mark and raw body in one Lua script that checks the record
+ * version (optimistic concurrency: on a conflict it re-reads and merges
+ * again). So several writers on one call never lose a fact, and a webhook
+ * is acknowledged only after it is in Redis. One store per thread. */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "call.h"
+
+typedef struct cs_store cs_store_t;
+
+typedef enum {
+    CS_APPLY_STORED,    /* in the call's history (and merged, when it said something new) */
+    CS_APPLY_DUPLICATE, /* this event id was stored before: nothing changed */
+    CS_APPLY_UNLINKED,  /* an event type the model does not use, for no known call: raw log only */
+} cs_apply_t;
+
+typedef struct {
+    long dedupe_ttl_s; /* how long event ids are remembered */
+    long raw_log_max;  /* entries kept in the raw webhook stream (approximate) */
+    long history_max;  /* entries kept per call history (approximate) */
+} cs_store_opts_t;
+
+/* NULL only for a bad URL (reason in err). */
+cs_store_t *cs_store_new(const char *redis_url, const cs_store_opts_t *opts, char *err,
+                         size_t errlen);
+void cs_store_destroy(cs_store_t **self_p);
+
+/* Stores one event. raw (may be NULL) is the body as received. On 0, *outcome
+ * says what happened and, unless UNLINKED, *call holds the record after the
+ * merge and *changed whether this event changed it. -1: Redis could not
+ * take the write (err says why); nothing may be assumed stored. */
+int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size_t rawlen,
+                   cs_apply_t *outcome, cs_call_t *call, bool *changed, char *err, size_t errlen);
+
+/* Creates a new call record from a CREATED event (ev->cs_hint ignored). */
+int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, char *err,
+                    size_t errlen);
+
+/* Reads a record by cs id or by any leg's call_control_id.
+ * 0 found, 1 no such call, -1 Redis error. */
+int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen);
+
+/* Ids of calls not ended (new reference: array of strings). NULL on error. */
+json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen);
+
+/* The call's history entries in arrival order (decode each with
+ * cs_call_history_event() and the record). New reference, NULL on error. */
+json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen);
+
+bool cs_store_ping(cs_store_t *self);
+
+/* The connection, for modules that keep their own keys (agents, timers). */
+struct cs_redis *cs_store_redis(cs_store_t *self);
+
+#endif

@@ -1,0 +1,368 @@
+/* callsync-ctl - the operator's CLI. Every command prints JSON on stdout;
+ * errors go to stderr with exit 1 (unknown id, Redis down) or 2 (usage).
+ *
+ *   call <call_control_id | cs id>     the call record
+ *   calls --active                     records of calls not ended
+ *   events <id>                        history in arrival order, with the
+ *                                      record replayed after each merge
+ *   agent set <id> --sip-user U [--name N] [--status S]
+ *   agents
+ *   dial --agent <id> --to <E.164>     creates the record, asks the orchestrator
+ *   hangup <id>                        asks the orchestrator to end every leg
+ *   tail [--count N]                   prints bus messages as they pass */
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents.h"
+#include "bus.h"
+#include "config.h"
+#include "ids.h"
+#include "log.h"
+#include "store.h"
+#include "text.h"
+#include "timestamp.h"
+
+static const char *const s_vars[] = {"CALLSYNC_REDIS_URL", "CALLSYNC_BUS_PUB", "CALLSYNC_BUS_SUB",
+                                     "CALLSYNC_LOG_LEVEL", NULL};
+
+static const char *s_usage =
+    "usage: callsync-ctl <command> [args]\n"
+    "  call <call_control_id | cs id>\n"
+    "  calls --active\n"
+    "  events <call_control_id | cs id>\n"
+    "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
+    "  agents\n"
+    "  dial --agent <agent_id> --to <E.164>\n"
+    "  hangup <call_control_id | cs id>\n"
+    "  tail [--count N]\n";
+
+static void s_print(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+}
+
+/* Looks up "--name value" among args; NULL when absent. */
+static const char *s_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+static int s_get(cs_store_t *store, const char *id, cs_call_t *call)
+{
+    char err[256];
+    int rc = cs_store_get(store, id, call, err, sizeof err);
+    if (rc == 1)
+        fprintf(stderr, "callsync-ctl: no call %s\n", id);
+    else if (rc < 0)
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+    return rc == 0 ? 0 : 1;
+}
+
+static int s_call(cs_store_t *store, const char *id)
+{
+    static cs_call_t call;
+    if (s_get(store, id, &call))
+        return 1;
+    json_t *j = cs_call_to_json(&call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
+static int s_calls_active(cs_store_t *store)
+{
+    char err[256];
+    json_t *ids = cs_store_active(store, err, sizeof err);
+    if (!ids) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *id;
+    static cs_call_t call;
+    json_array_foreach(ids, i, id)
+    {
+        if (cs_store_get(store, json_string_value(id), &call, err, sizeof err) == 0)
+            json_array_append_new(out, cs_call_to_json(&call));
+    }
+    s_print(out);
+    json_decref(out);
+    json_decref(ids);
+    return 0;
+}
+
+/* Replays the history through the pure model: what the record was after
+ * each event, exactly as the merge saw it. */
+static int s_events(cs_store_t *store, const char *id)
+{
+    static cs_call_t call, replay;
+    if (s_get(store, id, &call))
+        return 1;
+    char err[256];
+    json_t *hist = cs_store_history(store, call.id, err, sizeof err);
+    if (!hist) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    cs_call_init(&replay, call.id);
+    json_t *out = json_array();
+    size_t i;
+    json_t *entry;
+    json_array_foreach(hist, i, entry)
+    {
+        cs_event_t ev;
+        int64_t received_at;
+        if (cs_call_history_event(&call, entry, &ev, &received_at, err, sizeof err)) {
+            cs_warn("%s", err);
+            continue;
+        }
+        bool changed = cs_call_merge(&replay, &ev, NULL);
+        if (changed)
+            replay.version++;
+        char rx[CS_TS_LEN], at[CS_TS_LEN];
+        cs_ts_format(received_at, rx, sizeof rx);
+        cs_ts_format(ev.at, at, sizeof at);
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", ev.id, "type", ev.type, "kind",
+                              cs_event_kind_name(ev.kind), "occurred_at", at, "clock",
+                              cs_clock_name(ev.clock));
+        if (ev.ccid[0])
+            json_object_set_new(e, "call_control_id", json_string(ev.ccid));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:o, s:b, s:o}", "received_at", rx, "event", e,
+                                        "changed", changed, "record", cs_call_to_json(&replay)));
+    }
+    s_print(out);
+    json_decref(out);
+    json_decref(hist);
+    return 0;
+}
+
+static int s_agent_set(cs_store_t *store, int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    const char *id = argv[0];
+    const char *sip = s_opt(argc, argv, "--sip-user");
+    char err[256];
+    if (strlen(id) > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789-_.") != strlen(id)) {
+        fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
+        return 2;
+    }
+    int missing;
+    json_t *old = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
+    json_decref(old);
+    if (!sip && missing) {
+        fprintf(stderr, "callsync-ctl: a new agent needs --sip-user\n");
+        return 2;
+    }
+    if (cs_agent_set(cs_store_redis(store), id, sip, s_opt(argc, argv, "--name"),
+                     s_opt(argc, argv, "--status"), err, sizeof err)) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    json_t *a = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
+    s_print(a);
+    json_decref(a);
+    return 0;
+}
+
+static int s_agents(cs_store_t *store)
+{
+    char err[256];
+    json_t *list = cs_agent_list(cs_store_redis(store), err, sizeof err);
+    if (!list) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    s_print(list);
+    json_decref(list);
+    return 0;
+}
+
+static int s_e164_ok(const char *n)
+{
+    size_t len = strlen(n);
+    return len >= 3 && len <= 16 && n[0] == '+' && n[1] != '0' &&
+           strspn(n + 1, "0123456789") == len - 1;
+}
+
+/* Commands go on the bus for the orchestrator; the record is already in
+ * Redis, so a lost command is visible (a call stuck in "dialing") and the
+ * orchestrator's reconcile picks it up. */
+static void s_command(const cs_config_t *cfg, const char *topic, json_t *cmd)
+{
+    cs_bus_t *bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
+    if (!bus) {
+        cs_warn("bus unusable: %s not sent", topic);
+        return;
+    }
+    zclock_sleep(100); /* PUB drops what it sends before the connection is up */
+    if (cs_bus_publish(bus, topic, cmd))
+        cs_warn("bus queue full: %s not sent", topic);
+    cs_bus_destroy(&bus);
+}
+
+static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **argv)
+{
+    const char *agent = s_opt(argc, argv, "--agent");
+    const char *to = s_opt(argc, argv, "--to");
+    if (!agent || !to) {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    if (!s_e164_ok(to)) {
+        fprintf(stderr, "callsync-ctl: --to must be an E.164 number like +15550100001\n");
+        return 2;
+    }
+    char err[256];
+    int missing;
+    json_t *a = cs_agent_get(cs_store_redis(store), agent, &missing, err, sizeof err);
+    if (!a) {
+        fprintf(stderr, "callsync-ctl: %s\n", missing ? "no such agent" : err);
+        return 1;
+    }
+    json_decref(a);
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.dial");
+    CS_COPY(ev.direction, "outbound");
+    CS_COPY(ev.agent_id, agent);
+    CS_COPY(ev.to, to);
+    static cs_call_t call;
+    if (cs_store_create(store, &ev, &call, err, sizeof err)) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "call", call.id, "agent_id", agent,
+                            "to", to, "command_id", command_id);
+    s_command(cfg, "cmd.dial", cmd);
+    json_decref(cmd);
+    json_t *j = cs_call_to_json(&call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
+static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
+{
+    static cs_call_t call;
+    if (s_get(store, id, &call))
+        return 1;
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call.id, "command_id", command_id);
+    s_command(cfg, "cmd.hangup", cmd);
+    json_decref(cmd);
+    json_t *j = cs_call_to_json(&call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
+static int s_tail(const cs_config_t *cfg, int argc, char **argv)
+{
+    const char *count_text = s_opt(argc, argv, "--count");
+    long count = count_text ? strtol(count_text, NULL, 10) : -1;
+    static const char *const all[] = {"", NULL};
+    cs_bus_t *bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), all);
+    if (!bus) {
+        fprintf(stderr, "callsync-ctl: bus unusable\n");
+        return 1;
+    }
+    while (!zsys_interrupted && count != 0) {
+        char *topic;
+        json_t *msg;
+        if (cs_bus_recv(bus, 500, &topic, &msg) != 0)
+            continue;
+        json_t *line = json_pack("{s:s, s:o}", "topic", topic, "message", msg);
+        char *text = json_dumps(line, JSON_COMPACT);
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+        json_decref(line);
+        free(topic);
+        if (count > 0)
+            count--;
+    }
+    cs_bus_destroy(&bus);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[256];
+    bool help;
+    cs_config_t *cfg = cs_config_new("callsync-ctl", "operator CLI for callsync", s_vars, argc,
+                                     argv, &help, err, sizeof err);
+    if (!cfg || help) {
+        if (!cfg)
+            fprintf(stderr, "callsync-ctl: %s\n", err);
+        else
+            printf("\n%s", s_usage);
+        int code = cfg ? 0 : 2;
+        cs_config_destroy(&cfg);
+        return code;
+    }
+    cs_log_level_t level = CS_LOG_WARN;
+    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
+    cs_log_init("ctl", level < CS_LOG_WARN ? level : CS_LOG_WARN);
+    if (sodium_init() < 0)
+        return 1;
+    int n = cs_config_argc(cfg);
+    char **a = cs_config_argv(cfg);
+    int rc = 2;
+    cs_store_t *store = NULL;
+    if (n < 1) {
+        fputs(s_usage, stderr);
+        goto out;
+    }
+    const char *cmd = a[0];
+    if (strcmp(cmd, "tail") == 0) {
+        rc = s_tail(cfg, n - 1, a + 1);
+        goto out;
+    }
+    store = cs_store_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), NULL, err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (strcmp(cmd, "call") == 0 && n == 2)
+        rc = s_call(store, a[1]);
+    else if (strcmp(cmd, "calls") == 0 && n == 2 && strcmp(a[1], "--active") == 0)
+        rc = s_calls_active(store);
+    else if (strcmp(cmd, "events") == 0 && n == 2)
+        rc = s_events(store, a[1]);
+    else if (strcmp(cmd, "agent") == 0 && n >= 3 && strcmp(a[1], "set") == 0)
+        rc = s_agent_set(store, n - 2, a + 2);
+    else if (strcmp(cmd, "agents") == 0 && n == 1)
+        rc = s_agents(store);
+    else if (strcmp(cmd, "dial") == 0)
+        rc = s_dial(cfg, store, n - 1, a + 1);
+    else if (strcmp(cmd, "hangup") == 0 && n == 2)
+        rc = s_hangup(cfg, store, a[1]);
+    else
+        fputs(s_usage, stderr);
+out:
+    cs_store_destroy(&store);
+    cs_config_destroy(&cfg);
+    return rc;
+}

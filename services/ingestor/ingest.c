@@ -1,0 +1,179 @@
+/* ingest - see ingest.h. */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "timestamp.h"
+#include "webhook.h"
+
+enum {
+    M_STORED,
+    M_DUPLICATE,
+    M_UNLINKED,
+    M_BAD_SIGNATURE,
+    M_STALE,
+    M_MISSING_HEADER,
+    M_MALFORMED_HEADER,
+    M_BAD_EVENT,
+    M_TOO_LARGE,
+    M_UNAVAILABLE,
+    M_NOTICE_DROPPED,
+    M_COUNT
+};
+
+struct cs_ingest {
+    cs_ingest_config_t cfg;
+    cs_bus_t *bus;
+    cs_counter_t counters[M_COUNT];
+    cs_histogram_t latency;
+};
+
+cs_ingest_t *cs_ingest_new(const cs_ingest_config_t *cfg, cs_bus_t *bus)
+{
+    cs_ingest_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->bus = bus;
+    const char *total = "callsync_webhooks_total";
+    const char *help = "Webhooks received, by outcome";
+    const char *refused = "callsync_webhooks_refused_total";
+    const char *rhelp = "Webhooks refused, by reason";
+    static const char *labels[M_COUNT] = {
+        "outcome=\"stored\"",
+        "outcome=\"duplicate\"",
+        "outcome=\"unlinked\"",
+        "reason=\"bad_signature\"",
+        "reason=\"stale_timestamp\"",
+        "reason=\"missing_header\"",
+        "reason=\"malformed_header\"",
+        "reason=\"bad_event\"",
+        "reason=\"too_large\"",
+        "reason=\"redis_unavailable\"",
+        NULL,
+    };
+    for (int i = 0; i < M_COUNT; i++) {
+        self->counters[i].name = i <= M_UNLINKED ? total : refused;
+        self->counters[i].help = i <= M_UNLINKED ? help : rhelp;
+        self->counters[i].labels = labels[i];
+    }
+    self->counters[M_NOTICE_DROPPED].name = "callsync_bus_notices_dropped_total";
+    self->counters[M_NOTICE_DROPPED].help = "Change notices the bus could not queue";
+    self->latency = (cs_histogram_t){
+        .name = "callsync_webhook_ack_seconds",
+        .help = "Time from a complete webhook body to its response, stored durably",
+        .nbuckets = 10,
+        .bounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2},
+    };
+    return self;
+}
+
+void cs_ingest_destroy(cs_ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void cs_ingest_count_too_large(cs_ingest_t *self)
+{
+    cs_counter_inc(&self->counters[M_TOO_LARGE]);
+}
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* JSON string content for an error message: drop quotes and controls. */
+static void s_clean(char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            *s = '\'';
+}
+
+int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signature,
+                      const char *timestamp, const char *body, size_t len, char *resp,
+                      size_t resplen)
+{
+    double t0 = s_now();
+    int status;
+    cs_verify_result_t v = cs_verify(self->cfg.public_key, signature, timestamp, body, len,
+                                     cs_ts_now_ms() / 1000, self->cfg.tolerance_s);
+    if (v != CS_VERIFY_OK) {
+        static const int counter[] = {0, M_MISSING_HEADER, M_MALFORMED_HEADER, M_STALE,
+                                      M_BAD_SIGNATURE};
+        cs_counter_inc(&self->counters[counter[v]]);
+        cs_warn("webhook refused 401: %s (timestamp %s)", cs_verify_result_name(v),
+                timestamp ? timestamp : "-");
+        snprintf(resp, resplen, "{\"error\":\"%s\"}", cs_verify_result_name(v));
+        return 401;
+    }
+    cs_event_t ev;
+    char err[256];
+    if (cs_webhook_parse(body, len, &ev, err, sizeof err)) {
+        cs_counter_inc(&self->counters[M_BAD_EVENT]);
+        s_clean(err);
+        cs_warn("webhook refused 400: %s (event %s)", err, ev.id[0] ? ev.id : "-");
+        snprintf(resp, resplen, "{\"error\":\"not a Telnyx v2 event: %s\"}", err);
+        return 400;
+    }
+    static __thread cs_call_t call; /* 20 KiB: off the MHD thread's stack */
+    cs_apply_t outcome;
+    bool changed = false;
+    if (cs_store_apply(store, &ev, body, len, &outcome, &call, &changed, err, sizeof err)) {
+        cs_counter_inc(&self->counters[M_UNAVAILABLE]);
+        s_clean(err);
+        cs_error("webhook %s (%s) not stored, 503: %s", ev.id, ev.type, err);
+        snprintf(resp, resplen, "{\"error\":\"storage unavailable\"}");
+        return 503;
+    }
+    static const char *names[] = {"stored", "duplicate", "unlinked"};
+    cs_counter_inc(&self->counters[outcome == CS_APPLY_STORED      ? M_STORED
+                                   : outcome == CS_APPLY_DUPLICATE ? M_DUPLICATE
+                                                                   : M_UNLINKED]);
+    if (changed && self->bus) {
+        json_t *rec = cs_call_to_json(&call);
+        if (cs_bus_publish(self->bus, "call.changed", rec))
+            cs_counter_inc(&self->counters[M_NOTICE_DROPPED]);
+        json_decref(rec);
+    }
+    status = 200;
+    double dt = s_now() - t0;
+    cs_histogram_observe(&self->latency, dt);
+    cs_info("webhook %s %s call=%s v=%llu %s%s %.2fms", ev.id, ev.type, call.id[0] ? call.id : "-",
+            (unsigned long long)call.version, names[outcome], changed ? " changed" : "", dt * 1000);
+    snprintf(resp, resplen, "{\"status\":\"%s\",\"call\":\"%s\",\"version\":%llu}", names[outcome],
+             call.id, (unsigned long long)call.version);
+    return status;
+}
+
+char *cs_ingest_metrics(cs_ingest_t *self, int redis_up)
+{
+    cs_counter_t *cs[M_COUNT];
+    for (int i = 0; i < M_COUNT; i++)
+        cs[i] = &self->counters[i];
+    cs_histogram_t *hs[] = {&self->latency};
+    char *text = cs_metrics_render(cs, M_COUNT, hs, 1);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *out = realloc(text, n + 128);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    snprintf(out + n, 128,
+             "# HELP callsync_redis_up Redis reachable\n# TYPE callsync_redis_up "
+             "gauge\ncallsync_redis_up %d\n",
+             redis_up);
+    return out;
+}

@@ -1,0 +1,563 @@
+/* The real ingestor, ctl and bus binaries against a real redis-server:
+ * signed webhooks in, records out; refusals store nothing; Redis stopped
+ * mid-stream loses nothing; two ingestors fed concurrently agree. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "call.h"
+#include "harness.h"
+#include "store.h"
+#include "webhook.h"
+
+static h_env_t s_env;
+static int s_port;
+static pid_t s_ingestor_pid;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (h_setup(&s_env))
+        return -1;
+    char pub[128], sub[128];
+    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
+    const char *bus_env[] = {pub, sub, NULL};
+    if (h_spawn(&s_env, "bus", bus_env, "0") < 0)
+        return -1;
+    s_ingestor_pid = h_ingestor(&s_env, &s_port);
+    return s_ingestor_pid > 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    h_cleanup(&s_env);
+    return 0;
+}
+
+/* ---- event builders: one call is a prefix; its legs are <prefix>-A/-C ---- */
+
+/* Ids as long as Telnyx's: a v3 control id of 59 characters, UUIDs. */
+static void s_ids(const char *prefix, char leg, char *cc, char *leg_id, char *sess)
+{
+    snprintf(cc, 96, "v3:%s-%c-%.*s", prefix, leg, (int)(54 - strlen(prefix)),
+             "k2Jx8QpL0aZr5TnVw3YcBd7HfGm1Es9Ui4Ko6Pq_RtXyNvMbLcJh-DgSeWa");
+    snprintf(leg_id, 96, "%08x-c81c-11f0-afbb-%c2420aef93a0", (unsigned)strlen(prefix) * 7919u,
+             leg);
+    snprintf(sess, 96, "%.8s-c81c-11f0-abac-02420aef93a0", prefix);
+}
+
+/* The control id of a leg, as the tests look calls up. */
+static const char *s_cc(const char *prefix, char leg)
+{
+    static char cc[96];
+    char leg_id[96], sess[96];
+    s_ids(prefix, leg, cc, leg_id, sess);
+    return cc;
+}
+
+static json_t *s_leg(const char *prefix, char leg, const char *from, const char *to,
+                     const char *party)
+{
+    char cc[96], leg_id[96], sess[96];
+    s_ids(prefix, leg, cc, leg_id, sess);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n}", "call_control_id", cc,
+                     "call_leg_id", leg_id, "call_session_id", sess, "connection_id",
+                     "2811212257810187875", "from", from, "to", to, "calling_party_type", party,
+                     "client_state");
+}
+
+#define CO "+15550009999"
+#define CX "+15550100001"
+
+typedef struct {
+    char *body[8];
+    int n;
+} s_events_t;
+
+/* An outbound browser call as Telnyx reports it: the parked WebRTC leg is
+ * transferred to the customer, who answers after 1.25 s and talks 60 s. */
+static void s_outbound(const char *prefix, int64_t t0, s_events_t *evs)
+{
+    char id[8][96];
+    for (int i = 0; i < 6; i++)
+        snprintf(id[i], sizeof id[i], "%.8s-%04d-4f0e-9d8e-0c5d5b1a7e11", prefix, i);
+    json_t *p;
+    evs->n = 0;
+    p = s_leg(prefix, 'A', CO, CX, "sip");
+    json_object_set_new(p, "direction", json_string("outgoing"));
+    json_object_set_new(p, "state", json_string("parked"));
+    evs->body[evs->n++] = h_event("call.initiated", id[0], t0, p);
+    p = s_leg(prefix, 'C', CO, CX, "pstn");
+    json_object_set_new(p, "direction", json_string("outgoing"));
+    evs->body[evs->n++] = h_event("call.initiated", id[1], t0 + 150, p);
+    evs->body[evs->n++] =
+        h_event("call.answered", id[2], t0 + 1250, s_leg(prefix, 'C', CO, CX, "pstn"));
+    evs->body[evs->n++] =
+        h_event("call.bridged", id[3], t0 + 1260, s_leg(prefix, 'A', CO, CX, "sip"));
+    p = s_leg(prefix, 'C', CO, CX, "pstn");
+    json_object_set_new(p, "hangup_cause", json_string("normal_clearing"));
+    json_object_set_new(p, "hangup_source", json_string("callee"));
+    json_object_set_new(p, "sip_hangup_cause", json_string("200"));
+    evs->body[evs->n++] = h_event("call.hangup", id[4], t0 + 61250, p);
+    p = s_leg(prefix, 'A', CO, CX, "sip");
+    json_object_set_new(p, "hangup_cause", json_string("normal_clearing"));
+    json_object_set_new(p, "hangup_source", json_string("caller"));
+    evs->body[evs->n++] = h_event("call.hangup", id[5], t0 + 61300, p);
+}
+
+static void s_free(s_events_t *evs)
+{
+    for (int i = 0; i < evs->n; i++)
+        free(evs->body[i]);
+}
+
+static long s_post(const char *body, char **resp)
+{
+    return h_post_webhook(&s_env, s_port, body, 0, resp);
+}
+
+static json_t *s_ctl_ok(const char *const *args)
+{
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc = h_ctl(&s_env, args, &out, &err);
+    if (rc != 0)
+        fail_msg("ctl %s failed (%d): %s", args[0], rc, err);
+    free(err);
+    assert_non_null(out);
+    return out;
+}
+
+static const char *s_str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "(null)";
+}
+
+static long long s_redis_int(const char *cmd)
+{
+    redisContext *c = h_redis(&s_env);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, cmd);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* ---- tests ---- */
+
+static void test_refusals_store_nothing(void **state)
+{
+    (void)state;
+    long long keys = s_redis_int("DBSIZE");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/webhooks/telnyx", s_port);
+    char *good =
+        h_event("call.initiated", "refused-1", h_now_ms(), s_leg("ref", 'A', CO, CX, "sip"));
+
+    /* 401: no signature headers */
+    const char *plain[] = {"Content-Type: application/json", NULL};
+    assert_int_equal(h_http("POST", url, plain, good, strlen(good), NULL), 401);
+    /* 401: signature over other bytes */
+    const char *forged[] = {
+        "telnyx-timestamp: 1764000000",
+        "telnyx-signature-ed25519: "
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+        NULL};
+    assert_int_equal(h_http("POST", url, forged, good, strlen(good), NULL), 401);
+    /* 401: timestamp outside the tolerance, either way */
+    assert_int_equal(h_post_webhook(&s_env, s_port, good, -301, NULL), 401);
+    assert_int_equal(h_post_webhook(&s_env, s_port, good, 301, NULL), 401);
+    /* 400: signed, but not a v2 event */
+    char *resp = NULL;
+    assert_int_equal(s_post("{\"event_type\":\"call_answered\"}", &resp), 400);
+    assert_non_null(strstr(resp, "not a Telnyx v2 event"));
+    free(resp);
+    assert_int_equal(s_post("{\"data\":{\"event_type\":\"call.answered\"", NULL), 400);
+    /* 413: over 256 KiB, signed or not */
+    size_t big_len = 300 * 1024;
+    char *big = malloc(big_len + 1);
+    memset(big, ' ', big_len);
+    big[big_len] = '\0';
+    assert_int_equal(s_post(big, NULL), 413);
+    free(big);
+    /* wrong path and method */
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, NULL), 405);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nope", s_port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, NULL), 404);
+
+    assert_int_equal(s_redis_int("DBSIZE"), keys);
+    free(good);
+}
+
+static void test_outbound_call_record(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    int64_t t0 = h_now_ms() - 70000;
+    s_outbound("out1", t0, &evs);
+    /* arrival order scrambled, with one redelivery */
+    int order[] = {2, 0, 4, 1, 2, 5, 3};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        char *resp = NULL;
+        assert_int_equal(s_post(evs.body[order[i]], &resp), 200);
+        if (i == 4)
+            assert_non_null(strstr(resp, "\"duplicate\""));
+        free(resp);
+    }
+    const char *by_ccid[] = {"call", s_cc("out1", 'C'), NULL};
+    json_t *rec = s_ctl_ok(by_ccid);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "direction"), "outbound");
+    assert_string_equal(s_str(rec, "to"), CX);
+    assert_string_equal(s_str(rec, "from"), CO);
+    assert_true(json_real_value(json_object_get(rec, "talk_seconds")) == 60.0);
+    assert_true(json_real_value(json_object_get(rec, "ring_seconds")) == 1.25);
+    assert_string_equal(s_str(rec, "hangup_cause"), "normal_clearing");
+    assert_string_equal(s_str(rec, "hangup_source"), "callee");
+    assert_true(json_is_null(json_object_get(rec, "post_answer_audio_gap_ms")));
+    json_t *legs = json_object_get(rec, "legs");
+    assert_int_equal(json_array_size(legs), 2);
+    assert_string_equal(s_str(json_array_get(legs, 0), "role"), "agent");
+    assert_string_equal(s_str(json_array_get(legs, 1), "call_session_id"),
+                        "out1-c81c-11f0-abac-02420aef93a0");
+    assert_int_equal(json_integer_value(json_object_get(rec, "version")), 6);
+
+    /* the same record by cs id and by the other leg */
+    const char *by_id[] = {"call", s_str(rec, "id"), NULL};
+    json_t *same = s_ctl_ok(by_id);
+    assert_true(json_equal(rec, same));
+    json_decref(same);
+
+    /* replay: six stored events, the last record equal to the stored one */
+    const char *events[] = {"events", s_cc("out1", 'A'), NULL};
+    json_t *hist = s_ctl_ok(events);
+    assert_int_equal(json_array_size(hist), 6);
+    json_t *last = json_object_get(json_array_get(hist, 5), "record");
+    assert_true(json_equal(last, rec));
+    /* the answer arrived first: the first replayed record is already active */
+    assert_string_equal(s_str(json_object_get(json_array_get(hist, 0), "record"), "state"),
+                        "active");
+    json_decref(hist);
+
+    /* a finished call's record and history stay within 2 KiB */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "MEMORY USAGE cs:call:%s", s_str(rec, "id"));
+    long long rec_bytes = s_redis_int(cmd);
+    snprintf(cmd, sizeof cmd, "MEMORY USAGE cs:hist:%s", s_str(rec, "id"));
+    long long hist_bytes = s_redis_int(cmd);
+    print_message("record %lld B + history %lld B\n", rec_bytes, hist_bytes);
+    assert_true(rec_bytes > 0 && hist_bytes > 0);
+    assert_true(rec_bytes + hist_bytes <= 2048);
+    json_decref(rec);
+    s_free(&evs);
+}
+
+static void test_active_and_late_answer(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    s_outbound("late1", h_now_ms() - 70000, &evs);
+    assert_int_equal(s_post(evs.body[0], NULL), 200);
+    assert_int_equal(s_post(evs.body[1], NULL), 200);
+    const char *active[] = {"calls", "--active", NULL};
+    json_t *list = s_ctl_ok(active);
+    bool found = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        json_t *leg0 = json_array_get(json_object_get(r, "legs"), 0);
+        if (strcmp(s_str(leg0, "call_control_id"), s_cc("late1", 'A')) == 0) {
+            found = true;
+            assert_string_equal(s_str(r, "state"), "ringing");
+        }
+    }
+    json_decref(list);
+    assert_true(found);
+
+    /* hangups first, the answer last: ended, and talk time still right */
+    assert_int_equal(s_post(evs.body[4], NULL), 200);
+    assert_int_equal(s_post(evs.body[5], NULL), 200);
+    assert_int_equal(s_post(evs.body[2], NULL), 200);
+    const char *call[] = {"call", s_cc("late1", 'A'), NULL};
+    json_t *rec = s_ctl_ok(call);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_true(json_real_value(json_object_get(rec, "talk_seconds")) == 60.0);
+    list = s_ctl_ok(active);
+    json_array_foreach(list, i, r) assert_string_not_equal(s_str(r, "id"), s_str(rec, "id"));
+    json_decref(list);
+    json_decref(rec);
+    s_free(&evs);
+}
+
+static void test_unknown_event_types(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    s_outbound("unk1", h_now_ms() - 5000, &evs);
+    char *resp = NULL;
+    assert_int_equal(s_post(evs.body[0], &resp), 200);
+    free(resp);
+    char *playback =
+        h_event("call.playback.started", "unk1-pb", h_now_ms(), s_leg("unk1", 'A', CO, CX, "sip"));
+    assert_int_equal(s_post(playback, &resp), 200);
+    assert_non_null(strstr(resp, "\"stored\""));
+    assert_non_null(strstr(resp, "\"version\":1"));
+    free(resp);
+    char *orphan = h_event("call.speak.started", "unk1-orphan", h_now_ms(),
+                           s_leg("nobody", 'A', CO, CX, "sip"));
+    assert_int_equal(s_post(orphan, &resp), 200);
+    assert_non_null(strstr(resp, "\"unlinked\""));
+    free(resp);
+    const char *events[] = {"events", s_cc("unk1", 'A'), NULL};
+    json_t *hist = s_ctl_ok(events);
+    assert_int_equal(json_array_size(hist), 2);
+    assert_false(json_is_true(json_object_get(json_array_get(hist, 1), "changed")));
+    json_decref(hist);
+    free(playback);
+    free(orphan);
+    s_free(&evs);
+}
+
+static void test_bus_notice(void **state)
+{
+    (void)state;
+    static const char *const topics[] = {"call.changed", NULL};
+    cs_bus_t *sub = cs_bus_sub_new(s_env.bus_sub, topics);
+    assert_non_null(sub);
+    s_events_t evs;
+    s_outbound("bus1", h_now_ms() - 1000, &evs);
+    /* a SUB joins asynchronously: post until a notice for this call arrives */
+    bool seen = false;
+    for (int attempt = 0; attempt < 40 && !seen; attempt++) {
+        char id[64];
+        snprintf(id, sizeof id, "bus1-dtmf-%d", attempt);
+        json_t *p = s_leg("bus1", 'C', CO, CX, "pstn");
+        json_object_set_new(p, "digit", json_string("5"));
+        char *body = h_event("call.dtmf.received", id, h_now_ms() + attempt, p);
+        char *resp = NULL;
+        assert_int_equal(s_post(body, &resp), 200);
+        json_t *ack = json_loads(resp, 0, NULL);
+        char call_id[64];
+        snprintf(call_id, sizeof call_id, "%s", s_str(ack, "call"));
+        json_decref(ack);
+        free(resp);
+        free(body);
+        char *topic;
+        json_t *msg;
+        while (cs_bus_recv(sub, 100, &topic, &msg) == 0) {
+            if (strcmp(s_str(msg, "id"), call_id) == 0) {
+                seen = true;
+                assert_string_equal(topic, "call.changed");
+                assert_true(json_integer_value(json_object_get(msg, "version")) >= 1);
+            }
+            free(topic);
+            json_decref(msg);
+        }
+    }
+    assert_true(seen);
+    cs_bus_destroy(&sub);
+    s_free(&evs);
+}
+
+static void test_redis_down_then_back(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    s_outbound("down1", h_now_ms() - 70000, &evs);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s_post(evs.body[i], NULL), 200);
+    h_redis_stop(&s_env);
+    char health[128];
+    snprintf(health, sizeof health, "http://127.0.0.1:%d/healthz", s_port);
+    assert_int_equal(h_wait_http(health, 503, 3000), 0);
+    char *resp = NULL;
+    assert_int_equal(s_post(evs.body[3], &resp), 503);
+    free(resp);
+    assert_int_equal(s_post(evs.body[4], NULL), 503);
+    assert_int_equal(h_redis_start(&s_env), 0); /* same dir: the AOF comes back */
+    assert_int_equal(h_wait_http(health, 200, 3000), 0);
+    /* Telnyx retries what got 503; everything lands */
+    for (int i = 3; i < 6; i++)
+        assert_int_equal(s_post(evs.body[i], NULL), 200);
+    const char *call[] = {"call", s_cc("down1", 'C'), NULL};
+    json_t *rec = s_ctl_ok(call);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_true(json_real_value(json_object_get(rec, "talk_seconds")) == 60.0);
+    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 2);
+    const char *events[] = {"events", s_cc("down1", 'C'), NULL};
+    json_t *hist = s_ctl_ok(events);
+    assert_int_equal(json_array_size(hist), 6);
+    json_decref(hist);
+    json_decref(rec);
+    s_free(&evs);
+}
+
+/* ---- two ingestors, fed at once ---- */
+
+#define N_CALLS 24
+typedef struct {
+    int port;
+    int parity;
+    s_events_t *calls;
+    int failures;
+} s_feeder_t;
+
+static void *s_feed(void *arg)
+{
+    s_feeder_t *f = arg;
+    /* Each feeder posts every other event of every call, newest first, to
+     * its own ingestor: every call is written from both at once. */
+    for (int e = 5; e >= 0; e--)
+        for (int c = 0; c < N_CALLS; c++)
+            if ((e + c) % 2 == f->parity &&
+                h_post_webhook(&s_env, f->port, f->calls[c].body[e], 0, NULL) != 200)
+                f->failures++;
+    return NULL;
+}
+
+static void test_two_ingestors_concurrently(void **state)
+{
+    (void)state;
+    int port2;
+    pid_t second = h_ingestor(&s_env, &port2);
+    assert_true(second > 0);
+    static s_events_t calls[N_CALLS];
+    int64_t t0 = h_now_ms() - 70000;
+    for (int c = 0; c < N_CALLS; c++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "two%d", c);
+        s_outbound(prefix, t0 + c, &calls[c]);
+    }
+    s_feeder_t f[4] = {
+        {s_port, 0, calls, 0}, {port2, 1, calls, 0}, {s_port, 1, calls, 0}, {port2, 0, calls, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, s_feed, &f[i]);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(f[i].failures, 0);
+
+    /* every record equals what the pure model makes of the same events */
+    char err[256];
+    cs_store_t *store = cs_store_new(s_env.redis_url, NULL, err, sizeof err);
+    assert_non_null(store);
+    for (int c = 0; c < N_CALLS; c++) {
+        static cs_call_t stored, expected;
+        char prefix[32], cc[96];
+        snprintf(prefix, sizeof prefix, "two%d", c);
+        snprintf(cc, sizeof cc, "%s", s_cc(prefix, 'A'));
+        assert_int_equal(cs_store_get(store, cc, &stored, err, sizeof err), 0);
+        cs_call_init(&expected, stored.id);
+        for (int e = 0; e < 6; e++) {
+            cs_event_t ev;
+            assert_int_equal(
+                cs_webhook_parse(calls[c].body[e], strlen(calls[c].body[e]), &ev, err, sizeof err),
+                0);
+            cs_call_merge(&expected, &ev, NULL);
+        }
+        json_t *a = cs_call_to_store(&stored), *b = cs_call_to_store(&expected);
+        if (!json_equal(a, b))
+            fail_msg("call %d differs:\n%s\n%s", c, json_dumps(a, 0), json_dumps(b, 0));
+        json_decref(a);
+        json_decref(b);
+        char cmd[96];
+        snprintf(cmd, sizeof cmd, "LLEN cs:hist:%s", stored.id);
+        assert_int_equal(s_redis_int(cmd), 6);
+        s_free(&calls[c]);
+    }
+    cs_store_destroy(&store);
+    h_stop(second, SIGTERM);
+}
+
+static void test_ctl_agents_dial_hangup(void **state)
+{
+    (void)state;
+    const char *set[] = {"agent",  "set",   "alice",    "--sip-user", "alice01",
+                         "--name", "Alice", "--status", "available",  NULL};
+    json_t *a = s_ctl_ok(set);
+    assert_string_equal(s_str(a, "sip_user"), "alice01");
+    assert_string_equal(s_str(a, "status"), "available");
+    json_decref(a);
+    const char *list[] = {"agents", NULL};
+    a = s_ctl_ok(list);
+    assert_int_equal(json_array_size(a), 1);
+    json_decref(a);
+
+    char *err = NULL;
+    const char *bad_status[] = {"agent", "set", "alice", "--status", "napping", NULL};
+    assert_int_equal(h_ctl(&s_env, bad_status, NULL, &err), 1);
+    assert_non_null(strstr(err, "status must be"));
+    free(err);
+    const char *no_agent[] = {"dial", "--agent", "bob", "--to", CX, NULL};
+    assert_int_equal(h_ctl(&s_env, no_agent, NULL, &err), 1);
+    assert_non_null(strstr(err, "no such agent"));
+    free(err);
+    const char *bad_number[] = {"dial", "--agent", "alice", "--to", "5550100001", NULL};
+    assert_int_equal(h_ctl(&s_env, bad_number, NULL, &err), 2);
+    free(err);
+
+    const char *dial[] = {"dial", "--agent", "alice", "--to", CX, NULL};
+    json_t *rec = s_ctl_ok(dial);
+    assert_string_equal(s_str(rec, "state"), "dialing");
+    assert_string_equal(s_str(rec, "direction"), "outbound");
+    assert_string_equal(s_str(rec, "agent_id"), "alice");
+    assert_string_equal(s_str(rec, "to"), CX);
+    assert_int_equal(strncmp(s_str(rec, "id"), "cs_", 3), 0);
+    const char *hangup[] = {"hangup", s_str(rec, "id"), NULL};
+    json_t *again = s_ctl_ok(hangup);
+    assert_string_equal(s_str(again, "id"), s_str(rec, "id"));
+    json_decref(again);
+    json_decref(rec);
+
+    const char *unknown[] = {"call", "v3:no-such-call", NULL};
+    assert_int_equal(h_ctl(&s_env, unknown, NULL, &err), 1);
+    assert_non_null(strstr(err, "no call v3:no-such-call"));
+    free(err);
+    const char *usage[] = {"frobnicate", NULL};
+    assert_int_equal(h_ctl(&s_env, usage, NULL, NULL), 2);
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    assert_non_null(strstr(body, "callsync_webhooks_total{outcome=\"stored\"}"));
+    assert_non_null(strstr(body, "callsync_webhooks_refused_total{reason=\"bad_signature\"}"));
+    assert_non_null(strstr(body, "callsync_webhook_ack_seconds_bucket{le=\"0.005\"}"));
+    assert_non_null(strstr(body, "callsync_redis_up 1"));
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals_store_nothing),
+        cmocka_unit_test(test_outbound_call_record),
+        cmocka_unit_test(test_active_and_late_answer),
+        cmocka_unit_test(test_unknown_event_types),
+        cmocka_unit_test(test_bus_notice),
+        cmocka_unit_test(test_two_ingestors_concurrently),
+        cmocka_unit_test(test_ctl_agents_dial_hangup),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_redis_down_then_back),
+    };
+    return cmocka_run_group_tests_name("ingestor", tests, setup, teardown);
+}

@@ -1,0 +1,64 @@
+/* harness - what black-box tests need to run the real binaries: a temp
+ * dir, free ports, a throwaway redis-server (AOF on), spawned services with
+ * their logs kept, HTTP via libcurl, signed Telnyx webhooks, and waiting on
+ * conditions (never fixed sleeps). Everything started is stopped by
+ * h_cleanup(), which the tests register as their teardown. */
+#ifndef CS_HARNESS_H
+#define CS_HARNESS_H
+
+#include <hiredis.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    char dir[256]; /* temp dir: redis data, logs */
+    int redis_port;
+    pid_t redis_pid;
+    char redis_url[128];
+    unsigned char pk[32], sk[64];
+    char pk_b64[64];
+    char bus_pub[64], bus_sub[64];
+} h_env_t;
+
+/* Makes the temp dir, starts Redis, generates a signing key. 0 or -1. */
+int h_setup(h_env_t *env);
+void h_cleanup(h_env_t *env);
+
+int h_free_port(void);
+
+/* Starts bin/<name> with extra "K=V" env entries (NULL-ended); output goes
+ * to <dir>/<name>-<port>.log. Returns the pid or -1. */
+pid_t h_spawn(h_env_t *env, const char *name, const char *const *extra_env, const char *tag);
+void h_stop(pid_t pid, int sig);
+
+int h_redis_start(h_env_t *env);
+void h_redis_stop(h_env_t *env);
+redisContext *h_redis(h_env_t *env);
+
+/* Starts an ingestor on a free port; *port set. Waits for /healthz 200. */
+pid_t h_ingestor(h_env_t *env, int *port);
+
+/* Waits until GET url answers `status` (up to timeout_ms). 0 or -1. */
+int h_wait_http(const char *url, long status, int timeout_ms);
+
+/* HTTP request; returns the status (or -1) and the body (caller frees). */
+long h_http(const char *method, const char *url, const char *const *headers, const char *body,
+            size_t len, char **resp);
+
+/* Posts body signed with env's key, timestamp now + skew_s. */
+long h_post_webhook(h_env_t *env, int port, const char *body, long skew_s, char **resp);
+
+/* A Telnyx v2 webhook body: type, data.id, occurred_at (ms), and payload
+ * (stolen reference; call_control_id etc. go in it). Caller frees. */
+char *h_event(const char *type, const char *id, int64_t at_ms, json_t *payload);
+
+/* Runs bin/callsync-ctl with args (NULL-ended) against env; stdout parsed
+ * as JSON into *out (new reference, may be NULL). Returns the exit code. */
+int h_ctl(h_env_t *env, const char *const *args, json_t **out, char **err_text);
+
+int64_t h_now_ms(void);
+
+#endif
