@@ -92,14 +92,15 @@ static int s_parse_url(cs_redis_t *self, const char *url, char *err, size_t errl
     return 0;
 }
 
+/* `why` may point into the context (its errstr): copy it before freeing. */
 static void s_drop(cs_redis_t *self, const char *why)
 {
+    cs_copy(self->error, sizeof self->error, why);
     if (self->ctx) {
         redisFree(self->ctx);
         self->ctx = NULL;
     }
     self->nshas = 0;
-    cs_copy(self->error, sizeof self->error, why);
 }
 
 static int s_connect(cs_redis_t *self)

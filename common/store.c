@@ -248,9 +248,8 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
                                hist_max,
                                started};
         size_t clens[17];
-        for (int i = 0; i < 17; i++)
-            clens[i] = strlen(cargv[i]);
-        clens[12] = raw ? rawlen : 0;
+        for (int i = 0; i < 17; i++) /* the raw body (12) is bytes, not a C string */
+            clens[i] = i == 12 ? (raw ? rawlen : 0) : strlen(cargv[i]);
         r = cs_redis_eval(self->redis, &s_commit, 6, 17, cargv, clens);
         if (s_is_status(r, "conflict")) {
             freeReplyObject(r);

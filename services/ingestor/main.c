@@ -125,6 +125,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
             }
             memcpy(req->buf + req->len, upload, *upload_size);
             req->len += *upload_size;
+            req->buf[req->len] = '\0';
         }
         *upload_size = 0;
         return MHD_YES;

@@ -41,8 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    h_cleanup(&s_env);
-    return 0;
+    return h_cleanup(&s_env);
 }
 
 /* ---- event builders: one call is a prefix; its legs are <prefix>-A/-C ---- */

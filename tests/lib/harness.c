@@ -183,20 +183,43 @@ int h_setup(h_env_t *env)
     return h_redis_start(env);
 }
 
-void h_cleanup(h_env_t *env)
+/* A sanitizer report in any service's log fails the run: services are
+ * separate processes, so their crashes and leaks would pass unseen. */
+static int s_check_logs(const h_env_t *env)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' '%s'/*.log 2>/dev/null",
+             env->dir);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[512];
+    int bad = 0;
+    while (fgets(line, sizeof line, p)) {
+        fprintf(stderr, "sanitizer report in %s", line);
+        bad = 1;
+    }
+    pclose(p);
+    return bad ? -1 : 0;
+}
+
+int h_cleanup(h_env_t *env)
 {
     for (int i = 0; i < s_npids; i++)
         if (s_pids[i] > 0)
             h_stop(s_pids[i], SIGTERM);
     s_npids = 0;
-    if (getenv("CALLSYNC_KEEP_TEST_DIR")) {
+    int rc = s_check_logs(env);
+    if (rc || getenv("CALLSYNC_KEEP_TEST_DIR")) {
         fprintf(stderr, "kept %s\n", env->dir);
-        return;
+        return rc;
     }
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", env->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", env->dir);
+    return 0;
 }
 
 typedef struct {

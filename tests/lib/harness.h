@@ -25,7 +25,9 @@ typedef struct {
 
 /* Makes the temp dir, starts Redis, generates a signing key. 0 or -1. */
 int h_setup(h_env_t *env);
-void h_cleanup(h_env_t *env);
+/* Stops everything; -1 when a service logged a sanitizer report (the
+ * temp dir is then kept for reading). */
+int h_cleanup(h_env_t *env);
 
 int h_free_port(void);
 
