@@ -9,7 +9,9 @@
  *   agents
  *   dial --agent <id> --to <E.164>     creates the record, asks the orchestrator
  *   hangup <id>                        asks the orchestrator to end every leg
- *   tail [--count N]                   prints bus messages as they pass */
+ *   tail [--count N]                   prints bus messages as they pass
+ *   keypair                            a new Ed25519 webhook signing seed and
+ *                                      its public key (for the sim and local runs) */
 #include <czmq.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -37,7 +39,8 @@ static const char *s_usage =
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164>\n"
     "  hangup <call_control_id | cs id>\n"
-    "  tail [--count N]\n";
+    "  tail [--count N]\n"
+    "  keypair\n";
 
 static void s_print(json_t *j)
 {
@@ -277,6 +280,24 @@ static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
     return 0;
 }
 
+/* A dev signing identity: the sim signs with the seed
+ * (CALLSYNC_SIM_SIGNING_SEED), the ingestor checks with the public key
+ * (TELNYX_PUBLIC_KEY). Real Telnyx keeps its seed; you copy its public key. */
+static int s_keypair(void)
+{
+    unsigned char seed[32], pk[32], sk[64];
+    randombytes_buf(seed, sizeof seed);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    char seed64[64], pk64[64];
+    sodium_bin2base64(seed64, sizeof seed64, seed, 32, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(pk64, sizeof pk64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(sk, sizeof sk);
+    json_t *j = json_pack("{s:s, s:s}", "seed", seed64, "public_key", pk64);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
 static int s_tail(const cs_config_t *cfg, int argc, char **argv)
 {
     const char *count_text = s_opt(argc, argv, "--count");
@@ -335,6 +356,10 @@ int main(int argc, char **argv)
         goto out;
     }
     const char *cmd = a[0];
+    if (strcmp(cmd, "keypair") == 0 && n == 1) {
+        rc = s_keypair();
+        goto out;
+    }
     if (strcmp(cmd, "tail") == 0) {
         rc = s_tail(cfg, n - 1, a + 1);
         goto out;

@@ -1,0 +1,274 @@
+/* loadgen - posts distinct, signed Telnyx webhooks to one or more
+ * ingestors over keep-alive connections and reports throughput and ack
+ * latency; also measures one core's Ed25519 verify rate, in the same run,
+ * as the yardstick. Used by scripts/bench.sh.
+ *
+ *   loadgen --ports 8081[,8082] --calls N --connections C --seed-file F
+ *           [--redis-port P] [--verify-only] [--public-key]
+ *
+ * Each call is six events (two legs: initiated x2, answered, bridged,
+ * hangup x2) with ids as long as Telnyx's; events are sent round-robin
+ * over calls so one call's events are spread in time, as in production.
+ * All bodies are signed before the clock starts. */
+#include <curl/curl.h>
+#include <hiredis.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "timestamp.h"
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct {
+    char *body;
+    struct curl_slist *headers;
+} s_hook_t;
+
+static char *s_body(int call, int ev, int64_t t0)
+{
+    static const char *types[] = {"call.initiated", "call.initiated", "call.answered",
+                                  "call.bridged",   "call.hangup",    "call.hangup"};
+    static const int leg_of[] = {0, 1, 1, 0, 1, 0};
+    static const int64_t dt[] = {0, 150, 1250, 1260, 61250, 61300};
+    char at[CS_TS_LEN];
+    cs_ts_format(t0 + dt[ev], at, sizeof at);
+    int leg = leg_of[ev];
+    char extra[256] = "";
+    if (ev <= 1)
+        snprintf(extra, sizeof extra, ",\"direction\":\"outgoing\",\"state\":\"%s\"",
+                 ev == 0 ? "parked" : "bridging");
+    if (ev >= 4)
+        snprintf(extra, sizeof extra,
+                 ",\"hangup_cause\":\"normal_clearing\",\"hangup_source\":\"%s\","
+                 "\"sip_hangup_cause\":\"200\",\"state\":\"hangup\"",
+                 ev == 4 ? "callee" : "caller");
+    char *out = malloc(2048);
+    snprintf(out, 2048,
+             "{\"data\":{\"event_type\":\"%s\",\"id\":\"%08x-%04x-4f0e-9d8e-0c5d5b1a7e11\","
+             "\"occurred_at\":\"%s\",\"record_type\":\"event\",\"payload\":{"
+             "\"call_control_id\":\"v3:%08x%c-70CTEjlUq3tDM0CxKXIt5-5N4iP4wo7_-PfH-qub97Sk4EqO\","
+             "\"call_leg_id\":\"%08x-c81c-11f0-afbb-0242%08x\",\"call_session_id\":\"%08x-c81c-"
+             "11f0-abac-02420aef93a0\",\"calling_party_type\":\"%s\",\"client_state\":null,"
+             "\"connection_id\":\"2811212257810187875\",\"from\":\"+15550009999\","
+             "\"to\":\"+15550100001\",\"start_time\":\"%s\"%s}},\"meta\":{\"attempt\":1,"
+             "\"delivered_to\":\"http://127.0.0.1/webhooks/telnyx\"}}",
+             types[ev], (unsigned)call, ev, at, (unsigned)call, leg ? 'C' : 'A', (unsigned)call,
+             leg, (unsigned)call, leg ? "pstn" : "sip", at, extra);
+    return out;
+}
+
+static size_t s_discard(void *data, size_t size, size_t n, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * n;
+}
+
+static int s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void s_verify_only(const unsigned char *pk, const unsigned char *sk)
+{
+    char *body = s_body(1, 2, cs_ts_now_ms());
+    char msg[4096];
+    int n = snprintf(msg, sizeof msg, "1764000000|%s", body);
+    unsigned char sig[64];
+    crypto_sign_detached(sig, NULL, (unsigned char *)msg, (unsigned long long)n, sk);
+    int count = 0;
+    double t0 = s_now();
+    while (s_now() - t0 < 2.0)
+        for (int i = 0; i < 100; i++)
+            count += crypto_sign_verify_detached(sig, (unsigned char *)msg, (unsigned long long)n,
+                                                 pk) == 0;
+    printf("verify_only: %.0f verifies/s on one core\n", count / (s_now() - t0));
+    free(body);
+}
+
+static void s_memory(int redis_port)
+{
+    redisContext *c = redisConnect("127.0.0.1", redis_port);
+    if (!c || c->err)
+        return;
+    redisReply *ids = redisCommand(c, "ZRANGE cs:calls 0 199");
+    double sum = 0;
+    long long max = 0;
+    size_t n = 0;
+    for (size_t i = 0; ids && i < ids->elements; i++) {
+        redisReply *a = redisCommand(c, "MEMORY USAGE cs:call:%s", ids->element[i]->str);
+        redisReply *b = redisCommand(c, "MEMORY USAGE cs:hist:%s", ids->element[i]->str);
+        if (a && b && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER) {
+            long long t = a->integer + b->integer;
+            sum += (double)t;
+            max = t > max ? t : max;
+            n++;
+        }
+        freeReplyObject(a);
+        freeReplyObject(b);
+    }
+    if (n)
+        printf("memory: finished call record+history avg %.0f B, max %lld B (%zu calls "
+               "sampled)\n",
+               sum / (double)n, max, n);
+    freeReplyObject(ids);
+    redisFree(c);
+}
+
+int main(int argc, char **argv)
+{
+    const char *ports = "8081", *seed_file = NULL;
+    int calls = 10000, conns = 16, redis_port = 0, verify_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--ports") && i + 1 < argc)
+            ports = argv[++i];
+        else if (!strcmp(argv[i], "--calls") && i + 1 < argc)
+            calls = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--connections") && i + 1 < argc)
+            conns = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--seed-file") && i + 1 < argc)
+            seed_file = argv[++i];
+        else if (!strcmp(argv[i], "--redis-port") && i + 1 < argc)
+            redis_port = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--verify-only"))
+            verify_only = 1;
+        else if (!strcmp(argv[i], "--public-key"))
+            calls = -1; /* print the key for the seed and stop */
+        else {
+            fprintf(stderr, "usage: see the top of bench/loadgen.c\n");
+            return 2;
+        }
+    }
+    if (sodium_init() < 0 || !seed_file || calls == 0 || calls < -1 || conns < 1 || conns > 512)
+        return 2;
+    unsigned char seed[32], pk[32], sk[64];
+    FILE *f = fopen(seed_file, "rb");
+    if (!f || fread(seed, 1, 32, f) != 32)
+        return 2;
+    fclose(f);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    if (verify_only) {
+        s_verify_only(pk, sk);
+        return 0;
+    }
+    if (calls == -1) {
+        char b64[64];
+        sodium_bin2base64(b64, sizeof b64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
+        puts(b64);
+        return 0;
+    }
+    int port_list[8], nports = 0;
+    for (char *p = (char *)ports; *p && nports < 8;) {
+        port_list[nports++] = (int)strtol(p, &p, 10);
+        if (*p == ',')
+            p++;
+    }
+
+    /* sign everything first */
+    size_t total = (size_t)calls * 6;
+    s_hook_t *hooks = calloc(total, sizeof *hooks);
+    int64_t t0 = cs_ts_now_ms() - 120000;
+    char ts[32];
+    snprintf(ts, sizeof ts, "%lld", (long long)(cs_ts_now_ms() / 1000));
+    size_t k = 0;
+    for (int ev = 0; ev < 6; ev++)
+        for (int c = 0; c < calls; c++, k++) {
+            hooks[k].body = s_body(c, ev, t0 + c);
+            size_t len = strlen(hooks[k].body), tslen = strlen(ts);
+            unsigned char *msg = malloc(tslen + 1 + len), sig[64];
+            memcpy(msg, ts, tslen);
+            msg[tslen] = '|';
+            memcpy(msg + tslen + 1, hooks[k].body, len);
+            crypto_sign_detached(sig, NULL, msg, tslen + 1 + len, sk);
+            free(msg);
+            char b64[128], h[200];
+            sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+            snprintf(h, sizeof h, "telnyx-signature-ed25519: %s", b64);
+            hooks[k].headers = curl_slist_append(NULL, h);
+            snprintf(h, sizeof h, "telnyx-timestamp: %s", ts);
+            curl_slist_append(hooks[k].headers, h);
+            curl_slist_append(hooks[k].headers, "Content-Type: application/json");
+            curl_slist_append(hooks[k].headers, "Expect:");
+        }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *multi = curl_multi_init();
+    CURL **easy = calloc((size_t)conns, sizeof *easy);
+    double *started = calloc((size_t)conns, sizeof *started);
+    double *lat = calloc(total, sizeof *lat);
+    size_t *which = calloc((size_t)conns, sizeof *which);
+    size_t next = 0, done = 0, failed = 0;
+    char url[8][96];
+    for (int i = 0; i < nports; i++)
+        snprintf(url[i], sizeof url[i], "http://127.0.0.1:%d/webhooks/telnyx", port_list[i]);
+    double begin = s_now();
+    for (int i = 0; i < conns && next < total; i++) {
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_URL, url[i % nports]);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, s_discard);
+        curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(intptr_t)i);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, hooks[next].body);
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hooks[next].headers);
+        which[i] = next++;
+        started[i] = s_now();
+        curl_multi_add_handle(multi, easy[i]);
+    }
+    while (done < total) {
+        int running;
+        curl_multi_perform(multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURL *e = m->easy_handle;
+            intptr_t i;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&i);
+            long status = 0;
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+            if (m->data.result != CURLE_OK || status != 200)
+                failed++;
+            lat[done++] = s_now() - started[i];
+            curl_multi_remove_handle(multi, e);
+            if (next < total) {
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, hooks[next].body);
+                curl_easy_setopt(e, CURLOPT_HTTPHEADER, hooks[next].headers);
+                which[i] = next++;
+                started[i] = s_now();
+                curl_multi_add_handle(multi, e);
+            }
+        }
+        curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    double elapsed = s_now() - begin;
+    qsort(lat, total, sizeof *lat, s_cmp);
+    printf("webhooks: %zu in %.2f s = %.0f/s over %d connections to %d ingestor(s); "
+           "ack p50 %.2f ms, p99 %.2f ms, max %.2f ms; failed %zu\n",
+           total, elapsed, (double)total / elapsed, conns, nports, lat[total / 2] * 1000,
+           lat[total * 99 / 100] * 1000, lat[total - 1] * 1000, failed);
+    if (redis_port)
+        s_memory(redis_port);
+    for (int i = 0; i < conns; i++)
+        if (easy[i])
+            curl_easy_cleanup(easy[i]);
+    curl_multi_cleanup(multi);
+    for (size_t i = 0; i < total; i++) {
+        free(hooks[i].body);
+        curl_slist_free_all(hooks[i].headers);
+    }
+    free(hooks);
+    free(easy);
+    free(started);
+    free(lat);
+    free(which);
+    return failed ? 1 : 0;
+}

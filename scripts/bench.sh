@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make bench: the ingest benchmark of BENCHMARKS.md, end to end on this
+# machine. Starts its own Redis (AOF everysec, as in production) and
+# ingestors on free ports in a temp dir, runs bench/loadgen against one and
+# then two ingestors, with the one-core verify loop in the same run.
+# Usage: scripts/bench.sh <loadgen binary> (CALLS=, CONNS= to change the load)
+set -euo pipefail
+loadgen=$1
+calls=${CALLS:-20000}
+conns=${CONNS:-32}
+dir=$(mktemp -d /tmp/callsync-bench-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+wait_http() {
+  for _ in $(seq 200); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "bench: $1 never came up" >&2
+  return 1
+}
+
+head -c 32 /dev/urandom > "$dir/seed"
+pk=$("$loadgen" --seed-file "$dir/seed" --public-key)
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --unixsocket "$dir/redis.sock" --dir "$dir" --appendonly yes \
+  --appendfsync everysec --save "" --daemonize no > "$dir/redis.log" 2>&1 &
+pids+=($!)
+until redis-cli -p "$rport" ping > /dev/null 2>&1; do sleep 0.05; done
+
+[ "${REDIS_UNIX:-0}" = 1 ] && REDIS_URL="unix://$dir/redis.sock"
+start_ingestor() {
+  local port=$1 threads=$2
+  CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT=$port \
+    CALLSYNC_INGEST_THREADS=$threads TELNYX_PUBLIC_KEY=$pk \
+    CALLSYNC_BUS_PUB="tcp://127.0.0.1:$(free_port)" \
+    bin/callsync-ingestor > "$dir/ingestor-$port.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$port/healthz"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(free -g | awk '/Mem:/{print $2}') GiB; $(redis-server --version | cut -d' ' -f1-3)"
+echo "load: $calls calls x 6 events, $conns keep-alive connections, Redis AOF everysec"
+"$loadgen" --seed-file "$dir/seed" --verify-only
+
+p1=$(free_port)
+start_ingestor "$p1" 2
+echo "-- one ingestor (2 threads)"
+"$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
+  --redis-port "$rport"
+
+redis-cli -p "$rport" flushall > /dev/null
+p2=$(free_port)
+start_ingestor "$p2" 2
+echo "-- two ingestors (2 threads each)"
+"$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns"
+"$loadgen" --seed-file "$dir/seed" --verify-only

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make run: the local callsync stack, in the foreground. Ctrl-C (or
+# `make stop` from another terminal) stops all of it.
+#
+# State lives in .run/: Redis data (AOF), a dev webhook signing keypair,
+# logs, pids. Redis is our own on a unix socket unless CALLSYNC_REDIS_URL
+# points elsewhere, so a system Redis on 6379 is never touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=$PWD/.run
+mkdir -p "$state"
+
+stop_all() {
+  [ -f "$state/pids" ] || return 0
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$state/pids"
+  rm -f "$state/pids"
+}
+if [ "${1:-}" = stop ]; then stop_all; exit 0; fi
+if [ -f "$state/pids" ]; then
+  echo "callsync: a previous run is still up (or died); stopping it first" >&2
+  stop_all
+fi
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+start() { # name, then the command; logs to .run/<name>.log
+  local name=$1; shift
+  "$@" > "$state/$name.log" 2>&1 &
+  echo $! >> "$state/pids"
+}
+wait_for() { # what, command...
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" > /dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "callsync: $what did not come up; see $state/*.log" >&2
+  exit 1
+}
+
+if [ -z "${CALLSYNC_REDIS_URL:-}" ]; then
+  start redis redis-server --port 0 --unixsocket "$state/redis.sock" --dir "$state" \
+    --appendonly yes --appendfsync everysec --save ""
+  export CALLSYNC_REDIS_URL="unix://$state/redis.sock"
+  wait_for Redis redis-cli -s "$state/redis.sock" ping
+fi
+
+# A dev signing identity, made once: the sim signs with the seed, the
+# ingestor checks with the public key. For real Telnyx, set
+# TELNYX_PUBLIC_KEY to your account's key instead.
+[ -f "$state/keys.json" ] || bin/callsync-ctl keypair > "$state/keys.json"
+export TELNYX_PUBLIC_KEY=${TELNYX_PUBLIC_KEY:-$(sed -n 's/.*"public_key": "\(.*\)".*/\1/p' "$state/keys.json")}
+export CALLSYNC_SIM_SIGNING_SEED=${CALLSYNC_SIM_SIGNING_SEED:-$(sed -n 's/.*"seed": "\(.*\)".*/\1/p' "$state/keys.json")}
+ingest_port=${CALLSYNC_INGEST_PORT:-8081}
+
+start bus bin/callsync-bus
+start ingestor bin/callsync-ingestor
+wait_for "the ingestor (port $ingest_port)" curl -sf "http://127.0.0.1:$ingest_port/healthz"
+
+cat <<EOT
+
+callsync is running (logs in .run/*.log; Ctrl-C stops everything)
+
+  Telnyx webhooks   POST http://127.0.0.1:$ingest_port/webhooks/telnyx
+  health, metrics   http://127.0.0.1:$ingest_port/healthz  http://127.0.0.1:$ingest_port/metrics
+  operator CLI      CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl calls --active
+  webhook key       TELNYX_PUBLIC_KEY=$TELNYX_PUBLIC_KEY (dev keypair in .run/keys.json)
+
+  The softphone, dashboard and the local Telnyx (callsync-sim) are not built yet;
+  see the status table in README.md.
+EOT
+wait
