@@ -4,7 +4,13 @@
  * as the yardstick. Used by scripts/bench.sh.
  *
  *   loadgen --ports 8081[,8082] --calls N --connections C --seed-file F
- *           [--redis-port P] [--verify-only] [--public-key]
+ *           [--first-call K] [--rate R] [--redis-port P] [--verify-only] [--public-key]
+ *
+ * Without --rate it is a closed loop (each connection sends as soon as its
+ * last answer came: the saturation throughput). With --rate R requests
+ * start on a fixed schedule of R per second and latency counts from the
+ * scheduled start, so a server that falls behind is charged for the wait
+ * (no coordinated omission).
  *
  * Each call is six events (two legs: initiated x2, answered, bridged,
  * hangup x2) with ids as long as Telnyx's; events are sent round-robin
@@ -101,7 +107,7 @@ static void s_memory(int redis_port)
     if (!c || c->err)
         return;
     redisReply *ids = redisCommand(c, "ZRANGE cs:calls 0 199");
-    double sum = 0;
+    double sum = 0, sum_rec = 0, sum_hist = 0;
     long long max = 0;
     size_t n = 0;
     for (size_t i = 0; ids && i < ids->elements; i++) {
@@ -110,6 +116,8 @@ static void s_memory(int redis_port)
         if (a && b && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER) {
             long long t = a->integer + b->integer;
             sum += (double)t;
+            sum_rec += (double)a->integer;
+            sum_hist += (double)b->integer;
             max = t > max ? t : max;
             n++;
         }
@@ -117,9 +125,9 @@ static void s_memory(int redis_port)
         freeReplyObject(b);
     }
     if (n)
-        printf("memory: finished call record+history avg %.0f B, max %lld B (%zu calls "
-               "sampled)\n",
-               sum / (double)n, max, n);
+        printf("memory: finished call record+history avg %.0f B (record %.0f + history %.0f), "
+               "max %lld B (%zu calls sampled)\n",
+               sum / (double)n, sum_rec / (double)n, sum_hist / (double)n, max, n);
     freeReplyObject(ids);
     redisFree(c);
 }
@@ -127,7 +135,8 @@ static void s_memory(int redis_port)
 int main(int argc, char **argv)
 {
     const char *ports = "8081", *seed_file = NULL;
-    int calls = 10000, conns = 16, redis_port = 0, verify_only = 0;
+    int calls = 10000, conns = 16, redis_port = 0, verify_only = 0, first = 0;
+    double rate = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ports") && i + 1 < argc)
             ports = argv[++i];
@@ -137,6 +146,10 @@ int main(int argc, char **argv)
             conns = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--seed-file") && i + 1 < argc)
             seed_file = argv[++i];
+        else if (!strcmp(argv[i], "--first-call") && i + 1 < argc)
+            first = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+            rate = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--redis-port") && i + 1 < argc)
             redis_port = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--verify-only"))
@@ -182,7 +195,7 @@ int main(int argc, char **argv)
     size_t k = 0;
     for (int ev = 0; ev < 6; ev++)
         for (int c = 0; c < calls; c++, k++) {
-            hooks[k].body = s_body(c, ev, t0 + c);
+            hooks[k].body = s_body(first + c, ev, t0 + c);
             size_t len = strlen(hooks[k].body), tslen = strlen(ts);
             unsigned char *msg = malloc(tslen + 1 + len), sig[64];
             memcpy(msg, ts, tslen);
@@ -211,18 +224,26 @@ int main(int argc, char **argv)
     for (int i = 0; i < nports; i++)
         snprintf(url[i], sizeof url[i], "http://127.0.0.1:%d/webhooks/telnyx", port_list[i]);
     double begin = s_now();
-    for (int i = 0; i < conns && next < total; i++) {
+    /* When request k may start: now (closed loop) or on the schedule. */
+#define S_SCHED(k) (rate > 0 ? begin + (double)(k) / rate : 0.0)
+    int *idle = calloc((size_t)conns, sizeof *idle), nidle = 0;
+    for (int i = 0; i < conns; i++) {
         easy[i] = curl_easy_init();
         curl_easy_setopt(easy[i], CURLOPT_URL, url[i % nports]);
         curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, s_discard);
         curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(intptr_t)i);
-        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, hooks[next].body);
-        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hooks[next].headers);
-        which[i] = next++;
-        started[i] = s_now();
-        curl_multi_add_handle(multi, easy[i]);
+        idle[nidle++] = i;
     }
     while (done < total) {
+        double now = s_now();
+        while (nidle && next < total && now >= S_SCHED(next)) {
+            int i = idle[--nidle];
+            curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, hooks[next].body);
+            curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hooks[next].headers);
+            started[i] = rate > 0 ? S_SCHED(next) : now;
+            which[i] = next++;
+            curl_multi_add_handle(multi, easy[i]);
+        }
         int running;
         curl_multi_perform(multi, &running);
         CURLMsg *m;
@@ -239,22 +260,25 @@ int main(int argc, char **argv)
                 failed++;
             lat[done++] = s_now() - started[i];
             curl_multi_remove_handle(multi, e);
-            if (next < total) {
-                curl_easy_setopt(e, CURLOPT_POSTFIELDS, hooks[next].body);
-                curl_easy_setopt(e, CURLOPT_HTTPHEADER, hooks[next].headers);
-                which[i] = next++;
-                started[i] = s_now();
-                curl_multi_add_handle(multi, e);
-            }
+            idle[nidle++] = (int)i;
         }
-        curl_multi_poll(multi, NULL, 0, 100, NULL);
+        int wait_ms = 100;
+        if (rate > 0 && nidle && next < total) {
+            double until = S_SCHED(next) - s_now();
+            wait_ms = until <= 0 ? 0 : (int)(until * 1000) + 1;
+            wait_ms = wait_ms < 100 ? wait_ms : 100;
+        }
+        if (wait_ms > 0)
+            curl_multi_poll(multi, NULL, 0, wait_ms, NULL);
     }
+    free(idle);
     double elapsed = s_now() - begin;
     qsort(lat, total, sizeof *lat, s_cmp);
-    printf("webhooks: %zu in %.2f s = %.0f/s over %d connections to %d ingestor(s); "
+    printf("webhooks: %zu in %.2f s = %.0f/s (%s) over %d connections to %d ingestor(s); "
            "ack p50 %.2f ms, p99 %.2f ms, max %.2f ms; failed %zu\n",
-           total, elapsed, (double)total / elapsed, conns, nports, lat[total / 2] * 1000,
-           lat[total * 99 / 100] * 1000, lat[total - 1] * 1000, failed);
+           total, elapsed, (double)total / elapsed, rate > 0 ? "paced" : "closed loop", conns,
+           nports, lat[total / 2] * 1000, lat[total * 99 / 100] * 1000, lat[total - 1] * 1000,
+           failed);
     if (redis_port)
         s_memory(redis_port);
     for (int i = 0; i < conns; i++)

@@ -74,25 +74,32 @@ void cs_bus_destroy(cs_bus_t **self_p)
     *self_p = NULL;
 }
 
+int cs_bus_send(cs_bus_t *self, const char *topic, const void *body, size_t len)
+{
+    pthread_mutex_lock(&self->lock);
+    void *handle = zsock_resolve(self->sock);
+    int rc = zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = zmq_send(handle, body, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
 int cs_bus_publish(cs_bus_t *self, const char *topic, const json_t *msg)
 {
     char *text = json_dumps(msg, JSON_COMPACT);
     if (!text)
         return -1;
-    pthread_mutex_lock(&self->lock);
-    void *handle = zsock_resolve(self->sock);
-    int rc = zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
-    if (rc == 0)
-        rc = zmq_send(handle, text, strlen(text), ZMQ_DONTWAIT) < 0 ? -1 : 0;
-    pthread_mutex_unlock(&self->lock);
+    int rc = cs_bus_send(self, topic, text, strlen(text));
     free(text);
     return rc;
 }
 
-int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, json_t **msg)
+int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, char **body, size_t *len)
 {
     *topic = NULL;
-    *msg = NULL;
+    *body = NULL;
+    *len = 0;
     if (!zpoller_wait(self->poller, timeout_ms))
         return 1;
     zmsg_t *m = zmsg_recv(self->sock);
@@ -100,21 +107,23 @@ int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, json_t **msg)
         return 1;
     int rc = -1;
     if (zmsg_size(m) == 2) {
-        char *t = zmsg_popstr(m);
-        zframe_t *body = zmsg_pop(m);
-        json_t *j = json_loadb((const char *)zframe_data(body), zframe_size(body), 0, NULL);
-        zframe_destroy(&body);
-        if (t && json_is_object(j)) {
-            *topic = t;
-            *msg = j;
+        *topic = zmsg_popstr(m);
+        zframe_t *f = zmsg_pop(m);
+        *len = zframe_size(f);
+        *body = malloc(*len + 1);
+        if (*topic && *body) {
+            memcpy(*body, zframe_data(f), *len);
+            (*body)[*len] = '\0';
             rc = 0;
         } else {
-            zstr_free(&t);
-            json_decref(j);
+            zstr_free(topic);
+            free(*body);
+            *body = NULL;
         }
+        zframe_destroy(&f);
     }
     if (rc)
-        cs_warn("bus: dropped a message that is not topic + JSON object");
+        cs_warn("bus: dropped a message that is not topic + body");
     zmsg_destroy(&m);
     return rc;
 }

@@ -16,6 +16,7 @@
 struct cs_store {
     cs_redis_t *redis;
     cs_store_opts_t opts;
+    char *last_record; /* "<version> <json>" as last written */
 };
 
 /* Finds the call an event belongs to, creating its id when allowed, and
@@ -25,14 +26,16 @@ static const cs_redis_script_t s_resolve = {
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
     "local cs = false\n"
     "if ARGV[4] == '1' then cs = redis.call('GET', KEYS[1]) end\n"
-    "if not cs and ARGV[1] ~= '' then cs = ARGV[1] end\n"
-    "if not cs and ARGV[5] == '1' then cs = redis.call('GET', KEYS[2]) end\n"
     "if not cs then\n"
-    "  if ARGV[3] ~= '1' then return {'none'} end\n"
-    "  cs = ARGV[2]\n"
+    "  if ARGV[1] ~= '' then cs = ARGV[1] end\n"
+    "  if not cs and ARGV[5] == '1' then cs = redis.call('GET', KEYS[2]) end\n"
+    "  if not cs then\n"
+    "    if ARGV[3] ~= '1' then return {'none'} end\n"
+    "    cs = ARGV[2]\n"
+    "  end\n"
+    "  if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
+    "  if ARGV[5] == '1' then redis.call('SET', KEYS[2], cs, 'NX') end\n"
     "end\n"
-    "if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
-    "if ARGV[5] == '1' then redis.call('SET', KEYS[2], cs, 'NX') end\n"
     "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or ''}\n",
 };
 
@@ -88,6 +91,7 @@ void cs_store_destroy(cs_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     cs_redis_destroy(&(*self_p)->redis);
+    free((*self_p)->last_record);
     free(*self_p);
     *self_p = NULL;
 }
@@ -120,30 +124,40 @@ static int s_redis_failed(cs_store_t *self, redisReply *r, const char *what, cha
     return -1;
 }
 
-/* Loads a stored record, "<version> <json>", into call ("" means none yet:
- * a fresh record at version 0). */
+/* Loads a stored record, "<version> <json>", into call; "" is no record
+ * yet: a fresh one with this id at version 0. */
 static int s_load(const char *id, const char *doc, size_t len, cs_call_t *call, char *err,
                   size_t errlen)
 {
-    cs_call_init(call, id);
-    if (len == 0)
+    if (len == 0) {
+        cs_call_init(call, id);
         return 0;
+    }
+    return cs_store_decode(doc, len, call, err, errlen);
+}
+
+int cs_store_decode(const char *text, size_t len, cs_call_t *call, char *err, size_t errlen)
+{
     char *end;
-    uint64_t version = strtoull(doc, &end, 10);
-    if (end == doc || *end != ' ') {
-        snprintf(err, errlen, "record %s has no version", id);
+    uint64_t version = strtoull(text, &end, 10);
+    if (end == text || (size_t)(end - text) >= len || *end != ' ') {
+        snprintf(err, errlen, "stored record has no version");
         return -1;
     }
-    len -= (size_t)(end + 1 - doc);
-    doc = end + 1;
+    size_t skip = (size_t)(end + 1 - text);
     json_error_t jerr;
-    json_t *o = json_loadb(doc, len, 0, &jerr);
+    json_t *o = json_loadb(text + skip, len - skip, 0, &jerr);
     int rc = o ? cs_call_from_store(call, o, err, errlen) : -1;
     if (!o)
-        snprintf(err, errlen, "record %s is not JSON: %s", id, jerr.text);
+        snprintf(err, errlen, "stored record is not JSON: %s", jerr.text);
     json_decref(o);
     call->version = version;
     return rc;
+}
+
+const char *cs_store_last_record(const cs_store_t *self)
+{
+    return self->last_record;
 }
 
 static int64_t s_started(const cs_call_t *call)
@@ -268,6 +282,15 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
         }
         call->version = strtoull(r->element[1]->str, NULL, 10);
         freeReplyObject(r);
+        free(self->last_record);
+        self->last_record = NULL;
+        if (*changed && rec_text) {
+            size_t n = strlen(rec_text) + 24;
+            self->last_record = malloc(n);
+            if (self->last_record)
+                snprintf(self->last_record, n, "%llu %s", (unsigned long long)call->version,
+                         rec_text);
+        }
         *outcome = cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
         rc = 0;
         goto out;

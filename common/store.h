@@ -43,6 +43,15 @@ void cs_store_destroy(cs_store_t **self_p);
 int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size_t rawlen,
                    cs_apply_t *outcome, cs_call_t *call, bool *changed, char *err, size_t errlen);
 
+/* The record as stored after the last cs_store_apply() that changed it,
+ * "<version> <stored JSON>" (borrowed; valid until the next apply), or NULL.
+ * This is also the body of a call.changed bus message. */
+const char *cs_store_last_record(const cs_store_t *self);
+
+/* Decodes "<version> <stored JSON>" (from Redis or the bus). 0, or -1 with
+ * a message. */
+int cs_store_decode(const char *text, size_t len, cs_call_t *call, char *err, size_t errlen);
+
 /* Creates a new call record from a CREATED event (ev->cs_hint ignored). */
 int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, char *err,
                     size_t errlen);

@@ -3,10 +3,11 @@
 # machine. Starts its own Redis (AOF everysec, as in production) and
 # ingestors on free ports in a temp dir, runs bench/loadgen against one and
 # then two ingestors, with the one-core verify loop in the same run.
-# Usage: scripts/bench.sh <loadgen binary> (CALLS=, CONNS= to change the load)
+# Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
+# ingestor), RATES= (paced runs, webhooks/s) change the load.
 set -euo pipefail
 loadgen=$1
-calls=${CALLS:-20000}
+calls=${CALLS:-10000}
 conns=${CONNS:-32}
 dir=$(mktemp -d /tmp/callsync-bench-XXXXXX)
 pids=()
@@ -58,14 +59,28 @@ echo "load: $calls calls x 6 events, $conns keep-alive connections, Redis AOF ev
 "$loadgen" --seed-file "$dir/seed" --verify-only
 
 p1=$(free_port)
-start_ingestor "$p1" 2
-echo "-- one ingestor (2 threads)"
+start_ingestor "$p1" "${THREADS:-8}"
+echo "-- one ingestor (${THREADS:-8} threads)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
   --redis-port "$rport"
 
+[ "${REDIS_STATS:-0}" = 1 ] && redis-cli -p "$rport" info commandstats | grep -E 'evalsha|cmdstat_get|cmdstat_set'
+# every run sends calls of its own: a repeated event id would only test dedupe
+run=1
+for r in ${RATES:-2000 4000}; do
+  "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
+    --rate "$r" --first-call $((run * calls))
+  run=$((run + 1))
+done
+
 redis-cli -p "$rport" flushall > /dev/null
 p2=$(free_port)
-start_ingestor "$p2" 2
-echo "-- two ingestors (2 threads each)"
+start_ingestor "$p2" "${THREADS:-8}"
+echo "-- two ingestors (${THREADS:-8} threads each)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns"
+for r in ${RATES:-2000 4000}; do
+  "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns" \
+    --rate "$r" --first-call $((run * calls))
+  run=$((run + 1))
+done
 "$loadgen" --seed-file "$dir/seed" --verify-only

@@ -309,17 +309,27 @@ static int s_tail(const cs_config_t *cfg, int argc, char **argv)
         return 1;
     }
     while (!zsys_interrupted && count != 0) {
-        char *topic;
-        json_t *msg;
-        if (cs_bus_recv(bus, 500, &topic, &msg) != 0)
+        char *topic, *body;
+        size_t len;
+        if (cs_bus_recv(bus, 500, &topic, &body, &len) != 0)
             continue;
-        json_t *line = json_pack("{s:s, s:o}", "topic", topic, "message", msg);
+        /* call.changed carries the stored record: show it as `call` does */
+        static cs_call_t call;
+        char err[256];
+        json_t *msg =
+            strcmp(topic, "call.changed") == 0
+                ? (cs_store_decode(body, len, &call, err, sizeof err) ? NULL
+                                                                      : cs_call_to_json(&call))
+                : json_loadb(body, len, 0, NULL);
+        json_t *line =
+            json_pack("{s:s, s:o}", "topic", topic, "message", msg ? msg : json_string(body));
         char *text = json_dumps(line, JSON_COMPACT);
         printf("%s\n", text);
         fflush(stdout);
         free(text);
         json_decref(line);
         free(topic);
+        free(body);
         if (count > 0)
             count--;
     }

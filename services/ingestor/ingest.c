@@ -140,12 +140,9 @@ int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signatur
     cs_counter_inc(&self->counters[outcome == CS_APPLY_STORED      ? M_STORED
                                    : outcome == CS_APPLY_DUPLICATE ? M_DUPLICATE
                                                                    : M_UNLINKED]);
-    if (changed && self->bus) {
-        json_t *rec = cs_call_to_json(&call);
-        if (cs_bus_publish(self->bus, "call.changed", rec))
-            cs_counter_inc(&self->counters[M_NOTICE_DROPPED]);
-        json_decref(rec);
-    }
+    const char *rec = cs_store_last_record(store);
+    if (changed && self->bus && rec && cs_bus_send(self->bus, "call.changed", rec, strlen(rec)))
+        cs_counter_inc(&self->counters[M_NOTICE_DROPPED]);
     status = 200;
     double dt = s_now() - t0;
     cs_histogram_observe(&self->latency, dt);
