@@ -42,7 +42,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(OBJ)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 
-.PHONY: all deps test unit integration run stop bench lint format clean help
+.PHONY: all deps test unit integration fuzz run stop bench lint format clean help
 all: $(BINS)
 
 help:
@@ -89,6 +89,7 @@ integration: $(BINS) $(INTEG_BINS)
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory fuzz
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -105,6 +106,26 @@ $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@scripts/bench.sh $(OBJ)/bench/loadgen
+
+# libFuzzer targets, one per parser of untrusted input, built with clang.
+# `make fuzz` runs each for FUZZ_RUNS inputs from its seed corpus (make test
+# does a short run); FUZZ_RUNS=-1 with FUZZ_SECONDS=N fuzzes for N seconds.
+FUZZ_RUNS ?= 20000
+FUZZ_SECONDS ?= 0
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) services/ingestor/verify.c
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icommon -Iservices/ingestor \
+	  $(PKG_CFLAGS) -o $@ $< $(COMMON_SRC) services/ingestor/verify.c $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t##*/fuzz_}; mkdir -p build/fuzz/corpus-$$name; \
+	  echo "== $$t"; \
+	  $$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    build/fuzz/corpus-$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 2 || exit 1; \
+	done
 
 C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 lint:

@@ -536,6 +536,48 @@ static void test_ctl_agents_dial_hangup(void **state)
     assert_int_equal(h_ctl(&s_env, usage, NULL, NULL), 2);
 }
 
+/* The reference's own payload examples, byte for byte as in the files. */
+static void test_reference_fixtures(void **state)
+{
+    (void)state;
+    const char *names[] = {"call.initiated.inbound", "call.answered",
+                           "call.initiated.webrtc",  "call.hangup",
+                           "call.recording.saved",   "call.machine.detection.ended",
+                           "call.playback.started"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[128], *resp = NULL;
+        snprintf(path, sizeof path, "tests/fixtures/%s.json", names[i]);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static char body[8192];
+        size_t n = fread(body, 1, sizeof body - 1, f);
+        fclose(f);
+        body[n] = '\0';
+        assert_int_equal(s_post(body, &resp), 200);
+        free(resp);
+    }
+    /* inbound PSTN call: initiated then answered, one leg, the customer's */
+    const char *inbound[] = {"call", "v3:2EC-70CTEjlUq3tDM0CxKXIt5-5N4iP4wo7_-PfH-qub97Sk4EqO5w",
+                             NULL};
+    json_t *rec = s_ctl_ok(inbound);
+    assert_string_equal(s_str(rec, "direction"), "inbound");
+    assert_string_equal(s_str(rec, "from"), "+18124040851");
+    assert_string_equal(s_str(rec, "to"), "+13057864498");
+    assert_string_equal(s_str(json_array_get(json_object_get(rec, "legs"), 0), "role"), "customer");
+    assert_string_equal(s_str(json_array_get(json_object_get(rec, "legs"), 0), "answered_at"),
+                        "2025-11-23T03:30:00.996Z");
+    json_decref(rec);
+    /* the WebRTC-originated leg: initiated then hung up by the caller */
+    const char *webrtc[] = {"call", "v3:vZdWG4JkwAHwEj4KBrAFeLprgbHYQVN8qt9rAhmO8fQRZ5ohsjz1jw",
+                            NULL};
+    rec = s_ctl_ok(webrtc);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    assert_string_equal(s_str(rec, "sip_code"), "503");
+    assert_string_equal(s_str(json_array_get(json_object_get(rec, "legs"), 0), "role"), "agent");
+    json_decref(rec);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -559,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_bus_notice),
         cmocka_unit_test(test_two_ingestors_concurrently),
         cmocka_unit_test(test_ctl_agents_dial_hangup),
+        cmocka_unit_test(test_reference_fixtures),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_redis_down_then_back),
     };
