@@ -50,9 +50,14 @@ export TELNYX_PUBLIC_KEY=${TELNYX_PUBLIC_KEY:-$(sed -n 's/.*"public_key": "\(.*\
 export CALLSYNC_SIM_SIGNING_SEED=${CALLSYNC_SIM_SIGNING_SEED:-$(sed -n 's/.*"seed": "\(.*\)".*/\1/p' "$state/keys.json")}
 ingest_port=${CALLSYNC_INGEST_PORT:-8081}
 
+sim_port=${CALLSYNC_SIM_PORT:-8090}
+export CALLSYNC_SIM_WEBHOOK_URL=${CALLSYNC_SIM_WEBHOOK_URL:-http://127.0.0.1:$ingest_port/webhooks/telnyx}
+
 start bus bin/callsync-bus
 start ingestor bin/callsync-ingestor
+start sim bin/callsync-sim
 wait_for "the ingestor (port $ingest_port)" curl -sf "http://127.0.0.1:$ingest_port/healthz"
+wait_for "the sim (port $sim_port)" curl -sf "http://127.0.0.1:$sim_port/healthz"
 
 cat <<EOT
 
@@ -62,8 +67,11 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   health, metrics   http://127.0.0.1:$ingest_port/healthz  http://127.0.0.1:$ingest_port/metrics
   operator CLI      CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl calls --active
   webhook key       TELNYX_PUBLIC_KEY=$TELNYX_PUBLIC_KEY (dev keypair in .run/keys.json)
+  local Telnyx      http://127.0.0.1:$sim_port/v2 (Bearer sim-key), webhooks to the ingestor
+  try a call        curl -s -H 'Authorization: Bearer sim-key' -H 'Content-Type: application/json' \\
+                      -d '{"connection_id":"1001","to":"+15550100004","from":"+15550009999"}' \\
+                      http://127.0.0.1:$sim_port/v2/calls
 
-  The softphone, dashboard and the local Telnyx (callsync-sim) are not built yet;
-  see the status table in README.md.
+  The softphone and dashboard are not built yet; see the status table in README.md.
 EOT
 wait

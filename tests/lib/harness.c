@@ -332,6 +332,65 @@ char *h_event(const char *type, const char *id, int64_t at_ms, json_t *payload)
     return text;
 }
 
+pid_t h_sim(h_env_t *env, int *port, const char *webhook_url)
+{
+    *port = h_free_port();
+    unsigned char seed[32];
+    crypto_sign_ed25519_sk_to_seed(seed, env->sk);
+    char seed64[64], p[64], hook[256], sd[128], tag[16];
+    sodium_bin2base64(seed64, sizeof seed64, seed, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(p, sizeof p, "CALLSYNC_SIM_PORT=%d", *port);
+    snprintf(hook, sizeof hook, "CALLSYNC_SIM_WEBHOOK_URL=%s", webhook_url);
+    snprintf(sd, sizeof sd, "CALLSYNC_SIM_SIGNING_SEED=%s", seed64);
+    snprintf(tag, sizeof tag, "%d", *port);
+    const char *extra[] = {p, hook, sd, NULL};
+    pid_t pid = h_spawn(env, "sim", extra, tag);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", *port);
+    if (pid < 0 || h_wait_http(url, 200, 5000))
+        return -1;
+    return pid;
+}
+
+long h_sim_call(int port, const char *method, const char *path, const char *body, json_t **resp)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    const char *headers[] = {"Authorization: Bearer sim-key", "Content-Type: application/json",
+                             NULL};
+    char *text = NULL;
+    long status = h_http(method, url, headers, body, body ? strlen(body) : 0, &text);
+    if (resp)
+        *resp = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return status;
+}
+
+int h_sim_wait_event(int port, const char *ccid, const char *type, int want, int timeout_ms)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/sim/deliveries?call_control_id=%s", ccid);
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        json_t *log = NULL;
+        int count = 0;
+        if (h_sim_call(port, "GET", path, NULL, &log) == 200) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(log, "data"), i, e)
+            {
+                if (strcmp(json_string_value(json_object_get(e, "event_type")), type) == 0 &&
+                    strcmp(json_string_value(json_object_get(e, "outcome")), "delivered") == 0)
+                    count++;
+            }
+        }
+        json_decref(log);
+        if (count >= want)
+            return count;
+        s_sleep_ms(50);
+    }
+    return 0;
+}
+
 int h_ctl(h_env_t *env, const char *const *args, json_t **out, char **err_text)
 {
     char out_path[512], err_path[512];

@@ -57,6 +57,20 @@ long h_post_webhook(h_env_t *env, int port, const char *body, long skew_s, char 
  * (stolen reference; call_control_id etc. go in it). Caller frees. */
 char *h_event(const char *type, const char *id, int64_t at_ms, json_t *payload);
 
+/* Starts the sim on a free port (*port set), delivering webhooks to
+ * webhook_url and signing with env's key (so an ingestor of env accepts
+ * them). Waits for /healthz. */
+pid_t h_sim(h_env_t *env, int *port, const char *webhook_url);
+
+/* A request to the sim's REST API with its Bearer key; body may be NULL.
+ * Returns the status; *resp the parsed JSON (new reference, may be NULL). */
+long h_sim_call(int port, const char *method, const char *path, const char *body, json_t **resp);
+
+/* Waits until the sim has delivered (2xx) at least `want` events of this
+ * type for this call control id; returns how many it delivered, or 0 on
+ * timeout. */
+int h_sim_wait_event(int port, const char *ccid, const char *type, int want, int timeout_ms);
+
 /* Runs bin/callsync-ctl with args (NULL-ended) against env; stdout parsed
  * as JSON into *out (new reference, may be NULL). Returns the exit code. */
 int h_ctl(h_env_t *env, const char *const *args, json_t **out, char **err_text);

@@ -1,0 +1,389 @@
+/* callsync-sim - a local Telnyx: the Call Control REST API under /v2,
+ * signed webhook delivery, scripted far ends, and /sim/... controls for
+ * tests (ARCHITECTURE §5). One HTTP thread (every request is in memory),
+ * one timer thread that moves calls on, one delivery thread (deliver.c);
+ * the model (model.c) is behind one lock. */
+#include <czmq.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "log.h"
+#include "model.h"
+#include "text.h"
+#include "timestamp.h"
+
+#define S_MAX_BODY (64 * 1024)
+
+typedef struct {
+    sim_model_t *model;
+    sim_deliver_t *deliver;
+    pthread_mutex_t lock; /* the model */
+    pthread_cond_t wake;  /* the timer thread: a timer may be due sooner */
+    int stop;
+    char api_key[256];
+    long requests, refused;
+} s_sim_t;
+
+typedef struct {
+    char *buf;
+    size_t len;
+    int too_large;
+} s_req_t;
+
+/* Under the lock: hands new webhooks to the delivery thread, wakes the
+ * timer thread. */
+static void s_flush(s_sim_t *sim)
+{
+    json_t *out = sim_model_outbox(sim->model);
+    if (json_array_size(out))
+        sim_deliver_push(sim->deliver, out);
+    else
+        json_decref(out);
+    pthread_cond_signal(&sim->wake);
+}
+
+static void *s_timers(void *arg)
+{
+    s_sim_t *sim = arg;
+    pthread_mutex_lock(&sim->lock);
+    while (!sim->stop) {
+        int64_t next = sim_model_tick(sim->model, cs_ts_now_ms());
+        json_t *out = sim_model_outbox(sim->model);
+        if (json_array_size(out))
+            sim_deliver_push(sim->deliver, out);
+        else
+            json_decref(out);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t wait_ms = next ? next - cs_ts_now_ms() : 1000;
+        if (wait_ms > 1000)
+            wait_ms = 1000;
+        if (wait_ms > 0) {
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&sim->wake, &sim->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&sim->lock);
+    return NULL;
+}
+
+static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *type,
+                              const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Sends {"data": data} (data stolen) or Telnyx's error shape. */
+static enum MHD_Result s_answer(struct MHD_Connection *c, int rc, json_t *data,
+                                const sim_error_t *err)
+{
+    json_t *body;
+    int status = 200;
+    if (rc == 0) {
+        body = json_pack("{s:o}", "data", data ? data : json_object());
+    } else {
+        status = err->status;
+        char url[128];
+        snprintf(url, sizeof url, "https://developers.telnyx.com/docs/overview/errors/%s",
+                 err->code);
+        json_t *e = json_pack("{s:s, s:s, s:s, s:{s:s}}", "code", err->code, "title", err->title,
+                              "detail", err->detail, "meta", "url", url);
+        if (err->pointer[0])
+            json_object_set_new(e, "source", json_pack("{s:s}", "pointer", err->pointer));
+        body = json_pack("{s:[o]}", "errors", e);
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    enum MHD_Result r = s_send(c, status, "application/json", text ? text : "{}");
+    free(text);
+    return r;
+}
+
+static int s_authorized(s_sim_t *sim, struct MHD_Connection *c)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    return auth && strncmp(auth, "Bearer ", 7) == 0 &&
+           sodium_memcmp(auth + 7, sim->api_key, strlen(sim->api_key)) == 0 &&
+           strlen(auth + 7) == strlen(sim->api_key);
+}
+
+/* Splits "/v2/calls/<id>/actions/<action>" and friends. */
+static int s_route(const char *url, const char *prefix, char *id, size_t idlen, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(url, prefix, n) != 0)
+        return 0;
+    const char *p = url + n, *slash = strchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : strlen(p);
+    if (len == 0 || len >= idlen)
+        return 0;
+    memcpy(id, p, len);
+    id[len] = '\0';
+    *rest = slash ? slash : "";
+    return 1;
+}
+
+static enum MHD_Result s_metrics(s_sim_t *sim, struct MHD_Connection *c)
+{
+    long legs, alive, hooks, delivered, failed, pending;
+    pthread_mutex_lock(&sim->lock);
+    sim_model_counts(sim->model, &legs, &alive, &hooks);
+    long requests = sim->requests, refused = sim->refused;
+    pthread_mutex_unlock(&sim->lock);
+    sim_deliver_counts(sim->deliver, &delivered, &failed, &pending);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "# TYPE callsync_sim_legs_total counter\ncallsync_sim_legs_total %ld\n"
+             "# TYPE callsync_sim_legs_alive gauge\ncallsync_sim_legs_alive %ld\n"
+             "# TYPE callsync_sim_webhooks_total counter\ncallsync_sim_webhooks_total %ld\n"
+             "# TYPE callsync_sim_webhooks_delivered_total counter\n"
+             "callsync_sim_webhooks_delivered_total %ld\n"
+             "# TYPE callsync_sim_webhooks_failed_total counter\n"
+             "callsync_sim_webhooks_failed_total %ld\n"
+             "# TYPE callsync_sim_webhooks_pending gauge\ncallsync_sim_webhooks_pending %ld\n"
+             "# TYPE callsync_sim_requests_total counter\ncallsync_sim_requests_total %ld\n"
+             "# TYPE callsync_sim_requests_refused_total counter\n"
+             "callsync_sim_requests_refused_total %ld\n",
+             legs, alive, hooks, delivered, failed, pending, requests, refused);
+    return s_send(c, 200, "text/plain; version=0.0.4", text);
+}
+
+static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const char *url,
+                                  const char *method, json_t *body)
+{
+    sim_error_t err = {0};
+    json_t *data = NULL;
+    char id[128];
+    const char *rest;
+    int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    int64_t now = cs_ts_now_ms();
+
+    if (get && strcmp(url, "/healthz") == 0)
+        return s_send(c, 200, "application/json", "{\"status\":\"ok\"}");
+    if (get && strcmp(url, "/metrics") == 0)
+        return s_metrics(sim, c);
+    if (get && strcmp(url, "/sim/public-key") == 0)
+        return s_send(c, 200, "text/plain", sim_deliver_public_key(sim->deliver));
+    if (get && strcmp(url, "/sim/deliveries") == 0) {
+        const char *cc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "call_control_id");
+        return s_answer(c, 0, sim_deliver_log(sim->deliver, cc), NULL);
+    }
+    if (post && strcmp(url, "/sim/faults") == 0) {
+        int rc = sim_deliver_faults(sim->deliver, body, &err);
+        return s_answer(c, rc, rc ? NULL : json_pack("{s:s}", "result", "ok"), &err);
+    }
+
+    int rc = -2;
+    pthread_mutex_lock(&sim->lock);
+    if (strncmp(url, "/v2/", 4) == 0 && !s_authorized(sim, c)) {
+        sim->refused++;
+        rc = -1;
+        err = (sim_error_t){401, "10009", "Authentication failed",
+                            "The API key in the Authorization header is missing or invalid.", ""};
+    } else if (post && strcmp(url, "/v2/calls") == 0) {
+        rc = sim_model_dial(sim->model, body, now, &data, &err);
+    } else if (s_route(url, "/v2/calls/", id, sizeof id, &rest)) {
+        if (get && !*rest)
+            rc = sim_model_status(sim->model, id, now, &data, &err);
+        else if ((post || strcmp(method, "PUT") == 0) && strncmp(rest, "/actions/", 9) == 0)
+            rc = sim_model_action(sim->model, id, rest + 9, body, now, &data, &err);
+    } else if (post && strcmp(url, "/sim/calls") == 0) {
+        rc = sim_model_inbound(sim->model, body, now, &data, &err);
+    } else if (post && strcmp(url, "/sim/numbers") == 0) {
+        rc = sim_model_set_number(sim->model, body, &err);
+        data = rc ? NULL : json_pack("{s:s}", "result", "ok");
+    } else if (get && s_route(url, "/sim/calls/", id, sizeof id, &rest) && !*rest) {
+        data = sim_model_leg_json(sim->model, id);
+        rc = data ? 0 : -1;
+        if (!data)
+            err = (sim_error_t){404, "10005", "Resource not found", "no such call", ""};
+    }
+    if (rc == -2) {
+        rc = -1;
+        err = (sim_error_t){404, "10005", "Resource not found", "no such path or method", ""};
+    }
+    sim->requests++;
+    if (rc)
+        sim->refused++;
+    s_flush(sim);
+    pthread_mutex_unlock(&sim->lock);
+    if (rc)
+        cs_info("%s %s -> %d %s", method, url, err.status, err.code);
+    return s_answer(c, rc, data, &err);
+}
+
+static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version, const char *upload,
+                                size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    s_sim_t *sim = cls;
+    s_req_t *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (req->len + *upload_size > S_MAX_BODY) {
+            req->too_large = 1;
+        } else {
+            char *b = realloc(req->buf, req->len + *upload_size + 1);
+            if (!b)
+                return MHD_NO;
+            req->buf = b;
+            memcpy(req->buf + req->len, upload, *upload_size);
+            req->len += *upload_size;
+            req->buf[req->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    sim_error_t err = {0};
+    if (req->too_large) {
+        err = (sim_error_t){413, "10015", "Invalid value", "body over 64 KiB", ""};
+        return s_answer(c, -1, NULL, &err);
+    }
+    json_t *body = NULL;
+    if (req->len) {
+        json_error_t jerr;
+        body = json_loadb(req->buf, req->len, 0, &jerr);
+        if (!body) {
+            err = (sim_error_t){400, "10015", "Invalid value", "", ""};
+            snprintf(err.detail, sizeof err.detail, "body is not JSON: %s", jerr.text);
+            return s_answer(c, -1, NULL, &err);
+        }
+    }
+    if (!body)
+        body = json_object(); /* no body: as an empty object */
+    enum MHD_Result r = s_dispatch(sim, c, url, method, body);
+    json_decref(body);
+    return r;
+}
+
+static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    s_req_t *req = *con_cls;
+    if (req) {
+        free(req->buf);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const vars[] = {"CALLSYNC_SIM_PORT",          "CALLSYNC_SIM_WEBHOOK_URL",
+                                       "CALLSYNC_SIM_FAILOVER_URL",  "CALLSYNC_SIM_API_KEY",
+                                       "CALLSYNC_SIM_CONNECTION_ID", "CALLSYNC_SIM_SIGNING_SEED",
+                                       "CALLSYNC_LOG_LEVEL",         NULL};
+    char err[256];
+    bool help;
+    cs_config_t *cfg = cs_config_new("callsync-sim", "a local Telnyx Call Control for offline runs",
+                                     vars, argc, argv, &help, err, sizeof err);
+    if (!cfg || help) {
+        if (!cfg)
+            fprintf(stderr, "callsync-sim: %s\n", err);
+        int code = cfg ? 0 : 2;
+        cs_config_destroy(&cfg);
+        return code;
+    }
+    cs_log_level_t level = CS_LOG_INFO;
+    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
+    cs_log_init("sim", level);
+    int rc = 1;
+    long port;
+    s_sim_t sim = {0};
+    struct MHD_Daemon *d = NULL;
+    pthread_t timers;
+    int timers_up = 0;
+    unsigned char seed[32];
+    if (sodium_init() < 0 ||
+        cs_config_int(cfg, "CALLSYNC_SIM_PORT", 1, 65535, &port, err, sizeof err)) {
+        cs_error("%s", err);
+        goto out;
+    }
+    const char *seed64 = cs_config_get(cfg, "CALLSYNC_SIM_SIGNING_SEED");
+    size_t seedlen = 0;
+    if (!seed64) {
+        randombytes_buf(seed, sizeof seed);
+    } else if (sodium_base642bin(seed, sizeof seed, seed64, strlen(seed64), NULL, &seedlen, NULL,
+                                 sodium_base64_VARIANT_ORIGINAL) != 0 ||
+               seedlen != 32) {
+        cs_error("CALLSYNC_SIM_SIGNING_SEED must be base64 of 32 bytes");
+        goto out;
+    }
+    CS_COPY(sim.api_key, cs_config_get(cfg, "CALLSYNC_SIM_API_KEY"));
+    zsys_handler_set(NULL);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sim.model = sim_model_new(cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"),
+                              cs_config_get(cfg, "CALLSYNC_SIM_WEBHOOK_URL"),
+                              cs_config_get(cfg, "CALLSYNC_SIM_FAILOVER_URL"));
+    sim.deliver = sim_deliver_new(seed);
+    sodium_memzero(seed, sizeof seed);
+    pthread_mutex_init(&sim.lock, NULL);
+    pthread_cond_init(&sim.wake, NULL);
+    if (!sim.model || !sim.deliver || pthread_create(&timers, NULL, s_timers, &sim) != 0)
+        goto out;
+    timers_up = 1;
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                         (uint16_t)port, NULL, NULL, s_handle, &sim, MHD_OPTION_NOTIFY_COMPLETED,
+                         s_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_END);
+    if (!d) {
+        cs_error("cannot listen on port %ld", port);
+        goto out;
+    }
+    cs_info("listening on :%ld; webhooks to %s; public key %s", port,
+            cs_config_get(cfg, "CALLSYNC_SIM_WEBHOOK_URL"), sim_deliver_public_key(sim.deliver));
+    int sig;
+    sigwait(&sigs, &sig);
+    cs_info("signal %d: stopping", sig);
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    if (timers_up) {
+        pthread_mutex_lock(&sim.lock);
+        sim.stop = 1;
+        pthread_cond_signal(&sim.wake);
+        pthread_mutex_unlock(&sim.lock);
+        pthread_join(timers, NULL);
+    }
+    sim_deliver_destroy(&sim.deliver);
+    sim_model_destroy(&sim.model);
+    cs_config_destroy(&cfg);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,905 @@
+/* model - see model.h. */
+#include "model.h"
+
+#include <ctype.h>
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "text.h"
+#include "timestamp.h"
+
+#define S_MAX_COMMANDS 32
+
+typedef enum {
+    T_ANSWER,
+    T_FAIL,
+    T_TIMEOUT,
+    T_CALLEE_HANGUP,
+    T_SPEAK_END,
+    T_PLAYBACK_END
+} s_tkind_t;
+
+typedef struct {
+    char command_id[80];
+    json_t *response; /* the data first answered */
+} s_command_t;
+
+typedef struct {
+    char ccid[96], leg_id[40], session_id[40], connection_id[32];
+    char from[64], to[128], direction[12], state[12];
+    char client_state[700];
+    char webhook_url[512];
+    json_t *custom_headers;
+    int64_t start, answered, ended;
+    char peer[96];          /* bridged with */
+    char transfer_from[96]; /* the leg this one was transferred from: bridge on answer */
+    char link_to[96];
+    int bridge_on_answer;
+    sim_number_t script;
+    int gen; /* bumps when the leg ends: its pending timers are void */
+    int recording, speaking, playing;
+    int64_t rec_start;
+    s_command_t commands[S_MAX_COMMANDS];
+    int ncommands;
+} s_leg_t;
+
+typedef struct {
+    int64_t due;
+    char ccid[96];
+    int gen;
+    s_tkind_t kind;
+} s_timer_t;
+
+struct sim_model {
+    char connection_id[32];
+    char webhook_url[512], failover_url[512];
+    zhashx_t *legs;    /* ccid -> s_leg_t (owned) */
+    zhashx_t *dials;   /* dial command_id -> json response (owned) */
+    zhashx_t *numbers; /* number -> sim_number_t (owned) */
+    s_timer_t *timers;
+    size_t ntimers, cap;
+    json_t *outbox;
+    long webhooks;
+};
+
+/* ---- small helpers ---- */
+
+static int s_fail(sim_error_t *err, int status, const char *code, const char *title,
+                  const char *detail, const char *pointer)
+{
+    err->status = status;
+    CS_COPY(err->code, code);
+    CS_COPY(err->title, title);
+    CS_COPY(err->detail, detail);
+    CS_COPY(err->pointer, pointer ? pointer : "");
+    return -1;
+}
+
+static int s_ended_error(sim_error_t *err)
+{
+    return s_fail(err, 422, "90018", "Call has already ended",
+                  "This call is no longer active and can't receive commands.", NULL);
+}
+
+static void s_leg_free(void **item)
+{
+    s_leg_t *leg = *item;
+    if (!leg)
+        return;
+    json_decref(leg->custom_headers);
+    for (int i = 0; i < leg->ncommands; i++)
+        json_decref(leg->commands[i].response);
+    free(leg);
+    *item = NULL;
+}
+
+static void s_json_free(void **item)
+{
+    json_decref(*item);
+    *item = NULL;
+}
+
+static void s_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static void s_number(sim_model_t *self, const char *n, int ring, int early, int answer,
+                     int hangup_after, const char *cause, const char *sip)
+{
+    sim_number_t *s = calloc(1, sizeof *s);
+    CS_COPY(s->number, n);
+    s->ring_ms = ring;
+    s->early_media = early;
+    s->answer = answer;
+    s->hangup_after_ms = hangup_after;
+    CS_COPY(s->hangup_cause, cause);
+    CS_COPY(s->sip_code, sip);
+    zhashx_update(self->numbers, s->number, s);
+}
+
+sim_model_t *sim_model_new(const char *connection_id, const char *webhook_url,
+                           const char *failover_url)
+{
+    sim_model_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    CS_COPY(self->connection_id, connection_id);
+    CS_COPY(self->webhook_url, webhook_url);
+    CS_COPY(self->failover_url, failover_url ? failover_url : "");
+    self->legs = zhashx_new();
+    self->dials = zhashx_new();
+    self->numbers = zhashx_new();
+    zhashx_set_destructor(self->legs, s_leg_free);
+    zhashx_set_destructor(self->dials, s_json_free);
+    zhashx_set_destructor(self->numbers, s_free);
+    self->outbox = json_array();
+    /* The scripted numbers of ARCHITECTURE §5. */
+    s_number(self, "+15550100001", 1000, 1, 1, 0, "normal_clearing", "200");
+    s_number(self, "+15550100002", 300, 0, 0, 0, "user_busy", "486");
+    s_number(self, "+15550100003", -1, 1, 0, 0, "timeout", "487");
+    s_number(self, "+15550100004", 1000, 1, 1, 3000, "normal_clearing", "200");
+    s_number(self, "+15550100005", 500, 0, 0, 0, "call_rejected", "603");
+    s_number(self, "+15550100006", 1000, 0, 1, 0, "normal_clearing", "200");
+    return self;
+}
+
+void sim_model_destroy(sim_model_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sim_model_t *self = *self_p;
+    zhashx_destroy(&self->legs);
+    zhashx_destroy(&self->dials);
+    zhashx_destroy(&self->numbers);
+    free(self->timers);
+    json_decref(self->outbox);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Numbers nobody scripted ring 2 s and answer: a person picking up. */
+static sim_number_t s_script(sim_model_t *self, const char *to)
+{
+    sim_number_t *s = zhashx_lookup(self->numbers, to);
+    if (s)
+        return *s;
+    sim_number_t d = {.ring_ms = 2000, .early_media = 1, .answer = 1};
+    CS_COPY(d.number, to);
+    CS_COPY(d.hangup_cause, "normal_clearing");
+    CS_COPY(d.sip_code, "200");
+    return d;
+}
+
+/* ---- timers: a binary min-heap on due time ---- */
+
+static void s_timer_add(sim_model_t *self, const s_leg_t *leg, s_tkind_t kind, int64_t due)
+{
+    if (self->ntimers == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 256;
+        s_timer_t *t = realloc(self->timers, cap * sizeof *t);
+        if (!t)
+            return;
+        self->timers = t;
+        self->cap = cap;
+    }
+    size_t i = self->ntimers++;
+    s_timer_t add = {.due = due, .gen = leg->gen, .kind = kind};
+    CS_COPY(add.ccid, leg->ccid);
+    while (i > 0 && self->timers[(i - 1) / 2].due > due) {
+        self->timers[i] = self->timers[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    self->timers[i] = add;
+}
+
+static s_timer_t s_timer_pop(sim_model_t *self)
+{
+    s_timer_t top = self->timers[0];
+    s_timer_t last = self->timers[--self->ntimers];
+    size_t i = 0, n = self->ntimers;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && self->timers[c + 1].due < self->timers[c].due)
+            c++;
+        if (self->timers[c].due >= last.due)
+            break;
+        self->timers[i] = self->timers[c];
+        i = c;
+    }
+    if (n)
+        self->timers[i] = last;
+    return top;
+}
+
+/* ---- webhooks ---- */
+
+static json_t *s_ts(int64_t ms)
+{
+    char buf[CS_TS_LEN];
+    cs_ts_format(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *s_payload(const s_leg_t *leg)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "call_control_id", leg->ccid,
+                     "call_leg_id", leg->leg_id, "call_session_id", leg->session_id, "client_state",
+                     leg->client_state[0] ? json_string(leg->client_state) : json_null(),
+                     "connection_id", leg->connection_id, "from", leg->from, "to", leg->to);
+}
+
+/* Queues one webhook; `payload` is stolen. Every event gets its own id. */
+static void s_emit(sim_model_t *self, const s_leg_t *leg, const char *type, int64_t now,
+                   json_t *payload)
+{
+    char id[CS_UUID_STR_LEN];
+    cs_ids_uuid(id);
+    json_t *event = json_pack("{s:s, s:s, s:o, s:s, s:o}", "event_type", type, "id", id,
+                              "occurred_at", s_ts(now), "record_type", "event", "payload", payload);
+    json_array_append_new(self->outbox,
+                          json_pack("{s:s, s:s, s:o}", "url",
+                                    leg->webhook_url[0] ? leg->webhook_url : self->webhook_url,
+                                    "failover", self->failover_url, "event", event));
+    self->webhooks++;
+}
+
+static void s_emit_simple(sim_model_t *self, const s_leg_t *leg, const char *type, int64_t now)
+{
+    s_emit(self, leg, type, now, s_payload(leg));
+}
+
+static void s_emit_initiated(sim_model_t *self, const s_leg_t *leg, int64_t now)
+{
+    json_t *p = s_payload(leg);
+    json_object_set_new(p, "direction", json_string(leg->direction));
+    json_object_set_new(p, "state", json_string(leg->state));
+    json_object_set_new(p, "start_time", s_ts(leg->start));
+    json_object_set_new(p, "caller_id_name", json_string(leg->from));
+    json_object_set_new(p, "calling_party_type",
+                        json_string(strncmp(leg->from, "sip:", 4) == 0 ? "sip" : "pstn"));
+    json_object_set_new(p, "custom_headers",
+                        leg->custom_headers ? json_incref(leg->custom_headers) : json_array());
+    s_emit(self, leg, "call.initiated", now, p);
+}
+
+static s_leg_t *s_leg(sim_model_t *self, const char *ccid)
+{
+    return ccid ? zhashx_lookup(self->legs, ccid) : NULL;
+}
+
+static s_leg_t *s_leg_new(sim_model_t *self, const char *direction, int64_t now)
+{
+    s_leg_t *leg = calloc(1, sizeof *leg);
+    unsigned char rnd[42];
+    randombytes_buf(rnd, sizeof rnd);
+    char b64[64];
+    sodium_bin2base64(b64, sizeof b64, rnd, sizeof rnd, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(leg->ccid, sizeof leg->ccid, "v3:%s", b64);
+    cs_ids_uuid(leg->leg_id);
+    cs_ids_uuid(leg->session_id);
+    CS_COPY(leg->connection_id, self->connection_id);
+    CS_COPY(leg->direction, direction);
+    leg->start = now;
+    zhashx_insert(self->legs, leg->ccid, leg);
+    return leg;
+}
+
+/* ---- leg lifecycle ---- */
+
+static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char *source,
+                  const char *sip, int64_t now);
+
+static void s_answer(sim_model_t *self, s_leg_t *leg, int64_t now)
+{
+    if (leg->answered || leg->ended)
+        return;
+    leg->answered = now;
+    CS_COPY(leg->state, "answered");
+    json_t *p = s_payload(leg);
+    json_object_set_new(p, "state", json_string("answered"));
+    json_object_set_new(p, "start_time", s_ts(leg->start));
+    s_emit(self, leg, "call.answered", now, p);
+}
+
+static void s_bridge(sim_model_t *self, s_leg_t *a, s_leg_t *b, int64_t now)
+{
+    /* An unanswered leg (a parked incoming call, the browser's parked leg)
+     * is answered by the bridge, as a PBX picks up on connect. */
+    s_answer(self, a, now);
+    s_answer(self, b, now);
+    CS_COPY(a->peer, b->ccid);
+    CS_COPY(b->peer, a->ccid);
+    CS_COPY(a->state, "bridged");
+    CS_COPY(b->state, "bridged");
+    s_emit_simple(self, a, "call.bridged", now);
+    s_emit_simple(self, b, "call.bridged", now);
+}
+
+/* Starts the far end of a leg we dialled (dial or transfer). */
+static void s_ring(sim_model_t *self, s_leg_t *leg, int timeout_secs, int64_t now)
+{
+    leg->script = s_script(self, leg->to);
+    int64_t timeout = now + (int64_t)timeout_secs * 1000;
+    const sim_number_t *s = &leg->script;
+    if (s->ring_ms >= 0 && now + s->ring_ms < timeout)
+        s_timer_add(self, leg, s->answer ? T_ANSWER : T_FAIL, now + s->ring_ms);
+    else
+        s_timer_add(self, leg, T_TIMEOUT, timeout);
+}
+
+static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char *source,
+                  const char *sip, int64_t now)
+{
+    if (leg->ended)
+        return;
+    leg->ended = now;
+    leg->gen++;
+    CS_COPY(leg->state, "hangup");
+    if (leg->recording) {
+        leg->recording = 0;
+        json_t *p = s_payload(leg);
+        json_object_del(p, "call_control_id"); /* as the spec's payload: no control id */
+        char url[256];
+        snprintf(url, sizeof url, "https://sim.invalid/recordings/%s.mp3", leg->leg_id);
+        json_object_set_new(p, "channels", json_string("single"));
+        json_object_set_new(p, "recording_started_at", s_ts(leg->rec_start));
+        json_object_set_new(p, "recording_ended_at", s_ts(now));
+        json_object_set_new(p, "recording_urls", json_pack("{s:s, s:n}", "mp3", url, "wav"));
+        json_object_set_new(p, "public_recording_urls", json_pack("{s:n, s:n}", "mp3", "wav"));
+        s_emit(self, leg, "call.recording.saved", now, p);
+    }
+    json_t *p = s_payload(leg);
+    json_object_set_new(p, "state", json_string("hangup"));
+    json_object_set_new(p, "hangup_cause", json_string(cause));
+    json_object_set_new(p, "hangup_source", json_string(source));
+    json_object_set_new(p, "sip_hangup_cause", json_string(sip));
+    json_object_set_new(p, "start_time", s_ts(leg->start));
+    json_object_set_new(p, "end_time", s_ts(now));
+    json_object_set_new(p, "call_quality_stats", json_null());
+    s_emit(self, leg, "call.hangup", now, p);
+
+    /* A bridge ends with either side; a transfer target still ringing is
+     * cancelled with the leg it was for. */
+    s_leg_t *peer = s_leg(self, leg->peer);
+    if (peer && !peer->ended)
+        s_end(self, peer, "normal_clearing", "callee", "200", now);
+    for (s_leg_t *l = zhashx_first(self->legs); l; l = zhashx_next(self->legs))
+        if (!l->ended && strcmp(l->transfer_from, leg->ccid) == 0 && !l->answered)
+            s_end(self, l, "originator_cancel", "caller", "487", now);
+}
+
+int64_t sim_model_tick(sim_model_t *self, int64_t now)
+{
+    while (self->ntimers && self->timers[0].due <= now) {
+        s_timer_t t = s_timer_pop(self);
+        s_leg_t *leg = s_leg(self, t.ccid);
+        if (!leg || leg->gen != t.gen || leg->ended)
+            continue;
+        switch (t.kind) {
+        case T_ANSWER: {
+            s_answer(self, leg, t.due);
+            s_leg_t *from = s_leg(self, leg->transfer_from[0] ? leg->transfer_from : leg->link_to);
+            if (from && !from->ended && (leg->transfer_from[0] || leg->bridge_on_answer))
+                s_bridge(self, from, leg, t.due);
+            if (leg->script.hangup_after_ms > 0)
+                s_timer_add(self, leg, T_CALLEE_HANGUP, t.due + leg->script.hangup_after_ms);
+            break;
+        }
+        case T_FAIL:
+            s_end(self, leg, leg->script.hangup_cause, "callee", leg->script.sip_code, t.due);
+            break;
+        case T_TIMEOUT:
+            s_end(self, leg, "timeout", "callee", "487", t.due);
+            break;
+        case T_CALLEE_HANGUP:
+            s_end(self, leg, leg->script.hangup_cause, "callee", leg->script.sip_code, t.due);
+            break;
+        case T_SPEAK_END:
+            if (leg->speaking) {
+                leg->speaking = 0;
+                json_t *p = s_payload(leg);
+                json_object_set_new(p, "status", json_string("completed"));
+                s_emit(self, leg, "call.speak.ended", t.due, p);
+            }
+            break;
+        case T_PLAYBACK_END:
+            if (leg->playing) {
+                leg->playing = 0;
+                json_t *p = s_payload(leg);
+                json_object_set_new(p, "status", json_string("completed"));
+                s_emit(self, leg, "call.playback.ended", t.due, p);
+            }
+            break;
+        }
+    }
+    return self->ntimers ? self->timers[0].due : 0;
+}
+
+json_t *sim_model_outbox(sim_model_t *self)
+{
+    json_t *out = self->outbox;
+    self->outbox = json_array();
+    return out;
+}
+
+void sim_model_counts(sim_model_t *self, long *legs, long *alive, long *webhooks)
+{
+    *legs = (long)zhashx_size(self->legs);
+    *alive = 0;
+    for (s_leg_t *l = zhashx_first(self->legs); l; l = zhashx_next(self->legs))
+        *alive += !l->ended;
+    *webhooks = self->webhooks;
+}
+
+/* ---- request validation ---- */
+
+static int s_e164(const char *n)
+{
+    size_t len = strlen(n);
+    return len >= 3 && len <= 16 && n[0] == '+' && n[1] != '0' &&
+           strspn(n + 1, "0123456789") == len - 1;
+}
+
+static int s_destination_ok(const char *to)
+{
+    return s_e164(to) || (strncmp(to, "sip:", 4) == 0 && strchr(to + 4, '@') && strlen(to) < 128);
+}
+
+static int s_base64_ok(const char *v)
+{
+    unsigned char buf[512];
+    size_t len;
+    return strlen(v) < 680 && sodium_base642bin(buf, sizeof buf, v, strlen(v), NULL, &len, NULL,
+                                                sodium_base64_VARIANT_ORIGINAL) == 0;
+}
+
+/* An optional string field; -1 (err set) when present but not a string. */
+static int s_opt_str(const json_t *body, const char *key, const char **out, sim_error_t *err)
+{
+    const json_t *v = json_object_get(body, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        char ptr[48], detail[96];
+        snprintf(ptr, sizeof ptr, "/%s", key);
+        snprintf(detail, sizeof detail, "%s must be a string", key);
+        return s_fail(err, 422, "10015", "Invalid value", detail, ptr);
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int s_req_str(const json_t *body, const char *key, const char **out, sim_error_t *err)
+{
+    if (s_opt_str(body, key, out, err))
+        return -1;
+    if (!*out || !**out) {
+        char ptr[48], detail[96];
+        snprintf(ptr, sizeof ptr, "/%s", key);
+        snprintf(detail, sizeof detail, "The '%s' parameter is required.", key);
+        return s_fail(err, 422, "10004", "Missing required parameter", detail, ptr);
+    }
+    return 0;
+}
+
+static int s_client_state(const json_t *body, const char *key, const char **out, sim_error_t *err)
+{
+    if (s_opt_str(body, key, out, err))
+        return -1;
+    if (*out && !s_base64_ok(*out)) {
+        char ptr[48];
+        snprintf(ptr, sizeof ptr, "/%s", key);
+        return s_fail(err, 422, "10015", "Invalid value", "client_state must be base64", ptr);
+    }
+    return 0;
+}
+
+static int s_timeout(const json_t *body, int *secs, sim_error_t *err)
+{
+    const json_t *v = json_object_get(body, "timeout_secs");
+    *secs = 30;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 5 || json_integer_value(v) > 600)
+        return s_fail(err, 422, "10033", "Value out of range",
+                      "timeout_secs must be an integer from 5 to 600", "/timeout_secs");
+    *secs = (int)json_integer_value(v);
+    return 0;
+}
+
+static json_t *s_call_data(const s_leg_t *leg)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "call_control_id", leg->ccid, "call_leg_id",
+                          leg->leg_id, "call_session_id", leg->session_id, "is_alive", 0,
+                          "record_type", "call");
+    if (leg->client_state[0])
+        json_object_set_new(d, "client_state", json_string(leg->client_state));
+    return d;
+}
+
+/* ---- REST ---- */
+
+int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **data,
+                   sim_error_t *err)
+{
+    if (!json_is_object(body))
+        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+    const char *command_id, *connection, *from, *client_state, *link_to, *webhook_url;
+    if (s_opt_str(body, "command_id", &command_id, err))
+        return -1;
+    json_t *seen = command_id ? zhashx_lookup(self->dials, command_id) : NULL;
+    if (seen) { /* "Telnyx will ignore other Dial commands with the same command_id" */
+        *data = json_deep_copy(seen);
+        return 0;
+    }
+    const json_t *to_v = json_object_get(body, "to");
+    if (json_is_array(to_v)) /* simultaneous ring: the sim rings the first */
+        to_v = json_array_get(to_v, 0);
+    const char *to = json_string_value(to_v);
+    if (s_req_str(body, "connection_id", &connection, err))
+        return -1;
+    if (!to || !*to)
+        return s_fail(err, 422, "10004", "Missing required parameter",
+                      "The 'to' parameter is required.", "/to");
+    if (s_req_str(body, "from", &from, err) ||
+        s_client_state(body, "client_state", &client_state, err) ||
+        s_opt_str(body, "link_to", &link_to, err) ||
+        s_opt_str(body, "webhook_url", &webhook_url, err))
+        return -1;
+    if (strcmp(connection, self->connection_id) != 0)
+        return s_fail(err, 422, "10015", "Invalid value for connection_id",
+                      "Only Call Control Apps with valid webhook URL are accepted.",
+                      "/connection_id");
+    if (!s_destination_ok(to))
+        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                      "'to' must be +E.164 or a SIP URI", "/to");
+    if (!s_e164(from))
+        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                      "'from' must be +E.164", "/from");
+    int timeout;
+    if (s_timeout(body, &timeout, err))
+        return -1;
+    int bridge_intent = json_is_true(json_object_get(body, "bridge_intent"));
+    int bridge_on_answer = json_is_true(json_object_get(body, "bridge_on_answer"));
+    s_leg_t *linked = NULL;
+    if (link_to) {
+        linked = s_leg(self, link_to);
+        if (!linked)
+            return s_fail(err, 422, "90015", "Invalid Call Control ID", "link_to names no call",
+                          "/link_to");
+        if (linked->ended)
+            return s_ended_error(err);
+    } else if (bridge_intent || bridge_on_answer) {
+        return s_fail(err, 422, "10004", "Missing required parameter",
+                      "bridge_intent and bridge_on_answer need link_to", "/link_to");
+    }
+    const json_t *headers = json_object_get(body, "custom_headers");
+    if (headers && !json_is_array(headers))
+        return s_fail(err, 422, "10015", "Invalid value", "custom_headers must be an array",
+                      "/custom_headers");
+
+    s_leg_t *leg = s_leg_new(self, "outgoing", now);
+    CS_COPY(leg->to, to);
+    /* bridge_intent: "from is overwritten by the linked call's from" */
+    CS_COPY(leg->from, bridge_intent && linked ? linked->from : from);
+    CS_COPY(leg->client_state, client_state);
+    CS_COPY(leg->webhook_url, webhook_url);
+    CS_COPY(leg->state, "bridging");
+    if (headers)
+        leg->custom_headers = json_deep_copy(headers);
+    if (linked) {
+        CS_COPY(leg->session_id, linked->session_id);
+        CS_COPY(leg->link_to, linked->ccid);
+        leg->bridge_on_answer = bridge_on_answer || bridge_intent;
+    }
+    s_emit_initiated(self, leg, now);
+    s_ring(self, leg, timeout, now);
+    *data = s_call_data(leg);
+    if (command_id)
+        zhashx_insert(self->dials, command_id, json_deep_copy(*data));
+    return 0;
+}
+
+int sim_model_inbound(sim_model_t *self, const json_t *body, int64_t now, json_t **data,
+                      sim_error_t *err)
+{
+    const char *from, *to;
+    if (!json_is_object(body))
+        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+    if (s_req_str(body, "from", &from, err) || s_req_str(body, "to", &to, err))
+        return -1;
+    if (!s_e164(from) || !s_e164(to))
+        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                      "from and to must be +E.164", "");
+    s_leg_t *leg = s_leg_new(self, "incoming", now);
+    CS_COPY(leg->from, from);
+    CS_COPY(leg->to, to);
+    CS_COPY(leg->state, "parked");
+    s_emit_initiated(self, leg, now);
+    *data = s_call_data(leg);
+    return 0;
+}
+
+int sim_model_set_number(sim_model_t *self, const json_t *body, sim_error_t *err)
+{
+    const char *number, *cause;
+    if (!json_is_object(body))
+        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+    if (s_req_str(body, "number", &number, err) || s_opt_str(body, "hangup_cause", &cause, err))
+        return -1;
+    if (!s_destination_ok(number))
+        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                      "number must be +E.164 or a SIP URI", "/number");
+    const json_t *ring = json_object_get(body, "ring_ms");
+    const json_t *after = json_object_get(body, "hangup_after_ms");
+    if ((ring && !json_is_integer(ring)) || (after && !json_is_integer(after)))
+        return s_fail(err, 422, "10015", "Invalid value",
+                      "ring_ms and hangup_after_ms are integers", "");
+    const json_t *answer = json_object_get(body, "answer");
+    int answers = answer ? json_is_true(answer) : 1;
+    const char *sip = !cause                                ? "200"
+                      : strcmp(cause, "user_busy") == 0     ? "486"
+                      : strcmp(cause, "call_rejected") == 0 ? "603"
+                      : strcmp(cause, "timeout") == 0       ? "487"
+                                                            : "200";
+    s_number(self, number, ring ? (int)json_integer_value(ring) : 1000,
+             json_is_true(json_object_get(body, "early_media")), answers,
+             after ? (int)json_integer_value(after) : 0, cause ? cause : "normal_clearing", sip);
+    return 0;
+}
+
+static const char *const s_actions[] = {
+    "answer", "hangup",         "reject",        "transfer",
+    "bridge", "send_dtmf",      "record_start",  "record_stop",
+    "speak",  "playback_start", "playback_stop", "client_state_update",
+    NULL};
+
+static int s_action_known(const char *a)
+{
+    for (int i = 0; s_actions[i]; i++)
+        if (strcmp(a, s_actions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int s_in(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++)
+        if (strcmp(v, *allowed) == 0)
+            return 1;
+    return 0;
+}
+
+/* Runs one action on a live leg; 0 with *data the result, or -1 + err. */
+static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, const json_t *body,
+                        int64_t now, json_t **data, sim_error_t *err)
+{
+    *data = json_pack("{s:s}", "result", "ok");
+    if (strcmp(action, "answer") == 0) {
+        if (strcmp(leg->direction, "incoming") != 0)
+            return s_fail(err, 422, "10015", "Invalid value",
+                          "only an incoming call can be answered", NULL);
+        s_answer(self, leg, now);
+    } else if (strcmp(action, "hangup") == 0) {
+        int answered = leg->answered != 0;
+        s_end(self, leg, answered ? "normal_clearing" : "originator_cancel", "caller",
+              answered ? "200" : "487", now);
+    } else if (strcmp(action, "reject") == 0) {
+        const char *cause;
+        static const char *const causes[] = {"CALL_REJECTED", "USER_BUSY", NULL};
+        if (s_req_str(body, "cause", &cause, err))
+            return -1;
+        if (!s_in(cause, causes))
+            return s_fail(err, 422, "10032", "Invalid enum value",
+                          "cause must be CALL_REJECTED or USER_BUSY", "/cause");
+        if (leg->answered || strcmp(leg->direction, "incoming") != 0)
+            return s_fail(err, 422, "10015", "Invalid value",
+                          "only an unanswered incoming call can be rejected", NULL);
+        int busy = strcmp(cause, "USER_BUSY") == 0;
+        s_end(self, leg, busy ? "user_busy" : "call_rejected", "callee", busy ? "486" : "603", now);
+    } else if (strcmp(action, "transfer") == 0) {
+        const char *to, *from, *target_state, *webhook_url;
+        int timeout;
+        if (s_req_str(body, "to", &to, err) || s_opt_str(body, "from", &from, err) ||
+            s_client_state(body, "target_leg_client_state", &target_state, err) ||
+            s_opt_str(body, "webhook_url", &webhook_url, err) || s_timeout(body, &timeout, err))
+            return -1;
+        if (!s_destination_ok(to))
+            return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                          "'to' must be +E.164 or a SIP URI", "/to");
+        if (from && !s_e164(from))
+            return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
+                          "'from' must be +E.164", "/from");
+        s_leg_t *target = s_leg_new(self, "outgoing", now);
+        CS_COPY(target->to, to);
+        CS_COPY(target->from, from ? from : leg->from);
+        CS_COPY(target->session_id, leg->session_id);
+        CS_COPY(target->client_state, target_state);
+        CS_COPY(target->webhook_url, webhook_url ? webhook_url : leg->webhook_url);
+        CS_COPY(target->transfer_from, leg->ccid);
+        CS_COPY(target->state, "bridging");
+        s_emit_initiated(self, target, now);
+        s_ring(self, target, timeout, now);
+    } else if (strcmp(action, "bridge") == 0) {
+        const char *other_id;
+        if (s_req_str(body, "call_control_id", &other_id, err))
+            return -1;
+        s_leg_t *other = s_leg(self, other_id);
+        if (!other || other == leg)
+            return s_fail(err, 422, "90015", "Invalid Call Control ID",
+                          "call_control_id names no other call", "/call_control_id");
+        if (other->ended)
+            return s_ended_error(err);
+        s_bridge(self, leg, other, now);
+    } else if (strcmp(action, "send_dtmf") == 0) {
+        const char *digits;
+        if (s_req_str(body, "digits", &digits, err))
+            return -1;
+        if (strspn(digits, "0123456789ABCD*#wW") != strlen(digits))
+            return s_fail(err, 422, "10015", "Invalid value",
+                          "digits may hold 0-9, A-D, *, #, w and W", "/digits");
+    } else if (strcmp(action, "record_start") == 0) {
+        const char *format, *channels;
+        static const char *const formats[] = {"wav", "mp3", NULL};
+        static const char *const chans[] = {"single", "dual", NULL};
+        if (s_req_str(body, "format", &format, err) || s_req_str(body, "channels", &channels, err))
+            return -1;
+        if (!s_in(format, formats) || !s_in(channels, chans))
+            return s_fail(err, 422, "10032", "Invalid enum value",
+                          "format is wav|mp3, channels single|dual", NULL);
+        if (!leg->answered)
+            return s_fail(err, 422, "90034", "Call not answered yet",
+                          "This call has not been answered yet.", NULL);
+        leg->recording = 1;
+        leg->rec_start = now;
+    } else if (strcmp(action, "record_stop") == 0) {
+        if (leg->recording) {
+            /* the same event as at hangup, without ending the leg */
+            leg->recording = 0;
+            json_t *p = s_payload(leg);
+            json_object_del(p, "call_control_id");
+            char url[256];
+            snprintf(url, sizeof url, "https://sim.invalid/recordings/%s.mp3", leg->leg_id);
+            json_object_set_new(p, "channels", json_string("single"));
+            json_object_set_new(p, "recording_started_at", s_ts(leg->rec_start));
+            json_object_set_new(p, "recording_ended_at", s_ts(now));
+            json_object_set_new(p, "recording_urls", json_pack("{s:s, s:n}", "mp3", url, "wav"));
+            json_object_set_new(p, "public_recording_urls", json_pack("{s:n, s:n}", "mp3", "wav"));
+            s_emit(self, leg, "call.recording.saved", now, p);
+        }
+    } else if (strcmp(action, "speak") == 0) {
+        const char *text, *voice;
+        if (s_req_str(body, "payload", &text, err) || s_req_str(body, "voice", &voice, err))
+            return -1;
+        leg->speaking = 1;
+        s_emit_simple(self, leg, "call.speak.started", now);
+        s_timer_add(self, leg, T_SPEAK_END, now + 500 + 60 * (int64_t)strlen(text));
+    } else if (strcmp(action, "playback_start") == 0) {
+        const char *url, *name, *content;
+        if (s_opt_str(body, "audio_url", &url, err) || s_opt_str(body, "media_name", &name, err) ||
+            s_opt_str(body, "playback_content", &content, err))
+            return -1;
+        if (!url && !name && !content)
+            return s_fail(err, 422, "10004", "Missing required parameter",
+                          "one of audio_url, media_name, playback_content is required",
+                          "/audio_url");
+        leg->playing = 1;
+        json_t *p = s_payload(leg);
+        json_object_set_new(p, "media_url", url ? json_string(url) : json_null());
+        json_object_set_new(p, "overlay", json_false());
+        s_emit(self, leg, "call.playback.started", now, p);
+        s_timer_add(self, leg, T_PLAYBACK_END, now + 2000);
+    } else if (strcmp(action, "playback_stop") == 0) {
+        if (leg->playing) {
+            leg->playing = 0;
+            json_t *p = s_payload(leg);
+            json_object_set_new(p, "status", json_string("cancelled"));
+            s_emit(self, leg, "call.playback.ended", now, p);
+        }
+    } else if (strcmp(action, "client_state_update") == 0) {
+        const char *cs;
+        if (s_client_state(body, "client_state", &cs, err))
+            return -1;
+        if (!cs)
+            return s_fail(err, 422, "10004", "Missing required parameter",
+                          "The 'client_state' parameter is required.", "/client_state");
+    }
+    return 0;
+}
+
+int sim_model_action(sim_model_t *self, const char *ccid, const char *action, const json_t *body,
+                     int64_t now, json_t **data, sim_error_t *err)
+{
+    *data = NULL;
+    if (!s_action_known(action))
+        return s_fail(err, 404, "10005", "Resource not found",
+                      "The sim does not implement this action", NULL);
+    s_leg_t *leg = s_leg(self, ccid);
+    if (!leg)
+        return s_fail(err, 422, "90015", "Invalid Call Control ID",
+                      "The call_control_id provided was not valid.", "/call_control_id");
+    if (body && !json_is_object(body))
+        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+    const char *command_id, *client_state;
+    if (s_opt_str(body, "command_id", &command_id, err))
+        return -1;
+    /* "Telnyx will ignore any command with the same command_id for the same
+     * call_control_id": the first answer is given again, nothing happens. */
+    for (int i = 0; command_id && i < leg->ncommands; i++)
+        if (strcmp(leg->commands[i].command_id, command_id) == 0) {
+            *data = json_deep_copy(leg->commands[i].response);
+            return 0;
+        }
+    if (leg->ended)
+        return s_ended_error(err);
+    if (strcmp(action, "client_state_update") != 0 &&
+        s_client_state(body, "client_state", &client_state, err))
+        return -1;
+    if (strcmp(action, "client_state_update") == 0)
+        client_state = json_string_value(json_object_get(body, "client_state"));
+    /* A command's client_state rides on this leg's later webhooks. */
+    char previous[sizeof leg->client_state];
+    memcpy(previous, leg->client_state, sizeof previous);
+    if (client_state)
+        CS_COPY(leg->client_state, client_state);
+    if (s_run_action(self, leg, action, body, now, data, err)) {
+        memcpy(leg->client_state, previous, sizeof previous);
+        json_decref(*data);
+        *data = NULL;
+        return -1;
+    }
+    if (command_id) {
+        int i = leg->ncommands < S_MAX_COMMANDS ? leg->ncommands++ : S_MAX_COMMANDS - 1;
+        json_decref(leg->commands[i].response);
+        CS_COPY(leg->commands[i].command_id, command_id);
+        leg->commands[i].response = json_deep_copy(*data);
+    }
+    return 0;
+}
+
+int sim_model_status(sim_model_t *self, const char *ccid, int64_t now, json_t **data,
+                     sim_error_t *err)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (!leg)
+        return s_fail(err, 422, "90015", "Invalid Call Control ID",
+                      "The call_control_id provided was not valid.", "/call_control_id");
+    json_t *d = s_call_data(leg);
+    json_object_set_new(d, "is_alive", json_boolean(!leg->ended));
+    json_object_set_new(d, "client_state",
+                        leg->client_state[0] ? json_string(leg->client_state) : json_null());
+    json_object_set_new(d, "start_time", s_ts(leg->start));
+    if (leg->ended)
+        json_object_set_new(d, "end_time", s_ts(leg->ended));
+    int64_t end = leg->ended ? leg->ended : now;
+    json_object_set_new(d, "call_duration", json_integer((end - leg->start) / 1000));
+    *data = d;
+    return 0;
+}
+
+json_t *sim_model_leg_json(sim_model_t *self, const char *ccid)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (!leg)
+        return NULL;
+    json_t *o = s_call_data(leg);
+    json_object_set_new(o, "is_alive", json_boolean(!leg->ended));
+    json_object_set_new(o, "state", json_string(leg->state));
+    json_object_set_new(o, "direction", json_string(leg->direction));
+    json_object_set_new(o, "from", json_string(leg->from));
+    json_object_set_new(o, "to", json_string(leg->to));
+    json_object_set_new(o, "bridged_with", leg->peer[0] ? json_string(leg->peer) : json_null());
+    json_object_set_new(o, "start_time", s_ts(leg->start));
+    json_object_set_new(o, "answered_at", leg->answered ? s_ts(leg->answered) : json_null());
+    json_object_set_new(o, "end_time", leg->ended ? s_ts(leg->ended) : json_null());
+    return o;
+}

@@ -1,0 +1,73 @@
+/* model - the sim's Telnyx Call Control state: legs, sessions, bridges,
+ * scripted far ends and their timers. No I/O and no clock of its own: the
+ * caller passes `now` and holds one lock around every call, and the
+ * webhooks a change causes are collected in an outbox (sim_model_outbox)
+ * for the delivery thread. Behaviour follows ../shared/reference/
+ * telnyx-call-control.md; where Telnyx is silent, the choice is written at
+ * the place it is made. */
+#ifndef SIM_MODEL_H
+#define SIM_MODEL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct sim_model sim_model_t;
+
+/* An error as Telnyx shapes it: HTTP status + one entry of "errors". */
+typedef struct {
+    int status;
+    char code[8];
+    char title[64];
+    char detail[200];
+    char pointer[48];
+} sim_error_t;
+
+/* How a dialled number behaves (POST /sim/numbers sets more). */
+typedef struct {
+    char number[32];
+    int ring_ms;           /* until answer or failure; -1: rings until timeout_secs */
+    int early_media;       /* ringback before the answer */
+    int answer;            /* answers after ring_ms */
+    int hangup_after_ms;   /* the callee hangs up this long after answering; 0: never */
+    char hangup_cause[32]; /* when it fails or hangs up */
+    char sip_code[8];
+} sim_number_t;
+
+sim_model_t *sim_model_new(const char *connection_id, const char *webhook_url,
+                           const char *failover_url);
+void sim_model_destroy(sim_model_t **self_p);
+
+/* POST /v2/calls. 0 with the response's data (new reference) or -1 + err. */
+int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **data,
+                   sim_error_t *err);
+
+/* POST /v2/calls/{id}/actions/{action} (and PUT client_state_update). */
+int sim_model_action(sim_model_t *self, const char *ccid, const char *action, const json_t *body,
+                     int64_t now, json_t **data, sim_error_t *err);
+
+/* GET /v2/calls/{id}. */
+int sim_model_status(sim_model_t *self, const char *ccid, int64_t now, json_t **data,
+                     sim_error_t *err);
+
+/* POST /sim/calls: an inbound PSTN call {from, to} to a company number on
+ * the default connection. Returns the new leg (new reference). */
+int sim_model_inbound(sim_model_t *self, const json_t *body, int64_t now, json_t **data,
+                      sim_error_t *err);
+
+/* POST /sim/numbers. */
+int sim_model_set_number(sim_model_t *self, const json_t *body, sim_error_t *err);
+
+/* The sim's view of a leg for tests (GET /sim/calls/{id}); NULL if unknown. */
+json_t *sim_model_leg_json(sim_model_t *self, const char *ccid);
+
+/* Fires every timer due at `now`. Returns the next due time (0: none). */
+int64_t sim_model_tick(sim_model_t *self, int64_t now);
+
+/* Takes the webhooks produced so far: [{"url", "failover", "event": {data}}]
+ * (new reference, possibly empty). */
+json_t *sim_model_outbox(sim_model_t *self);
+
+/* Counters for /metrics. */
+void sim_model_counts(sim_model_t *self, long *legs, long *alive, long *webhooks);
+
+#endif
