@@ -42,7 +42,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(OBJ)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 
-.PHONY: all deps test unit integration fuzz run stop bench lint format clean help
+.PHONY: all deps test unit integration conformance fuzz run stop bench lint format clean help
 all: $(BINS)
 
 help:
@@ -86,9 +86,13 @@ unit: $(UNIT_BINS)
 integration: $(BINS) $(INTEG_BINS)
 	@scripts/run-tests.sh $(INTEG_BINS)
 
+# The sim driven by Telnyx's official Node SDK (tests/conformance).
+conformance: bin/callsync-sim
+	@cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error && npm test
+
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit integration conformance
 	@$(MAKE) --no-print-directory fuzz
 
 run: deps

@@ -11,6 +11,10 @@ pkgs=(
   redis-server redis-tools curl
 )
 
+# Node.js runs the SDK conformance tests (and later builds the web app);
+# any node >= 18 on the PATH will do, else Debian's.
+command -v node > /dev/null || pkgs+=(nodejs npm)
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
