@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "creds.h"
 #include "deliver.h"
 #include "log.h"
 #include "model.h"
@@ -24,6 +25,7 @@
 
 typedef struct {
     sim_model_t *model;
+    sim_creds_t *creds;
     sim_deliver_t *deliver;
     pthread_mutex_t lock; /* the model */
     pthread_cond_t wake;  /* the timer thread: a timer may be due sooner */
@@ -93,12 +95,13 @@ static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *
     return ret;
 }
 
-/* Sends {"data": data} (data stolen) or Telnyx's error shape. */
-static enum MHD_Result s_answer(struct MHD_Connection *c, int rc, json_t *data,
-                                const sim_error_t *err)
+/* Sends {"data": data} (data stolen) with ok_status, or Telnyx's error
+ * shape with the error's status. */
+static enum MHD_Result s_reply(struct MHD_Connection *c, int rc, int ok_status, json_t *data,
+                               const sim_error_t *err)
 {
     json_t *body;
-    int status = 200;
+    int status = ok_status;
     if (rc == 0) {
         body = json_pack("{s:o}", "data", data ? data : json_object());
     } else {
@@ -117,6 +120,12 @@ static enum MHD_Result s_answer(struct MHD_Connection *c, int rc, json_t *data,
     enum MHD_Result r = s_send(c, status, "application/json", text ? text : "{}");
     free(text);
     return r;
+}
+
+static enum MHD_Result s_answer(struct MHD_Connection *c, int rc, json_t *data,
+                                const sim_error_t *err)
+{
+    return s_reply(c, rc, 200, data, err);
 }
 
 static int s_authorized(s_sim_t *sim, struct MHD_Connection *c)
@@ -193,7 +202,8 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
         return s_answer(c, rc, rc ? NULL : json_pack("{s:s}", "result", "ok"), &err);
     }
 
-    int rc = -2;
+    int rc = -2, ok_status = 200;
+    char *token = NULL;
     pthread_mutex_lock(&sim->lock);
     if (strncmp(url, "/v2/", 4) == 0 && !s_authorized(sim, c)) {
         sim->refused++;
@@ -207,6 +217,14 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
             rc = sim_model_status(sim->model, id, now, &data, &err);
         else if ((post || strcmp(method, "PUT") == 0) && strncmp(rest, "/actions/", 9) == 0)
             rc = sim_model_action(sim->model, id, rest + 9, body, now, &data, &err);
+    } else if (post && strcmp(url, "/v2/telephony_credentials") == 0) {
+        rc = sim_creds_create(sim->creds, body, now, &data, &err);
+        ok_status = 201;
+    } else if (s_route(url, "/v2/telephony_credentials/", id, sizeof id, &rest)) {
+        if (get && !*rest)
+            rc = sim_creds_get(sim->creds, id, now, &data, &err);
+        else if (post && strcmp(rest, "/token") == 0)
+            rc = sim_creds_token(sim->creds, id, now, &token, &err);
     } else if (post && strcmp(url, "/sim/calls") == 0) {
         rc = sim_model_inbound(sim->model, body, now, &data, &err);
     } else if (post && strcmp(url, "/sim/numbers") == 0) {
@@ -229,7 +247,12 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
     pthread_mutex_unlock(&sim->lock);
     if (rc)
         cs_info("%s %s -> %d %s", method, url, err.status, err.code);
-    return s_answer(c, rc, data, &err);
+    if (token) { /* the token endpoint answers 201 with the bare JWT */
+        enum MHD_Result r = s_send(c, 201, "text/plain", token);
+        free(token);
+        return r;
+    }
+    return s_reply(c, rc, ok_status, data, &err);
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -351,11 +374,13 @@ int main(int argc, char **argv)
     sim.model = sim_model_new(cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"),
                               cs_config_get(cfg, "CALLSYNC_SIM_WEBHOOK_URL"),
                               cs_config_get(cfg, "CALLSYNC_SIM_FAILOVER_URL"));
+    sim.creds = sim_creds_new(cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"));
     sim.deliver = sim_deliver_new(seed);
     sodium_memzero(seed, sizeof seed);
     pthread_mutex_init(&sim.lock, NULL);
     pthread_cond_init(&sim.wake, NULL);
-    if (!sim.model || !sim.deliver || pthread_create(&timers, NULL, s_timers, &sim) != 0)
+    if (!sim.model || !sim.creds || !sim.deliver ||
+        pthread_create(&timers, NULL, s_timers, &sim) != 0)
         goto out;
     timers_up = 1;
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
@@ -383,6 +408,7 @@ out:
     }
     sim_deliver_destroy(&sim.deliver);
     sim_model_destroy(&sim.model);
+    sim_creds_destroy(&sim.creds);
     cs_config_destroy(&cfg);
     curl_global_cleanup();
     return rc;

@@ -13,6 +13,8 @@
 #include "timestamp.h"
 
 #define S_MAX_COMMANDS 32
+#define S_MAX_TRANSFERS 8
+#define S_KEEP_ENDED_MS (10 * 60 * 1000) /* GET /calls/{id} works this long after the end */
 
 typedef enum {
     T_ANSWER,
@@ -37,6 +39,8 @@ typedef struct {
     int64_t start, answered, ended;
     char peer[96];          /* bridged with */
     char transfer_from[96]; /* the leg this one was transferred from: bridge on answer */
+    char transfers[S_MAX_TRANSFERS][96]; /* legs this one was transferred to */
+    int ntransfers;
     char link_to[96];
     int bridge_on_answer;
     sim_number_t script;
@@ -64,6 +68,7 @@ struct sim_model {
     size_t ntimers, cap;
     json_t *outbox;
     long webhooks;
+    int64_t last_prune;
 };
 
 /* ---- small helpers ---- */
@@ -371,13 +376,33 @@ static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char
     s_leg_t *peer = s_leg(self, leg->peer);
     if (peer && !peer->ended)
         s_end(self, peer, "normal_clearing", "callee", "200", now);
+    for (int i = 0; i < leg->ntransfers; i++) {
+        s_leg_t *t = s_leg(self, leg->transfers[i]);
+        if (t && !t->ended && !t->answered)
+            s_end(self, t, "originator_cancel", "caller", "487", now);
+    }
+}
+
+/* Forgets legs ended long ago; at most once a second. */
+static void s_prune(sim_model_t *self, int64_t now)
+{
+    if (now - self->last_prune < 1000)
+        return;
+    self->last_prune = now;
+    /* collect copies of the keys first: deleting frees the hash's own */
+    zlistx_t *old = zlistx_new();
+    zlistx_set_destructor(old, s_free);
     for (s_leg_t *l = zhashx_first(self->legs); l; l = zhashx_next(self->legs))
-        if (!l->ended && strcmp(l->transfer_from, leg->ccid) == 0 && !l->answered)
-            s_end(self, l, "originator_cancel", "caller", "487", now);
+        if (l->ended && now - l->ended > S_KEEP_ENDED_MS)
+            zlistx_add_end(old, strdup(l->ccid));
+    for (const char *k = zlistx_first(old); k; k = zlistx_next(old))
+        zhashx_delete(self->legs, k);
+    zlistx_destroy(&old);
 }
 
 int64_t sim_model_tick(sim_model_t *self, int64_t now)
 {
+    s_prune(self, now);
     while (self->ntimers && self->timers[0].due <= now) {
         s_timer_t t = s_timer_pop(self);
         s_leg_t *leg = s_leg(self, t.ccid);
@@ -708,6 +733,9 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         s_end(self, leg, busy ? "user_busy" : "call_rejected", "callee", busy ? "486" : "603", now);
     } else if (strcmp(action, "transfer") == 0) {
         const char *to, *from, *target_state, *webhook_url;
+        if (leg->ntransfers == S_MAX_TRANSFERS)
+            return s_fail(err, 422, "10015", "Invalid value", "the sim allows 8 transfers per call",
+                          NULL);
         int timeout;
         if (s_req_str(body, "to", &to, err) || s_opt_str(body, "from", &from, err) ||
             s_client_state(body, "target_leg_client_state", &target_state, err) ||
@@ -726,6 +754,8 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         CS_COPY(target->client_state, target_state);
         CS_COPY(target->webhook_url, webhook_url ? webhook_url : leg->webhook_url);
         CS_COPY(target->transfer_from, leg->ccid);
+        CS_COPY(leg->transfers[leg->ntransfers], target->ccid);
+        leg->ntransfers++;
         CS_COPY(target->state, "bridging");
         s_emit_initiated(self, target, now);
         s_ring(self, target, timeout, now);

@@ -227,6 +227,31 @@ test('errors reach the SDK as its typed errors with Telnyx codes', async () => {
   await assert.rejects(stranger.calls.retrieveStatus(ccid), (e) => e instanceof AuthenticationError);
 });
 
+test('telephony credentials and their login tokens', async () => {
+  const cred = await client.telephonyCredentials.create({ connection_id: '1001', name: 'agent-1' });
+  validate(
+    '/paths/~1telephony_credentials/post/responses/201/content/application~1json/schema',
+    cred, 'credential');
+  assert.match(cred.data.sip_username, /^gencred[A-Za-z0-9]{26}$/);
+  assert.equal(cred.data.resource_id, 'connection:1001');
+  const again = await client.telephonyCredentials.retrieve(cred.data.id);
+  assert.equal(again.data.sip_username, cred.data.sip_username);
+  const token = await client.telephonyCredentials.createToken(cred.data.id);
+  const [header, payload] = token.split('.').slice(0, 2)
+    .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+  assert.equal(header.alg, 'HS256');
+  assert.equal(payload.telephony_credential_id, cred.data.id);
+  assert.ok(payload.exp - payload.iat <= 24 * 3600);
+  await assert.rejects(
+    client.telephonyCredentials.create({ connection_id: '999' }),
+    (e) => e instanceof UnprocessableEntityError);
+  const expired = await client.telephonyCredentials.create({
+    connection_id: '1001', expires_at: '2020-01-01T00:00:00Z' });
+  assert.equal(expired.data.expired, true);
+  await assert.rejects(client.telephonyCredentials.createToken(expired.data.id),
+    (e) => e instanceof UnprocessableEntityError);
+});
+
 test('every webhook was signed, verifies, and matches its schema', async () => {
   assert.ok(received.length >= 20, `only ${received.length} webhooks`);
   for (const r of received) {
