@@ -7,6 +7,7 @@
 # ingestor), RATES= (paced runs, webhooks/s) change the load.
 set -euo pipefail
 loadgen=$1
+simload=${2:-}
 calls=${CALLS:-10000}
 conns=${CONNS:-32}
 dir=$(mktemp -d /tmp/callsync-bench-XXXXXX)
@@ -84,3 +85,21 @@ for r in ${RATES:-2000 4000}; do
   run=$((run + 1))
 done
 "$loadgen" --seed-file "$dir/seed" --verify-only
+"$loadgen" --seed-file "$dir/seed" --verify-only
+
+# The sim: call setups/s with their webhooks delivered (to simload's own
+# receiver, so the ingestor's limits do not count).
+if [ -n "$simload" ]; then
+  sport=$(free_port)
+  hport=$(free_port)
+  CALLSYNC_SIM_PORT=$sport CALLSYNC_SIM_WEBHOOK_URL="http://127.0.0.1:$hport/" \
+    CALLSYNC_LOG_LEVEL=warn bin/callsync-sim > "$dir/sim.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$sport/healthz"
+  curl -sf -H 'Content-Type: application/json' -d \
+    '{"number":"+15550199999","ring_ms":0,"answer":true,"hangup_after_ms":200}' \
+    "http://127.0.0.1:$sport/sim/numbers" > /dev/null
+  echo "-- callsync-sim"
+  "$simload" --sim-port "$sport" --receiver-port "$hport" --calls "${SIM_CALLS:-20000}" \
+    --connections 16
+fi

@@ -14,6 +14,7 @@
 
 #define S_MAX_ATTEMPTS 5
 #define S_LOG_MAX 20000
+#define S_MAX_INFLIGHT 64 /* requests at once; the rest wait their turn */
 
 typedef struct {
     json_t *event; /* the "data" object */
@@ -22,6 +23,7 @@ typedef struct {
     int total;   /* attempts made in all: meta.attempt */
     int on_failover;
     int64_t due;
+    uint64_t seq; /* ties on due time go first come, first served */
     CURL *easy;
     struct curl_slist *headers;
     char *body;
@@ -34,12 +36,15 @@ struct sim_deliver {
     pthread_mutex_t lock;
     int stop;
     CURLM *multi;
-    s_job_t **pending; /* waiting for their due time */
+    s_job_t **pending; /* min-heap on (due, seq) */
     size_t npending, cap;
-    s_job_t **flying; /* being sent */
-    size_t nflying, fcap;
+    uint64_t seq;
+    s_job_t *flying[S_MAX_INFLIGHT]; /* being sent */
     int inflight;
-    json_t *log;
+    CURL *idle[S_MAX_INFLIGHT]; /* easy handles to reuse */
+    int nidle;
+    json_t *log[S_LOG_MAX]; /* ring of the last attempts */
+    size_t log_head, log_count;
     double duplicate_rate;
     long reorder_ms, delay_ms, fail_first;
     long delivered, failed;
@@ -59,15 +64,25 @@ static void s_log(sim_deliver_t *self, const s_job_t *job, long status, const ch
 {
     const json_t *payload = json_object_get(job->event, "payload");
     const char *ccid = json_string_value(json_object_get(payload, "call_control_id"));
-    json_array_append_new(
-        self->log,
-        json_pack("{s:s, s:s, s:s?, s:s, s:i, s:I, s:s, s:I}", "event_id",
-                  json_string_value(json_object_get(job->event, "id")), "event_type",
-                  json_string_value(json_object_get(job->event, "event_type")), "call_control_id",
-                  ccid, "url", job->url, "attempt", job->total, "status", (json_int_t)status,
-                  "outcome", outcome, "at", (json_int_t)cs_ts_now_ms()));
-    if (json_array_size(self->log) > S_LOG_MAX)
-        json_array_remove(self->log, 0);
+    json_t *entry =
+        (json_pack("{s:s, s:s, s:s?, s:s, s:i, s:I, s:s, s:I}", "event_id",
+                   json_string_value(json_object_get(job->event, "id")), "event_type",
+                   json_string_value(json_object_get(job->event, "event_type")), "call_control_id",
+                   ccid, "url", job->url, "attempt", job->total, "status", (json_int_t)status,
+                   "outcome", outcome, "at", (json_int_t)cs_ts_now_ms()));
+    size_t slot = (self->log_head + self->log_count) % S_LOG_MAX;
+    if (self->log_count == S_LOG_MAX) {
+        json_decref(self->log[self->log_head]);
+        self->log_head = (self->log_head + 1) % S_LOG_MAX;
+    } else {
+        self->log_count++;
+    }
+    self->log[slot] = entry;
+}
+
+static int s_before(const s_job_t *a, const s_job_t *b)
+{
+    return a->due != b->due ? a->due < b->due : a->seq < b->seq;
 }
 
 /* Under the lock. */
@@ -77,13 +92,56 @@ static void s_queue(sim_deliver_t *self, s_job_t *job)
         size_t cap = self->cap ? self->cap * 2 : 256;
         s_job_t **p = realloc(self->pending, cap * sizeof *p);
         if (!p) {
+            if (job->easy)
+                curl_easy_cleanup(job->easy);
             s_job_free(job);
             return;
         }
         self->pending = p;
         self->cap = cap;
     }
-    self->pending[self->npending++] = job;
+    job->seq = self->seq++;
+    size_t i = self->npending++;
+    while (i > 0 && s_before(job, self->pending[(i - 1) / 2])) {
+        self->pending[i] = self->pending[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    self->pending[i] = job;
+}
+
+/* Under the lock; the heap must not be empty. */
+static s_job_t *s_unqueue(sim_deliver_t *self)
+{
+    s_job_t *top = self->pending[0], *last = self->pending[--self->npending];
+    size_t i = 0, n = self->npending;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && s_before(self->pending[c + 1], self->pending[c]))
+            c++;
+        if (!s_before(self->pending[c], last))
+            break;
+        self->pending[i] = self->pending[c];
+        i = c;
+    }
+    if (n)
+        self->pending[i] = last;
+    return top;
+}
+
+/* A job is done with its easy handle: keep the handle for the next one. */
+static void s_release(sim_deliver_t *self, s_job_t *job)
+{
+    if (!job->easy)
+        return;
+    if (self->nidle < S_MAX_INFLIGHT) {
+        curl_easy_reset(job->easy);
+        self->idle[self->nidle++] = job->easy;
+    } else {
+        curl_easy_cleanup(job->easy);
+    }
+    job->easy = NULL;
 }
 
 static int64_t s_jitter(long max_ms)
@@ -153,7 +211,7 @@ static void s_send(sim_deliver_t *self, s_job_t *job)
     curl_slist_append(job->headers, h_ts);
     curl_slist_append(job->headers, "Expect:");
     if (!job->easy)
-        job->easy = curl_easy_init();
+        job->easy = self->nidle ? self->idle[--self->nidle] : curl_easy_init();
     CURL *e = job->easy;
     curl_easy_setopt(e, CURLOPT_URL, job->url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->body);
@@ -161,34 +219,25 @@ static void s_send(sim_deliver_t *self, s_job_t *job)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s_discard);
     curl_easy_setopt(e, CURLOPT_PRIVATE, job);
-    if (self->nflying == self->fcap) {
-        size_t cap = self->fcap ? self->fcap * 2 : 64;
-        s_job_t **f = realloc(self->flying, cap * sizeof *f);
-        if (!f)
-            return; /* the job stays unsent; it is freed at destroy via pending */
-        self->flying = f;
-        self->fcap = cap;
-    }
-    self->flying[self->nflying++] = job;
+    self->flying[self->inflight++] = job;
     curl_multi_add_handle(self->multi, e);
-    self->inflight++;
 }
 
 /* Under the lock. */
 static void s_landed(sim_deliver_t *self, s_job_t *job)
 {
-    for (size_t i = 0; i < self->nflying; i++)
+    for (int i = 0; i < self->inflight; i++)
         if (self->flying[i] == job) {
-            self->flying[i] = self->flying[--self->nflying];
+            self->flying[i] = self->flying[--self->inflight];
             break;
         }
-    self->inflight--;
 }
 
 /* After a failed attempt: retry, fail over, or give up. Under the lock. */
 static void s_after_failure(sim_deliver_t *self, s_job_t *job, long status, const char *why)
 {
     int retriable = status == 0 || status == 408 || status == 429 || status >= 500;
+    s_release(self, job);
     if (retriable && job->attempt < S_MAX_ATTEMPTS) {
         s_log(self, job, status, why);
         job->due = cs_ts_now_ms() + (200LL << (job->attempt - 1));
@@ -208,8 +257,6 @@ static void s_after_failure(sim_deliver_t *self, s_job_t *job, long status, cons
     self->failed++;
     cs_warn("webhook %s to %s failed after %d attempts (last status %ld)",
             json_string_value(json_object_get(job->event, "id")), job->url, job->total, status);
-    if (job->easy)
-        curl_easy_cleanup(job->easy);
     s_job_free(job);
 }
 
@@ -223,14 +270,8 @@ static void *s_run(void *arg)
             break;
         }
         int64_t now = cs_ts_now_ms(), next = 0;
-        for (size_t i = 0; i < self->npending;) {
-            s_job_t *job = self->pending[i];
-            if (job->due > now) {
-                next = !next || job->due < next ? job->due : next;
-                i++;
-                continue;
-            }
-            self->pending[i] = self->pending[--self->npending];
+        while (self->npending && self->inflight < S_MAX_INFLIGHT && self->pending[0]->due <= now) {
+            s_job_t *job = s_unqueue(self);
             if (job->total < self->fail_first) { /* a fault: this attempt is lost */
                 job->attempt++;
                 job->total++;
@@ -239,6 +280,8 @@ static void *s_run(void *arg)
             }
             s_send(self, job);
         }
+        if (self->npending && self->inflight < S_MAX_INFLIGHT)
+            next = self->pending[0]->due;
         pthread_mutex_unlock(&self->lock);
 
         int running;
@@ -259,7 +302,7 @@ static void *s_run(void *arg)
             if (status >= 200 && status < 300) {
                 s_log(self, job, status, "delivered");
                 self->delivered++;
-                curl_easy_cleanup(job->easy);
+                s_release(self, job);
                 s_job_free(job);
             } else {
                 s_after_failure(self, job, status, status ? "retry" : "retry_timeout");
@@ -287,10 +330,8 @@ sim_deliver_t *sim_deliver_new(const unsigned char seed[32])
     pthread_mutex_init(&self->lock, NULL);
     self->multi = curl_multi_init();
     curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
-    self->log = json_array();
     if (pthread_create(&self->thread, NULL, s_run, self) != 0) {
         curl_multi_cleanup(self->multi);
-        json_decref(self->log);
         free(self);
         return NULL;
     }
@@ -312,15 +353,17 @@ void sim_deliver_destroy(sim_deliver_t **self_p)
             curl_easy_cleanup(self->pending[i]->easy);
         s_job_free(self->pending[i]);
     }
-    for (size_t i = 0; i < self->nflying; i++) {
+    for (int i = 0; i < self->inflight; i++) {
         curl_multi_remove_handle(self->multi, self->flying[i]->easy);
         curl_easy_cleanup(self->flying[i]->easy);
         s_job_free(self->flying[i]);
     }
+    for (int i = 0; i < self->nidle; i++)
+        curl_easy_cleanup(self->idle[i]);
     curl_multi_cleanup(self->multi);
     free(self->pending);
-    free(self->flying);
-    json_decref(self->log);
+    for (size_t i = 0; i < self->log_count; i++)
+        json_decref(self->log[(self->log_head + i) % S_LOG_MAX]);
     sodium_memzero(self->sk, sizeof self->sk);
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -362,11 +405,9 @@ int sim_deliver_faults(sim_deliver_t *self, const json_t *body, sim_error_t *err
 json_t *sim_deliver_log(sim_deliver_t *self, const char *ccid)
 {
     json_t *out = json_array();
-    size_t i;
-    json_t *entry;
     pthread_mutex_lock(&self->lock);
-    json_array_foreach(self->log, i, entry)
-    {
+    for (size_t i = 0; i < self->log_count; i++) {
+        json_t *entry = self->log[(self->log_head + i) % S_LOG_MAX];
         const char *c = json_string_value(json_object_get(entry, "call_control_id"));
         if (!ccid || (c && strcmp(c, ccid) == 0))
             json_array_append(out, entry);
