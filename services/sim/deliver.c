@@ -305,7 +305,7 @@ static void *s_run(void *arg)
                 s_release(self, job);
                 s_job_free(job);
             } else {
-                s_after_failure(self, job, status, status ? "retry" : "retry_timeout");
+                s_after_failure(self, job, status, status ? "retry" : "retry_no_response");
             }
             pthread_mutex_unlock(&self->lock);
         }

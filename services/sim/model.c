@@ -21,6 +21,7 @@ typedef enum {
     T_FAIL,
     T_TIMEOUT,
     T_CALLEE_HANGUP,
+    T_TIME_LIMIT,
     T_SPEAK_END,
     T_PLAYBACK_END
 } s_tkind_t;
@@ -43,6 +44,7 @@ typedef struct {
     int ntransfers;
     char link_to[96];
     int bridge_on_answer;
+    int time_limit_secs; /* from the answer on; default 14400 */
     sim_number_t script;
     int gen; /* bumps when the leg ends: its pending timers are void */
     int recording, speaking, playing;
@@ -272,6 +274,14 @@ static void s_emit_initiated(sim_model_t *self, const s_leg_t *leg, int64_t now)
                         json_string(strncmp(leg->from, "sip:", 4) == 0 ? "sip" : "pstn"));
     json_object_set_new(p, "custom_headers",
                         leg->custom_headers ? json_incref(leg->custom_headers) : json_array());
+    /* real payloads also carry SIP URIs (reference 1.5) */
+    char uri[192];
+    snprintf(uri, sizeof uri, "%s@sip.telnyx.com",
+             strncmp(leg->from, "sip:", 4) == 0 ? leg->from + 4 : leg->from);
+    json_object_set_new(p, "from_sip_uri", json_string(uri));
+    snprintf(uri, sizeof uri, "%s%s", strncmp(leg->to, "sip:", 4) == 0 ? leg->to + 4 : leg->to,
+             strchr(leg->to, '@') ? "" : "@sip.telnyx.com");
+    json_object_set_new(p, "to_sip_uri", json_string(uri));
     s_emit(self, leg, "call.initiated", now, p);
 }
 
@@ -311,7 +321,12 @@ static void s_answer(sim_model_t *self, s_leg_t *leg, int64_t now)
     json_t *p = s_payload(leg);
     json_object_set_new(p, "state", json_string("answered"));
     json_object_set_new(p, "start_time", s_ts(leg->start));
+    /* real answers carry the codec, which the spec leaves out (reference 1.5) */
+    json_object_set_new(p, "codec", json_string("PCMU"));
+    json_object_set_new(p, "sampling_rate", json_integer(8000));
     s_emit(self, leg, "call.answered", now, p);
+    s_timer_add(self, leg, T_TIME_LIMIT,
+                now + 1000LL * (leg->time_limit_secs ? leg->time_limit_secs : 14400));
 }
 
 static void s_bridge(sim_model_t *self, s_leg_t *a, s_leg_t *b, int64_t now)
@@ -427,6 +442,9 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now)
         case T_CALLEE_HANGUP:
             s_end(self, leg, leg->script.hangup_cause, "callee", leg->script.sip_code, t.due);
             break;
+        case T_TIME_LIMIT:
+            s_end(self, leg, "time_limit", "unknown", "200", t.due);
+            break;
         case T_SPEAK_END:
             if (leg->speaking) {
                 leg->speaking = 0;
@@ -541,6 +559,19 @@ static int s_timeout(const json_t *body, int *secs, sim_error_t *err)
     return 0;
 }
 
+static int s_time_limit(const json_t *body, int *secs, sim_error_t *err)
+{
+    const json_t *v = json_object_get(body, "time_limit_secs");
+    *secs = 14400;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 30 || json_integer_value(v) > 14400)
+        return s_fail(err, 422, "10033", "Value out of range",
+                      "time_limit_secs must be an integer from 30 to 14400", "/time_limit_secs");
+    *secs = (int)json_integer_value(v);
+    return 0;
+}
+
 static json_t *s_call_data(const s_leg_t *leg)
 {
     json_t *d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "call_control_id", leg->ccid, "call_leg_id",
@@ -590,8 +621,8 @@ int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **
     if (!s_e164(from))
         return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
                       "'from' must be +E.164", "/from");
-    int timeout;
-    if (s_timeout(body, &timeout, err))
+    int timeout, limit;
+    if (s_timeout(body, &timeout, err) || s_time_limit(body, &limit, err))
         return -1;
     int bridge_intent = json_is_true(json_object_get(body, "bridge_intent"));
     int bridge_on_answer = json_is_true(json_object_get(body, "bridge_on_answer"));
@@ -619,6 +650,7 @@ int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **
     CS_COPY(leg->client_state, client_state);
     CS_COPY(leg->webhook_url, webhook_url);
     CS_COPY(leg->state, "bridging");
+    leg->time_limit_secs = limit;
     if (headers)
         leg->custom_headers = json_deep_copy(headers);
     if (linked) {
@@ -733,13 +765,15 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         s_end(self, leg, busy ? "user_busy" : "call_rejected", "callee", busy ? "486" : "603", now);
     } else if (strcmp(action, "transfer") == 0) {
         const char *to, *from, *target_state, *webhook_url;
+        int limit;
         if (leg->ntransfers == S_MAX_TRANSFERS)
             return s_fail(err, 422, "10015", "Invalid value", "the sim allows 8 transfers per call",
                           NULL);
         int timeout;
         if (s_req_str(body, "to", &to, err) || s_opt_str(body, "from", &from, err) ||
             s_client_state(body, "target_leg_client_state", &target_state, err) ||
-            s_opt_str(body, "webhook_url", &webhook_url, err) || s_timeout(body, &timeout, err))
+            s_opt_str(body, "webhook_url", &webhook_url, err) || s_timeout(body, &timeout, err) ||
+            s_time_limit(body, &limit, err))
             return -1;
         if (!s_destination_ok(to))
             return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
@@ -757,6 +791,7 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         CS_COPY(leg->transfers[leg->ntransfers], target->ccid);
         leg->ntransfers++;
         CS_COPY(target->state, "bridging");
+        target->time_limit_secs = limit;
         s_emit_initiated(self, target, now);
         s_ring(self, target, timeout, now);
     } else if (strcmp(action, "bridge") == 0) {

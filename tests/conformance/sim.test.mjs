@@ -159,23 +159,29 @@ test('actions on a live call, with the webhooks they cause', async () => {
   const res = await client.calls.dial({ connection_id: '1001', to: '+15550100001', from: '+15550009999' });
   const ccid = res.data.call_control_id;
   await waitEvent(ccid, 'call.answered');
-  const ok = (r) => assert.equal(r.data.result, 'ok');
-  ok(await client.calls.actions.sendDtmf(ccid, { digits: '12#' }));
-  ok(await client.calls.actions.speak(ccid, { payload: 'Hello', voice: 'female' }));
+  const ok = (r, action, method = 'post') => {
+    assert.equal(r.data.result, 'ok');
+    validate(ok200(`/calls/{call_control_id}/actions/${action}`, method), r, `${action} response`);
+  };
+  ok(await client.calls.actions.sendDtmf(ccid, { digits: '12#' }), 'send_dtmf');
+  ok(await client.calls.actions.speak(ccid, { payload: 'Hello', voice: 'female' }), 'speak');
   await waitEvent(ccid, 'call.speak.ended');
-  ok(await client.calls.actions.startPlayback(ccid, { audio_url: 'https://example.com/a.mp3' }));
+  ok(await client.calls.actions.startPlayback(ccid, { audio_url: 'https://example.com/a.mp3' }),
+    'playback_start');
   await waitEvent(ccid, 'call.playback.started');
-  ok(await client.calls.actions.stopPlayback(ccid, {}));
+  ok(await client.calls.actions.stopPlayback(ccid, {}), 'playback_stop');
   await waitEvent(ccid, 'call.playback.ended');
-  ok(await client.calls.actions.startRecording(ccid, { format: 'mp3', channels: 'single' }));
-  ok(await client.calls.actions.stopRecording(ccid, {}));
+  ok(await client.calls.actions.startRecording(ccid, { format: 'mp3', channels: 'single' }),
+    'record_start');
+  ok(await client.calls.actions.stopRecording(ccid, {}), 'record_stop');
   await waitFor(
     () => received.find((r) => r.event.data.event_type === 'call.recording.saved' &&
       r.event.data.payload.call_leg_id === res.data.call_leg_id),
     'call.recording.saved');
   const state = Buffer.from('{"step":2}').toString('base64');
-  ok(await client.calls.actions.updateClientState(ccid, { client_state: state }));
-  ok(await client.calls.actions.hangup(ccid, {}));
+  ok(await client.calls.actions.updateClientState(ccid, { client_state: state }),
+    'client_state_update', 'put');
+  ok(await client.calls.actions.hangup(ccid, {}), 'hangup');
   const hangup = await waitEvent(ccid, 'call.hangup');
   assert.equal(hangup.event.data.payload.client_state, state);
 });

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,52 @@ static void test_faults(void **state)
     json_decref(r);
 }
 
+/* A primary URL that refuses connections: 5 attempts, then the failover. */
+static void test_failover(void **state)
+{
+    (void)state;
+    int port = h_free_port(), dead = h_free_port();
+    unsigned char seed[32];
+    char seed64[64], e_port[64], e_hook[128], e_fail[128], e_seed[128], tag[16];
+    crypto_sign_ed25519_sk_to_seed(seed, s_env.sk);
+    sodium_bin2base64(seed64, sizeof seed64, seed, 32, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(e_port, sizeof e_port, "CALLSYNC_SIM_PORT=%d", port);
+    snprintf(e_hook, sizeof e_hook, "CALLSYNC_SIM_WEBHOOK_URL=http://127.0.0.1:%d/", dead);
+    snprintf(e_fail, sizeof e_fail, "CALLSYNC_SIM_FAILOVER_URL=http://127.0.0.1:%d/webhooks/telnyx",
+             s_ingest);
+    snprintf(e_seed, sizeof e_seed, "CALLSYNC_SIM_SIGNING_SEED=%s", seed64);
+    snprintf(tag, sizeof tag, "%d", port);
+    const char *extra[] = {e_port, e_hook, e_fail, e_seed, NULL};
+    assert_true(h_spawn(&s_env, "sim", extra, tag) > 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    assert_int_equal(h_wait_http(url, 200, 5000), 0);
+    json_t *r;
+    assert_int_equal(h_sim_call(port, "POST", "/sim/calls",
+                                "{\"from\":\"+15557770009\",\"to\":\"+15550009999\"}", &r),
+                     200);
+    char cc[128];
+    snprintf(cc, sizeof cc, "%s", s_str(json_object_get(r, "data"), "call_control_id"));
+    json_decref(r);
+    assert_int_equal(h_sim_wait_event(port, cc, "call.initiated", 1, 8000), 1);
+    char path[256];
+    snprintf(path, sizeof path, "/sim/deliveries?call_control_id=%s", cc);
+    assert_int_equal(h_sim_call(port, "GET", path, NULL, &r), 200);
+    json_t *log = json_object_get(r, "data");
+    /* attempts 1-4 are retried, the 5th fails over, the 6th (to the failover) lands */
+    assert_int_equal(json_array_size(log), 6);
+    assert_string_equal(s_str(json_array_get(log, 0), "outcome"), "retry_no_response");
+    assert_string_equal(s_str(json_array_get(log, 4), "outcome"), "failover");
+    json_t *last = json_array_get(log, 5);
+    assert_string_equal(s_str(last, "outcome"), "delivered");
+    assert_int_equal(json_integer_value(json_object_get(last, "attempt")), 6);
+    assert_non_null(strstr(s_str(last, "url"), "/webhooks/telnyx"));
+    json_decref(r);
+    json_t *rec = s_record(cc);
+    assert_string_equal(s_str(rec, "direction"), "inbound");
+    json_decref(rec);
+}
+
 static void test_public_key(void **state)
 {
     (void)state;
@@ -309,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_dial_idempotent),
         cmocka_unit_test(test_inbound_transfer),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_failover),
         cmocka_unit_test(test_public_key),
     };
     int failed = cmocka_run_group_tests_name("sim", tests, setup, teardown);

@@ -172,6 +172,31 @@ static void test_status_forgotten_after_ten_minutes(void **state)
     assert_string_equal(err.code, "90015");
 }
 
+static void test_time_limit(void **state)
+{
+    (void)state;
+    int64_t t = T0 + 9000000;
+    char ccid[128];
+    snprintf(ccid, sizeof ccid, "%s", s_dial("+15550100001", ",\"time_limit_secs\":30", t));
+    json_t *out = s_run(t, t + 32000);
+    char got[256];
+    s_types(out, ccid, got, sizeof got);
+    assert_string_equal(got, "call.initiated,call.answered,call.hangup,");
+    json_t *last = json_object_get(json_array_get(out, json_array_size(out) - 1), "event");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(last, "payload"), "hangup_cause")),
+        "time_limit");
+    json_decref(out);
+    json_t *body = json_loads("{\"connection_id\":\"1001\",\"to\":\"+15550100001\","
+                              "\"from\":\"+15550009999\",\"time_limit_secs\":5}",
+                              0, NULL),
+           *data;
+    sim_error_t err;
+    assert_int_equal(sim_model_dial(s_m, body, t, &data, &err), -1);
+    assert_string_equal(err.code, "10033");
+    json_decref(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_hangup_causes_and_90018),
         cmocka_unit_test(test_transfer_cancelled_with_its_leg),
         cmocka_unit_test(test_status_forgotten_after_ten_minutes),
+        cmocka_unit_test(test_time_limit),
     };
     return cmocka_run_group_tests_name("sim_model", tests, setup, teardown);
 }
