@@ -224,6 +224,17 @@ static void test_inbound_transfer(void **state)
                      200);
     json_decref(r);
     assert_int_equal(h_sim_wait_event(s_sim, in, "call.bridged", 1, 4000), 1);
+    /* the sim's own view of the leg, for tests */
+    snprintf(path, sizeof path, "/sim/calls/%s", in);
+    assert_int_equal(h_sim_call(s_sim, "GET", path, NULL, &r), 200);
+    json_t *leg = json_object_get(r, "data");
+    assert_string_equal(s_str(leg, "state"), "bridged");
+    assert_string_equal(s_str(leg, "direction"), "incoming");
+    assert_true(json_is_true(json_object_get(leg, "is_alive")));
+    assert_true(json_is_string(json_object_get(leg, "bridged_with")));
+    json_decref(r);
+    assert_int_equal(h_sim_call(s_sim, "GET", "/sim/calls/v3:none", NULL, &r), 404);
+    json_decref(r);
     json_t *rec = s_record(in);
     assert_string_equal(s_str(rec, "direction"), "inbound");
     assert_string_equal(s_str(rec, "state"), "active");
@@ -289,6 +300,16 @@ static void test_faults(void **state)
     assert_true(talk >= 2.95 && talk <= 3.2);
     json_decref(rec);
     assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{\"duplicate_rate\":2}", &r), 422);
+    json_decref(r);
+
+    /* delay_ms holds every webhook back */
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{\"delay_ms\":700}", &r), 200);
+    json_decref(r);
+    int64_t t0 = h_now_ms();
+    const char *d = s_dial("+15550100002", NULL, 10);
+    assert_int_equal(h_sim_wait_event(s_sim, d, "call.initiated", 1, 3000), 1);
+    assert_true(h_now_ms() - t0 >= 700);
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{}", &r), 200);
     json_decref(r);
 }
 
