@@ -216,6 +216,7 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         ch |= s_sfact_merge(&call->direction, ev->direction, at, 3);
         ch |= s_sfact_merge(&call->from, ev->from, at, 3);
         ch |= s_sfact_merge(&call->to, ev->to, at, 3);
+        ch |= s_sfact_merge(&call->flow, ev->value, at, 3);
         ch |= s_tfact_merge(&call->created, at, ev->clock);
         return ch; /* a dial intent names no leg */
     case CS_EV_HOLD:
@@ -432,6 +433,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "state", json_string(cs_state_name(cs_call_state(call))));
     json_object_set_new(o, "direction", s_str_or_null(s_direction(call)));
     json_object_set_new(o, "agent_id", s_str_or_null(call->agent_id.v));
+    json_object_set_new(o, "flow", s_str_or_null(call->flow.v));
     json_object_set_new(o, "from", s_str_or_null(from));
     json_object_set_new(o, "to", s_str_or_null(to));
     json_object_set_new(o, "legs", legs);
@@ -472,8 +474,8 @@ static void s_min(int64_t *t0, int64_t at)
 static int64_t s_earliest(const cs_call_t *call)
 {
     int64_t t0 = 0;
-    const cs_sfact_t *sf[] = {&call->direction, &call->agent_id, &call->from, &call->to,
-                              &call->machine};
+    const cs_sfact_t *sf[] = {&call->direction, &call->agent_id, &call->from,
+                              &call->to,        &call->machine,  &call->flow};
     for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++)
         s_min(&t0, sf[i]->at);
     const cs_tfact_t *tf[] = {&call->created, &call->sdk_answered, &call->sdk_ended,
@@ -610,6 +612,7 @@ json_t *cs_call_to_store(const cs_call_t *call)
     s_put_sfact(o, "agent", &call->agent_id, t0);
     s_put_sfact(o, "from", &call->from, t0);
     s_put_sfact(o, "to", &call->to, t0);
+    s_put_sfact(o, "flow", &call->flow, t0);
     s_put_tfact(o, "created", &call->created, t0);
     json_t *legs = json_array();
     for (int i = 0; i < call->nlegs; i++) {
@@ -669,6 +672,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     rc |= s_get_sfact(o, "agent", &call->agent_id, t0);
     rc |= s_get_sfact(o, "from", &call->from, t0);
     rc |= s_get_sfact(o, "to", &call->to, t0);
+    rc |= s_get_sfact(o, "flow", &call->flow, t0);
     rc |= s_get_tfact(o, "created", &call->created, t0);
     const json_t *legs = json_object_get(o, "legs");
     if (legs && (!json_is_array(legs) || json_array_size(legs) > CS_MAX_LEGS))

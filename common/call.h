@@ -67,7 +67,7 @@ typedef struct {
     char hangup_cause[CS_STR_LEN];
     char hangup_source[16];
     char sip_code[16];
-    char value[CS_URL_LEN]; /* digit, recording URL, machine result or SDK state */
+    char value[CS_URL_LEN]; /* digit, recording URL, machine result, SDK state; CREATED: flow */
 } cs_event_t;
 
 /* A set-once string: the best claim by (rank desc, at asc, value asc). */
@@ -105,6 +105,7 @@ typedef struct {
     cs_sfact_t direction; /* said by the creator ("outbound" | "inbound") */
     cs_sfact_t agent_id;
     cs_sfact_t from, to; /* said by the creator */
+    cs_sfact_t flow;     /* said by the creator: "server_dial" | "browser" */
     cs_tfact_t created;
     int nlegs;
     cs_leg_t legs[CS_MAX_LEGS]; /* sorted by ccid */

@@ -41,6 +41,7 @@ static const s_var_t s_vars[] = {
     {"TELNYX_API_KEY", NULL, "Telnyx API v2 key (server side only; never logged)"},
     {"TELNYX_API_BASE", "https://api.telnyx.com/v2", "Telnyx REST base URL"},
     {"TELNYX_CONNECTION_ID", NULL, "Call Control app / credential connection used to dial"},
+    {"CALLSYNC_CALLER_ID", NULL, "the company number (+E.164) shown on the calls callsync dials"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
 };

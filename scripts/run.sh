@@ -53,11 +53,21 @@ ingest_port=${CALLSYNC_INGEST_PORT:-8081}
 sim_port=${CALLSYNC_SIM_PORT:-8090}
 export CALLSYNC_SIM_WEBHOOK_URL=${CALLSYNC_SIM_WEBHOOK_URL:-http://127.0.0.1:$ingest_port/webhooks/telnyx}
 
+# The orchestrator talks to the local sim unless TELNYX_API_BASE says otherwise.
+export TELNYX_API_BASE=${TELNYX_API_BASE:-http://127.0.0.1:$sim_port/v2}
+export TELNYX_API_KEY=${TELNYX_API_KEY:-${CALLSYNC_SIM_API_KEY:-sim-key}}
+export TELNYX_CONNECTION_ID=${TELNYX_CONNECTION_ID:-${CALLSYNC_SIM_CONNECTION_ID:-1001}}
+export CALLSYNC_CALLER_ID=${CALLSYNC_CALLER_ID:-+15550009999}
+
 start bus bin/callsync-bus
 start ingestor bin/callsync-ingestor
 start sim bin/callsync-sim
+start orchestrator bin/callsync-orchestrator
 wait_for "the ingestor (port $ingest_port)" curl -sf "http://127.0.0.1:$ingest_port/healthz"
 wait_for "the sim (port $sim_port)" curl -sf "http://127.0.0.1:$sim_port/healthz"
+wait_for "the orchestrator" curl -sf "http://127.0.0.1:${CALLSYNC_ORCH_PORT:-8082}/healthz"
+# a demo agent, so `callsync-ctl dial` works at once
+bin/callsync-ctl agent set alice --sip-user alice01 --name Alice --status available > /dev/null
 
 cat <<EOT
 
@@ -68,9 +78,8 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   operator CLI      CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl calls --active
   webhook key       TELNYX_PUBLIC_KEY=$TELNYX_PUBLIC_KEY (dev keypair in .run/keys.json)
   local Telnyx      http://127.0.0.1:$sim_port/v2 (Bearer sim-key), webhooks to the ingestor
-  try a call        curl -s -H 'Authorization: Bearer sim-key' -H 'Content-Type: application/json' \\
-                      -d '{"connection_id":"1001","to":"+15550100004","from":"+15550009999"}' \\
-                      http://127.0.0.1:$sim_port/v2/calls
+  try a call        CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
+                    (rings agent alice, then the customer; both bridged; the customer hangs up after 3 s)
 
   The softphone and dashboard are not built yet; see the status table in README.md.
 EOT

@@ -247,6 +247,7 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     CS_COPY(ev.direction, "outbound");
     CS_COPY(ev.agent_id, agent);
     CS_COPY(ev.to, to);
+    CS_COPY(ev.value, "server_dial");
     static cs_call_t call;
     if (cs_store_create(store, &ev, &call, err, sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);

@@ -1,0 +1,51 @@
+/* flows - see flows.h. */
+#include "flows.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "text.h"
+
+static int s_has_role(const cs_call_t *call, const char *role)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].role.v, role) == 0)
+            return 1;
+    return 0;
+}
+
+int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)
+{
+    int n = 0;
+    if (cs_call_state(call) == CS_STATE_ENDED) {
+        for (int i = 0; i < call->nlegs && n < max; i++) {
+            const cs_leg_t *leg = &call->legs[i];
+            if (leg->ended.at)
+                continue;
+            out[n].kind = CS_INTENT_HANGUP_LEG;
+            snprintf(out[n].key, sizeof out[n].key, "%s:hangup:%s", call->id, leg->ccid);
+            CS_COPY(out[n].ccid, leg->ccid);
+            n++;
+        }
+        return n;
+    }
+    if (strcmp(call->flow.v, "server_dial") == 0 && call->nlegs == 0 && n < max) {
+        out[n].kind = CS_INTENT_DIAL_AGENT;
+        snprintf(out[n].key, sizeof out[n].key, "%s:dial_agent", call->id);
+        out[n].ccid[0] = '\0';
+        return n + 1;
+    }
+    if (strcmp(call->flow.v, "server_dial") == 0 && !s_has_role(call, "customer")) {
+        for (int i = 0; i < call->nlegs && n < max; i++) {
+            const cs_leg_t *leg = &call->legs[i];
+            if (strcmp(leg->role.v, "agent") != 0 || !leg->answered.at)
+                continue;
+            out[n].kind = CS_INTENT_DIAL_CUSTOMER;
+            snprintf(out[n].key, sizeof out[n].key, "%s:dial_customer", call->id);
+            CS_COPY(out[n].ccid, leg->ccid);
+            n++;
+            break;
+        }
+    }
+    return n;
+}

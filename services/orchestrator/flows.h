@@ -1,0 +1,33 @@
+/* flows - what a call needs the orchestrator to do next, as a pure
+ * function of its record (ARCHITECTURE §4). The orchestrator runs these
+ * on every change notice and on a periodic sweep of the active calls, so a
+ * lost notice or a restart only delays an intent, never loses it; each
+ * intent has a stable key, which is both its Redis claim (one instance
+ * issues it) and the command_id Telnyx dedupes on.
+ *
+ *   server dial: no leg yet -> dial the agent's SIP URI;
+ *                the agent's leg answered, no customer leg yet
+ *                -> dial the customer, linked to the agent leg, bridged on answer
+ *   teardown:    the call ended (any leg ended, or the SDK hung up) and a
+ *                leg is still live -> hang that leg up */
+#ifndef CS_FLOWS_H
+#define CS_FLOWS_H
+
+#include "call.h"
+
+typedef enum {
+    CS_INTENT_DIAL_AGENT,
+    CS_INTENT_DIAL_CUSTOMER,
+    CS_INTENT_HANGUP_LEG
+} cs_intent_kind_t;
+
+typedef struct {
+    cs_intent_kind_t kind;
+    char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:hangup:<ccid>" */
+    char ccid[CS_CCID_LEN];     /* the leg it acts on (the agent leg for a dial) */
+} cs_intent_t;
+
+/* Fills out[] with up to max intents; returns how many. */
+int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max);
+
+#endif

@@ -1,0 +1,195 @@
+/* callsync-orchestrator - runs the call flows against Telnyx's REST API.
+ *
+ * One thread follows the bus (change notices and commands) and sweeps the
+ * active calls every 2 s; libmicrohttpd answers /healthz and /metrics on
+ * its own thread with its own Redis connection. Any number of instances may
+ * run: intents are claimed in Redis (orchestrate.h). Stops on SIGTERM. */
+#include <curl/curl.h>
+#include <czmq.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+#include "orchestrate.h"
+#include "redis.h"
+#include "store.h"
+#include "timestamp.h"
+
+typedef struct {
+    cs_orch_t *orch;
+    cs_redis_t *health; /* used by the HTTP thread only */
+} s_http_t;
+
+static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *type,
+                              const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version, const char *upload,
+                                size_t *upload_size, void **con_cls)
+{
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    s_http_t *h = cls;
+    if (strcmp(url, "/healthz") == 0) {
+        int up = cs_redis_ping(h->health);
+        return s_send(c, up ? 200 : 503, "application/json",
+                      up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
+                         : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char *text = cs_orch_metrics(h->orch);
+        enum MHD_Result r = s_send(c, 200, "text/plain; version=0.0.4", text ? text : "");
+        free(text);
+        return r;
+    }
+    return s_send(c, 404, "application/json", "{\"error\":\"not found\"}");
+}
+
+/* cmd.* bodies are JSON with the call's cs id in "call". */
+static void s_command(cs_orch_t *orch, const char *topic, const char *body, size_t len)
+{
+    json_t *cmd = json_loadb(body, len, 0, NULL);
+    const char *call = json_string_value(json_object_get(cmd, "call"));
+    if (!call) {
+        cs_warn("bus: %s without a call id: dropped", topic);
+    } else if (strcmp(topic, "cmd.dial") == 0) {
+        cs_orch_wake(orch, call);
+    } else if (strcmp(topic, "cmd.hangup") == 0) {
+        cs_orch_hangup(orch, call);
+    } else {
+        cs_debug("bus: %s is not for the orchestrator", topic);
+    }
+    json_decref(cmd);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const vars[] = {
+        "CALLSYNC_REDIS_URL", "CALLSYNC_BUS_SUB",   "CALLSYNC_ORCH_PORT",
+        "TELNYX_API_KEY",     "TELNYX_API_BASE",    "TELNYX_CONNECTION_ID",
+        "CALLSYNC_CALLER_ID", "CALLSYNC_LOG_LEVEL", NULL};
+    char err[256];
+    bool help;
+    cs_config_t *cfg =
+        cs_config_new("callsync-orchestrator", "runs the call flows and every Telnyx command", vars,
+                      argc, argv, &help, err, sizeof err);
+    if (!cfg || help) {
+        if (!cfg)
+            fprintf(stderr, "callsync-orchestrator: %s\n", err);
+        int code = cfg ? 0 : 2;
+        cs_config_destroy(&cfg);
+        return code;
+    }
+    cs_log_level_t level = CS_LOG_INFO;
+    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
+    cs_log_init("orchestrator", level);
+    int rc = 1;
+    long port;
+    cs_store_t *store = NULL;
+    cs_telnyx_t *api = NULL;
+    cs_bus_t *bus = NULL;
+    s_http_t http = {0};
+    struct MHD_Daemon *d = NULL;
+    const char *key = cs_config_get(cfg, "TELNYX_API_KEY");
+    const char *conn = cs_config_get(cfg, "TELNYX_CONNECTION_ID");
+    const char *caller = cs_config_get(cfg, "CALLSYNC_CALLER_ID");
+    if (cs_config_int(cfg, "CALLSYNC_ORCH_PORT", 1, 65535, &port, err, sizeof err)) {
+        cs_error("%s", err);
+        goto out;
+    }
+    if (!key || !conn || !caller || caller[0] != '+') {
+        cs_error("TELNYX_API_KEY, TELNYX_CONNECTION_ID and CALLSYNC_CALLER_ID (+E.164) are "
+                 "required");
+        goto out;
+    }
+    if (sodium_init() < 0)
+        goto out;
+    zsys_handler_set(NULL);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    store = cs_store_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), NULL, err, sizeof err);
+    http.health = cs_redis_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), err, sizeof err);
+    api = cs_telnyx_new(cs_config_get(cfg, "TELNYX_API_BASE"), key);
+    if (!store || !http.health || !api) {
+        cs_error("CALLSYNC_REDIS_URL: %s", err);
+        goto out;
+    }
+    http.orch = cs_orch_new(store, api, &(cs_orch_config_t){conn, caller});
+    static const char *const topics[] = {"cmd.", "call.changed", NULL};
+    bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
+    if (!http.orch || !bus) {
+        cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
+        goto out;
+    }
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, s_handle, &http, MHD_OPTION_END);
+    if (!d) {
+        cs_error("cannot listen on port %ld", port);
+        goto out;
+    }
+    cs_info("running: API %s, connection %s, bus %s, /healthz on :%ld",
+            cs_config_get(cfg, "TELNYX_API_BASE"), conn, cs_config_get(cfg, "CALLSYNC_BUS_SUB"),
+            port);
+    int64_t next_sweep = 0;
+    for (;;) {
+        struct timespec zero = {0, 0};
+        if (sigtimedwait(&sigs, NULL, &zero) > 0)
+            break;
+        if (cs_ts_now_ms() >= next_sweep) {
+            cs_orch_sweep(http.orch); /* what lost notices or a restart left */
+            next_sweep = cs_ts_now_ms() + 2000;
+        }
+        char *topic, *body;
+        size_t len;
+        if (cs_bus_recv(bus, 200, &topic, &body, &len) != 0)
+            continue;
+        if (strcmp(topic, "call.changed") == 0) {
+            static cs_call_t call;
+            if (cs_store_decode(body, len, &call, err, sizeof err) == 0)
+                cs_orch_call(http.orch, &call);
+            else
+                cs_warn("bus: call.changed not a record: %s", err);
+        } else {
+            s_command(http.orch, topic, body, len);
+        }
+        free(topic);
+        free(body);
+    }
+    cs_info("stopping");
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    cs_bus_destroy(&bus);
+    cs_orch_destroy(&http.orch);
+    cs_telnyx_destroy(&api);
+    cs_redis_destroy(&http.health);
+    cs_store_destroy(&store);
+    cs_config_destroy(&cfg);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,279 @@
+/* orchestrate - see orchestrate.h. */
+#include "orchestrate.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agents.h"
+#include "flows.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+#include "text.h"
+#include "timestamp.h"
+
+enum { M_OK, M_ALREADY_ENDED, M_REFUSED, M_UNANSWERED, M_COUNT };
+
+struct cs_orch {
+    cs_store_t *store;
+    cs_telnyx_t *api;
+    char connection_id[32], caller_id[32];
+    char instance[64];
+    cs_counter_t counters[M_COUNT];
+    cs_counter_t claims_lost;
+    cs_histogram_t latency;
+};
+
+cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config_t *cfg)
+{
+    cs_orch_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->api = api;
+    CS_COPY(self->connection_id, cfg->connection_id);
+    CS_COPY(self->caller_id, cfg->caller_id);
+    char host[32] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
+    static const char *labels[M_COUNT] = {"outcome=\"ok\"", "outcome=\"already_ended\"",
+                                          "outcome=\"refused\"", "outcome=\"no_answer\""};
+    for (int i = 0; i < M_COUNT; i++) {
+        self->counters[i].name = "callsync_commands_total";
+        self->counters[i].help = "Telnyx commands sent, by outcome";
+        self->counters[i].labels = labels[i];
+    }
+    self->claims_lost.name = "callsync_intents_claimed_elsewhere_total";
+    self->claims_lost.help = "Intents another orchestrator instance had claimed";
+    self->latency = (cs_histogram_t){
+        .name = "callsync_command_seconds",
+        .help = "Telnyx command latency, retries included",
+        .nbuckets = 8,
+        .bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5},
+    };
+    return self;
+}
+
+void cs_orch_destroy(cs_orch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int s_is_reply(redisReply *r, int type)
+{
+    return r && r->type == type;
+}
+
+/* 1: this instance may send the intent now; 0: done or claimed elsewhere;
+ * -1: Redis unreachable. */
+static int s_claim(cs_orch_t *self, const char *key)
+{
+    cs_redis_t *redis = cs_store_redis(self->store);
+    redisReply *r = cs_redis_cmd(redis, "EXISTS cs:done:%s", key);
+    if (!s_is_reply(r, REDIS_REPLY_INTEGER)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int done = r->integer == 1;
+    freeReplyObject(r);
+    if (done)
+        return 0;
+    r = cs_redis_cmd(redis, "SET cs:claim:%s %s NX PX 15000", key, self->instance);
+    int won = s_is_reply(r, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    if (!won)
+        cs_counter_inc(&self->claims_lost);
+    return won;
+}
+
+static void s_done(cs_orch_t *self, const char *key)
+{
+    freeReplyObject(cs_redis_cmd(cs_store_redis(self->store), "SET cs:done:%s 1 EX 86400", key));
+}
+
+/* The command and its outcome, as a fact in the call's history. */
+static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, const char *ccid,
+                   const char *outcome)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_UNKNOWN;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, type);
+    snprintf(ev.id, sizeof ev.id, "cmd-%lld-%u", (long long)ev.at, randombytes_random());
+    CS_COPY(ev.ccid, ccid);
+    CS_COPY(ev.cs_hint, call->id);
+    CS_COPY(ev.value, outcome);
+    static cs_call_t after;
+    cs_apply_t applied;
+    bool changed;
+    char err[256];
+    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
+        cs_warn("call %s: %s not recorded: %s", call->id, type, err);
+}
+
+static char *s_client_state(const char *cs_id, const char *role, const char *agent)
+{
+    json_t *j = json_pack("{s:s, s:s}", "cs", cs_id, "role", role);
+    if (agent && *agent)
+        json_object_set_new(j, "agent", json_string(agent));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    size_t n = sodium_base64_encoded_len(strlen(text), sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(n);
+    sodium_bin2base64(b64, n, (const unsigned char *)text, strlen(text),
+                      sodium_base64_VARIANT_ORIGINAL);
+    free(text);
+    return b64;
+}
+
+/* Sends one command for an intent and settles it. */
+static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in, const char *path,
+                   json_t *body, const char *type)
+{
+    json_t *data = NULL;
+    cs_telnyx_result_t res;
+    json_object_set_new(body, "command_id", json_string(in->key));
+    int rc = cs_telnyx_post(self->api, path, body, &data, &res);
+    json_decref(body);
+    cs_histogram_observe(&self->latency, res.seconds);
+    const char *new_leg = json_string_value(json_object_get(data, "call_control_id"));
+    char outcome[256];
+    int settle = 1;
+    if (rc == 0) {
+        cs_counter_inc(&self->counters[M_OK]);
+        snprintf(outcome, sizeof outcome, "ok");
+    } else if (strcmp(res.code, "90018") == 0) {
+        cs_counter_inc(&self->counters[M_ALREADY_ENDED]);
+        snprintf(outcome, sizeof outcome, "already ended");
+    } else if (res.status >= 400 && res.status < 500) {
+        cs_counter_inc(&self->counters[M_REFUSED]);
+        snprintf(outcome, sizeof outcome, "refused %ld %s: %s", res.status, res.code, res.detail);
+    } else {
+        cs_counter_inc(&self->counters[M_UNANSWERED]);
+        snprintf(outcome, sizeof outcome, "no answer after %d attempts: %s", res.attempts,
+                 res.detail);
+        settle = 0; /* the claim expires; the sweep sends it again, same command_id */
+    }
+    cs_info("call %s: %s %s -> %s (%.1f ms)", call->id, type, in->ccid[0] ? in->ccid : "-", outcome,
+            res.seconds * 1000);
+    if (settle)
+        s_done(self, in->key);
+    s_fact(self, call, type, new_leg ? new_leg : in->ccid, outcome);
+    json_decref(data);
+}
+
+static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
+{
+    int claim = s_claim(self, in->key);
+    if (claim <= 0)
+        return;
+    char path[CS_CCID_LEN * 3 + 64];
+    switch (in->kind) {
+    case CS_INTENT_DIAL_AGENT: {
+        int missing = 0;
+        char err[256];
+        json_t *agent =
+            cs_agent_get(cs_store_redis(self->store), call->agent_id.v, &missing, err, sizeof err);
+        const char *sip = json_string_value(json_object_get(agent, "sip_user"));
+        if (!sip) {
+            cs_warn("call %s: agent %s has no SIP user; not dialled", call->id, call->agent_id.v);
+            s_done(self, in->key);
+            s_fact(self, call, "command.dial_agent", "", "refused: no such agent");
+            json_decref(agent);
+            return;
+        }
+        char to[160];
+        snprintf(to, sizeof to, "sip:%s@sip.telnyx.com", sip);
+        char *cs = s_client_state(call->id, "agent", call->agent_id.v);
+        json_t *body =
+            json_pack("{s:s, s:s, s:s, s:s, s:i}", "connection_id", self->connection_id, "to", to,
+                      "from", self->caller_id, "client_state", cs, "timeout_secs", 30);
+        free(cs);
+        json_decref(agent);
+        s_send(self, call, in, "/calls", body, "command.dial_agent");
+        break;
+    }
+    case CS_INTENT_DIAL_CUSTOMER: {
+        char *cs = s_client_state(call->id, "customer", NULL);
+        json_t *body =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}", "connection_id", self->connection_id,
+                      "to", call->to.v, "from", self->caller_id, "client_state", cs, "link_to",
+                      in->ccid, "bridge_on_answer", 1, "timeout_secs", 30);
+        free(cs);
+        s_send(self, call, in, "/calls", body, "command.dial_customer");
+        break;
+    }
+    case CS_INTENT_HANGUP_LEG: {
+        char esc[CS_CCID_LEN * 3 + 1];
+        cs_telnyx_escape(in->ccid, esc, sizeof esc);
+        snprintf(path, sizeof path, "/calls/%s/actions/hangup", esc);
+        s_send(self, call, in, path, json_object(), "command.hangup");
+        break;
+    }
+    }
+}
+
+void cs_orch_call(cs_orch_t *self, const cs_call_t *call)
+{
+    cs_intent_t in[CS_MAX_LEGS + 1];
+    int n = cs_flows_next(call, in, CS_MAX_LEGS + 1);
+    for (int i = 0; i < n; i++)
+        s_run(self, call, &in[i]);
+}
+
+void cs_orch_wake(cs_orch_t *self, const char *cs_id)
+{
+    static cs_call_t call;
+    char err[256];
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) == 0)
+        cs_orch_call(self, &call);
+    else
+        cs_warn("call %s: cannot read it: %s", cs_id, err[0] ? err : "no such call");
+}
+
+void cs_orch_hangup(cs_orch_t *self, const char *cs_id)
+{
+    static cs_call_t call;
+    char err[256] = "";
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0) {
+        cs_warn("hangup %s: cannot read the call: %s", cs_id, err[0] ? err : "no such call");
+        return;
+    }
+    for (int i = 0; i < call.nlegs; i++) {
+        if (call.legs[i].ended.at)
+            continue;
+        cs_intent_t in = {.kind = CS_INTENT_HANGUP_LEG};
+        snprintf(in.key, sizeof in.key, "%s:hangup:%s", call.id, call.legs[i].ccid);
+        CS_COPY(in.ccid, call.legs[i].ccid);
+        s_run(self, &call, &in);
+    }
+}
+
+void cs_orch_sweep(cs_orch_t *self)
+{
+    char err[256];
+    json_t *ids = cs_store_active(self->store, err, sizeof err);
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) cs_orch_wake(self, json_string_value(id));
+    json_decref(ids);
+}
+
+char *cs_orch_metrics(cs_orch_t *self)
+{
+    cs_counter_t *cs[M_COUNT + 1];
+    for (int i = 0; i < M_COUNT; i++)
+        cs[i] = &self->counters[i];
+    cs[M_COUNT] = &self->claims_lost;
+    cs_histogram_t *hs[] = {&self->latency};
+    return cs_metrics_render(cs, M_COUNT + 1, hs, 1);
+}

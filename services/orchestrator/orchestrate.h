@@ -1,0 +1,47 @@
+/* orchestrate - carries out what flows.c says a call needs, against the
+ * Telnyx REST API, exactly once across instances:
+ *
+ *   1. skip an intent marked done (cs:done:<key>);
+ *   2. claim it (SET cs:claim:<key> NX PX 15000): one instance wins;
+ *   3. send the command with command_id = <key>, so a resend after a crash
+ *      between claim and send (the claim expires, the sweep claims again)
+ *      is ignored by Telnyx if the first one had gone out;
+ *   4. mark it done unless it failed in a way worth retrying (no answer,
+ *      5xx): then the claim just expires and the sweep tries again.
+ * Error 90018 ("already ended") counts as done. Every command and its
+ * outcome goes into the call's history as a fact (callsync-ctl events).
+ * Single-threaded: one orchestrate per thread. */
+#ifndef CS_ORCHESTRATE_H
+#define CS_ORCHESTRATE_H
+
+#include "call.h"
+#include "store.h"
+#include "telnyx.h"
+
+typedef struct cs_orch cs_orch_t;
+
+typedef struct {
+    const char *connection_id; /* TELNYX_CONNECTION_ID */
+    const char *caller_id;     /* CALLSYNC_CALLER_ID: from number of the calls we dial */
+} cs_orch_config_t;
+
+/* store and api are borrowed and must outlive it. */
+cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config_t *cfg);
+void cs_orch_destroy(cs_orch_t **self_p);
+
+/* Runs the flow rules for one record (from a notice or a read). */
+void cs_orch_call(cs_orch_t *self, const cs_call_t *call);
+
+/* Reads a call by cs id and runs its rules (cmd.dial wakes this). */
+void cs_orch_wake(cs_orch_t *self, const char *cs_id);
+
+/* cmd.hangup: hang up every live leg of the call. */
+void cs_orch_hangup(cs_orch_t *self, const char *cs_id);
+
+/* Runs the rules for every active call: what lost notices missed. */
+void cs_orch_sweep(cs_orch_t *self);
+
+/* Prometheus text (caller frees). */
+char *cs_orch_metrics(cs_orch_t *self);
+
+#endif

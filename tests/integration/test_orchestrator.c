@@ -1,0 +1,195 @@
+/* The whole backbone on one call: callsync-ctl dial -> the orchestrator
+ * rings the agent (sim), then the customer when the agent answers, bridged
+ * -> webhooks -> ingestor -> the record; the customer hangs up and the
+ * orchestrator ends the agent's leg; `ctl hangup` ends every leg; two
+ * orchestrators issue each command once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+static h_env_t s_env;
+static int s_ingest, s_sim, s_teardown_failed;
+
+static pid_t s_orchestrator(void)
+{
+    int port = h_free_port();
+    char e_port[64], e_redis[192], e_sub[128], e_base[128], tag[16];
+    snprintf(e_port, sizeof e_port, "CALLSYNC_ORCH_PORT=%d", port);
+    snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
+    snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
+    snprintf(tag, sizeof tag, "%d", port);
+    const char *extra[] = {e_port,
+                           e_redis,
+                           e_sub,
+                           e_base,
+                           "TELNYX_API_KEY=sim-key",
+                           "TELNYX_CONNECTION_ID=1001",
+                           "CALLSYNC_CALLER_ID=+15550009999",
+                           NULL};
+    pid_t pid = h_spawn(&s_env, "orchestrator", extra, tag);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (h_setup(&s_env))
+        return -1;
+    char pub[128], sub[128];
+    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
+    const char *bus_env[] = {pub, sub, NULL};
+    if (h_spawn(&s_env, "bus", bus_env, "0") < 0 || h_ingestor(&s_env, &s_ingest) < 0)
+        return -1;
+    char hook[128];
+    snprintf(hook, sizeof hook, "http://127.0.0.1:%d/webhooks/telnyx", s_ingest);
+    if (h_sim(&s_env, &s_sim, hook) < 0 || s_orchestrator() < 0)
+        return -1;
+    const char *agent[] = {"agent",   "set",      "alice",     "--sip-user",
+                           "alice01", "--status", "available", NULL};
+    return h_ctl(&s_env, agent, NULL, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    s_teardown_failed = h_cleanup(&s_env) != 0;
+    return s_teardown_failed ? -1 : 0;
+}
+
+static const char *s_str(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "(null)";
+}
+
+/* Polls `ctl call id` until check(record) holds; returns the record. */
+static json_t *s_until(const char *id, int (*check)(const json_t *), int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        const char *args[] = {"call", id, NULL};
+        json_t *rec = NULL;
+        if (h_ctl(&s_env, args, &rec, NULL) == 0 && check(rec))
+            return rec;
+        json_decref(rec);
+        struct timespec pause = {0, 100000000L};
+        nanosleep(&pause, NULL);
+    }
+    fail_msg("call %s never reached the expected state", id);
+    return NULL;
+}
+
+static int s_ended_both(const json_t *rec)
+{
+    const json_t *legs = json_object_get(rec, "legs");
+    if (strcmp(s_str(rec, "state"), "ended") != 0 || json_array_size(legs) != 2)
+        return 0;
+    for (size_t i = 0; i < 2; i++)
+        if (json_is_null(json_object_get(json_array_get(legs, i), "ended_at")))
+            return 0;
+    return 1;
+}
+
+static int s_active_both(const json_t *rec)
+{
+    return strcmp(s_str(rec, "state"), "active") == 0 &&
+           json_array_size(json_object_get(rec, "legs")) == 2;
+}
+
+static char *s_dial(const char *to)
+{
+    static char id[64];
+    const char *args[] = {"dial", "--agent", "alice", "--to", to, NULL};
+    json_t *rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    snprintf(id, sizeof id, "%s", s_str(rec, "id"));
+    assert_string_equal(s_str(rec, "flow"), "server_dial");
+    json_decref(rec);
+    return id;
+}
+
+/* How many history entries of a command type the call has. */
+static int s_commands(const char *id, const char *type)
+{
+    const char *args[] = {"events", id, NULL};
+    json_t *hist = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &hist, NULL), 0);
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(hist, i, e) n +=
+        strcmp(s_str(json_object_get(e, "event"), "type"), type) == 0;
+    json_decref(hist);
+    return n;
+}
+
+static void test_server_dial_customer_hangs_up(void **state)
+{
+    (void)state;
+    /* +4 answers 1 s after it is dialled and hangs up 3 s later */
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100004"));
+    json_t *rec = s_until(id, s_ended_both, 15000);
+    assert_string_equal(s_str(rec, "direction"), "outbound");
+    assert_string_equal(s_str(rec, "agent_id"), "alice");
+    assert_string_equal(s_str(rec, "to"), "+15550100004");
+    assert_string_equal(s_str(rec, "hangup_source"), "callee");
+    double talk = json_real_value(json_object_get(rec, "talk_seconds"));
+    assert_true(talk >= 2.9 && talk <= 3.5);
+    json_t *legs = json_object_get(rec, "legs");
+    int agents = 0;
+    for (size_t i = 0; i < 2; i++)
+        agents += strcmp(s_str(json_array_get(legs, i), "role"), "agent") == 0;
+    assert_int_equal(agents, 1);
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.dial_agent"), 1);
+    assert_int_equal(s_commands(id, "command.dial_customer"), 1);
+    assert_int_equal(s_commands(id, "command.hangup"), 1); /* the agent's leg, by teardown */
+}
+
+static void test_ctl_hangup_ends_every_leg(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001")); /* answers and stays */
+    json_decref(s_until(id, s_active_both, 15000));
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_ended_both, 8000);
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    json_decref(rec);
+}
+
+static void test_two_orchestrators_issue_once(void **state)
+{
+    (void)state;
+    assert_true(s_orchestrator() > 0);
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100004"));
+    json_decref(s_until(id, s_ended_both, 15000));
+    assert_int_equal(s_commands(id, "command.dial_agent"), 1);
+    assert_int_equal(s_commands(id, "command.dial_customer"), 1);
+    assert_int_equal(s_commands(id, "command.hangup"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_dial_customer_hangs_up),
+        cmocka_unit_test(test_ctl_hangup_ends_every_leg),
+        cmocka_unit_test(test_two_orchestrators_issue_once),
+    };
+    int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
+    return failed || s_teardown_failed;
+}

@@ -1,0 +1,96 @@
+/* The orchestrator's rules: the record in, the intents out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flows.h"
+
+static cs_event_t s_ev(cs_event_kind_t kind, const char *ccid, const char *role, int64_t at)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.clock = CS_CLOCK_PROVIDER;
+    ev.at = at;
+    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    snprintf(ev.role, sizeof ev.role, "%s", role);
+    ev.role_rank = 2;
+    return ev;
+}
+
+static void s_created(cs_call_t *call, const char *flow)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_CREATED;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = 1;
+    snprintf(ev.direction, sizeof ev.direction, "outbound");
+    snprintf(ev.value, sizeof ev.value, "%s", flow);
+    cs_call_merge(call, &ev, NULL);
+}
+
+static void test_server_dial(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    cs_call_init(&call, "cs_A");
+    s_created(&call, "server_dial");
+    assert_int_equal(cs_flows_next(&call, in, 4), 1); /* first, ring the agent */
+    assert_int_equal(in[0].kind, CS_INTENT_DIAL_AGENT);
+    assert_string_equal(in[0].key, "cs_A:dial_agent");
+    cs_event_t e = s_ev(CS_EV_INITIATED, "v3:agent", "agent", 10);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* then wait for the agent */
+    e = s_ev(CS_EV_ANSWERED, "v3:agent", "agent", 20);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_DIAL_CUSTOMER);
+    assert_string_equal(in[0].key, "cs_A:dial_customer");
+    assert_string_equal(in[0].ccid, "v3:agent");
+    e = s_ev(CS_EV_INITIATED, "v3:cust", "customer", 30);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* dialled once */
+    /* a browser call never gets a customer dialled by this rule */
+    cs_call_init(&call, "cs_B");
+    s_created(&call, "browser");
+    e = s_ev(CS_EV_ANSWERED, "v3:agent", "agent", 20);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+}
+
+static void test_teardown(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    cs_call_init(&call, "cs_C");
+    cs_event_t e = s_ev(CS_EV_ANSWERED, "v3:a", "agent", 10);
+    cs_call_merge(&call, &e, NULL);
+    e = s_ev(CS_EV_ANSWERED, "v3:c", "customer", 10);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+    e = s_ev(CS_EV_HANGUP, "v3:c", "customer", 50);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
+    assert_string_equal(in[0].ccid, "v3:a");
+    assert_string_equal(in[0].key, "cs_C:hangup:v3:a");
+    e = s_ev(CS_EV_HANGUP, "v3:a", "agent", 60);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_dial),
+        cmocka_unit_test(test_teardown),
+    };
+    return cmocka_run_group_tests_name("flows", tests, NULL, NULL);
+}
