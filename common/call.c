@@ -180,6 +180,7 @@ static bool s_merge_leg(cs_leg_t *leg, const cs_event_t *ev)
     ch |= s_sfact_merge(&leg->direction, ev->direction, at, (int)ev->clock);
     ch |= s_sfact_merge(&leg->from, ev->from, at, (int)ev->clock);
     ch |= s_sfact_merge(&leg->to, ev->to, at, (int)ev->clock);
+    ch |= s_sfact_merge(&leg->agent, ev->agent_id, at, (int)ev->clock);
     switch (ev->kind) {
     case CS_EV_INITIATED:
         ch |= s_tfact_merge(&leg->initiated, at, ev->clock);
@@ -210,7 +211,10 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         return false;
     bool ch = false;
     int64_t at = ev->at;
-    ch |= s_sfact_merge(&call->agent_id, ev->agent_id, at, ev->kind == CS_EV_CREATED ? 3 : 2);
+    /* an agent named with a leg belongs to that leg (inbound routing may
+     * ring several agents); the call's agent is derived (s_agent) */
+    if (ev->kind == CS_EV_CREATED || !ev->ccid[0])
+        ch |= s_sfact_merge(&call->agent_id, ev->agent_id, at, ev->kind == CS_EV_CREATED ? 3 : 2);
     switch (ev->kind) {
     case CS_EV_CREATED:
         ch |= s_sfact_merge(&call->direction, ev->direction, at, 3);
@@ -293,6 +297,25 @@ static cs_tfact_t s_leg_time(const cs_leg_t *leg, size_t field)
     return leg ? *(const cs_tfact_t *)((const char *)leg + field) : (cs_tfact_t){0, CS_CLOCK_NONE};
 }
 
+/* The call's agent: the one its creator named; else the agent whose leg
+ * answered first; else the first agent rung; else what a leg-less event said. */
+static const char *s_agent(const cs_call_t *call)
+{
+    if (call->agent_id.rank == 3)
+        return call->agent_id.v;
+    const cs_leg_t *best = NULL;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        if (l->agent.v[0] && l->answered.at &&
+            (!best || s_tfact_better(&l->answered, &best->answered)))
+            best = l;
+    }
+    for (int i = 0; !best && i < call->nlegs; i++)
+        if (call->legs[i].agent.v[0])
+            best = &call->legs[i];
+    return best ? best->agent.v : call->agent_id.v;
+}
+
 /* Talk starts when the far side answers: the customer on an outbound
  * call, the agent on an inbound one. The SDK's `active` proves it too. */
 static cs_tfact_t s_answered(const cs_call_t *call, const char **source)
@@ -309,10 +332,29 @@ static cs_tfact_t s_answered(const cs_call_t *call, const char **source)
     return t;
 }
 
+/* Whether a leg's end ends the conversation: the customer's leg, or an
+ * agent's leg that was talking, always; an agent's leg that never answered
+ * only on an outbound call (the agent gave up), not on an inbound one,
+ * where it is one agent not picking up while the customer waits. */
+static int s_ends_call(const cs_leg_t *leg, const char *dir)
+{
+    if (!leg->ended.at)
+        return 0;
+    if (strcmp(leg->role.v, "agent") != 0 || leg->answered.at || leg->bridged.at)
+        return 1;
+    return !dir || strcmp(dir, "inbound") != 0;
+}
+
 static cs_tfact_t s_ended(const cs_call_t *call, const cs_leg_t **by)
 {
-    *by = s_best_leg(call, NULL, offsetof(cs_leg_t, ended));
-    cs_tfact_t t = s_leg_time(*by, offsetof(cs_leg_t, ended));
+    const char *dir = s_direction(call);
+    cs_tfact_t t = {0, CS_CLOCK_NONE};
+    *by = NULL;
+    for (int i = 0; i < call->nlegs; i++)
+        if (s_ends_call(&call->legs[i], dir) && s_tfact_better(&call->legs[i].ended, &t)) {
+            t = call->legs[i].ended;
+            *by = &call->legs[i];
+        }
     if (s_tfact_better(&call->sdk_ended, &t)) {
         t = call->sdk_ended;
         *by = NULL;
@@ -432,7 +474,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "version", json_integer((json_int_t)call->version));
     json_object_set_new(o, "state", json_string(cs_state_name(cs_call_state(call))));
     json_object_set_new(o, "direction", s_str_or_null(s_direction(call)));
-    json_object_set_new(o, "agent_id", s_str_or_null(call->agent_id.v));
+    json_object_set_new(o, "agent_id", s_str_or_null(s_agent(call)));
     json_object_set_new(o, "flow", s_str_or_null(call->flow.v));
     json_object_set_new(o, "from", s_str_or_null(from));
     json_object_set_new(o, "to", s_str_or_null(to));
@@ -489,8 +531,8 @@ static int64_t s_earliest(const cs_call_t *call)
         s_min(&t0, call->dtmf[i].at);
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
-        const cs_sfact_t *lsf[] = {&l->role,         &l->direction,     &l->from,    &l->to,
-                                   &l->hangup_cause, &l->hangup_source, &l->sip_code};
+        const cs_sfact_t *lsf[] = {&l->role, &l->agent,        &l->direction,     &l->from,
+                                   &l->to,   &l->hangup_cause, &l->hangup_source, &l->sip_code};
         for (size_t j = 0; j < sizeof lsf / sizeof lsf[0]; j++)
             s_min(&t0, lsf[j]->at);
         const cs_tfact_t *ltf[] = {&l->initiated, &l->answered, &l->bridged, &l->ended};
@@ -624,6 +666,7 @@ json_t *cs_call_to_store(const cs_call_t *call)
         if (i == 0 || strcmp(l->session_id, call->legs[0].session_id) != 0)
             s_put_str(lo, "sess", l->session_id);
         s_put_sfact(lo, "role", &l->role, t0);
+        s_put_leg_sfact(lo, "agent", &l->agent, t0, &l->initiated);
         s_put_leg_sfact(lo, "dir", &l->direction, t0, &l->initiated);
         s_put_leg_sfact(lo, "from", &l->from, t0, &l->initiated);
         s_put_leg_sfact(lo, "to", &l->to, t0, &l->initiated);
@@ -695,6 +738,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
         rc |= s_get_tfact(lo, "br", &l->bridged, t0);
         rc |= s_get_tfact(lo, "end", &l->ended, t0);
         rc |= s_get_sfact(lo, "role", &l->role, t0);
+        rc |= s_get_leg_sfact(lo, "agent", &l->agent, t0, &l->initiated);
         rc |= s_get_leg_sfact(lo, "dir", &l->direction, t0, &l->initiated);
         rc |= s_get_leg_sfact(lo, "from", &l->from, t0, &l->initiated);
         rc |= s_get_leg_sfact(lo, "to", &l->to, t0, &l->initiated);

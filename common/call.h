@@ -88,6 +88,7 @@ typedef struct {
     char leg_id[CS_UUID_LEN];
     char session_id[CS_UUID_LEN];
     cs_sfact_t role, direction, from, to;
+    cs_sfact_t agent; /* the agent this leg rings (our client_state says) */
     cs_tfact_t initiated, answered, bridged, ended;
     /* The hangup's strings, ranked by the hangup's time so that the earliest
      * hangup report of the leg decides all three together. */
@@ -103,9 +104,9 @@ typedef struct {
     char id[CS_ID_LEN];
     uint64_t version;     /* bumped by the store on every change; not a fact */
     cs_sfact_t direction; /* said by the creator ("outbound" | "inbound") */
-    cs_sfact_t agent_id;
-    cs_sfact_t from, to; /* said by the creator */
-    cs_sfact_t flow;     /* said by the creator: "server_dial" | "browser" */
+    cs_sfact_t agent_id;  /* said by the creator, or by an event naming no leg */
+    cs_sfact_t from, to;  /* said by the creator */
+    cs_sfact_t flow;      /* said by the creator: "server_dial" | "browser" */
     cs_tfact_t created;
     int nlegs;
     cs_leg_t legs[CS_MAX_LEGS]; /* sorted by ccid */

@@ -205,6 +205,53 @@ static void test_inbound(void **state)
     json_decref(rec);
 }
 
+static cs_event_t s_agent_ev(cs_event_t ev, const char *agent)
+{
+    snprintf(ev.agent_id, sizeof ev.agent_id, "%s", agent);
+    return ev;
+}
+
+/* Inbound routing: the first agent rings out, the second answers. The
+ * unanswered agent leg does not end the call; the answering agent is the
+ * call's agent; talk starts at the second agent's answer. */
+static void test_inbound_second_agent(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_numbers(s_wh(CS_EV_INITIATED, "r1", 0, CU, "customer"), "incoming", CX, CO),
+        s_agent_ev(s_numbers(s_wh(CS_EV_INITIATED, "r2", 100, "v3:agent-1", "agent"), "outgoing",
+                             CX, "sip:bob@sip.telnyx.com"),
+                   "bob"),
+        s_agent_ev(s_hangup("r3", 20100, "v3:agent-1", "agent", "timeout", "callee", "487"), "bob"),
+        s_agent_ev(s_numbers(s_wh(CS_EV_INITIATED, "r4", 20200, "v3:agent-2", "agent"), "outgoing",
+                             CX, "sip:carol@sip.telnyx.com"),
+                   "carol"),
+        s_agent_ev(s_wh(CS_EV_ANSWERED, "r5", 23200, "v3:agent-2", "agent"), "carol"),
+        s_wh(CS_EV_BRIDGED, "r6", 23210, CU, "customer"),
+        s_hangup("r7", 83200, CU, "customer", "normal_clearing", "caller", "200"),
+        s_agent_ev(s_hangup("r8", 83250, "v3:agent-2", "agent", "normal_clearing", "callee", "200"),
+                   "carol"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "direction"), "inbound");
+    assert_string_equal(s_str(rec, "agent_id"), "carol");
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:23.200Z");
+    assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:01:23.200Z");
+    assert_string_equal(s_str(rec, "hangup_cause"), "normal_clearing");
+    assert_true(s_num(rec, "talk_seconds") == 60.0);
+    json_decref(rec);
+
+    /* while the first agent has rung out and nobody else rings yet, the
+     * call is still ringing: the customer waits */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_R");
+    for (int i = 0; i < 3; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_RINGING);
+}
+
 static void test_busy(void **state)
 {
     (void)state;
@@ -405,6 +452,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outbound_answered),
         cmocka_unit_test(test_inbound),
+        cmocka_unit_test(test_inbound_second_agent),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_no_answer),
         cmocka_unit_test(test_cancelled),
