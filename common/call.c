@@ -377,6 +377,11 @@ cs_state_t cs_call_state(const cs_call_t *call)
     return CS_STATE_DIALING;
 }
 
+const char *cs_call_direction(const cs_call_t *call)
+{
+    return s_direction(call);
+}
+
 const char *cs_state_name(cs_state_t state)
 {
     static const char *names[] = {"dialing", "ringing", "active", "held", "ended"};

@@ -42,6 +42,7 @@ static const s_var_t s_vars[] = {
     {"TELNYX_API_BASE", "https://api.telnyx.com/v2", "Telnyx REST base URL"},
     {"TELNYX_CONNECTION_ID", NULL, "Call Control app / credential connection used to dial"},
     {"CALLSYNC_CALLER_ID", NULL, "the company number (+E.164) shown on the calls callsync dials"},
+    {"CALLSYNC_RING_TIMEOUT_S", "20", "how long one agent rings on an inbound call, seconds"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
 };

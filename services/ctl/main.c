@@ -140,6 +140,8 @@ static int s_events(cs_store_t *store, const char *id)
                               cs_clock_name(ev.clock));
         if (ev.ccid[0])
             json_object_set_new(e, "call_control_id", json_string(ev.ccid));
+        if (ev.value[0]) /* a command's outcome, a digit, a recording URL... */
+            json_object_set_new(e, "value", json_string(ev.value));
         json_array_append_new(out,
                               json_pack("{s:s, s:o, s:b, s:o}", "received_at", rx, "event", e,
                                         "changed", changed, "record", cs_call_to_json(&replay)));

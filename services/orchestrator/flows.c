@@ -29,6 +29,27 @@ int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)
         }
         return n;
     }
+    const char *dir = cs_call_direction(call);
+    if (dir && strcmp(dir, "inbound") == 0 && n < max) {
+        const cs_leg_t *customer = NULL;
+        int agents = 0, agent_live = 0;
+        for (int i = 0; i < call->nlegs; i++) {
+            const cs_leg_t *leg = &call->legs[i];
+            if (strcmp(leg->role.v, "agent") == 0) {
+                agents++;
+                agent_live |= !leg->ended.at;
+            } else if (!leg->ended.at && !customer) {
+                customer = leg;
+            }
+        }
+        if (customer && !agent_live) {
+            out[n].kind = CS_INTENT_ROUTE;
+            snprintf(out[n].key, sizeof out[n].key, "%s:route:%d", call->id, agents);
+            CS_COPY(out[n].ccid, customer->ccid);
+            n++;
+        }
+        return n;
+    }
     if (strcmp(call->flow.v, "server_dial") == 0 && call->nlegs == 0 && n < max) {
         out[n].kind = CS_INTENT_DIAL_AGENT;
         snprintf(out[n].key, sizeof out[n].key, "%s:dial_agent", call->id);

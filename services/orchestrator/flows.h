@@ -8,6 +8,9 @@
  *   server dial: no leg yet -> dial the agent's SIP URI;
  *                the agent's leg answered, no customer leg yet
  *                -> dial the customer, linked to the agent leg, bridged on answer
+ *   inbound:     the customer waits (leg live, not ended) and no agent leg
+ *                rings or talks -> route attempt n (n = agent legs so far):
+ *                the next available agent, or nobody -> end the call
  *   teardown:    the call ended (any leg ended, or the SDK hung up) and a
  *                leg is still live -> hang that leg up */
 #ifndef CS_FLOWS_H
@@ -18,13 +21,16 @@
 typedef enum {
     CS_INTENT_DIAL_AGENT,
     CS_INTENT_DIAL_CUSTOMER,
+    CS_INTENT_ROUTE,
     CS_INTENT_HANGUP_LEG
 } cs_intent_kind_t;
 
 typedef struct {
     cs_intent_kind_t kind;
-    char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:hangup:<ccid>" */
-    char ccid[CS_CCID_LEN];     /* the leg it acts on (the agent leg for a dial) */
+    char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:route:<n>",
+                                   "<cs>:hangup:<ccid>" */
+    char ccid[CS_CCID_LEN];     /* the leg it acts on: the agent's for a dial, the
+                                   customer's for a route */
 } cs_intent_t;
 
 /* Fills out[] with up to max intents; returns how many. */

@@ -83,10 +83,11 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {
-        "CALLSYNC_REDIS_URL", "CALLSYNC_BUS_SUB",   "CALLSYNC_ORCH_PORT",
-        "TELNYX_API_KEY",     "TELNYX_API_BASE",    "TELNYX_CONNECTION_ID",
-        "CALLSYNC_CALLER_ID", "CALLSYNC_LOG_LEVEL", NULL};
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL", "CALLSYNC_BUS_SUB",
+                                       "CALLSYNC_ORCH_PORT", "TELNYX_API_KEY",
+                                       "TELNYX_API_BASE",    "TELNYX_CONNECTION_ID",
+                                       "CALLSYNC_CALLER_ID", "CALLSYNC_RING_TIMEOUT_S",
+                                       "CALLSYNC_LOG_LEVEL", NULL};
     char err[256];
     bool help;
     cs_config_t *cfg =
@@ -103,7 +104,7 @@ int main(int argc, char **argv)
     cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
     cs_log_init("orchestrator", level);
     int rc = 1;
-    long port;
+    long port, ring_timeout;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
     cs_bus_t *bus = NULL;
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
     const char *key = cs_config_get(cfg, "TELNYX_API_KEY");
     const char *conn = cs_config_get(cfg, "TELNYX_CONNECTION_ID");
     const char *caller = cs_config_get(cfg, "CALLSYNC_CALLER_ID");
-    if (cs_config_int(cfg, "CALLSYNC_ORCH_PORT", 1, 65535, &port, err, sizeof err)) {
+    if (cs_config_int(cfg, "CALLSYNC_ORCH_PORT", 1, 65535, &port, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_RING_TIMEOUT_S", 5, 600, &ring_timeout, err, sizeof err)) {
         cs_error("%s", err);
         goto out;
     }
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
         cs_error("CALLSYNC_REDIS_URL: %s", err);
         goto out;
     }
-    http.orch = cs_orch_new(store, api, &(cs_orch_config_t){conn, caller});
+    http.orch = cs_orch_new(store, api, &(cs_orch_config_t){conn, caller, (int)ring_timeout});
     static const char *const topics[] = {"cmd.", "call.changed", NULL};
     bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     if (!http.orch || !bus) {

@@ -21,6 +21,7 @@ struct cs_orch {
     cs_store_t *store;
     cs_telnyx_t *api;
     char connection_id[32], caller_id[32];
+    int ring_timeout_s;
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
@@ -36,6 +37,7 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config
     self->api = api;
     CS_COPY(self->connection_id, cfg->connection_id);
     CS_COPY(self->caller_id, cfg->caller_id);
+    self->ring_timeout_s = cfg->ring_timeout_s;
     char host[32] = "";
     gethostname(host, sizeof host - 1);
     snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
@@ -171,6 +173,74 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
     json_decref(data);
 }
 
+/* The next agent for an inbound call: available, with a SIP user, not yet
+ * rung on this call; round robin over the sorted candidates (cs:rr).
+ * Returns the agent (new reference) or NULL when nobody is left. */
+static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call)
+{
+    char err[256];
+    cs_redis_t *redis = cs_store_redis(self->store);
+    json_t *all = cs_agent_list(redis, err, sizeof err), *candidates = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(all, i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        const char *status = json_string_value(json_object_get(a, "status"));
+        if (!id || !status || strcmp(status, "available") != 0 ||
+            !json_string_value(json_object_get(a, "sip_user")))
+            continue;
+        int tried = 0;
+        for (int l = 0; l < call->nlegs; l++)
+            tried |= strcmp(call->legs[l].agent.v, id) == 0;
+        if (!tried)
+            json_array_append(candidates, a);
+    }
+    json_decref(all);
+    json_t *pick = NULL;
+    if (json_array_size(candidates)) {
+        redisReply *r = cs_redis_cmd(redis, "INCR cs:rr");
+        long long turn = s_is_reply(r, REDIS_REPLY_INTEGER) ? r->integer - 1 : 0;
+        freeReplyObject(r);
+        pick = json_incref(json_array_get(candidates, (size_t)turn % json_array_size(candidates)));
+    }
+    json_decref(candidates);
+    return pick;
+}
+
+static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
+{
+    const cs_leg_t *customer = NULL;
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].ccid, in->ccid) == 0)
+            customer = &call->legs[i];
+    char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
+    cs_telnyx_escape(in->ccid, esc, sizeof esc);
+    json_t *agent = s_pick_agent(self, call);
+    if (!agent) {
+        /* nobody to take it: the caller hears busy, and the record says why */
+        cs_info("call %s: no agent available", call->id);
+        s_fact(self, call, "command.route", in->ccid, "no agent available");
+        int answered = customer && customer->answered.at;
+        snprintf(path, sizeof path, "/calls/%s/actions/%s", esc, answered ? "hangup" : "reject");
+        json_t *body = answered ? json_object() : json_pack("{s:s}", "cause", "USER_BUSY");
+        s_send(self, call, in, path, body, answered ? "command.hangup" : "command.reject");
+        return;
+    }
+    const char *id = json_string_value(json_object_get(agent, "id"));
+    char to[160];
+    snprintf(to, sizeof to, "sip:%s@sip.telnyx.com",
+             json_string_value(json_object_get(agent, "sip_user")));
+    char *cs = s_client_state(call->id, "agent", id);
+    snprintf(path, sizeof path, "/calls/%s/actions/transfer", esc);
+    json_t *body = json_pack("{s:s, s:s, s:i}", "to", to, "target_leg_client_state", cs,
+                             "timeout_secs", self->ring_timeout_s);
+    free(cs);
+    cs_info("call %s: ringing agent %s", call->id, id);
+    s_send(self, call, in, path, body, "command.transfer");
+    json_decref(agent);
+}
+
 static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
 {
     int claim = s_claim(self, in->key);
@@ -212,6 +282,9 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
         s_send(self, call, in, "/calls", body, "command.dial_customer");
         break;
     }
+    case CS_INTENT_ROUTE:
+        s_route(self, call, in);
+        break;
     case CS_INTENT_HANGUP_LEG: {
         char esc[CS_CCID_LEN * 3 + 1];
         cs_telnyx_escape(in->ccid, esc, sizeof esc);

@@ -23,6 +23,7 @@ typedef struct cs_orch cs_orch_t;
 typedef struct {
     const char *connection_id; /* TELNYX_CONNECTION_ID */
     const char *caller_id;     /* CALLSYNC_CALLER_ID: from number of the calls we dial */
+    int ring_timeout_s;        /* CALLSYNC_RING_TIMEOUT_S: how long one agent rings */
 } cs_orch_config_t;
 
 /* store and api are borrowed and must outlive it. */

@@ -32,6 +32,7 @@ static pid_t s_orchestrator(void)
                            e_sub,
                            e_base,
                            "TELNYX_API_KEY=sim-key",
+                           "CALLSYNC_RING_TIMEOUT_S=5",
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
@@ -183,11 +184,111 @@ static void test_two_orchestrators_issue_once(void **state)
     assert_int_equal(s_commands(id, "command.hangup"), 1);
 }
 
+static void s_agent(const char *id, const char *sip, const char *status)
+{
+    const char *args[] = {"agent", "set", id, "--sip-user", sip, "--status", status, NULL};
+    assert_int_equal(h_ctl(&s_env, args, NULL, NULL), 0);
+}
+
+/* An inbound call from the PSTN; returns the customer leg's control id. */
+static char *s_inbound(const char *from)
+{
+    static char cc[128];
+    char body[128];
+    snprintf(body, sizeof body, "{\"from\":\"%s\",\"to\":\"+15550009999\"}", from);
+    json_t *r = NULL;
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/calls", body, &r), 200);
+    snprintf(cc, sizeof cc, "%s", s_str(json_object_get(r, "data"), "call_control_id"));
+    json_decref(r);
+    return cc;
+}
+
+static int s_three_legs_active(const json_t *rec)
+{
+    return strcmp(s_str(rec, "state"), "active") == 0 &&
+           json_array_size(json_object_get(rec, "legs")) == 3;
+}
+
+static int s_ended_any(const json_t *rec)
+{
+    return strcmp(s_str(rec, "state"), "ended") == 0;
+}
+
+/* Bob never picks up; after the ring timeout the call goes to Carol. */
+static void test_inbound_rings_the_next_agent(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "offline");
+    s_agent("bob", "bob01", "available");
+    s_agent("carol", "carol01", "available");
+    json_t *r = NULL;
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/numbers",
+                                "{\"number\":\"sip:bob01@sip.telnyx.com\",\"ring_ms\":-1,"
+                                "\"answer\":false}",
+                                &r),
+                     200);
+    json_decref(r);
+    redisContext *c = h_redis(&s_env);
+    freeReplyObject(redisCommand(c, "SET cs:rr 0")); /* bob (first by id) goes first */
+    redisFree(c);
+    char cc[128];
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770101"));
+    json_t *rec = s_until(cc, s_three_legs_active, 15000);
+    assert_string_equal(s_str(rec, "direction"), "inbound");
+    assert_string_equal(s_str(rec, "agent_id"), "carol");
+    assert_string_equal(s_str(rec, "from"), "+15557770101");
+    int bob_rang_out = 0;
+    size_t i;
+    json_t *leg;
+    json_array_foreach(json_object_get(rec, "legs"), i, leg)
+    {
+        if (strcmp(s_str(leg, "to"), "sip:bob01@sip.telnyx.com") == 0) {
+            assert_string_equal(s_str(leg, "hangup_cause"), "timeout");
+            bob_rang_out = 1;
+        }
+    }
+    assert_true(bob_rang_out);
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_str(rec, "id"));
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.transfer"), 2);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_any, 8000));
+}
+
+/* Nobody available: the caller hears busy, and the record says why. */
+static void test_inbound_nobody_available(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "offline");
+    s_agent("bob", "bob01", "offline");
+    s_agent("carol", "carol01", "offline");
+    char cc[128];
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770102"));
+    json_t *rec = s_until(cc, s_ended_any, 8000);
+    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_str(rec, "id"));
+    json_decref(rec);
+    const char *args[] = {"events", id, NULL};
+    json_t *hist = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &hist, NULL), 0);
+    char *text = json_dumps(hist, 0);
+    assert_non_null(strstr(text, "no agent available"));
+    free(text);
+    json_decref(hist);
+    assert_int_equal(s_commands(id, "command.reject"), 1);
+    s_agent("alice", "alice01", "available");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial_customer_hangs_up),
         cmocka_unit_test(test_ctl_hangup_ends_every_leg),
+        cmocka_unit_test(test_inbound_rings_the_next_agent),
+        cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_two_orchestrators_issue_once),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);

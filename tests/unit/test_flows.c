@@ -86,11 +86,43 @@ static void test_teardown(void **state)
     assert_int_equal(cs_flows_next(&call, in, 4), 0);
 }
 
+static void test_inbound_routing(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    cs_call_init(&call, "cs_I");
+    cs_event_t e = s_ev(CS_EV_INITIATED, "v3:cust", "customer", 10);
+    snprintf(e.direction, sizeof e.direction, "incoming");
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_ROUTE);
+    assert_string_equal(in[0].key, "cs_I:route:0");
+    assert_string_equal(in[0].ccid, "v3:cust");
+    e = s_ev(CS_EV_INITIATED, "v3:bob", "agent", 20);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* bob rings */
+    e = s_ev(CS_EV_HANGUP, "v3:bob", "agent", 5020);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1); /* bob rang out: the next one */
+    assert_string_equal(in[0].key, "cs_I:route:1");
+    e = s_ev(CS_EV_INITIATED, "v3:carol", "agent", 5100);
+    cs_call_merge(&call, &e, NULL);
+    e = s_ev(CS_EV_ANSWERED, "v3:carol", "agent", 7100);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+    e = s_ev(CS_EV_HANGUP, "v3:cust", "customer", 9000);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1); /* teardown of carol's leg */
+    assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial),
         cmocka_unit_test(test_teardown),
+        cmocka_unit_test(test_inbound_routing),
     };
     return cmocka_run_group_tests_name("flows", tests, NULL, NULL);
 }
