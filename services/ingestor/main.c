@@ -3,19 +3,18 @@
  * libmicrohttpd with a pool of worker threads, each with its own Redis
  * connection (hiredis is not thread-safe). Bodies are collected up to
  * CS_INGEST_MAX_BODY and handed whole to ingest.c. Stops on SIGTERM. */
-#include <czmq.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
-#include "config.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "service.h"
 #include "store.h"
 
 typedef struct {
@@ -24,12 +23,6 @@ typedef struct {
     cs_store_opts_t store_opts;
     pthread_key_t store_key;
 } s_server_t;
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool too_large;
-} s_request_t;
 
 static void s_store_free(void *p)
 {
@@ -50,22 +43,9 @@ static cs_store_t *s_store(s_server_t *srv)
     return store;
 }
 
-static enum MHD_Result s_reply(struct MHD_Connection *c, int status, const char *type,
-                               const char *body)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static enum MHD_Result s_json(struct MHD_Connection *c, int status, const char *body)
 {
-    return s_reply(c, status, "application/json", body);
+    return cs_http_send(c, status, "application/json", body);
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -74,7 +54,6 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
 {
     (void)version;
     s_server_t *srv = cls;
-    bool post = strcmp(method, "POST") == 0;
     if (strcmp(url, "/webhooks/telnyx") != 0) {
         cs_store_t *store = s_store(srv);
         bool up = store && cs_store_ping(store);
@@ -85,51 +64,28 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         if (strcmp(url, "/metrics") == 0) {
             char *text = cs_ingest_metrics(srv->ingest, up);
             enum MHD_Result r =
-                s_reply(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
+                cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
             free(text);
             return r;
         }
         return s_json(c, 404, "{\"error\":\"not found\"}");
     }
-    if (!post)
+    if (strcmp(method, "POST") != 0)
         return s_json(c, 405, "{\"error\":\"POST only\"}");
 
-    s_request_t *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        if (!req)
-            return MHD_NO;
-        *con_cls = req;
+    /* A declared length over the limit is refused before reading a byte. */
+    if (!*con_cls) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > CS_INGEST_MAX_BODY) {
             cs_ingest_count_too_large(srv->ingest);
             cs_warn("webhook refused 413: Content-Length %s", cl);
             return s_json(c, 413, "{\"error\":\"body over 256 KiB\"}");
         }
-        return MHD_YES;
     }
-    if (*upload_size) {
-        if (!req->too_large && req->len + *upload_size > CS_INGEST_MAX_BODY) {
-            req->too_large = true;
-            free(req->buf);
-            req->buf = NULL;
-        }
-        if (!req->too_large) {
-            if (req->len + *upload_size + 1 > req->cap) {
-                size_t cap = (req->len + *upload_size + 1) * 2;
-                char *b = realloc(req->buf, cap);
-                if (!b)
-                    return MHD_NO;
-                req->buf = b;
-                req->cap = cap;
-            }
-            memcpy(req->buf + req->len, upload, *upload_size);
-            req->len += *upload_size;
-            req->buf[req->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    cs_http_body_t *req;
+    enum MHD_Result more;
+    if (cs_http_collect(con_cls, CS_INGEST_MAX_BODY, upload, upload_size, &req, &more))
+        return more;
     if (req->too_large) {
         cs_ingest_count_too_large(srv->ingest);
         cs_warn("webhook refused 413: body over %d bytes", CS_INGEST_MAX_BODY);
@@ -147,43 +103,20 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     return s_json(c, status, resp);
 }
 
-static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                        enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    s_request_t *req = *con_cls;
-    if (req) {
-        free(req->buf);
-        free(req);
-        *con_cls = NULL;
-    }
-}
-
 int main(int argc, char **argv)
 {
     static const char *const vars[] = {
         "CALLSYNC_REDIS_URL", "CALLSYNC_INGEST_PORT",         "CALLSYNC_INGEST_THREADS",
         "TELNYX_PUBLIC_KEY",  "CALLSYNC_WEBHOOK_TOLERANCE_S", "CALLSYNC_DEDUPE_TTL_S",
         "CALLSYNC_BUS_PUB",   "CALLSYNC_LOG_LEVEL",           NULL};
+    int rc;
+    cs_config_t *cfg = cs_service_config("callsync-ingestor", "ingestor",
+                                         "receives Telnyx webhooks, stores their facts in Redis",
+                                         vars, argc, argv, &rc);
+    if (!cfg)
+        return rc;
+    rc = 1;
     char err[256];
-    bool help;
-    cs_config_t *cfg =
-        cs_config_new("callsync-ingestor", "receives Telnyx webhooks, stores their facts in Redis",
-                      vars, argc, argv, &help, err, sizeof err);
-    if (!cfg || help) {
-        if (!cfg)
-            fprintf(stderr, "callsync-ingestor: %s\n", err);
-        int code = cfg ? 0 : 2;
-        cs_config_destroy(&cfg);
-        return code;
-    }
-    cs_log_level_t level = CS_LOG_INFO;
-    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
-    cs_log_init("ingestor", level);
-
-    int rc = 1;
     long port, threads, tolerance, ttl;
     cs_ingest_config_t icfg;
     s_server_t srv = {0};
@@ -214,15 +147,8 @@ int main(int argc, char **argv)
     }
     cs_store_destroy(&probe);
 
-    /* Signals go to sigwait below, not to czmq's or any thread's handler. */
-    zsys_handler_set(NULL);
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    cs_service_signals(&sigs); /* SIGTERM goes to the sigwait below */
     bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     if (!bus)
         cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
@@ -230,7 +156,7 @@ int main(int argc, char **argv)
     pthread_key_create(&srv.store_key, s_store_free);
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
                          (uint16_t)port, NULL, NULL, s_handle, &srv, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+                         (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, cs_http_completed, NULL,
                          MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 10000u,
                          MHD_OPTION_END);
     if (!d) {

@@ -15,9 +15,11 @@
 
 #include "bus.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "orchestrate.h"
 #include "redis.h"
+#include "service.h"
 #include "store.h"
 #include "timestamp.h"
 
@@ -25,19 +27,6 @@ typedef struct {
     cs_orch_t *orch;
     cs_redis_t *health; /* used by the HTTP thread only */
 } s_http_t;
-
-static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *type,
-                              const char *body)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload,
@@ -51,17 +40,17 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     s_http_t *h = cls;
     if (strcmp(url, "/healthz") == 0) {
         int up = cs_redis_ping(h->health);
-        return s_send(c, up ? 200 : 503, "application/json",
-                      up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
-                         : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
+        return cs_http_send(c, up ? 200 : 503, "application/json",
+                            up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
+                               : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
     }
     if (strcmp(url, "/metrics") == 0) {
         char *text = cs_orch_metrics(h->orch);
-        enum MHD_Result r = s_send(c, 200, "text/plain; version=0.0.4", text ? text : "");
+        enum MHD_Result r = cs_http_send(c, 200, "text/plain; version=0.0.4", text ? text : "");
         free(text);
         return r;
     }
-    return s_send(c, 404, "application/json", "{\"error\":\"not found\"}");
+    return cs_http_send(c, 404, "application/json", "{\"error\":\"not found\"}");
 }
 
 /* cmd.* bodies are JSON with the call's cs id in "call". */
@@ -88,22 +77,14 @@ int main(int argc, char **argv)
                                        "TELNYX_API_BASE",    "TELNYX_CONNECTION_ID",
                                        "CALLSYNC_CALLER_ID", "CALLSYNC_RING_TIMEOUT_S",
                                        "CALLSYNC_LOG_LEVEL", NULL};
-    char err[256];
-    bool help;
+    int rc;
     cs_config_t *cfg =
-        cs_config_new("callsync-orchestrator", "runs the call flows and every Telnyx command", vars,
-                      argc, argv, &help, err, sizeof err);
-    if (!cfg || help) {
-        if (!cfg)
-            fprintf(stderr, "callsync-orchestrator: %s\n", err);
-        int code = cfg ? 0 : 2;
-        cs_config_destroy(&cfg);
-        return code;
-    }
-    cs_log_level_t level = CS_LOG_INFO;
-    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
-    cs_log_init("orchestrator", level);
-    int rc = 1;
+        cs_service_config("callsync-orchestrator", "orchestrator",
+                          "runs the call flows and every Telnyx command", vars, argc, argv, &rc);
+    if (!cfg)
+        return rc;
+    char err[256];
+    rc = 1;
     long port, ring_timeout;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
@@ -125,13 +106,8 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         goto out;
-    zsys_handler_set(NULL);
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cs_service_signals(&sigs);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store = cs_store_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), NULL, err, sizeof err);
     http.health = cs_redis_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), err, sizeof err);

@@ -58,17 +58,6 @@ void sim_creds_destroy(sim_creds_t **self_p)
     *self_p = NULL;
 }
 
-static int s_fail(sim_error_t *err, int status, const char *code, const char *title,
-                  const char *detail, const char *pointer)
-{
-    err->status = status;
-    CS_COPY(err->code, code);
-    CS_COPY(err->title, title);
-    CS_COPY(err->detail, detail);
-    CS_COPY(err->pointer, pointer ? pointer : "");
-    return -1;
-}
-
 /* Letters and digits from libsodium's randomness; SIP user names must not
  * start with a digit, which the "gencred" prefix guarantees. */
 static void s_random_alnum(char *out, size_t n)
@@ -111,24 +100,24 @@ int sim_creds_create(sim_creds_t *self, const json_t *body, int64_t now, json_t 
     const json_t *name = json_object_get(body, "name"), *tag = json_object_get(body, "tag");
     const json_t *expires = json_object_get(body, "expires_at");
     if (!conn)
-        return s_fail(err, 422, "10004", "Missing required parameter",
-                      "The 'connection_id' parameter is required.", "/connection_id");
+        return sim_error(err, 422, "10004", "Missing required parameter",
+                         "The 'connection_id' parameter is required.", "/connection_id");
     if (strcmp(conn, self->connection_id) != 0)
-        return s_fail(err, 422, "10015", "Invalid value for connection_id",
-                      "connection_id names no credential connection of this account",
-                      "/connection_id");
+        return sim_error(err, 422, "10015", "Invalid value for connection_id",
+                         "connection_id names no credential connection of this account",
+                         "/connection_id");
     if ((name && !json_is_string(name)) || (tag && !json_is_string(tag)) ||
         json_string_length(name) >= 128 || json_string_length(tag) >= 128)
-        return s_fail(err, 422, "10015", "Invalid value", "name and tag are strings under 128",
-                      NULL);
+        return sim_error(err, 422, "10015", "Invalid value", "name and tag are strings under 128",
+                         NULL);
     int64_t expires_ms = 0;
     if (expires && !json_is_null(expires) &&
         (!json_is_string(expires) || cs_ts_parse(json_string_value(expires), &expires_ms)))
-        return s_fail(err, 422, "10015", "Invalid value", "expires_at must be ISO-8601",
-                      "/expires_at");
+        return sim_error(err, 422, "10015", "Invalid value", "expires_at must be ISO-8601",
+                         "/expires_at");
     s_cred_t *c = calloc(1, sizeof *c);
     if (!c)
-        return s_fail(err, 500, "10007", "Internal server error", "out of memory", NULL);
+        return sim_error(err, 500, "10007", "Internal server error", "out of memory", NULL);
     cs_ids_uuid(c->id);
     CS_COPY(c->name, json_string_value(name));
     CS_COPY(c->tag, json_string_value(tag));
@@ -147,7 +136,7 @@ int sim_creds_get(sim_creds_t *self, const char *id, int64_t now, json_t **data,
 {
     s_cred_t *c = zhashx_lookup(self->by_id, id);
     if (!c)
-        return s_fail(err, 404, "10005", "Resource not found", "no such credential", NULL);
+        return sim_error(err, 404, "10005", "Resource not found", "no such credential", NULL);
     *data = s_json(self, c, now);
     return 0;
 }
@@ -156,10 +145,10 @@ int sim_creds_token(sim_creds_t *self, const char *id, int64_t now, char **token
 {
     s_cred_t *c = zhashx_lookup(self->by_id, id);
     if (!c)
-        return s_fail(err, 404, "10005", "Resource not found", "no such credential", NULL);
+        return sim_error(err, 404, "10005", "Resource not found", "no such credential", NULL);
     if (s_expired(c, now))
-        return s_fail(err, 422, "10015", "Invalid value",
-                      "an expired credential cannot mint tokens", NULL);
+        return sim_error(err, 422, "10015", "Invalid value",
+                         "an expired credential cannot mint tokens", NULL);
     int64_t exp = now + S_TOKEN_LIFE_MS;
     if (c->expires && c->expires < exp)
         exp = c->expires;
@@ -177,7 +166,8 @@ int sim_creds_token(sim_creds_t *self, const char *id, int64_t now, char **token
         *token = jwt_encode_str(jwt);
     jwt_free(jwt);
     if (!*token)
-        return s_fail(err, 500, "10007", "Internal server error", "could not sign a token", NULL);
+        return sim_error(err, 500, "10007", "Internal server error", "could not sign a token",
+                         NULL);
     return 0;
 }
 

@@ -16,8 +16,10 @@
 #include "config.h"
 #include "creds.h"
 #include "deliver.h"
+#include "http.h"
 #include "log.h"
 #include "model.h"
+#include "service.h"
 #include "text.h"
 #include "timestamp.h"
 
@@ -33,12 +35,6 @@ typedef struct {
     char api_key[256];
     long requests, refused;
 } s_sim_t;
-
-typedef struct {
-    char *buf;
-    size_t len;
-    int too_large;
-} s_req_t;
 
 /* Under the lock: hands new webhooks to the delivery thread, wakes the
  * timer thread. */
@@ -82,19 +78,6 @@ static void *s_timers(void *arg)
     return NULL;
 }
 
-static enum MHD_Result s_send(struct MHD_Connection *c, int status, const char *type,
-                              const char *body)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 /* Sends {"data": data} (data stolen) with ok_status, or Telnyx's error
  * shape with the error's status. */
 static enum MHD_Result s_reply(struct MHD_Connection *c, int rc, int ok_status, json_t *data,
@@ -117,7 +100,7 @@ static enum MHD_Result s_reply(struct MHD_Connection *c, int rc, int ok_status, 
     }
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    enum MHD_Result r = s_send(c, status, "application/json", text ? text : "{}");
+    enum MHD_Result r = cs_http_send(c, status, "application/json", text ? text : "{}");
     free(text);
     return r;
 }
@@ -174,7 +157,7 @@ static enum MHD_Result s_metrics(s_sim_t *sim, struct MHD_Connection *c)
              "# TYPE callsync_sim_requests_refused_total counter\n"
              "callsync_sim_requests_refused_total %ld\n",
              legs, alive, hooks, delivered, failed, pending, requests, refused);
-    return s_send(c, 200, "text/plain; version=0.0.4", text);
+    return cs_http_send(c, 200, "text/plain; version=0.0.4", text);
 }
 
 static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const char *url,
@@ -188,11 +171,11 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
     int64_t now = cs_ts_now_ms();
 
     if (get && strcmp(url, "/healthz") == 0)
-        return s_send(c, 200, "application/json", "{\"status\":\"ok\"}");
+        return cs_http_send(c, 200, "application/json", "{\"status\":\"ok\"}");
     if (get && strcmp(url, "/metrics") == 0)
         return s_metrics(sim, c);
     if (get && strcmp(url, "/sim/public-key") == 0)
-        return s_send(c, 200, "text/plain", sim_deliver_public_key(sim->deliver));
+        return cs_http_send(c, 200, "text/plain", sim_deliver_public_key(sim->deliver));
     if (get && strcmp(url, "/sim/deliveries") == 0) {
         const char *cc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "call_control_id");
         return s_answer(c, 0, sim_deliver_log(sim->deliver, cc), NULL);
@@ -248,7 +231,7 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
     if (rc)
         cs_info("%s %s -> %d %s", method, url, err.status, err.code);
     if (token) { /* the token endpoint answers 201 with the bare JWT */
-        enum MHD_Result r = s_send(c, 201, "text/plain", token);
+        enum MHD_Result r = cs_http_send(c, 201, "text/plain", token);
         free(token);
         return r;
     }
@@ -261,29 +244,10 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
 {
     (void)version;
     s_sim_t *sim = cls;
-    s_req_t *req = *con_cls;
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        if (!req)
-            return MHD_NO;
-        *con_cls = req;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (req->len + *upload_size > S_MAX_BODY) {
-            req->too_large = 1;
-        } else {
-            char *b = realloc(req->buf, req->len + *upload_size + 1);
-            if (!b)
-                return MHD_NO;
-            req->buf = b;
-            memcpy(req->buf + req->len, upload, *upload_size);
-            req->len += *upload_size;
-            req->buf[req->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    cs_http_body_t *req;
+    enum MHD_Result more;
+    if (cs_http_collect(con_cls, S_MAX_BODY, upload, upload_size, &req, &more))
+        return more;
     sim_error_t err = {0};
     if (req->too_large) {
         err = (sim_error_t){413, "10015", "Invalid value", "body over 64 KiB", ""};
@@ -306,41 +270,20 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     return r;
 }
 
-static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                        enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    s_req_t *req = *con_cls;
-    if (req) {
-        free(req->buf);
-        free(req);
-        *con_cls = NULL;
-    }
-}
-
 int main(int argc, char **argv)
 {
     static const char *const vars[] = {"CALLSYNC_SIM_PORT",          "CALLSYNC_SIM_WEBHOOK_URL",
                                        "CALLSYNC_SIM_FAILOVER_URL",  "CALLSYNC_SIM_API_KEY",
                                        "CALLSYNC_SIM_CONNECTION_ID", "CALLSYNC_SIM_SIGNING_SEED",
                                        "CALLSYNC_LOG_LEVEL",         NULL};
+    int rc;
+    cs_config_t *cfg =
+        cs_service_config("callsync-sim", "sim", "a local Telnyx Call Control for offline runs",
+                          vars, argc, argv, &rc);
+    if (!cfg)
+        return rc;
     char err[256];
-    bool help;
-    cs_config_t *cfg = cs_config_new("callsync-sim", "a local Telnyx Call Control for offline runs",
-                                     vars, argc, argv, &help, err, sizeof err);
-    if (!cfg || help) {
-        if (!cfg)
-            fprintf(stderr, "callsync-sim: %s\n", err);
-        int code = cfg ? 0 : 2;
-        cs_config_destroy(&cfg);
-        return code;
-    }
-    cs_log_level_t level = CS_LOG_INFO;
-    cs_log_level_parse(cs_config_get(cfg, "CALLSYNC_LOG_LEVEL"), &level);
-    cs_log_init("sim", level);
-    int rc = 1;
+    rc = 1;
     long port;
     s_sim_t sim = {0};
     struct MHD_Daemon *d = NULL;
@@ -363,13 +306,8 @@ int main(int argc, char **argv)
         goto out;
     }
     CS_COPY(sim.api_key, cs_config_get(cfg, "CALLSYNC_SIM_API_KEY"));
-    zsys_handler_set(NULL);
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cs_service_signals(&sigs);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     sim.model = sim_model_new(cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"),
                               cs_config_get(cfg, "CALLSYNC_SIM_WEBHOOK_URL"),
@@ -385,7 +323,8 @@ int main(int argc, char **argv)
     timers_up = 1;
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
                          (uint16_t)port, NULL, NULL, s_handle, &sim, MHD_OPTION_NOTIFY_COMPLETED,
-                         s_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_END);
+                         cs_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 4000u,
+                         MHD_OPTION_END);
     if (!d) {
         cs_error("cannot listen on port %ld", port);
         goto out;

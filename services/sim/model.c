@@ -75,8 +75,8 @@ struct sim_model {
 
 /* ---- small helpers ---- */
 
-static int s_fail(sim_error_t *err, int status, const char *code, const char *title,
-                  const char *detail, const char *pointer)
+int sim_error(sim_error_t *err, int status, const char *code, const char *title, const char *detail,
+              const char *pointer)
 {
     err->status = status;
     CS_COPY(err->code, code);
@@ -88,8 +88,8 @@ static int s_fail(sim_error_t *err, int status, const char *code, const char *ti
 
 static int s_ended_error(sim_error_t *err)
 {
-    return s_fail(err, 422, "90018", "Call has already ended",
-                  "This call is no longer active and can't receive commands.", NULL);
+    return sim_error(err, 422, "90018", "Call has already ended",
+                     "This call is no longer active and can't receive commands.", NULL);
 }
 
 static void s_leg_free(void **item)
@@ -355,6 +355,24 @@ static void s_ring(sim_model_t *self, s_leg_t *leg, int timeout_secs, int64_t no
         s_timer_add(self, leg, T_TIMEOUT, timeout);
 }
 
+/* Stops a recording and announces it (record_stop, or the leg's end). */
+static void s_recording_saved(sim_model_t *self, s_leg_t *leg, int64_t now)
+{
+    if (!leg->recording)
+        return;
+    leg->recording = 0;
+    json_t *p = s_payload(leg);
+    json_object_del(p, "call_control_id"); /* as the spec's payload: no control id */
+    char url[256];
+    snprintf(url, sizeof url, "https://sim.invalid/recordings/%s.mp3", leg->leg_id);
+    json_object_set_new(p, "channels", json_string("single"));
+    json_object_set_new(p, "recording_started_at", s_ts(leg->rec_start));
+    json_object_set_new(p, "recording_ended_at", s_ts(now));
+    json_object_set_new(p, "recording_urls", json_pack("{s:s, s:n}", "mp3", url, "wav"));
+    json_object_set_new(p, "public_recording_urls", json_pack("{s:n, s:n}", "mp3", "wav"));
+    s_emit(self, leg, "call.recording.saved", now, p);
+}
+
 static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char *source,
                   const char *sip, int64_t now)
 {
@@ -363,19 +381,7 @@ static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char
     leg->ended = now;
     leg->gen++;
     CS_COPY(leg->state, "hangup");
-    if (leg->recording) {
-        leg->recording = 0;
-        json_t *p = s_payload(leg);
-        json_object_del(p, "call_control_id"); /* as the spec's payload: no control id */
-        char url[256];
-        snprintf(url, sizeof url, "https://sim.invalid/recordings/%s.mp3", leg->leg_id);
-        json_object_set_new(p, "channels", json_string("single"));
-        json_object_set_new(p, "recording_started_at", s_ts(leg->rec_start));
-        json_object_set_new(p, "recording_ended_at", s_ts(now));
-        json_object_set_new(p, "recording_urls", json_pack("{s:s, s:n}", "mp3", url, "wav"));
-        json_object_set_new(p, "public_recording_urls", json_pack("{s:n, s:n}", "mp3", "wav"));
-        s_emit(self, leg, "call.recording.saved", now, p);
-    }
+    s_recording_saved(self, leg, now);
     json_t *p = s_payload(leg);
     json_object_set_new(p, "state", json_string("hangup"));
     json_object_set_new(p, "hangup_cause", json_string(cause));
@@ -515,7 +521,7 @@ static int s_opt_str(const json_t *body, const char *key, const char **out, sim_
         char ptr[48], detail[96];
         snprintf(ptr, sizeof ptr, "/%s", key);
         snprintf(detail, sizeof detail, "%s must be a string", key);
-        return s_fail(err, 422, "10015", "Invalid value", detail, ptr);
+        return sim_error(err, 422, "10015", "Invalid value", detail, ptr);
     }
     *out = json_string_value(v);
     return 0;
@@ -529,7 +535,7 @@ static int s_req_str(const json_t *body, const char *key, const char **out, sim_
         char ptr[48], detail[96];
         snprintf(ptr, sizeof ptr, "/%s", key);
         snprintf(detail, sizeof detail, "The '%s' parameter is required.", key);
-        return s_fail(err, 422, "10004", "Missing required parameter", detail, ptr);
+        return sim_error(err, 422, "10004", "Missing required parameter", detail, ptr);
     }
     return 0;
 }
@@ -541,7 +547,7 @@ static int s_client_state(const json_t *body, const char *key, const char **out,
     if (*out && !s_base64_ok(*out)) {
         char ptr[48];
         snprintf(ptr, sizeof ptr, "/%s", key);
-        return s_fail(err, 422, "10015", "Invalid value", "client_state must be base64", ptr);
+        return sim_error(err, 422, "10015", "Invalid value", "client_state must be base64", ptr);
     }
     return 0;
 }
@@ -553,8 +559,8 @@ static int s_timeout(const json_t *body, int *secs, sim_error_t *err)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 5 || json_integer_value(v) > 600)
-        return s_fail(err, 422, "10033", "Value out of range",
-                      "timeout_secs must be an integer from 5 to 600", "/timeout_secs");
+        return sim_error(err, 422, "10033", "Value out of range",
+                         "timeout_secs must be an integer from 5 to 600", "/timeout_secs");
     *secs = (int)json_integer_value(v);
     return 0;
 }
@@ -566,8 +572,8 @@ static int s_time_limit(const json_t *body, int *secs, sim_error_t *err)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 30 || json_integer_value(v) > 14400)
-        return s_fail(err, 422, "10033", "Value out of range",
-                      "time_limit_secs must be an integer from 30 to 14400", "/time_limit_secs");
+        return sim_error(err, 422, "10033", "Value out of range",
+                         "time_limit_secs must be an integer from 30 to 14400", "/time_limit_secs");
     *secs = (int)json_integer_value(v);
     return 0;
 }
@@ -588,7 +594,7 @@ int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **
                    sim_error_t *err)
 {
     if (!json_is_object(body))
-        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+        return sim_error(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
     const char *command_id, *connection, *from, *client_state, *link_to, *webhook_url;
     if (s_opt_str(body, "command_id", &command_id, err))
         return -1;
@@ -604,23 +610,23 @@ int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **
     if (s_req_str(body, "connection_id", &connection, err))
         return -1;
     if (!to || !*to)
-        return s_fail(err, 422, "10004", "Missing required parameter",
-                      "The 'to' parameter is required.", "/to");
+        return sim_error(err, 422, "10004", "Missing required parameter",
+                         "The 'to' parameter is required.", "/to");
     if (s_req_str(body, "from", &from, err) ||
         s_client_state(body, "client_state", &client_state, err) ||
         s_opt_str(body, "link_to", &link_to, err) ||
         s_opt_str(body, "webhook_url", &webhook_url, err))
         return -1;
     if (strcmp(connection, self->connection_id) != 0)
-        return s_fail(err, 422, "10015", "Invalid value for connection_id",
-                      "Only Call Control Apps with valid webhook URL are accepted.",
-                      "/connection_id");
+        return sim_error(err, 422, "10015", "Invalid value for connection_id",
+                         "Only Call Control Apps with valid webhook URL are accepted.",
+                         "/connection_id");
     if (!s_destination_ok(to))
-        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                      "'to' must be +E.164 or a SIP URI", "/to");
+        return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                         "'to' must be +E.164 or a SIP URI", "/to");
     if (!s_e164(from))
-        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                      "'from' must be +E.164", "/from");
+        return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                         "'from' must be +E.164", "/from");
     int timeout, limit;
     if (s_timeout(body, &timeout, err) || s_time_limit(body, &limit, err))
         return -1;
@@ -630,18 +636,18 @@ int sim_model_dial(sim_model_t *self, const json_t *body, int64_t now, json_t **
     if (link_to) {
         linked = s_leg(self, link_to);
         if (!linked)
-            return s_fail(err, 422, "90015", "Invalid Call Control ID", "link_to names no call",
-                          "/link_to");
+            return sim_error(err, 422, "90015", "Invalid Call Control ID", "link_to names no call",
+                             "/link_to");
         if (linked->ended)
             return s_ended_error(err);
     } else if (bridge_intent || bridge_on_answer) {
-        return s_fail(err, 422, "10004", "Missing required parameter",
-                      "bridge_intent and bridge_on_answer need link_to", "/link_to");
+        return sim_error(err, 422, "10004", "Missing required parameter",
+                         "bridge_intent and bridge_on_answer need link_to", "/link_to");
     }
     const json_t *headers = json_object_get(body, "custom_headers");
     if (headers && !json_is_array(headers))
-        return s_fail(err, 422, "10015", "Invalid value", "custom_headers must be an array",
-                      "/custom_headers");
+        return sim_error(err, 422, "10015", "Invalid value", "custom_headers must be an array",
+                         "/custom_headers");
 
     s_leg_t *leg = s_leg_new(self, "outgoing", now);
     CS_COPY(leg->to, to);
@@ -671,12 +677,12 @@ int sim_model_inbound(sim_model_t *self, const json_t *body, int64_t now, json_t
 {
     const char *from, *to;
     if (!json_is_object(body))
-        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+        return sim_error(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
     if (s_req_str(body, "from", &from, err) || s_req_str(body, "to", &to, err))
         return -1;
     if (!s_e164(from) || !s_e164(to))
-        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                      "from and to must be +E.164", "");
+        return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                         "from and to must be +E.164", "");
     s_leg_t *leg = s_leg_new(self, "incoming", now);
     CS_COPY(leg->from, from);
     CS_COPY(leg->to, to);
@@ -690,17 +696,17 @@ int sim_model_set_number(sim_model_t *self, const json_t *body, sim_error_t *err
 {
     const char *number, *cause;
     if (!json_is_object(body))
-        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+        return sim_error(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
     if (s_req_str(body, "number", &number, err) || s_opt_str(body, "hangup_cause", &cause, err))
         return -1;
     if (!s_destination_ok(number))
-        return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                      "number must be +E.164 or a SIP URI", "/number");
+        return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                         "number must be +E.164 or a SIP URI", "/number");
     const json_t *ring = json_object_get(body, "ring_ms");
     const json_t *after = json_object_get(body, "hangup_after_ms");
     if ((ring && !json_is_integer(ring)) || (after && !json_is_integer(after)))
-        return s_fail(err, 422, "10015", "Invalid value",
-                      "ring_ms and hangup_after_ms are integers", "");
+        return sim_error(err, 422, "10015", "Invalid value",
+                         "ring_ms and hangup_after_ms are integers", "");
     const json_t *answer = json_object_get(body, "answer");
     int answers = answer ? json_is_true(answer) : 1;
     const char *sip = !cause                                ? "200"
@@ -743,8 +749,8 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
     *data = json_pack("{s:s}", "result", "ok");
     if (strcmp(action, "answer") == 0) {
         if (strcmp(leg->direction, "incoming") != 0)
-            return s_fail(err, 422, "10015", "Invalid value",
-                          "only an incoming call can be answered", NULL);
+            return sim_error(err, 422, "10015", "Invalid value",
+                             "only an incoming call can be answered", NULL);
         s_answer(self, leg, now);
     } else if (strcmp(action, "hangup") == 0) {
         int answered = leg->answered != 0;
@@ -756,19 +762,19 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         if (s_req_str(body, "cause", &cause, err))
             return -1;
         if (!s_in(cause, causes))
-            return s_fail(err, 422, "10032", "Invalid enum value",
-                          "cause must be CALL_REJECTED or USER_BUSY", "/cause");
+            return sim_error(err, 422, "10032", "Invalid enum value",
+                             "cause must be CALL_REJECTED or USER_BUSY", "/cause");
         if (leg->answered || strcmp(leg->direction, "incoming") != 0)
-            return s_fail(err, 422, "10015", "Invalid value",
-                          "only an unanswered incoming call can be rejected", NULL);
+            return sim_error(err, 422, "10015", "Invalid value",
+                             "only an unanswered incoming call can be rejected", NULL);
         int busy = strcmp(cause, "USER_BUSY") == 0;
         s_end(self, leg, busy ? "user_busy" : "call_rejected", "callee", busy ? "486" : "603", now);
     } else if (strcmp(action, "transfer") == 0) {
         const char *to, *from, *target_state, *webhook_url;
         int limit;
         if (leg->ntransfers == S_MAX_TRANSFERS)
-            return s_fail(err, 422, "10015", "Invalid value", "the sim allows 8 transfers per call",
-                          NULL);
+            return sim_error(err, 422, "10015", "Invalid value",
+                             "the sim allows 8 transfers per call", NULL);
         int timeout;
         if (s_req_str(body, "to", &to, err) || s_opt_str(body, "from", &from, err) ||
             s_client_state(body, "target_leg_client_state", &target_state, err) ||
@@ -776,11 +782,11 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
             s_time_limit(body, &limit, err))
             return -1;
         if (!s_destination_ok(to))
-            return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                          "'to' must be +E.164 or a SIP URI", "/to");
+            return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                             "'to' must be +E.164 or a SIP URI", "/to");
         if (from && !s_e164(from))
-            return s_fail(err, 422, "10016", "Phone number must be in +E164 format",
-                          "'from' must be +E.164", "/from");
+            return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
+                             "'from' must be +E.164", "/from");
         s_leg_t *target = s_leg_new(self, "outgoing", now);
         CS_COPY(target->to, to);
         CS_COPY(target->from, from ? from : leg->from);
@@ -800,8 +806,8 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
             return -1;
         s_leg_t *other = s_leg(self, other_id);
         if (!other || other == leg)
-            return s_fail(err, 422, "90015", "Invalid Call Control ID",
-                          "call_control_id names no other call", "/call_control_id");
+            return sim_error(err, 422, "90015", "Invalid Call Control ID",
+                             "call_control_id names no other call", "/call_control_id");
         if (other->ended)
             return s_ended_error(err);
         s_bridge(self, leg, other, now);
@@ -810,8 +816,8 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         if (s_req_str(body, "digits", &digits, err))
             return -1;
         if (strspn(digits, "0123456789ABCD*#wW") != strlen(digits))
-            return s_fail(err, 422, "10015", "Invalid value",
-                          "digits may hold 0-9, A-D, *, #, w and W", "/digits");
+            return sim_error(err, 422, "10015", "Invalid value",
+                             "digits may hold 0-9, A-D, *, #, w and W", "/digits");
     } else if (strcmp(action, "record_start") == 0) {
         const char *format, *channels;
         static const char *const formats[] = {"wav", "mp3", NULL};
@@ -819,28 +825,15 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         if (s_req_str(body, "format", &format, err) || s_req_str(body, "channels", &channels, err))
             return -1;
         if (!s_in(format, formats) || !s_in(channels, chans))
-            return s_fail(err, 422, "10032", "Invalid enum value",
-                          "format is wav|mp3, channels single|dual", NULL);
+            return sim_error(err, 422, "10032", "Invalid enum value",
+                             "format is wav|mp3, channels single|dual", NULL);
         if (!leg->answered)
-            return s_fail(err, 422, "90034", "Call not answered yet",
-                          "This call has not been answered yet.", NULL);
+            return sim_error(err, 422, "90034", "Call not answered yet",
+                             "This call has not been answered yet.", NULL);
         leg->recording = 1;
         leg->rec_start = now;
     } else if (strcmp(action, "record_stop") == 0) {
-        if (leg->recording) {
-            /* the same event as at hangup, without ending the leg */
-            leg->recording = 0;
-            json_t *p = s_payload(leg);
-            json_object_del(p, "call_control_id");
-            char url[256];
-            snprintf(url, sizeof url, "https://sim.invalid/recordings/%s.mp3", leg->leg_id);
-            json_object_set_new(p, "channels", json_string("single"));
-            json_object_set_new(p, "recording_started_at", s_ts(leg->rec_start));
-            json_object_set_new(p, "recording_ended_at", s_ts(now));
-            json_object_set_new(p, "recording_urls", json_pack("{s:s, s:n}", "mp3", url, "wav"));
-            json_object_set_new(p, "public_recording_urls", json_pack("{s:n, s:n}", "mp3", "wav"));
-            s_emit(self, leg, "call.recording.saved", now, p);
-        }
+        s_recording_saved(self, leg, now);
     } else if (strcmp(action, "speak") == 0) {
         const char *text, *voice;
         if (s_req_str(body, "payload", &text, err) || s_req_str(body, "voice", &voice, err))
@@ -854,9 +847,9 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
             s_opt_str(body, "playback_content", &content, err))
             return -1;
         if (!url && !name && !content)
-            return s_fail(err, 422, "10004", "Missing required parameter",
-                          "one of audio_url, media_name, playback_content is required",
-                          "/audio_url");
+            return sim_error(err, 422, "10004", "Missing required parameter",
+                             "one of audio_url, media_name, playback_content is required",
+                             "/audio_url");
         leg->playing = 1;
         json_t *p = s_payload(leg);
         json_object_set_new(p, "media_url", url ? json_string(url) : json_null());
@@ -875,8 +868,8 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         if (s_client_state(body, "client_state", &cs, err))
             return -1;
         if (!cs)
-            return s_fail(err, 422, "10004", "Missing required parameter",
-                          "The 'client_state' parameter is required.", "/client_state");
+            return sim_error(err, 422, "10004", "Missing required parameter",
+                             "The 'client_state' parameter is required.", "/client_state");
     }
     return 0;
 }
@@ -886,14 +879,14 @@ int sim_model_action(sim_model_t *self, const char *ccid, const char *action, co
 {
     *data = NULL;
     if (!s_action_known(action))
-        return s_fail(err, 404, "10005", "Resource not found",
-                      "The sim does not implement this action", NULL);
+        return sim_error(err, 404, "10005", "Resource not found",
+                         "The sim does not implement this action", NULL);
     s_leg_t *leg = s_leg(self, ccid);
     if (!leg)
-        return s_fail(err, 422, "90015", "Invalid Call Control ID",
-                      "The call_control_id provided was not valid.", "/call_control_id");
+        return sim_error(err, 422, "90015", "Invalid Call Control ID",
+                         "The call_control_id provided was not valid.", "/call_control_id");
     if (body && !json_is_object(body))
-        return s_fail(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
+        return sim_error(err, 422, "10015", "Invalid value", "The body must be a JSON object", "");
     const char *command_id, *client_state;
     if (s_opt_str(body, "command_id", &command_id, err))
         return -1;
@@ -936,8 +929,8 @@ int sim_model_status(sim_model_t *self, const char *ccid, int64_t now, json_t **
 {
     s_leg_t *leg = s_leg(self, ccid);
     if (!leg)
-        return s_fail(err, 422, "90015", "Invalid Call Control ID",
-                      "The call_control_id provided was not valid.", "/call_control_id");
+        return sim_error(err, 422, "90015", "Invalid Call Control ID",
+                         "The call_control_id provided was not valid.", "/call_control_id");
     json_t *d = s_call_data(leg);
     json_object_set_new(d, "is_alive", json_boolean(!leg->ended));
     json_object_set_new(d, "client_state",

@@ -22,6 +22,10 @@ typedef struct {
     char pointer[48];
 } sim_error_t;
 
+/* Fills err; returns -1, so `return sim_error(...)` reads as a refusal. */
+int sim_error(sim_error_t *err, int status, const char *code, const char *title, const char *detail,
+              const char *pointer);
+
 /* How a dialled number behaves (POST /sim/numbers sets more). */
 typedef struct {
     char number[32];

@@ -47,11 +47,7 @@ static int setup(void **state)
     (void)state;
     if (h_setup(&s_env))
         return -1;
-    char pub[128], sub[128];
-    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
-    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
-    const char *bus_env[] = {pub, sub, NULL};
-    if (h_spawn(&s_env, "bus", bus_env, "0") < 0 || h_ingestor(&s_env, &s_ingest) < 0)
+    if (h_bus(&s_env) < 0 || h_ingestor(&s_env, &s_ingest) < 0)
         return -1;
     char hook[128];
     snprintf(hook, sizeof hook, "http://127.0.0.1:%d/webhooks/telnyx", s_ingest);

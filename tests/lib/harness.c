@@ -282,6 +282,15 @@ int h_wait_http(const char *url, long status, int timeout_ms)
     return -1;
 }
 
+pid_t h_bus(h_env_t *env)
+{
+    char pub[128], sub[128];
+    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", env->bus_pub);
+    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", env->bus_sub);
+    const char *extra[] = {pub, sub, NULL};
+    return h_spawn(env, "bus", extra, "0");
+}
+
 pid_t h_ingestor(h_env_t *env, int *port)
 {
     *port = h_free_port();

@@ -40,6 +40,9 @@ int h_redis_start(h_env_t *env);
 void h_redis_stop(h_env_t *env);
 redisContext *h_redis(h_env_t *env);
 
+/* Starts the bus forwarder on env's endpoints. */
+pid_t h_bus(h_env_t *env);
+
 /* Starts an ingestor on a free port; *port set. Waits for /healthz 200. */
 pid_t h_ingestor(h_env_t *env, int *port);
 

@@ -1,0 +1,76 @@
+/* http - see http.h. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum MHD_Result cs_http_send(struct MHD_Connection *c, int status, const char *type,
+                             const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+bool cs_http_collect(void **con_cls, size_t max, const char *upload, size_t *upload_size,
+                     cs_http_body_t **body, enum MHD_Result *more)
+{
+    cs_http_body_t *b = *con_cls;
+    *more = MHD_YES;
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        *con_cls = b;
+        *body = b;
+        if (!b) {
+            *more = MHD_NO;
+            return true;
+        }
+        b->max = max;
+        return true;
+    }
+    *body = b;
+    if (*upload_size == 0)
+        return false;
+    if (!b->too_large && b->len + *upload_size > b->max) {
+        b->too_large = true;
+        free(b->buf);
+        b->buf = NULL;
+        b->len = b->cap = 0;
+    }
+    if (!b->too_large) {
+        if (b->len + *upload_size + 1 > b->cap) {
+            size_t cap = (b->len + *upload_size + 1) * 2;
+            char *p = realloc(b->buf, cap);
+            if (!p) {
+                *more = MHD_NO;
+                return true;
+            }
+            b->buf = p;
+            b->cap = cap;
+        }
+        memcpy(b->buf + b->len, upload, *upload_size);
+        b->len += *upload_size;
+        b->buf[b->len] = '\0';
+    }
+    *upload_size = 0;
+    return true;
+}
+
+void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                       enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    cs_http_body_t *b = *con_cls;
+    if (b) {
+        free(b->buf);
+        free(b);
+        *con_cls = NULL;
+    }
+}

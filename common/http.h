@@ -1,0 +1,33 @@
+/* http - what every libmicrohttpd service here does the same way: send a
+ * body with a status and type, and collect a request body up to a limit.
+ * Each service keeps its own routing. */
+#ifndef CS_HTTP_H
+#define CS_HTTP_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Queues body (copied) with status and Content-Type. */
+enum MHD_Result cs_http_send(struct MHD_Connection *c, int status, const char *type,
+                             const char *body);
+
+/* A request body being collected: NUL-terminated, capped at `max`. */
+typedef struct {
+    char *buf;
+    size_t len, cap, max;
+    bool too_large; /* more than max arrived: buf was dropped */
+} cs_http_body_t;
+
+/* For an access handler: on the first call makes the body (into *con_cls),
+ * then collects upload data. Returns true while the handler should return
+ * MHD_YES (*more set) to get more, false when the body is complete (or
+ * allocation failed: *body NULL). */
+bool cs_http_collect(void **con_cls, size_t max, const char *upload, size_t *upload_size,
+                     cs_http_body_t **body, enum MHD_Result *more);
+
+/* MHD_OPTION_NOTIFY_COMPLETED callback freeing a collected body. */
+void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                       enum MHD_RequestTerminationCode toe);
+
+#endif
