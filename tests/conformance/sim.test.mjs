@@ -2,7 +2,9 @@
 // the sim with baseURL): dial, every action the sim implements, errors as
 // the SDK's typed errors, and every webhook the sim sends verified by
 // client.webhooks.unwrap() and validated against the schemas in Telnyx's
-// OpenAPI (../shared/reference/telnyx-call-control.openapi.yml).
+// OpenAPI: the Call Control subset of team-telnyx/openapi kept beside this
+// file (a copy of ../shared/reference/telnyx-call-control.openapi.yml, so a
+// clone anywhere runs the suite).
 //
 // Known real-world differences the validation allows (reference §1.5 and
 // its captures OBS a, b): deliveries carry `meta`, which the spec's
@@ -24,7 +26,7 @@ import YAML from 'yaml';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const specPath = path.resolve(root, '../shared/reference/telnyx-call-control.openapi.yml');
+const specPath = path.join(here, 'telnyx-call-control.openapi.yml');
 
 let sim, simPort, receiver, client, publicKey, tmp;
 const received = []; // {raw, headers, event}
