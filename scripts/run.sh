@@ -63,6 +63,7 @@ start bus bin/callsync-bus
 start ingestor bin/callsync-ingestor
 start sim bin/callsync-sim
 start orchestrator bin/callsync-orchestrator
+start timer bin/callsync-timer
 wait_for "the ingestor (port $ingest_port)" curl -sf "http://127.0.0.1:$ingest_port/healthz"
 wait_for "the sim (port $sim_port)" curl -sf "http://127.0.0.1:$sim_port/healthz"
 wait_for "the orchestrator" curl -sf "http://127.0.0.1:${CALLSYNC_ORCH_PORT:-8082}/healthz"

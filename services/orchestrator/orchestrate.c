@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "text.h"
+#include "timers.h"
 #include "timestamp.h"
 
 enum { M_OK, M_ALREADY_ENDED, M_REFUSED, M_UNANSWERED, M_COUNT };
@@ -169,6 +170,13 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
             res.seconds * 1000);
     if (settle)
         s_done(self, in->key);
+    /* hangup is guaranteed: if no hangup fact arrives in 2 s, the timer
+     * service asks Telnyx and reconciles (services/timer). "Already ended"
+     * too: Telnyx knows, but its webhook may never have reached us. */
+    if ((rc == 0 || strcmp(res.code, "90018") == 0) && in->kind == CS_INTENT_HANGUP_LEG &&
+        cs_timers_add(cs_store_redis(self->store), "hangup_check", call->id, in->ccid,
+                      cs_ts_now_ms() + 2000))
+        cs_warn("call %s: hangup check for %s not scheduled (Redis)", call->id, in->ccid);
     s_fact(self, call, type, new_leg ? new_leg : in->ccid, outcome);
     json_decref(data);
 }

@@ -42,6 +42,22 @@ static pid_t s_orchestrator(void)
     return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
 }
 
+static pid_t s_timer(void)
+{
+    int port = h_free_port();
+    char e_port[64], e_redis[192], e_pub[128], e_base[128], tag[16];
+    snprintf(e_port, sizeof e_port, "CALLSYNC_TIMER_PORT=%d", port);
+    snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    snprintf(e_pub, sizeof e_pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
+    snprintf(tag, sizeof tag, "%d", port);
+    const char *extra[] = {e_port, e_redis, e_pub, e_base, "TELNYX_API_KEY=sim-key", NULL};
+    pid_t pid = h_spawn(&s_env, "timer", extra, tag);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -51,7 +67,7 @@ static int setup(void **state)
         return -1;
     char hook[128];
     snprintf(hook, sizeof hook, "http://127.0.0.1:%d/webhooks/telnyx", s_ingest);
-    if (h_sim(&s_env, &s_sim, hook) < 0 || s_orchestrator() < 0)
+    if (h_sim(&s_env, &s_sim, hook) < 0 || s_orchestrator() < 0 || s_timer() < 0)
         return -1;
     const char *agent[] = {"agent",   "set",      "alice",     "--sip-user",
                            "alice01", "--status", "available", NULL};
@@ -171,6 +187,9 @@ static void test_ctl_hangup_ends_every_leg(void **state)
 static void test_two_orchestrators_issue_once(void **state)
 {
     (void)state;
+    json_t *r = NULL; /* no faults left over from a test before */
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{}", &r), 200);
+    json_decref(r);
     assert_true(s_orchestrator() > 0);
     char id[64];
     snprintf(id, sizeof id, "%s", s_dial("+15550100004"));
@@ -278,6 +297,30 @@ static void test_inbound_nobody_available(void **state)
     s_agent("alice", "alice01", "available");
 }
 
+/* The hangup webhooks never arrive: the timer asks Telnyx 2 s after each
+ * hangup and ends the legs itself. */
+static void test_lost_hangup_webhooks_reconciled(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    json_t *r = NULL;
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{\"fail_first_attempts\":5}", &r),
+                     200);
+    json_decref(r);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_ended_both, 10000);
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{}", &r), 200);
+    json_decref(r);
+    json_t *legs = json_object_get(rec, "legs");
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(s_str(json_array_get(legs, i), "hangup_cause"), "unspecified");
+    assert_string_equal(s_str(json_object_get(rec, "clocks"), "ended_at"), "provider");
+    json_decref(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_ctl_hangup_ends_every_leg),
         cmocka_unit_test(test_inbound_rings_the_next_agent),
         cmocka_unit_test(test_inbound_nobody_available),
+        cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);

@@ -1,0 +1,119 @@
+/* callsync-timer - runs callsync's durable timers (common/timers.h): takes
+ * due timers from Redis every 100 ms, exactly once across instances, and
+ * runs them (reconcile.c). /healthz and /metrics on CALLSYNC_TIMER_PORT.
+ * Stops on SIGTERM. */
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus.h"
+#include "http.h"
+#include "log.h"
+#include "reconcile.h"
+#include "redis.h"
+#include "service.h"
+#include "store.h"
+
+typedef struct {
+    cs_reconcile_t *reconcile;
+    cs_redis_t *health; /* the HTTP thread's own connection */
+} s_http_t;
+
+static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                const char *method, const char *version, const char *upload,
+                                size_t *upload_size, void **con_cls)
+{
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    s_http_t *h = cls;
+    if (strcmp(url, "/healthz") == 0) {
+        int up = cs_redis_ping(h->health);
+        return cs_http_send(c, up ? 200 : 503, "application/json",
+                            up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
+                               : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char *text = cs_reconcile_metrics(h->reconcile);
+        enum MHD_Result r = cs_http_send(c, 200, "text/plain; version=0.0.4", text ? text : "");
+        free(text);
+        return r;
+    }
+    return cs_http_send(c, 404, "application/json", "{\"error\":\"not found\"}");
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL",
+                                       "CALLSYNC_BUS_PUB",
+                                       "CALLSYNC_TIMER_PORT",
+                                       "TELNYX_API_KEY",
+                                       "TELNYX_API_BASE",
+                                       "CALLSYNC_LOG_LEVEL",
+                                       NULL};
+    int rc;
+    cs_config_t *cfg = cs_service_config("callsync-timer", "timer",
+                                         "durable timers: hangup reconcile, and more to come", vars,
+                                         argc, argv, &rc);
+    if (!cfg)
+        return rc;
+    rc = 1;
+    char err[256];
+    long port;
+    cs_store_t *store = NULL;
+    cs_telnyx_t *api = NULL;
+    cs_bus_t *bus = NULL;
+    s_http_t http = {0};
+    struct MHD_Daemon *d = NULL;
+    const char *key = cs_config_get(cfg, "TELNYX_API_KEY");
+    if (cs_config_int(cfg, "CALLSYNC_TIMER_PORT", 1, 65535, &port, err, sizeof err) || !key) {
+        cs_error("%s", key ? err : "TELNYX_API_KEY is required");
+        goto out;
+    }
+    if (sodium_init() < 0)
+        goto out;
+    sigset_t sigs;
+    cs_service_signals(&sigs);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    store = cs_store_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), NULL, err, sizeof err);
+    http.health = cs_redis_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), err, sizeof err);
+    api = cs_telnyx_new(cs_config_get(cfg, "TELNYX_API_BASE"), key);
+    bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
+    if (!store || !http.health || !api) {
+        cs_error("CALLSYNC_REDIS_URL: %s", err);
+        goto out;
+    }
+    http.reconcile = cs_reconcile_new(store, api, bus);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                         NULL, s_handle, &http, MHD_OPTION_END);
+    if (!http.reconcile || !d) {
+        cs_error("cannot listen on port %ld", port);
+        goto out;
+    }
+    cs_info("running timers; /healthz on :%ld", port);
+    for (;;) {
+        struct timespec tick = {0, 100000000L};
+        if (sigtimedwait(&sigs, NULL, &tick) > 0)
+            break;
+        cs_reconcile_run(http.reconcile);
+    }
+    cs_info("stopping");
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    cs_reconcile_destroy(&http.reconcile);
+    cs_bus_destroy(&bus);
+    cs_telnyx_destroy(&api);
+    cs_redis_destroy(&http.health);
+    cs_store_destroy(&store);
+    cs_config_destroy(&cfg);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,158 @@
+/* reconcile - see reconcile.h. */
+#include "reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "text.h"
+#include "timers.h"
+#include "timestamp.h"
+
+enum { R_SETTLED, R_RECONCILED, R_ALIVE, R_ERROR, R_COUNT };
+
+struct cs_reconcile {
+    cs_store_t *store;
+    cs_telnyx_t *api;
+    cs_bus_t *bus;
+    cs_counter_t fired, outcomes[R_COUNT];
+    cs_histogram_t late;
+};
+
+cs_reconcile_t *cs_reconcile_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *bus)
+{
+    cs_reconcile_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->api = api;
+    self->bus = bus;
+    self->fired = (cs_counter_t){.name = "callsync_timers_fired_total",
+                                 .help = "Timers taken and run",
+                                 .labels = "kind=\"hangup_check\""};
+    static const char *labels[R_COUNT] = {"outcome=\"settled\"", "outcome=\"reconciled\"",
+                                          "outcome=\"still_alive\"", "outcome=\"error\""};
+    for (int i = 0; i < R_COUNT; i++) {
+        self->outcomes[i].name = "callsync_hangup_checks_total";
+        self->outcomes[i].help = "Hangup checks by outcome";
+        self->outcomes[i].labels = labels[i];
+    }
+    self->late = (cs_histogram_t){
+        .name = "callsync_timer_late_seconds",
+        .help = "How late timers ran after their due time",
+        .nbuckets = 6,
+        .bounds = {0.01, 0.05, 0.1, 0.25, 1, 5},
+    };
+    return self;
+}
+
+void cs_reconcile_destroy(cs_reconcile_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static void s_hangup_check(cs_reconcile_t *self, const char *cs_id, const char *ccid)
+{
+    static cs_call_t call;
+    char err[256];
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0) {
+        cs_counter_inc(&self->outcomes[R_ERROR]);
+        return;
+    }
+    for (int i = 0; i < call.nlegs; i++)
+        if (strcmp(call.legs[i].ccid, ccid) == 0 && call.legs[i].ended.at) {
+            cs_counter_inc(&self->outcomes[R_SETTLED]); /* its webhook came */
+            return;
+        }
+    char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 16];
+    cs_telnyx_escape(ccid, esc, sizeof esc);
+    snprintf(path, sizeof path, "/calls/%s", esc);
+    json_t *data = NULL;
+    cs_telnyx_result_t res;
+    int rc = cs_telnyx_get(self->api, path, &data, &res);
+    int gone = (rc == 0 && json_is_false(json_object_get(data, "is_alive"))) ||
+               strcmp(res.code, "90015") == 0; /* Telnyx forgot it: long over */
+    if (!gone) {
+        if (rc == 0) {
+            cs_counter_inc(&self->outcomes[R_ALIVE]);
+            cs_warn("call %s: leg %s still alive after its hangup; checking again", cs_id, ccid);
+        } else {
+            cs_counter_inc(&self->outcomes[R_ERROR]);
+            cs_warn("call %s: status of %s unknown (%ld %s); checking again", cs_id, ccid,
+                    res.status, res.detail);
+        }
+        cs_timers_add(cs_store_redis(self->store), "hangup_check", cs_id, ccid,
+                      cs_ts_now_ms() + 5000);
+        json_decref(data);
+        return;
+    }
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_HANGUP;
+    ev.source = CS_SRC_COMMAND;
+    const char *end = json_string_value(json_object_get(data, "end_time"));
+    ev.clock = end && cs_ts_parse(end, &ev.at) == 0 ? CS_CLOCK_PROVIDER : CS_CLOCK_LOCAL;
+    if (ev.clock == CS_CLOCK_LOCAL)
+        ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.hangup_reconciled");
+    snprintf(ev.id, sizeof ev.id, "reconcile-%.48s",
+             ccid + (strlen(ccid) > 48 ? strlen(ccid) - 48 : 0));
+    CS_COPY(ev.ccid, ccid);
+    CS_COPY(ev.cs_hint, cs_id);
+    CS_COPY(ev.hangup_cause, "unspecified");
+    CS_COPY(ev.hangup_source, "unknown");
+    json_decref(data);
+    cs_apply_t outcome;
+    bool changed;
+    if (cs_store_apply(self->store, &ev, NULL, 0, &outcome, &call, &changed, err, sizeof err)) {
+        cs_counter_inc(&self->outcomes[R_ERROR]);
+        cs_warn("call %s: reconciled hangup of %s not stored: %s", cs_id, ccid, err);
+        cs_timers_add(cs_store_redis(self->store), "hangup_check", cs_id, ccid,
+                      cs_ts_now_ms() + 2000);
+        return;
+    }
+    cs_counter_inc(&self->outcomes[R_RECONCILED]);
+    cs_info("call %s: leg %s had ended without a webhook; hangup reconciled", cs_id, ccid);
+    const char *rec = cs_store_last_record(self->store);
+    if (changed && self->bus && rec)
+        cs_bus_send(self->bus, "call.changed", rec, strlen(rec));
+}
+
+int cs_reconcile_run(cs_reconcile_t *self)
+{
+    int64_t now = cs_ts_now_ms();
+    json_t *due = cs_timers_take(cs_store_redis(self->store), now, 100);
+    if (!due)
+        return -1;
+    size_t i;
+    json_t *t;
+    json_array_foreach(due, i, t)
+    {
+        cs_counter_inc(&self->fired);
+        cs_histogram_observe(&self->late,
+                             (double)json_integer_value(json_object_get(t, "late_ms")) / 1000.0);
+        const char *kind = json_string_value(json_object_get(t, "kind"));
+        if (strcmp(kind, "hangup_check") == 0)
+            s_hangup_check(self, json_string_value(json_object_get(t, "call")),
+                           json_string_value(json_object_get(t, "call_control_id")));
+        else
+            cs_warn("timer of unknown kind %s dropped", kind);
+    }
+    int n = (int)json_array_size(due);
+    json_decref(due);
+    return n;
+}
+
+char *cs_reconcile_metrics(cs_reconcile_t *self)
+{
+    cs_counter_t *cs[R_COUNT + 1] = {&self->fired};
+    for (int i = 0; i < R_COUNT; i++)
+        cs[i + 1] = &self->outcomes[i];
+    cs_histogram_t *hs[] = {&self->late};
+    return cs_metrics_render(cs, R_COUNT + 1, hs, 1);
+}

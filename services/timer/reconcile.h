@@ -1,0 +1,31 @@
+/* reconcile - what the timer service does when a timer fires.
+ *
+ *   hangup_check (scheduled 2 s after the orchestrator hung up a leg): if
+ *   the record already has the leg's hangup, nothing; else ask Telnyx
+ *   (GET /v2/calls/{id}); a leg that is no longer alive (or that Telnyx no
+ *   longer knows) gets its hangup fact from us, at Telnyx's end_time when
+ *   it gives one, cause "unspecified", source "unknown", so the call ends
+ *   even when its webhook was lost; a leg still alive is checked again in
+ *   5 s. */
+#ifndef CS_RECONCILE_H
+#define CS_RECONCILE_H
+
+#include <jansson.h>
+
+#include "bus.h"
+#include "store.h"
+#include "telnyx.h"
+
+typedef struct cs_reconcile cs_reconcile_t;
+
+/* store, api and bus (may be NULL) are borrowed. */
+cs_reconcile_t *cs_reconcile_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *bus);
+void cs_reconcile_destroy(cs_reconcile_t **self_p);
+
+/* Takes and runs every due timer; returns how many ran, -1 if Redis is down. */
+int cs_reconcile_run(cs_reconcile_t *self);
+
+/* Prometheus text (caller frees). */
+char *cs_reconcile_metrics(cs_reconcile_t *self);
+
+#endif
