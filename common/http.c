@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis.h"
+
 enum MHD_Result cs_http_send(struct MHD_Connection *c, int status, const char *type,
                              const char *body)
 {
@@ -73,4 +75,23 @@ void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         free(b);
         *con_cls = NULL;
     }
+}
+
+enum MHD_Result cs_http_ops(struct MHD_Connection *c, const char *url, struct cs_redis *redis,
+                            char *(*metrics)(void *arg), void *arg)
+{
+    if (strcmp(url, "/healthz") == 0) {
+        int up = cs_redis_ping(redis);
+        return cs_http_send(c, up ? 200 : 503, "application/json",
+                            up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
+                               : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char *text = metrics(arg);
+        enum MHD_Result r =
+            cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
+        free(text);
+        return r;
+    }
+    return cs_http_send(c, 404, "application/json", "{\"error\":\"not found\"}");
 }

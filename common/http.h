@@ -26,6 +26,14 @@ typedef struct {
 bool cs_http_collect(void **con_cls, size_t max, const char *upload, size_t *upload_size,
                      cs_http_body_t **body, enum MHD_Result *more);
 
+/* The operational endpoints of a service whose HTTP port has nothing else:
+ * GET /healthz (200 while Redis answers, else 503), GET /metrics (the text
+ * metrics(arg) returns, freed here), anything else 404. redis must be used
+ * by the HTTP thread only. */
+struct cs_redis;
+enum MHD_Result cs_http_ops(struct MHD_Connection *c, const char *url, struct cs_redis *redis,
+                            char *(*metrics)(void *arg), void *arg);
+
 /* MHD_OPTION_NOTIFY_COMPLETED callback freeing a collected body. */
 void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe);

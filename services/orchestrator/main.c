@@ -28,6 +28,11 @@ typedef struct {
     cs_redis_t *health; /* used by the HTTP thread only */
 } s_http_t;
 
+static char *s_metrics(void *arg)
+{
+    return cs_orch_metrics(arg);
+}
+
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
                                 const char *method, const char *version, const char *upload,
                                 size_t *upload_size, void **con_cls)
@@ -38,19 +43,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     (void)upload_size;
     (void)con_cls;
     s_http_t *h = cls;
-    if (strcmp(url, "/healthz") == 0) {
-        int up = cs_redis_ping(h->health);
-        return cs_http_send(c, up ? 200 : 503, "application/json",
-                            up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
-                               : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
-    }
-    if (strcmp(url, "/metrics") == 0) {
-        char *text = cs_orch_metrics(h->orch);
-        enum MHD_Result r = cs_http_send(c, 200, "text/plain; version=0.0.4", text ? text : "");
-        free(text);
-        return r;
-    }
-    return cs_http_send(c, 404, "application/json", "{\"error\":\"not found\"}");
+    return cs_http_ops(c, url, h->health, s_metrics, h->orch);
 }
 
 /* cmd.* bodies are JSON with the call's cs id in "call". */

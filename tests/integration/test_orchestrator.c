@@ -16,13 +16,14 @@
 #include "harness.h"
 
 static h_env_t s_env;
-static int s_ingest, s_sim, s_teardown_failed;
+static int s_ingest, s_sim, s_teardown_failed, s_orch_port, s_timer_port;
 
 static pid_t s_orchestrator(void)
 {
     int port = h_free_port();
     char e_port[64], e_redis[192], e_sub[128], e_base[128], tag[16];
     snprintf(e_port, sizeof e_port, "CALLSYNC_ORCH_PORT=%d", port);
+    s_orch_port = port;
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
     snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
@@ -47,6 +48,7 @@ static pid_t s_timer(void)
     int port = h_free_port();
     char e_port[64], e_redis[192], e_pub[128], e_base[128], tag[16];
     snprintf(e_port, sizeof e_port, "CALLSYNC_TIMER_PORT=%d", port);
+    s_timer_port = port;
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
     snprintf(e_pub, sizeof e_pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
@@ -321,6 +323,24 @@ static void test_lost_hangup_webhooks_reconciled(void **state)
     json_decref(rec);
 }
 
+static void test_metrics(void **state)
+{
+    (void)state;
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_orch_port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    assert_non_null(strstr(body, "callsync_commands_total{outcome=\"ok\"}"));
+    assert_non_null(strstr(body, "callsync_command_seconds_bucket"));
+    free(body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_timer_port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    assert_non_null(strstr(body, "callsync_hangup_checks_total{outcome=\"reconciled\"}"));
+    assert_non_null(strstr(body, "callsync_timers_fired_total"));
+    free(body);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing", s_timer_port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, NULL), 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
+        cmocka_unit_test(test_metrics),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
     return failed || s_teardown_failed;
