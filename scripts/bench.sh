@@ -85,7 +85,6 @@ for r in ${RATES:-2000 4000}; do
   run=$((run + 1))
 done
 "$loadgen" --seed-file "$dir/seed" --verify-only
-"$loadgen" --seed-file "$dir/seed" --verify-only
 
 # The sim: call setups/s with their webhooks delivered (to simload's own
 # receiver, so the ingestor's limits do not count).
