@@ -87,6 +87,25 @@ fail:
     return s_fail(r, redis, err, errlen);
 }
 
+static const cs_redis_script_t s_transition = {
+    "agent_transition",
+    "if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated_at', ARGV[3])\n"
+    "return 1\n",
+};
+
+int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, const char *to)
+{
+    char key[128], now[CS_TS_LEN];
+    snprintf(key, sizeof key, "cs:agent:%s", id);
+    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
+    const char *argv[] = {key, from, to, now};
+    redisReply *r = cs_redis_eval(redis, &s_transition, 1, 4, argv, NULL);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen)
 {
     *missing = 0;

@@ -21,6 +21,11 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
 /* The agent as JSON (new reference) or NULL; *missing set when unknown. */
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen);
 
+/* Moves an agent to status `to` only if its status is `from` now, in one
+ * step (a Lua script), so concurrent instances cannot undo each other.
+ * 1 moved, 0 it was not in `from`, -1 Redis unreachable. */
+int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, const char *to);
+
 /* Every agent, sorted by id (new reference) or NULL on error. */
 json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen);
 

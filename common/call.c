@@ -382,6 +382,11 @@ const char *cs_call_direction(const cs_call_t *call)
     return s_direction(call);
 }
 
+const char *cs_call_agent(const cs_call_t *call)
+{
+    return s_agent(call);
+}
+
 const char *cs_state_name(cs_state_t state)
 {
     static const char *names[] = {"dialing", "ringing", "active", "held", "ended"};

@@ -140,6 +140,9 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg);
 
 cs_state_t cs_call_state(const cs_call_t *call);
 
+/* The call's agent as cs_call_to_json shows it ("" when none). */
+const char *cs_call_agent(const cs_call_t *call);
+
 /* "outbound" | "inbound" | NULL while unknown (see cs_call_to_json). */
 const char *cs_call_direction(const cs_call_t *call);
 const char *cs_state_name(cs_state_t state);

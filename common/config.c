@@ -43,6 +43,7 @@ static const s_var_t s_vars[] = {
     {"TELNYX_CONNECTION_ID", NULL, "Call Control app / credential connection used to dial"},
     {"CALLSYNC_CALLER_ID", NULL, "the company number (+E.164) shown on the calls callsync dials"},
     {"CALLSYNC_RING_TIMEOUT_S", "20", "how long one agent rings on an inbound call, seconds"},
+    {"CALLSYNC_WRAPUP_S", "30", "an agent's wrap-up after a call, seconds (0: none)"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
 };

@@ -22,7 +22,7 @@ struct cs_orch {
     cs_store_t *store;
     cs_telnyx_t *api;
     char connection_id[32], caller_id[32];
-    int ring_timeout_s;
+    int ring_timeout_s, wrapup_s;
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
@@ -39,6 +39,7 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config
     CS_COPY(self->connection_id, cfg->connection_id);
     CS_COPY(self->caller_id, cfg->caller_id);
     self->ring_timeout_s = cfg->ring_timeout_s;
+    self->wrapup_s = cfg->wrapup_s;
     char host[32] = "";
     gethostname(host, sizeof host - 1);
     snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
@@ -303,12 +304,43 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
     }
 }
 
+/* The call's agent's presence (see orchestrate.h). */
+static void s_presence(cs_orch_t *self, const cs_call_t *call)
+{
+    const char *agent = cs_call_agent(call);
+    if (!agent[0])
+        return;
+    cs_redis_t *redis = cs_store_redis(self->store);
+    cs_state_t state = cs_call_state(call);
+    if (state == CS_STATE_ACTIVE || state == CS_STATE_HELD) {
+        if (cs_agent_transition(redis, agent, "available", "busy") == 1 ||
+            cs_agent_transition(redis, agent, "wrap_up", "busy") == 1)
+            cs_info("agent %s busy (call %s)", agent, call->id);
+        return;
+    }
+    if (state != CS_STATE_ENDED)
+        return;
+    char key[CS_ID_LEN + 16];
+    snprintf(key, sizeof key, "%s:wrapup", call->id);
+    if (s_claim(self, key) != 1)
+        return;
+    s_done(self, key);
+    if (cs_agent_transition(redis, agent, "busy", self->wrapup_s ? "wrap_up" : "available") != 1)
+        return;
+    cs_info("agent %s %s after call %s", agent, self->wrapup_s ? "in wrap-up" : "available",
+            call->id);
+    if (self->wrapup_s && cs_timers_add(redis, "wrapup_end", call->id, agent,
+                                        cs_ts_now_ms() + 1000LL * self->wrapup_s))
+        cs_warn("agent %s: wrap-up end not scheduled (Redis)", agent);
+}
+
 void cs_orch_call(cs_orch_t *self, const cs_call_t *call)
 {
     cs_intent_t in[CS_MAX_LEGS + 1];
     int n = cs_flows_next(call, in, CS_MAX_LEGS + 1);
     for (int i = 0; i < n; i++)
         s_run(self, call, &in[i]);
+    s_presence(self, call);
 }
 
 void cs_orch_wake(cs_orch_t *self, const char *cs_id)

@@ -10,6 +10,12 @@
  *      5xx): then the claim just expires and the sweep tries again.
  * Error 90018 ("already ended") counts as done. Every command and its
  * outcome goes into the call's history as a fact (callsync-ctl events).
+ *
+ * Presence follows the calls: the call's agent goes available -> busy while
+ * the call is answered, busy -> wrap_up when it ends, and a durable timer
+ * (wrapup_end, run by callsync-timer) takes them back to available after
+ * CALLSYNC_WRAPUP_S. Transitions only move from the expected status, so an
+ * agent who went offline meanwhile stays offline.
  * Single-threaded: one orchestrate per thread. */
 #ifndef CS_ORCHESTRATE_H
 #define CS_ORCHESTRATE_H
@@ -24,6 +30,7 @@ typedef struct {
     const char *connection_id; /* TELNYX_CONNECTION_ID */
     const char *caller_id;     /* CALLSYNC_CALLER_ID: from number of the calls we dial */
     int ring_timeout_s;        /* CALLSYNC_RING_TIMEOUT_S: how long one agent rings */
+    int wrapup_s;              /* CALLSYNC_WRAPUP_S: after a call, before available again */
 } cs_orch_config_t;
 
 /* store and api are borrowed and must outlive it. */

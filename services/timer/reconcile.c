@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents.h"
 #include "log.h"
 #include "metrics.h"
 #include "text.h"
@@ -30,8 +31,7 @@ cs_reconcile_t *cs_reconcile_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *
     self->api = api;
     self->bus = bus;
     self->fired = (cs_counter_t){.name = "callsync_timers_fired_total",
-                                 .help = "Timers taken and run",
-                                 .labels = "kind=\"hangup_check\""};
+                                 .help = "Timers taken and run, of every kind"};
     static const char *labels[R_COUNT] = {"outcome=\"settled\"", "outcome=\"reconciled\"",
                                           "outcome=\"still_alive\"", "outcome=\"error\""};
     for (int i = 0; i < R_COUNT; i++) {
@@ -123,6 +123,14 @@ static void s_hangup_check(cs_reconcile_t *self, const char *cs_id, const char *
         cs_bus_send(self->bus, "call.changed", rec, strlen(rec));
 }
 
+/* An agent's wrap-up is over: available again, unless they moved on
+ * (offline, or busy on a new call) meanwhile. */
+static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *agent)
+{
+    if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1)
+        cs_info("agent %s available again (wrap-up after call %s)", agent, cs_id);
+}
+
 int cs_reconcile_run(cs_reconcile_t *self)
 {
     int64_t now = cs_ts_now_ms();
@@ -137,9 +145,12 @@ int cs_reconcile_run(cs_reconcile_t *self)
         cs_histogram_observe(&self->late,
                              (double)json_integer_value(json_object_get(t, "late_ms")) / 1000.0);
         const char *kind = json_string_value(json_object_get(t, "kind"));
+        const char *call = json_string_value(json_object_get(t, "call"));
+        const char *subject = json_string_value(json_object_get(t, "call_control_id"));
         if (strcmp(kind, "hangup_check") == 0)
-            s_hangup_check(self, json_string_value(json_object_get(t, "call")),
-                           json_string_value(json_object_get(t, "call_control_id")));
+            s_hangup_check(self, call, subject);
+        else if (strcmp(kind, "wrapup_end") == 0) /* subject: the agent */
+            s_wrapup_end(self, call, subject);
         else
             cs_warn("timer of unknown kind %s dropped", kind);
     }

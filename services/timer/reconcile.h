@@ -6,7 +6,10 @@
  *   longer knows) gets its hangup fact from us, at Telnyx's end_time when
  *   it gives one, cause "unspecified", source "unknown", so the call ends
  *   even when its webhook was lost; a leg still alive is checked again in
- *   5 s. */
+ *   5 s.
+ *
+ *   wrapup_end (scheduled by the orchestrator when a call ends): the agent
+ *   goes wrap_up -> available, unless they left wrap_up meanwhile. */
 #ifndef CS_RECONCILE_H
 #define CS_RECONCILE_H
 

@@ -34,6 +34,7 @@ static pid_t s_orchestrator(void)
                            e_base,
                            "TELNYX_API_KEY=sim-key",
                            "CALLSYNC_RING_TIMEOUT_S=5",
+                           "CALLSYNC_WRAPUP_S=1",
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
@@ -323,6 +324,39 @@ static void test_lost_hangup_webhooks_reconciled(void **state)
     json_decref(rec);
 }
 
+/* An agent's status in Redis, polled until it is `want` (1) or times out (0). */
+static int s_agent_becomes(const char *id, const char *want, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        redisContext *c = h_redis(&s_env);
+        redisReply *r = redisCommand(c, "HGET cs:agent:%s status", id);
+        int ok = r && r->type == REDIS_REPLY_STRING && strcmp(r->str, want) == 0;
+        freeReplyObject(r);
+        redisFree(c);
+        if (ok)
+            return 1;
+        struct timespec pause = {0, 50000000L};
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/* Presence follows the call: busy while talking, wrap-up after, then
+ * available again (CALLSYNC_WRAPUP_S=1 here). */
+static void test_presence_follows_the_call(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "available");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    assert_true(s_agent_becomes("alice", "busy", 3000));
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    assert_true(s_agent_becomes("alice", "wrap_up", 5000));
+    assert_true(s_agent_becomes("alice", "available", 5000));
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -350,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
+        cmocka_unit_test(test_presence_follows_the_call),
         cmocka_unit_test(test_metrics),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
