@@ -102,14 +102,14 @@ run: deps
 stop:
 	@scripts/run.sh stop
 
-BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload
+BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload
 $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
-	@scripts/bench.sh $(OBJ)/bench/loadgen $(OBJ)/bench/simload
+	@scripts/bench.sh $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload
 
 # libFuzzer targets, one per parser of untrusted input, built with clang.
 # `make fuzz` runs each for FUZZ_RUNS inputs from its seed corpus (make test

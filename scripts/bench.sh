@@ -8,6 +8,7 @@
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
+orchload=${3:-}
 calls=${CALLS:-10000}
 conns=${CONNS:-32}
 dir=$(mktemp -d /tmp/callsync-bench-XXXXXX)
@@ -101,4 +102,36 @@ if [ -n "$simload" ]; then
   echo "-- callsync-sim"
   "$simload" --sim-port "$sport" --receiver-port "$hport" --calls "${SIM_CALLS:-20000}" \
     --connections 16
+fi
+
+# The orchestrator: reaction time and call setups through the whole stack
+# (bus, ingestor, sim, orchestrator, timer) on this machine.
+if [ -n "$orchload" ]; then
+  redis-cli -p "$rport" flushall > /dev/null
+  bpub="tcp://127.0.0.1:$(free_port)"
+  bsub="tcp://127.0.0.1:$(free_port)"
+  iport=$(free_port)
+  sport=$(free_port)
+  export CALLSYNC_REDIS_URL="redis://127.0.0.1:$rport/0" CALLSYNC_BUS_PUB=$bpub \
+    CALLSYNC_BUS_SUB=$bsub CALLSYNC_LOG_LEVEL=warn
+  bin/callsync-bus > "$dir/bus.log" 2>&1 &
+  pids+=($!)
+  CALLSYNC_INGEST_PORT=$iport TELNYX_PUBLIC_KEY=$pk bin/callsync-ingestor \
+    > "$dir/ingestor-orch.log" 2>&1 &
+  pids+=($!)
+  CALLSYNC_SIM_PORT=$sport CALLSYNC_SIM_WEBHOOK_URL="http://127.0.0.1:$iport/webhooks/telnyx" \
+    CALLSYNC_SIM_SIGNING_SEED=$(base64 -w0 "$dir/seed") bin/callsync-sim > "$dir/sim-orch.log" 2>&1 &
+  pids+=($!)
+  export TELNYX_API_BASE="http://127.0.0.1:$sport/v2" TELNYX_API_KEY=sim-key
+  CALLSYNC_ORCH_PORT=$(free_port) TELNYX_CONNECTION_ID=1001 CALLSYNC_CALLER_ID=+15550009999 \
+    bin/callsync-orchestrator > "$dir/orchestrator.log" 2>&1 &
+  pids+=($!)
+  CALLSYNC_TIMER_PORT=$(free_port) bin/callsync-timer > "$dir/timer.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$iport/healthz"
+  wait_http "http://127.0.0.1:$sport/healthz"
+  bin/callsync-ctl agent set alice --sip-user alice01 --status available > /dev/null
+  echo "-- callsync-orchestrator"
+  "$orchload" --redis-url "$CALLSYNC_REDIS_URL" --bus-pub "$bpub" --agent alice \
+    --calls "${ORCH_CALLS:-300}"
 fi
