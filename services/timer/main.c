@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bus.h"
+#include "callstats.h"
 #include "http.h"
 #include "log.h"
 #include "reconcile.h"
@@ -20,12 +21,26 @@
 
 typedef struct {
     cs_reconcile_t *reconcile;
+    cs_callstats_t *stats;
     cs_redis_t *health; /* the HTTP thread's own connection */
 } s_http_t;
 
+/* Timers, then calls and agents. */
 static char *s_metrics(void *arg)
 {
-    return cs_reconcile_metrics(arg);
+    s_http_t *h = arg;
+    char *timers = cs_reconcile_metrics(h->reconcile);
+    char *calls = cs_callstats_metrics(h->stats, h->health);
+    size_t a = timers ? strlen(timers) : 0, b = calls ? strlen(calls) : 0;
+    char *out = malloc(a + b + 1);
+    if (out) {
+        memcpy(out, timers ? timers : "", a);
+        memcpy(out + a, calls ? calls : "", b);
+        out[a + b] = '\0';
+    }
+    free(timers);
+    free(calls);
+    return out;
 }
 
 static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -38,22 +53,18 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     (void)upload_size;
     (void)con_cls;
     s_http_t *h = cls;
-    return cs_http_ops(c, url, h->health, s_metrics, h->reconcile);
+    return cs_http_ops(c, url, h->health, s_metrics, h);
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {"CALLSYNC_REDIS_URL",
-                                       "CALLSYNC_BUS_PUB",
-                                       "CALLSYNC_TIMER_PORT",
-                                       "TELNYX_API_KEY",
-                                       "TELNYX_API_BASE",
-                                       "CALLSYNC_LOG_LEVEL",
-                                       NULL};
+    static const char *const vars[] = {
+        "CALLSYNC_REDIS_URL", "CALLSYNC_BUS_PUB", "CALLSYNC_BUS_SUB",   "CALLSYNC_TIMER_PORT",
+        "TELNYX_API_KEY",     "TELNYX_API_BASE",  "CALLSYNC_LOG_LEVEL", NULL};
     int rc;
-    cs_config_t *cfg = cs_service_config("callsync-timer", "timer",
-                                         "durable timers: hangup reconcile, and more to come", vars,
-                                         argc, argv, &rc);
+    cs_config_t *cfg =
+        cs_service_config("callsync-timer", "timer",
+                          "durable timers, hangup reconcile, call metrics", vars, argc, argv, &rc);
     if (!cfg)
         return rc;
     rc = 1;
@@ -61,7 +72,7 @@ int main(int argc, char **argv)
     long port;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
-    cs_bus_t *bus = NULL;
+    cs_bus_t *bus = NULL, *notices = NULL;
     s_http_t http = {0};
     struct MHD_Daemon *d = NULL;
     const char *key = cs_config_get(cfg, "TELNYX_API_KEY");
@@ -83,6 +94,13 @@ int main(int argc, char **argv)
         goto out;
     }
     http.reconcile = cs_reconcile_new(store, api, bus);
+    http.stats = cs_callstats_new();
+    static const char *const topics[] = {"call.changed", NULL};
+    notices = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
+    if (!http.stats || !notices) {
+        cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
+        goto out;
+    }
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
                          NULL, s_handle, &http, MHD_OPTION_END);
     if (!http.reconcile || !d) {
@@ -91,10 +109,19 @@ int main(int argc, char **argv)
     }
     cs_info("running timers; /healthz on :%ld", port);
     for (;;) {
-        struct timespec tick = {0, 100000000L};
-        if (sigtimedwait(&sigs, NULL, &tick) > 0)
+        struct timespec zero = {0, 0};
+        if (sigtimedwait(&sigs, NULL, &zero) > 0)
             break;
         cs_reconcile_run(http.reconcile);
+        char *topic, *body;
+        size_t len;
+        if (cs_bus_recv(notices, 100, &topic, &body, &len) != 0)
+            continue;
+        static cs_call_t call;
+        if (cs_store_decode(body, len, &call, err, sizeof err) == 0)
+            cs_callstats_record(http.stats, cs_store_redis(store), &call);
+        free(topic);
+        free(body);
     }
     cs_info("stopping");
     rc = 0;
@@ -102,6 +129,8 @@ out:
     if (d)
         MHD_stop_daemon(d);
     cs_reconcile_destroy(&http.reconcile);
+    cs_callstats_destroy(&http.stats);
+    cs_bus_destroy(&notices);
     cs_bus_destroy(&bus);
     cs_telnyx_destroy(&api);
     cs_redis_destroy(&http.health);

@@ -51,10 +51,12 @@ static pid_t s_timer(void)
     snprintf(e_port, sizeof e_port, "CALLSYNC_TIMER_PORT=%d", port);
     s_timer_port = port;
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    char e_sub[128];
     snprintf(e_pub, sizeof e_pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
     snprintf(tag, sizeof tag, "%d", port);
-    const char *extra[] = {e_port, e_redis, e_pub, e_base, "TELNYX_API_KEY=sim-key", NULL};
+    const char *extra[] = {e_port, e_redis, e_pub, e_sub, e_base, "TELNYX_API_KEY=sim-key", NULL};
     pid_t pid = h_spawn(&s_env, "timer", extra, tag);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
@@ -370,6 +372,16 @@ static void test_metrics(void **state)
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
     assert_non_null(strstr(body, "callsync_hangup_checks_total{outcome=\"reconciled\"}"));
     assert_non_null(strstr(body, "callsync_timers_fired_total"));
+    /* calls counted from the notices: this suite ended several answered
+     * outbound calls, and one inbound call nobody could take */
+    const char *answered = strstr(body, "callsync_calls_total{direction=\"outbound\","
+                                        "outcome=\"answered\"} ");
+    assert_non_null(answered);
+    assert_true(strtol(strchr(answered, '}') + 2, NULL, 10) >= 3);
+    assert_non_null(strstr(body, "callsync_calls_total{direction=\"inbound\",outcome=\"busy\"} 1"));
+    assert_non_null(strstr(body, "callsync_talk_seconds_count"));
+    assert_non_null(strstr(body, "callsync_agents{presence=\"available\"}"));
+    assert_non_null(strstr(body, "callsync_calls_active{state=\"active\"}"));
     free(body);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing", s_timer_port);
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, NULL), 404);
