@@ -9,6 +9,8 @@
  *   agents
  *   dial --agent <id> --to <E.164>     creates the record, asks the orchestrator
  *   hangup <id>                        asks the orchestrator to end every leg
+ *   dtmf <id> <digits>                 sends DTMF to the customer's leg
+ *   record <id> start|stop             records the call (the URL lands on the record)
  *   tail [--count N]                   prints bus messages as they pass
  *   keypair                            a new Ed25519 webhook signing seed and
  *                                      its public key (for the sim and local runs) */
@@ -39,6 +41,8 @@ static const char *s_usage =
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164>\n"
     "  hangup <call_control_id | cs id>\n"
+    "  dtmf <call_control_id | cs id> <digits>\n"
+    "  record <call_control_id | cs id> start|stop\n"
     "  tail [--count N]\n"
     "  keypair\n";
 
@@ -301,6 +305,25 @@ static int s_keypair(void)
     return 0;
 }
 
+/* dtmf and record: validated here, carried out by the orchestrator. */
+static int s_leg_command(const cs_config_t *cfg, cs_store_t *store, const char *id,
+                         const char *topic, const char *key, const char *value)
+{
+    static cs_call_t call;
+    if (s_get(store, id, &call))
+        return 1;
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, key, value,
+                            "command_id", command_id);
+    s_command(cfg, topic, cmd);
+    json_decref(cmd);
+    json_t *j = cs_call_to_json(&call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
 static int s_tail(const cs_config_t *cfg, int argc, char **argv)
 {
     const char *count_text = s_opt(argc, argv, "--count");
@@ -397,6 +420,16 @@ int main(int argc, char **argv)
         rc = s_dial(cfg, store, n - 1, a + 1);
     else if (strcmp(cmd, "hangup") == 0 && n == 2)
         rc = s_hangup(cfg, store, a[1]);
+    else if (strcmp(cmd, "dtmf") == 0 && n == 3) {
+        if (strspn(a[2], "0123456789ABCD*#wW") != strlen(a[2]) || strlen(a[2]) > 64) {
+            fprintf(stderr, "callsync-ctl: digits may hold 0-9, A-D, *, #, w and W (64 at most)\n");
+            rc = 2;
+        } else {
+            rc = s_leg_command(cfg, store, a[1], "cmd.dtmf", "digits", a[2]);
+        }
+    } else if (strcmp(cmd, "record") == 0 && n == 3 &&
+               (strcmp(a[2], "start") == 0 || strcmp(a[2], "stop") == 0))
+        rc = s_leg_command(cfg, store, a[1], "cmd.record", "action", a[2]);
     else
         fputs(s_usage, stderr);
 out:

@@ -22,7 +22,8 @@ typedef enum {
     CS_INTENT_DIAL_AGENT,
     CS_INTENT_DIAL_CUSTOMER,
     CS_INTENT_ROUTE,
-    CS_INTENT_HANGUP_LEG
+    CS_INTENT_HANGUP_LEG,
+    CS_INTENT_LEG_COMMAND /* not from the rules: an operator's command for a leg */
 } cs_intent_kind_t;
 
 typedef struct {

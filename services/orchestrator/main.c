@@ -57,6 +57,20 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
         cs_orch_wake(orch, call);
     } else if (strcmp(topic, "cmd.hangup") == 0) {
         cs_orch_hangup(orch, call);
+    } else if (strcmp(topic, "cmd.dtmf") == 0 || strcmp(topic, "cmd.record") == 0) {
+        const char *digits = json_string_value(json_object_get(cmd, "digits"));
+        const char *action = json_string_value(json_object_get(cmd, "action"));
+        const char *command_id = json_string_value(json_object_get(cmd, "command_id"));
+        int dtmf = strcmp(topic, "cmd.dtmf") == 0;
+        if (!command_id || (dtmf && !digits) ||
+            (!dtmf && (!action || (strcmp(action, "start") && strcmp(action, "stop")))))
+            cs_warn("bus: %s for %s malformed: dropped", topic, call);
+        else
+            cs_orch_leg_command(orch, call,
+                                dtmf                           ? "send_dtmf"
+                                : strcmp(action, "start") == 0 ? "record_start"
+                                                               : "record_stop",
+                                digits, command_id);
     } else {
         cs_debug("bus: %s is not for the orchestrator", topic);
     }

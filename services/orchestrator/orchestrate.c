@@ -294,6 +294,8 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
     case CS_INTENT_ROUTE:
         s_route(self, call, in);
         break;
+    case CS_INTENT_LEG_COMMAND: /* sent by cs_orch_leg_command, never by the rules */
+        break;
     case CS_INTENT_HANGUP_LEG: {
         char esc[CS_CCID_LEN * 3 + 1];
         cs_telnyx_escape(in->ccid, esc, sizeof esc);
@@ -369,6 +371,43 @@ void cs_orch_hangup(cs_orch_t *self, const char *cs_id)
         CS_COPY(in.ccid, call.legs[i].ccid);
         s_run(self, &call, &in);
     }
+}
+
+void cs_orch_leg_command(cs_orch_t *self, const char *cs_id, const char *action, const char *digits,
+                         const char *command_id)
+{
+    static cs_call_t call;
+    char err[256] = "";
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0) {
+        cs_warn("%s %s: cannot read the call: %s", action, cs_id, err[0] ? err : "no such call");
+        return;
+    }
+    const cs_leg_t *leg = NULL;
+    for (int i = 0; i < call.nlegs && !leg; i++)
+        if (!call.legs[i].ended.at && strcmp(call.legs[i].role.v, "customer") == 0)
+            leg = &call.legs[i];
+    for (int i = 0; i < call.nlegs && !leg; i++)
+        if (!call.legs[i].ended.at)
+            leg = &call.legs[i];
+    char type[48];
+    snprintf(type, sizeof type, "command.%s", action);
+    if (!leg) {
+        s_fact(self, &call, type, "", "refused: no live leg");
+        return;
+    }
+    cs_intent_t in = {.kind = CS_INTENT_LEG_COMMAND};
+    snprintf(in.key, sizeof in.key, "%s:cmd:%s", call.id, command_id);
+    CS_COPY(in.ccid, leg->ccid);
+    if (s_claim(self, in.key) != 1)
+        return;
+    json_t *body = strcmp(action, "send_dtmf") == 0 ? json_pack("{s:s}", "digits", digits)
+                   : strcmp(action, "record_start") == 0
+                       ? json_pack("{s:s, s:s}", "format", "mp3", "channels", "single")
+                       : json_object();
+    char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
+    cs_telnyx_escape(leg->ccid, esc, sizeof esc);
+    snprintf(path, sizeof path, "/calls/%s/actions/%s", esc, action);
+    s_send(self, &call, &in, path, body, type);
 }
 
 void cs_orch_sweep(cs_orch_t *self)

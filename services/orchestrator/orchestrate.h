@@ -46,6 +46,12 @@ void cs_orch_wake(cs_orch_t *self, const char *cs_id);
 /* cmd.hangup: hang up every live leg of the call. */
 void cs_orch_hangup(cs_orch_t *self, const char *cs_id);
 
+/* cmd.dtmf / cmd.record: a command for the call's customer leg (else its
+ * first live leg): send_dtmf with `digits`, or record_start/record_stop.
+ * command_id comes from the command, so a resend is deduped by Telnyx. */
+void cs_orch_leg_command(cs_orch_t *self, const char *cs_id, const char *action, const char *digits,
+                         const char *command_id);
+
 /* Runs the rules for every active call: what lost notices missed. */
 void cs_orch_sweep(cs_orch_t *self);
 

@@ -359,6 +359,41 @@ static void test_presence_follows_the_call(void **state)
     assert_true(s_agent_becomes("alice", "available", 5000));
 }
 
+static int s_has_recording(const json_t *rec)
+{
+    return json_is_string(json_object_get(rec, "recording_url"));
+}
+
+/* DTMF and recording from the operator's CLI, through the orchestrator. */
+static void test_dtmf_and_recording(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    const char *bad[] = {"dtmf", id, "12x", NULL};
+    assert_int_equal(h_ctl(&s_env, bad, NULL, NULL), 2);
+    const char *dtmf[] = {"dtmf", id, "12#", NULL};
+    assert_int_equal(h_ctl(&s_env, dtmf, NULL, NULL), 0);
+    const char *start[] = {"record", id, "start", NULL};
+    assert_int_equal(h_ctl(&s_env, start, NULL, NULL), 0);
+    /* wait for the start to be sent before asking to stop */
+    for (int i = 0; i < 100 && s_commands(id, "command.record_start") == 0; i++) {
+        struct timespec pause = {0, 50000000L};
+        nanosleep(&pause, NULL);
+    }
+    const char *stop[] = {"record", id, "stop", NULL};
+    assert_int_equal(h_ctl(&s_env, stop, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_has_recording, 8000);
+    assert_non_null(strstr(s_str(rec, "recording_url"), ".mp3"));
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.send_dtmf"), 1);
+    assert_int_equal(s_commands(id, "command.record_stop"), 1);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_both, 8000));
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -397,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
         cmocka_unit_test(test_presence_follows_the_call),
+        cmocka_unit_test(test_dtmf_and_recording),
         cmocka_unit_test(test_metrics),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
