@@ -95,3 +95,16 @@ enum MHD_Result cs_http_ops(struct MHD_Connection *c, const char *url, struct cs
     }
     return cs_http_send(c, 404, "application/json", "{\"error\":\"not found\"}");
 }
+
+enum MHD_Result cs_http_ops_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **con_cls)
+{
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    const cs_http_ops_t *ops = cls;
+    return cs_http_ops(c, url, ops->redis, ops->metrics, ops->arg);
+}

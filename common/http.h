@@ -34,6 +34,17 @@ struct cs_redis;
 enum MHD_Result cs_http_ops(struct MHD_Connection *c, const char *url, struct cs_redis *redis,
                             char *(*metrics)(void *arg), void *arg);
 
+/* The same as a whole access handler, for a port with nothing else:
+ * pass it to MHD_start_daemon with a cs_http_ops_t as its cls. */
+typedef struct {
+    struct cs_redis *redis;
+    char *(*metrics)(void *arg);
+    void *arg;
+} cs_http_ops_t;
+enum MHD_Result cs_http_ops_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **con_cls);
+
 /* MHD_OPTION_NOTIFY_COMPLETED callback freeing a collected body. */
 void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe);

@@ -33,19 +33,6 @@ static char *s_metrics(void *arg)
     return cs_orch_metrics(arg);
 }
 
-static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
-                                const char *method, const char *version, const char *upload,
-                                size_t *upload_size, void **con_cls)
-{
-    (void)method;
-    (void)version;
-    (void)upload;
-    (void)upload_size;
-    (void)con_cls;
-    s_http_t *h = cls;
-    return cs_http_ops(c, url, h->health, s_metrics, h->orch);
-}
-
 /* cmd.* bodies are JSON with the call's cs id in "call". */
 static void s_command(cs_orch_t *orch, const char *topic, const char *body, size_t len)
 {
@@ -138,8 +125,9 @@ int main(int argc, char **argv)
         cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
         goto out;
     }
+    cs_http_ops_t ops = {http.health, s_metrics, http.orch};
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                         NULL, s_handle, &http, MHD_OPTION_END);
+                         NULL, cs_http_ops_handler, &ops, MHD_OPTION_END);
     if (!d) {
         cs_error("cannot listen on port %ld", port);
         goto out;

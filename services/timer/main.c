@@ -43,19 +43,6 @@ static char *s_metrics(void *arg)
     return out;
 }
 
-static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
-                                const char *method, const char *version, const char *upload,
-                                size_t *upload_size, void **con_cls)
-{
-    (void)method;
-    (void)version;
-    (void)upload;
-    (void)upload_size;
-    (void)con_cls;
-    s_http_t *h = cls;
-    return cs_http_ops(c, url, h->health, s_metrics, h);
-}
-
 int main(int argc, char **argv)
 {
     static const char *const vars[] = {
@@ -101,8 +88,9 @@ int main(int argc, char **argv)
         cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
         goto out;
     }
+    cs_http_ops_t ops = {http.health, s_metrics, &http};
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                         NULL, s_handle, &http, MHD_OPTION_END);
+                         NULL, cs_http_ops_handler, &ops, MHD_OPTION_END);
     if (!http.reconcile || !d) {
         cs_error("cannot listen on port %ld", port);
         goto out;
