@@ -56,17 +56,7 @@ int main(int argc, char **argv)
     static cs_call_t call;
     int64_t t0 = cs_ts_now_ms();
     for (int i = 0; i < calls; i++) {
-        cs_event_t ev;
-        memset(&ev, 0, sizeof ev);
-        ev.source = CS_SRC_COMMAND;
-        ev.clock = CS_CLOCK_LOCAL;
-        ev.at = cs_ts_now_ms();
-        CS_COPY(ev.type, "callsync.dial");
-        CS_COPY(ev.direction, "outbound");
-        CS_COPY(ev.agent_id, agent);
-        CS_COPY(ev.to, "+15550100001");
-        CS_COPY(ev.value, "server_dial");
-        if (cs_store_create(store, &ev, &call, err, sizeof err))
+        if (cs_store_create_dial(store, agent, "+15550100001", &call, err, sizeof err))
             return 1;
         CS_COPY(ids[i], call.id);
         char command_id[CS_UUID_STR_LEN];

@@ -318,6 +318,22 @@ int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, cha
     return cs_store_apply(self, &created, NULL, 0, &outcome, call, &changed, err, errlen);
 }
 
+int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
+                         char *err, size_t errlen)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.dial");
+    CS_COPY(ev.direction, "outbound");
+    CS_COPY(ev.agent_id, agent_id);
+    CS_COPY(ev.to, to);
+    CS_COPY(ev.value, "server_dial");
+    return cs_store_create(self, &ev, call, err, errlen);
+}
+
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen)
 {
     char cs[CS_ID_LEN] = "";

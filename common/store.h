@@ -56,6 +56,13 @@ int cs_store_decode(const char *text, size_t len, cs_call_t *call, char *err, si
 int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, char *err,
                     size_t errlen);
 
+/* Creates the record of a server dial (callsync-ctl dial, the CRM's
+ * click-to-call): outbound, flow "server_dial", for agent_id, to the
+ * customer number `to`. The orchestrator then rings the agent and the
+ * customer (cmd.dial wakes it). */
+int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
+                         char *err, size_t errlen);
+
 /* Reads a record by cs id or by any leg's call_control_id.
  * 0 found, 1 no such call, -1 Redis error. */
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen);

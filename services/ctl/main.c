@@ -244,18 +244,8 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
         return 1;
     }
     json_decref(a);
-    cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, "callsync.dial");
-    CS_COPY(ev.direction, "outbound");
-    CS_COPY(ev.agent_id, agent);
-    CS_COPY(ev.to, to);
-    CS_COPY(ev.value, "server_dial");
     static cs_call_t call;
-    if (cs_store_create(store, &ev, &call, err, sizeof err)) {
+    if (cs_store_create_dial(store, agent, to, &call, err, sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
