@@ -55,9 +55,10 @@ void cs_callstats_destroy(cs_callstats_t **self_p)
     *self_p = NULL;
 }
 
-const char *cs_callstats_outcome(const cs_call_t *call)
+/* The outcome label of an ended call, from its view: answered | busy |
+ * no_answer | rejected | cancelled | failed. */
+static const char *s_outcome(const json_t *v)
 {
-    json_t *v = cs_call_to_json(call);
     const char *cause = json_string_value(json_object_get(v, "hangup_cause"));
     int answered = json_is_string(json_object_get(v, "answered_at"));
     const char *out =
@@ -69,7 +70,6 @@ const char *cs_callstats_outcome(const cs_call_t *call)
         : strcmp(cause, "originator_cancel") == 0 || strcmp(cause, "normal_clearing") == 0
             ? "cancelled"
             : "failed";
-    json_decref(v);
     return out;
 }
 
@@ -83,11 +83,11 @@ void cs_callstats_record(cs_callstats_t *self, cs_redis_t *redis, const cs_call_
     if (!mine)
         return; /* counted before, here or by another instance */
     const char *dir = cs_call_direction(call);
-    const char *outcome = cs_callstats_outcome(call);
+    json_t *v = cs_call_to_json(call);
+    const char *outcome = s_outcome(v);
     for (int o = 0; o < S_NOUT; o++)
         if (strcmp(outcome, s_outcomes[o]) == 0)
             cs_counter_inc(&self->calls[dir && strcmp(dir, "inbound") == 0][o]);
-    json_t *v = cs_call_to_json(call);
     json_t *ring = json_object_get(v, "ring_seconds"), *talk = json_object_get(v, "talk_seconds");
     json_t *gap = json_object_get(v, "post_answer_audio_gap_ms");
     if (json_is_number(ring))

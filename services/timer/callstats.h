@@ -20,10 +20,6 @@ void cs_callstats_destroy(cs_callstats_t **self_p);
  * redis is the caller's thread's connection (for the claim). */
 void cs_callstats_record(cs_callstats_t *self, cs_redis_t *redis, const cs_call_t *call);
 
-/* The outcome label of an ended call: answered | busy | no_answer |
- * rejected | cancelled | failed. */
-const char *cs_callstats_outcome(const cs_call_t *call);
-
 /* Prometheus text: the counters and histograms, then gauges read now from
  * redis (the HTTP thread's connection). Caller frees. */
 char *cs_callstats_metrics(cs_callstats_t *self, cs_redis_t *redis);
