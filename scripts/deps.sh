@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev libczmq-dev libhiredis-dev libjansson-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libsodium-dev libcmocka-dev libjwt-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libwebsockets-dev libsodium-dev libcmocka-dev libjwt-dev
   redis-server redis-tools curl
 )
 

@@ -1,11 +1,11 @@
 /* callsync-sim - a local Telnyx: the Call Control REST API under /v2,
  * signed webhook delivery, scripted far ends, and /sim/... controls for
- * tests (ARCHITECTURE §5). One HTTP thread (every request is in memory),
- * one timer thread that moves calls on, one delivery thread (deliver.c);
- * the model (model.c) is behind one lock. */
+ * tests (ARCHITECTURE §5). One web thread (common/web.c: HTTP and the
+ * WebSocket on one port; every request is in memory), one timer thread
+ * that moves calls on, one delivery thread (deliver.c); the model
+ * (model.c) is behind one lock. */
 #include <czmq.h>
 #include <curl/curl.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -16,12 +16,12 @@
 #include "config.h"
 #include "creds.h"
 #include "deliver.h"
-#include "http.h"
 #include "log.h"
 #include "model.h"
 #include "service.h"
 #include "text.h"
 #include "timestamp.h"
+#include "web.h"
 
 #define S_MAX_BODY (64 * 1024)
 
@@ -32,6 +32,7 @@ typedef struct {
     pthread_mutex_t lock; /* the model */
     pthread_cond_t wake;  /* the timer thread: a timer may be due sooner */
     int stop;
+    cs_web_t *web;
     char api_key[256];
     long requests, refused;
 } s_sim_t;
@@ -78,10 +79,10 @@ static void *s_timers(void *arg)
     return NULL;
 }
 
-/* Sends {"data": data} (data stolen) with ok_status, or Telnyx's error
- * shape with the error's status. */
-static enum MHD_Result s_reply(struct MHD_Connection *c, int rc, int ok_status, json_t *data,
-                               const sim_error_t *err)
+/* {"data": data} (data stolen) with ok_status, or Telnyx's error shape
+ * with the error's status. */
+static void s_reply(cs_web_response_t *res, int rc, int ok_status, json_t *data,
+                    const sim_error_t *err)
 {
     json_t *body;
     int status = ok_status;
@@ -98,22 +99,21 @@ static enum MHD_Result s_reply(struct MHD_Connection *c, int rc, int ok_status, 
             json_object_set_new(e, "source", json_pack("{s:s}", "pointer", err->pointer));
         body = json_pack("{s:[o]}", "errors", e);
     }
-    char *text = json_dumps(body, JSON_COMPACT);
+    res->status = status;
+    res->content_type = "application/json";
+    res->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    enum MHD_Result r = cs_http_send(c, status, "application/json", text ? text : "{}");
-    free(text);
-    return r;
 }
 
-static enum MHD_Result s_answer(struct MHD_Connection *c, int rc, json_t *data,
-                                const sim_error_t *err)
+static void s_text(cs_web_response_t *res, int status, const char *type, const char *text)
 {
-    return s_reply(c, rc, 200, data, err);
+    res->status = status;
+    res->content_type = type;
+    res->body = strdup(text);
 }
 
-static int s_authorized(s_sim_t *sim, struct MHD_Connection *c)
+static int s_authorized(s_sim_t *sim, const char *auth)
 {
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     return auth && strncmp(auth, "Bearer ", 7) == 0 &&
            sodium_memcmp(auth + 7, sim->api_key, strlen(sim->api_key)) == 0 &&
            strlen(auth + 7) == strlen(sim->api_key);
@@ -135,7 +135,7 @@ static int s_route(const char *url, const char *prefix, char *id, size_t idlen, 
     return 1;
 }
 
-static enum MHD_Result s_metrics(s_sim_t *sim, struct MHD_Connection *c)
+static void s_metrics(s_sim_t *sim, cs_web_response_t *res)
 {
     long legs, alive, hooks, delivered, failed, pending;
     pthread_mutex_lock(&sim->lock);
@@ -157,38 +157,39 @@ static enum MHD_Result s_metrics(s_sim_t *sim, struct MHD_Connection *c)
              "# TYPE callsync_sim_requests_refused_total counter\n"
              "callsync_sim_requests_refused_total %ld\n",
              legs, alive, hooks, delivered, failed, pending, requests, refused);
-    return cs_http_send(c, 200, "text/plain; version=0.0.4", text);
+    s_text(res, 200, "text/plain; version=0.0.4", text);
 }
 
-static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const char *url,
-                                  const char *method, json_t *body)
+static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
+                       cs_web_response_t *res)
 {
     sim_error_t err = {0};
     json_t *data = NULL;
     char id[128];
-    const char *rest;
+    const char *rest, *url = req->path, *method = req->method;
     int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
     int64_t now = cs_ts_now_ms();
 
     if (get && strcmp(url, "/healthz") == 0)
-        return cs_http_send(c, 200, "application/json", "{\"status\":\"ok\"}");
+        return s_text(res, 200, "application/json", "{\"status\":\"ok\"}");
     if (get && strcmp(url, "/metrics") == 0)
-        return s_metrics(sim, c);
+        return s_metrics(sim, res);
     if (get && strcmp(url, "/sim/public-key") == 0)
-        return cs_http_send(c, 200, "text/plain", sim_deliver_public_key(sim->deliver));
+        return s_text(res, 200, "text/plain", sim_deliver_public_key(sim->deliver));
     if (get && strcmp(url, "/sim/deliveries") == 0) {
-        const char *cc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "call_control_id");
-        return s_answer(c, 0, sim_deliver_log(sim->deliver, cc), NULL);
+        char cc[128];
+        int has = cs_web_query_arg(req->query, "call_control_id", cc, sizeof cc) == 0;
+        return s_reply(res, 0, 200, sim_deliver_log(sim->deliver, has ? cc : NULL), NULL);
     }
     if (post && strcmp(url, "/sim/faults") == 0) {
         int rc = sim_deliver_faults(sim->deliver, body, &err);
-        return s_answer(c, rc, rc ? NULL : json_pack("{s:s}", "result", "ok"), &err);
+        return s_reply(res, rc, 200, rc ? NULL : json_pack("{s:s}", "result", "ok"), &err);
     }
 
     int rc = -2, ok_status = 200;
     char *token = NULL;
     pthread_mutex_lock(&sim->lock);
-    if (strncmp(url, "/v2/", 4) == 0 && !s_authorized(sim, c)) {
+    if (strncmp(url, "/v2/", 4) == 0 && !s_authorized(sim, req->authorization)) {
         sim->refused++;
         rc = -1;
         err = (sim_error_t){401, "10009", "Authentication failed",
@@ -231,43 +232,44 @@ static enum MHD_Result s_dispatch(s_sim_t *sim, struct MHD_Connection *c, const 
     if (rc)
         cs_info("%s %s -> %d %s", method, url, err.status, err.code);
     if (token) { /* the token endpoint answers 201 with the bare JWT */
-        enum MHD_Result r = cs_http_send(c, 201, "text/plain", token);
-        free(token);
-        return r;
+        res->status = 201;
+        res->content_type = "text/plain";
+        res->body = token;
+        return;
     }
-    return s_reply(c, rc, ok_status, data, &err);
+    s_reply(res, rc, ok_status, data, &err);
 }
 
-static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char *url,
-                                const char *method, const char *version, const char *upload,
-                                size_t *upload_size, void **con_cls)
+/* Bad input: a body over 64 KiB gets 413, one that is not JSON 400, both
+ * in Telnyx's error shape; nothing reaches the model. */
+static void s_http(void *arg, const cs_web_request_t *req, cs_web_response_t *res)
 {
-    (void)version;
-    s_sim_t *sim = cls;
-    cs_http_body_t *req;
-    enum MHD_Result more;
-    if (cs_http_collect(con_cls, S_MAX_BODY, upload, upload_size, &req, &more))
-        return more;
+    s_sim_t *sim = arg;
     sim_error_t err = {0};
     if (req->too_large) {
         err = (sim_error_t){413, "10015", "Invalid value", "body over 64 KiB", ""};
-        return s_answer(c, -1, NULL, &err);
+        return s_reply(res, -1, 200, NULL, &err);
     }
     json_t *body = NULL;
     if (req->len) {
         json_error_t jerr;
-        body = json_loadb(req->buf, req->len, 0, &jerr);
+        body = json_loadb(req->body, req->len, 0, &jerr);
         if (!body) {
             err = (sim_error_t){400, "10015", "Invalid value", "", ""};
             snprintf(err.detail, sizeof err.detail, "body is not JSON: %s", jerr.text);
-            return s_answer(c, -1, NULL, &err);
+            return s_reply(res, -1, 200, NULL, &err);
         }
     }
     if (!body)
         body = json_object(); /* no body: as an empty object */
-    enum MHD_Result r = s_dispatch(sim, c, url, method, body);
+    s_dispatch(sim, req, body, res);
     json_decref(body);
-    return r;
+}
+
+static void *s_web_loop(void *arg)
+{
+    cs_web_run(arg);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -286,9 +288,8 @@ int main(int argc, char **argv)
     rc = 1;
     long port;
     s_sim_t sim = {0};
-    struct MHD_Daemon *d = NULL;
-    pthread_t timers;
-    int timers_up = 0;
+    pthread_t timers, web;
+    int timers_up = 0, web_up = 0;
     unsigned char seed[32];
     if (sodium_init() < 0 ||
         cs_config_int(cfg, "CALLSYNC_SIM_PORT", 1, 65535, &port, err, sizeof err)) {
@@ -321,14 +322,15 @@ int main(int argc, char **argv)
         pthread_create(&timers, NULL, s_timers, &sim) != 0)
         goto out;
     timers_up = 1;
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                         (uint16_t)port, NULL, NULL, s_handle, &sim, MHD_OPTION_NOTIFY_COMPLETED,
-                         cs_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 4000u,
-                         MHD_OPTION_END);
-    if (!d) {
-        cs_error("cannot listen on port %ld", port);
+    cs_web_handlers_t handlers = {.arg = &sim, .http = s_http};
+    sim.web = cs_web_new((int)port, S_MAX_BODY, &handlers, err, sizeof err);
+    if (!sim.web) {
+        cs_error("%s", err);
         goto out;
     }
+    if (pthread_create(&web, NULL, s_web_loop, sim.web) != 0)
+        goto out;
+    web_up = 1;
     cs_info("listening on :%ld; webhooks to %s; public key %s", port,
             cs_config_get(cfg, "CALLSYNC_SIM_WEBHOOK_URL"), sim_deliver_public_key(sim.deliver));
     int sig;
@@ -336,8 +338,10 @@ int main(int argc, char **argv)
     cs_info("signal %d: stopping", sig);
     rc = 0;
 out:
-    if (d)
-        MHD_stop_daemon(d);
+    if (web_up) {
+        cs_web_stop(sim.web);
+        pthread_join(web, NULL);
+    }
     if (timers_up) {
         pthread_mutex_lock(&sim.lock);
         sim.stop = 1;
@@ -348,6 +352,7 @@ out:
     sim_deliver_destroy(&sim.deliver);
     sim_model_destroy(&sim.model);
     sim_creds_destroy(&sim.creds);
+    cs_web_destroy(&sim.web);
     cs_config_destroy(&cfg);
     curl_global_cleanup();
     return rc;
