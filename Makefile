@@ -16,10 +16,16 @@ OBJ := build/$(VARIANT)
 PKGS := libczmq libzmq hiredis jansson libmicrohttpd libsodium libcurl libjwt libwebsockets
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# GStreamer (webrtcbin) is the sim's far-end media; only the sim and the
+# unit tests link it.
+MEDIA_PKGS := gstreamer-1.0 gstreamer-sdp-1.0 gstreamer-webrtc-1.0
+MEDIA_CFLAGS = $(shell pkg-config --cflags-only-I $(MEDIA_PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+MEDIA_LIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
+sim_LIBS = $(MEDIA_LIBS)
 
 CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g \
           -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers \
-          -Icommon $(PKG_CFLAGS)
+          -Icommon $(PKG_CFLAGS) $(MEDIA_CFLAGS)
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
@@ -64,7 +70,7 @@ $(1)_SRC := $$(wildcard services/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(OBJ)/%.o)
 bin/callsync-$(1): $$($(1)_OBJ) $(LIBCOMMON) build/variant
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIBCOMMON) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIBCOMMON) $(LDLIBS) $$($(1)_LIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service,$(s))))
 
@@ -74,7 +80,7 @@ SERVICE_INC := $(addprefix -I,$(wildcard services/*))
 
 $(OBJ)/tests/%: tests/unit/%.c $(SERVICE_LIB_OBJ) $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SERVICE_INC) $(LDFLAGS) -o $@ $< $(SERVICE_LIB_OBJ) $(LIBCOMMON) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SERVICE_INC) $(LDFLAGS) -o $@ $< $(SERVICE_LIB_OBJ) $(LIBCOMMON) $(LDLIBS) $(MEDIA_LIBS) -lcmocka
 
 $(OBJ)/tests/%: tests/integration/%.c $(TESTLIB_OBJ) $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)

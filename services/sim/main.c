@@ -17,7 +17,9 @@
 #include "creds.h"
 #include "deliver.h"
 #include "log.h"
+#include "media.h"
 #include "model.h"
+#include "rtc.h"
 #include "service.h"
 #include "text.h"
 #include "timestamp.h"
@@ -29,7 +31,9 @@ typedef struct {
     sim_model_t *model;
     sim_creds_t *creds;
     sim_deliver_t *deliver;
-    pthread_mutex_t lock; /* the model */
+    sim_media_t *media;
+    sim_rtc_t *rtc;
+    pthread_mutex_t lock; /* the model and the rtc side */
     pthread_cond_t wake;  /* the timer thread: a timer may be due sooner */
     int stop;
     cs_web_t *web;
@@ -37,10 +41,11 @@ typedef struct {
     long requests, refused;
 } s_sim_t;
 
-/* Under the lock: hands new webhooks to the delivery thread, wakes the
- * timer thread. */
+/* Under the lock: turns the model's changes into telnyx_rtc frames, hands
+ * new webhooks to the delivery thread, wakes the timer thread. */
 static void s_flush(s_sim_t *sim)
 {
+    sim_rtc_apply(sim->rtc, cs_ts_now_ms());
     json_t *out = sim_model_outbox(sim->model);
     if (json_array_size(out))
         sim_deliver_push(sim->deliver, out);
@@ -54,7 +59,12 @@ static void *s_timers(void *arg)
     s_sim_t *sim = arg;
     pthread_mutex_lock(&sim->lock);
     while (!sim->stop) {
-        int64_t next = sim_model_tick(sim->model, cs_ts_now_ms());
+        int64_t now = cs_ts_now_ms();
+        int64_t next = sim_model_tick(sim->model, now);
+        int64_t rtc_next = sim_rtc_tick(sim->rtc, now);
+        if (rtc_next && (!next || rtc_next < next))
+            next = rtc_next;
+        sim_rtc_apply(sim->rtc, now);
         json_t *out = sim_model_outbox(sim->model);
         if (json_array_size(out))
             sim_deliver_push(sim->deliver, out);
@@ -141,9 +151,12 @@ static void s_metrics(s_sim_t *sim, cs_web_response_t *res)
     pthread_mutex_lock(&sim->lock);
     sim_model_counts(sim->model, &legs, &alive, &hooks);
     long requests = sim->requests, refused = sim->refused;
+    long sessions, rtc_calls, frames, rtc_refused;
+    sim_rtc_counts(sim->rtc, &sessions, &rtc_calls, &frames, &rtc_refused);
     pthread_mutex_unlock(&sim->lock);
+    long media = sim_media_count(sim->media);
     sim_deliver_counts(sim->deliver, &delivered, &failed, &pending);
-    char text[1024];
+    char text[2048];
     snprintf(text, sizeof text,
              "# TYPE callsync_sim_legs_total counter\ncallsync_sim_legs_total %ld\n"
              "# TYPE callsync_sim_legs_alive gauge\ncallsync_sim_legs_alive %ld\n"
@@ -155,8 +168,15 @@ static void s_metrics(s_sim_t *sim, cs_web_response_t *res)
              "# TYPE callsync_sim_webhooks_pending gauge\ncallsync_sim_webhooks_pending %ld\n"
              "# TYPE callsync_sim_requests_total counter\ncallsync_sim_requests_total %ld\n"
              "# TYPE callsync_sim_requests_refused_total counter\n"
-             "callsync_sim_requests_refused_total %ld\n",
-             legs, alive, hooks, delivered, failed, pending, requests, refused);
+             "callsync_sim_requests_refused_total %ld\n"
+             "# TYPE callsync_sim_rtc_sessions gauge\ncallsync_sim_rtc_sessions %ld\n"
+             "# TYPE callsync_sim_rtc_calls gauge\ncallsync_sim_rtc_calls %ld\n"
+             "# TYPE callsync_sim_rtc_frames_total counter\ncallsync_sim_rtc_frames_total %ld\n"
+             "# TYPE callsync_sim_rtc_refused_total counter\n"
+             "callsync_sim_rtc_refused_total %ld\n"
+             "# TYPE callsync_sim_media_calls gauge\ncallsync_sim_media_calls %ld\n",
+             legs, alive, hooks, delivered, failed, pending, requests, refused, sessions, rtc_calls,
+             frames, rtc_refused, media);
     s_text(res, 200, "text/plain; version=0.0.4", text);
 }
 
@@ -211,12 +231,23 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
             rc = sim_creds_token(sim->creds, id, now, &token, &err);
     } else if (post && strcmp(url, "/sim/calls") == 0) {
         rc = sim_model_inbound(sim->model, body, now, &data, &err);
+    } else if (post && strcmp(url, "/sim/rtc/drop") == 0) {
+        /* For tests: the network under a logged-in SDK drops. */
+        const char *user = json_string_value(json_object_get(body, "user"));
+        rc = user && sim_rtc_drop(sim->rtc, user) == 0 ? 0 : -1;
+        data = rc ? NULL : json_pack("{s:s}", "result", "ok");
+        if (rc)
+            err = (sim_error_t){404, "10005", "Resource not found",
+                                "no logged-in session for that user", "/user"};
     } else if (post && strcmp(url, "/sim/numbers") == 0) {
         rc = sim_model_set_number(sim->model, body, &err);
         data = rc ? NULL : json_pack("{s:s}", "result", "ok");
     } else if (get && s_route(url, "/sim/calls/", id, sizeof id, &rest) && !*rest) {
         data = sim_model_leg_json(sim->model, id);
         rc = data ? 0 : -1;
+        json_t *browser = data ? sim_rtc_leg_json(sim->rtc, id) : NULL;
+        if (browser)
+            json_object_set_new(data, "webrtc", browser);
         if (!data)
             err = (sim_error_t){404, "10005", "Resource not found", "no such call", ""};
     }
@@ -264,6 +295,58 @@ static void s_http(void *arg, const cs_web_request_t *req, cs_web_response_t *re
         body = json_object(); /* no body: as an empty object */
     s_dispatch(sim, req, body, res);
     json_decref(body);
+}
+
+static void s_ws_open(void *arg, uint64_t conn, const char *path, const char *query)
+{
+    (void)path;
+    (void)query; /* voice_sdk_id and friends: the login says who it is */
+    s_sim_t *sim = arg;
+    pthread_mutex_lock(&sim->lock);
+    sim_rtc_open(sim->rtc, conn, cs_ts_now_ms());
+    pthread_mutex_unlock(&sim->lock);
+}
+
+static void s_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
+{
+    s_sim_t *sim = arg;
+    pthread_mutex_lock(&sim->lock);
+    sim_rtc_message(sim->rtc, conn, text, len, cs_ts_now_ms());
+    s_flush(sim);
+    pthread_mutex_unlock(&sim->lock);
+}
+
+static void s_ws_close(void *arg, uint64_t conn)
+{
+    s_sim_t *sim = arg;
+    pthread_mutex_lock(&sim->lock);
+    sim_rtc_closed(sim->rtc, conn, cs_ts_now_ms());
+    s_flush(sim);
+    pthread_mutex_unlock(&sim->lock);
+}
+
+static int s_rtc_send(void *arg, uint64_t conn, const char *text, size_t len)
+{
+    s_sim_t *sim = arg;
+    return cs_web_send(sim->web, conn, text, len);
+}
+
+static void s_rtc_close(void *arg, uint64_t conn, int abrupt)
+{
+    s_sim_t *sim = arg;
+    cs_web_close(sim->web, conn, abrupt);
+}
+
+/* media.c's threads: an answer or offer is ready. */
+static void s_media_sdp(void *arg, const char *leg, const char *sdp)
+{
+    s_sim_t *sim = arg;
+    pthread_mutex_lock(&sim->lock);
+    if (sim->rtc) {
+        sim_rtc_local_sdp(sim->rtc, leg, sdp, cs_ts_now_ms());
+        s_flush(sim);
+    }
+    pthread_mutex_unlock(&sim->lock);
 }
 
 static void *s_web_loop(void *arg)
@@ -318,11 +401,19 @@ int main(int argc, char **argv)
     sodium_memzero(seed, sizeof seed);
     pthread_mutex_init(&sim.lock, NULL);
     pthread_cond_init(&sim.wake, NULL);
-    if (!sim.model || !sim.creds || !sim.deliver ||
+    sim.media = sim_media_new(s_media_sdp, &sim);
+    sim_rtc_io_t io = {.arg = &sim, .send = s_rtc_send, .close = s_rtc_close};
+    sim.rtc = sim_rtc_new(sim.model, sim.creds, sim.media,
+                          cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"), &io);
+    if (!sim.model || !sim.creds || !sim.deliver || !sim.media || !sim.rtc ||
         pthread_create(&timers, NULL, s_timers, &sim) != 0)
         goto out;
     timers_up = 1;
-    cs_web_handlers_t handlers = {.arg = &sim, .http = s_http};
+    cs_web_handlers_t handlers = {.arg = &sim,
+                                  .http = s_http,
+                                  .ws_open = s_ws_open,
+                                  .ws_message = s_ws_message,
+                                  .ws_close = s_ws_close};
     sim.web = cs_web_new((int)port, S_MAX_BODY, &handlers, err, sizeof err);
     if (!sim.web) {
         cs_error("%s", err);
@@ -349,6 +440,11 @@ out:
         pthread_mutex_unlock(&sim.lock);
         pthread_join(timers, NULL);
     }
+    /* media first: its last callbacks still reach the rtc side */
+    sim_media_destroy(&sim.media);
+    pthread_mutex_lock(&sim.lock);
+    sim_rtc_destroy(&sim.rtc);
+    pthread_mutex_unlock(&sim.lock);
     sim_deliver_destroy(&sim.deliver);
     sim_model_destroy(&sim.model);
     sim_creds_destroy(&sim.creds);

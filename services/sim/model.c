@@ -49,6 +49,11 @@ typedef struct {
     int gen; /* bumps when the leg ends: its pending timers are void */
     int recording, speaking, playing;
     int64_t rec_start;
+    /* The other end is a browser on the telnyx_rtc socket (rtc.c): an SDK's
+     * own call, or a call ringing an SDK user. */
+    int rtc;
+    char rtc_user[64];
+    char failed_cause[32], failed_sip[8]; /* of its last transfer that failed */
     s_command_t commands[S_MAX_COMMANDS];
     int ncommands;
 } s_leg_t;
@@ -69,6 +74,7 @@ struct sim_model {
     s_timer_t *timers;
     size_t ntimers, cap;
     json_t *outbox;
+    json_t *rtc_out; /* events for the telnyx_rtc side (sim_model_rtc_outbox) */
     long webhooks;
     int64_t last_prune;
 };
@@ -146,6 +152,7 @@ sim_model_t *sim_model_new(const char *connection_id, const char *webhook_url,
     zhashx_set_destructor(self->dials, s_json_free);
     zhashx_set_destructor(self->numbers, s_free);
     self->outbox = json_array();
+    self->rtc_out = json_array();
     /* The scripted numbers of ARCHITECTURE §5. */
     s_number(self, "+15550100001", 1000, 1, 1, 0, "normal_clearing", "200");
     s_number(self, "+15550100002", 300, 0, 0, 0, "user_busy", "486");
@@ -166,6 +173,7 @@ void sim_model_destroy(sim_model_t **self_p)
     zhashx_destroy(&self->numbers);
     free(self->timers);
     json_decref(self->outbox);
+    json_decref(self->rtc_out);
     free(self);
     *self_p = NULL;
 }
@@ -307,6 +315,28 @@ static s_leg_t *s_leg_new(sim_model_t *self, const char *direction, int64_t now)
     return leg;
 }
 
+/* Queues an event for the telnyx_rtc side; `event` is stolen. */
+static void s_rtc(sim_model_t *self, const s_leg_t *leg, const char *type, json_t *event)
+{
+    json_object_set_new(event, "type", json_string(type));
+    json_object_set_new(event, "ccid", json_string(leg->ccid));
+    json_array_append_new(self->rtc_out, event);
+}
+
+/* "sip:<user>@sip.telnyx.com": the user of a credential; else "". */
+static void s_sdk_user(const char *to, char *user, size_t len)
+{
+    user[0] = '\0';
+    const char *at = strchr(to, '@');
+    if (strncmp(to, "sip:", 4) != 0 || !at || strcmp(at, "@sip.telnyx.com") != 0)
+        return;
+    size_t n = (size_t)(at - to - 4);
+    if (n == 0 || n >= len)
+        return;
+    memcpy(user, to + 4, n);
+    user[n] = '\0';
+}
+
 /* ---- leg lifecycle ---- */
 
 static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char *source,
@@ -325,6 +355,9 @@ static void s_answer(sim_model_t *self, s_leg_t *leg, int64_t now)
     json_object_set_new(p, "codec", json_string("PCMU"));
     json_object_set_new(p, "sampling_rate", json_integer(8000));
     s_emit(self, leg, "call.answered", now, p);
+    /* An SDK's own call is answered by the far end: the browser hears it. */
+    if (leg->rtc && strcmp(leg->direction, "incoming") == 0)
+        s_rtc(self, leg, "answer", json_object());
     s_timer_add(self, leg, T_TIME_LIMIT,
                 now + 1000LL * (leg->time_limit_secs ? leg->time_limit_secs : 14400));
 }
@@ -348,6 +381,24 @@ static void s_ring(sim_model_t *self, s_leg_t *leg, int timeout_secs, int64_t no
 {
     leg->script = s_script(self, leg->to);
     int64_t timeout = now + (int64_t)timeout_secs * 1000;
+    s_sdk_user(leg->to, leg->rtc_user, sizeof leg->rtc_user);
+    if (leg->rtc_user[0]) {
+        /* A credential's SIP URI rings that user's browser: it answers or
+         * not; only the timeout is ours. */
+        leg->rtc = 1;
+        s_rtc(self, leg, "invite",
+              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "user", leg->rtc_user, "from",
+                        leg->from, "to", leg->to, "leg_id", leg->leg_id, "session_id",
+                        leg->session_id, "client_state", leg->client_state, "custom_headers",
+                        leg->custom_headers ? leg->custom_headers : json_null()));
+        s_timer_add(self, leg, T_TIMEOUT, timeout);
+        return;
+    }
+    /* A browser calling out hears this leg ring: early media (the media
+     * path is set up now either way; only the ringback is the number's). */
+    s_leg_t *from = s_leg(self, leg->transfer_from[0] ? leg->transfer_from : leg->link_to);
+    if (from && from->rtc && !from->answered && !from->ended)
+        s_rtc(self, from, "early", json_pack("{s:b}", "ringback", leg->script.early_media));
     const sim_number_t *s = &leg->script;
     if (s->ring_ms >= 0 && now + s->ring_ms < timeout)
         s_timer_add(self, leg, s->answer ? T_ANSWER : T_FAIL, now + s->ring_ms);
@@ -391,6 +442,19 @@ static void s_end(sim_model_t *self, s_leg_t *leg, const char *cause, const char
     json_object_set_new(p, "end_time", s_ts(now));
     json_object_set_new(p, "call_quality_stats", json_null());
     s_emit(self, leg, "call.hangup", now, p);
+    if (leg->rtc) {
+        /* An unanswered browser call whose transfer failed hears why (a
+         * B2BUA passes the far end's cause back). */
+        int failed = !leg->answered && leg->failed_cause[0];
+        s_rtc(self, leg, "bye",
+              json_pack("{s:s, s:s}", "cause", failed ? leg->failed_cause : cause, "sip",
+                        failed ? leg->failed_sip : sip));
+    }
+    s_leg_t *origin = s_leg(self, leg->transfer_from);
+    if (origin && !leg->answered) {
+        CS_COPY(origin->failed_cause, cause);
+        CS_COPY(origin->failed_sip, sip);
+    }
 
     /* A bridge ends with either side; a transfer target still ringing is
      * cancelled with the leg it was for. */
@@ -421,6 +485,16 @@ static void s_prune(sim_model_t *self, int64_t now)
     zlistx_destroy(&old);
 }
 
+/* The far end of a leg answered: bridge it with the leg it was dialled or
+ * transferred for. */
+static void s_far_answered(sim_model_t *self, s_leg_t *leg, int64_t now)
+{
+    s_answer(self, leg, now);
+    s_leg_t *from = s_leg(self, leg->transfer_from[0] ? leg->transfer_from : leg->link_to);
+    if (from && !from->ended && (leg->transfer_from[0] || leg->bridge_on_answer))
+        s_bridge(self, from, leg, now);
+}
+
 int64_t sim_model_tick(sim_model_t *self, int64_t now)
 {
     s_prune(self, now);
@@ -431,10 +505,7 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now)
             continue;
         switch (t.kind) {
         case T_ANSWER: {
-            s_answer(self, leg, t.due);
-            s_leg_t *from = s_leg(self, leg->transfer_from[0] ? leg->transfer_from : leg->link_to);
-            if (from && !from->ended && (leg->transfer_from[0] || leg->bridge_on_answer))
-                s_bridge(self, from, leg, t.due);
+            s_far_answered(self, leg, t.due);
             if (leg->script.hangup_after_ms > 0)
                 s_timer_add(self, leg, T_CALLEE_HANGUP, t.due + leg->script.hangup_after_ms);
             break;
@@ -470,6 +541,13 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now)
         }
     }
     return self->ntimers ? self->timers[0].due : 0;
+}
+
+json_t *sim_model_rtc_outbox(sim_model_t *self)
+{
+    json_t *out = self->rtc_out;
+    self->rtc_out = json_array();
+    return out;
 }
 
 json_t *sim_model_outbox(sim_model_t *self)
@@ -960,4 +1038,104 @@ json_t *sim_model_leg_json(sim_model_t *self, const char *ccid)
     json_object_set_new(o, "answered_at", leg->answered ? s_ts(leg->answered) : json_null());
     json_object_set_new(o, "end_time", leg->ended ? s_ts(leg->ended) : json_null());
     return o;
+}
+
+/* ---- the telnyx_rtc side (rtc.c) ---- */
+
+int sim_model_rtc_invite(sim_model_t *self, const char *sip_user, const char *connection_id,
+                         const json_t *dialog, int64_t now, json_t **ids, sim_error_t *err)
+{
+    const char *to, *from, *state;
+    if (!json_is_object(dialog))
+        return sim_error(err, 400, "10015", "Invalid value", "dialogParams must be an object", "");
+    if (s_req_str(dialog, "destination_number", &to, err) ||
+        s_opt_str(dialog, "caller_id_number", &from, err) ||
+        s_client_state(dialog, "clientState", &state, err))
+        return -1;
+    if (strlen(to) >= sizeof((s_leg_t *)0)->to)
+        return sim_error(err, 400, "10015", "Invalid value", "destination_number is too long", "");
+    const json_t *headers = json_object_get(dialog, "custom_headers");
+    if (headers && !json_is_array(headers) && !json_is_null(headers))
+        return sim_error(err, 400, "10015", "Invalid value", "custom_headers must be an array", "");
+    /* Telnyx's view: the browser's call comes in on the credential's
+     * connection, parked until a command says where it goes. */
+    s_leg_t *leg = s_leg_new(self, "incoming", now);
+    leg->rtc = 1;
+    CS_COPY(leg->rtc_user, sip_user);
+    CS_COPY(leg->connection_id, connection_id);
+    CS_COPY(leg->to, to);
+    if (from && *from && strlen(from) < sizeof leg->from)
+        CS_COPY(leg->from, from);
+    else
+        snprintf(leg->from, sizeof leg->from, "sip:%s@sip.telnyx.com", sip_user);
+    CS_COPY(leg->client_state, state ? state : "");
+    CS_COPY(leg->state, "parked");
+    if (json_is_array(headers))
+        leg->custom_headers = json_deep_copy(headers);
+    s_emit_initiated(self, leg, now);
+    *ids = json_pack("{s:s, s:s, s:s}", "call_control_id", leg->ccid, "call_leg_id", leg->leg_id,
+                     "call_session_id", leg->session_id);
+    return 0;
+}
+
+void sim_model_rtc_answered(sim_model_t *self, const char *ccid, int64_t now)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (leg && leg->rtc && !leg->ended && !leg->answered)
+        s_far_answered(self, leg, now);
+}
+
+void sim_model_rtc_hangup(sim_model_t *self, const char *ccid, int64_t now)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (!leg || leg->ended)
+        return;
+    /* The browser is the caller of its own call and the callee of a call
+     * ringing it: a bye before the answer is a cancel or a rejection. */
+    int own = strcmp(leg->direction, "incoming") == 0;
+    if (leg->answered)
+        s_end(self, leg, "normal_clearing", own ? "caller" : "callee", "200", now);
+    else if (own)
+        s_end(self, leg, "originator_cancel", "caller", "487", now);
+    else
+        s_end(self, leg, "user_busy", "callee", "486", now);
+}
+
+void sim_model_rtc_unreachable(sim_model_t *self, const char *ccid, int64_t now)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (leg && !leg->ended)
+        s_end(self, leg, "not_found", "callee", "480", now);
+}
+
+void sim_model_rtc_hold(sim_model_t *self, const char *ccid, int hold, int64_t now)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (leg && !leg->ended)
+        s_emit_simple(self, leg, hold ? "call.hold" : "call.unhold", now);
+}
+
+void sim_model_rtc_dtmf(sim_model_t *self, const char *ccid, const char *digits, int64_t now)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    if (!leg || leg->ended)
+        return;
+    /* The digits are heard by the other party: its leg reports them. */
+    s_leg_t *other = s_leg(self, leg->peer);
+    if (!other || other->ended)
+        other = leg;
+    for (const char *d = digits; *d; d++) {
+        if (!strchr("0123456789ABCD*#", *d))
+            continue;
+        char digit[2] = {*d, '\0'};
+        json_t *p = s_payload(other);
+        json_object_set_new(p, "digit", json_string(digit));
+        s_emit(self, other, "call.dtmf.received", now, p);
+    }
+}
+
+const char *sim_model_peer(sim_model_t *self, const char *ccid)
+{
+    s_leg_t *leg = s_leg(self, ccid);
+    return leg && leg->peer[0] ? leg->peer : NULL;
 }

@@ -71,6 +71,36 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now);
  * (new reference, possibly empty). */
 json_t *sim_model_outbox(sim_model_t *self);
 
+/* The telnyx_rtc side (rtc.c): events for it, and what the browser does.
+ *
+ * sim_model_rtc_outbox takes the events since the last call (new
+ * reference, possibly empty), each {"type", "ccid", ...}:
+ *   invite {user, from, to, leg_id, session_id, client_state, custom_headers}
+ *          a leg rings an SDK user (a dial or transfer to
+ *          sip:<user>@sip.telnyx.com);
+ *   early {ringback}  an SDK's own call hears its far end ring;
+ *   answer            an SDK's own call was answered;
+ *   bye {cause, sip}  a browser's leg ended (not by the browser itself,
+ *                     or by it: the rtc side knows which). */
+json_t *sim_model_rtc_outbox(sim_model_t *self);
+
+/* An SDK's telnyx_rtc.invite: its dialogParams make a parked incoming leg
+ * on connection_id. 0 with *ids {call_control_id, call_leg_id,
+ * call_session_id} (new reference), or -1 + err for bad params. */
+int sim_model_rtc_invite(sim_model_t *self, const char *sip_user, const char *connection_id,
+                         const json_t *dialog, int64_t now, json_t **ids, sim_error_t *err);
+/* The browser answered a leg that rang it. */
+void sim_model_rtc_answered(sim_model_t *self, const char *ccid, int64_t now);
+/* The browser hung up (or cancelled, or rejected). */
+void sim_model_rtc_hangup(sim_model_t *self, const char *ccid, int64_t now);
+/* Nobody is logged in as the user a leg rings. */
+void sim_model_rtc_unreachable(sim_model_t *self, const char *ccid, int64_t now);
+void sim_model_rtc_hold(sim_model_t *self, const char *ccid, int hold, int64_t now);
+/* DTMF from the browser: call.dtmf.received on the other leg, a digit each. */
+void sim_model_rtc_dtmf(sim_model_t *self, const char *ccid, const char *digits, int64_t now);
+/* The leg a leg is bridged with, or NULL (borrowed until the next call). */
+const char *sim_model_peer(sim_model_t *self, const char *ccid);
+
 /* Counters for /metrics. */
 void sim_model_counts(sim_model_t *self, long *legs, long *alive, long *webhooks);
 
