@@ -30,6 +30,10 @@ LDLIBS = $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
 LDFLAGS += -fsanitize=$(SANITIZE)
+# Full stacks for leaks (the fast unwinder stops inside GLib), so that
+# tests/lsan.supp can name exactly what it forgives.
+export LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+export ASAN_OPTIONS := fast_unwind_on_malloc=0
 endif
 
 # Relink everything when the variant changes, so bin/ always matches it.
@@ -48,7 +52,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(OBJ)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 
-.PHONY: all deps test unit integration conformance fuzz run stop bench lint format clean help
+.PHONY: all deps test unit integration conformance browser fuzz run stop bench lint format clean help
 all: $(BINS)
 
 help:
@@ -96,9 +100,14 @@ integration: $(BINS) $(INTEG_BINS)
 conformance: bin/callsync-sim
 	@cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error && npm test
 
+# The real @telnyx/webrtc SDK in Debian's chromium (playwright-core), in a
+# network namespace with only loopback (scripts/netns.sh).
+browser: bin/callsync-sim
+	@cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && ../../scripts/netns.sh npm test
+
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit integration conformance
+	@$(MAKE) --no-print-directory unit integration conformance browser
 	@$(MAKE) --no-print-directory fuzz
 
 run: deps

@@ -166,7 +166,7 @@ static int s_http_start(cs_web_t *self, struct lws *wsi, s_pss_t *pss, const cha
 
 static int s_http_body(cs_web_t *self, s_pss_t *pss, const void *in, size_t len)
 {
-    if (pss->too_large)
+    if (pss->too_large || !len)
         return 0;
     if (pss->len + len > self->max_body) {
         pss->too_large = 1;

@@ -9,6 +9,13 @@ pkgs=(
   libzmq3-dev libczmq-dev libhiredis-dev libjansson-dev
   libcurl4-openssl-dev libmicrohttpd-dev libwebsockets-dev libsodium-dev libcmocka-dev libjwt-dev
   redis-server redis-tools curl
+  # the sim's far-end media: GStreamer webrtcbin (the -bad headers pull in
+  # OpenCV's, ~550 MiB; measured 36 s to install here, so it stays)
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-nice libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libgstreamer-plugins-bad1.0-dev
+  # browser tests: Debian's chromium (never a downloaded one), unshare + ip
+  chromium util-linux iproute2
 )
 
 # Node.js runs the SDK conformance tests (and later builds the web app);

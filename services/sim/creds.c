@@ -199,3 +199,8 @@ int sim_creds_login_password(sim_creds_t *self, const char *user, const char *pa
     cs_copy(sip_user, len, c->sip_username);
     return 0;
 }
+
+int sim_creds_has_user(sim_creds_t *self, const char *sip_user)
+{
+    return zhashx_lookup(self->by_user, sip_user) != NULL;
+}

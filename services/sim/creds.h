@@ -36,4 +36,7 @@ int sim_creds_login_token(sim_creds_t *self, const char *jwt, int64_t now, char 
 int sim_creds_login_password(sim_creds_t *self, const char *user, const char *password, int64_t now,
                              char *sip_user, size_t len);
 
+/* Whether a SIP username is one of this sim's credentials. */
+int sim_creds_has_user(sim_creds_t *self, const char *sip_user);
+
 #endif

@@ -349,6 +349,11 @@ static void s_media_sdp(void *arg, const char *leg, const char *sdp)
     pthread_mutex_unlock(&sim->lock);
 }
 
+static int s_is_sdk(void *arg, const char *user)
+{
+    return sim_creds_has_user(arg, user);
+}
+
 static void *s_web_loop(void *arg)
 {
     cs_web_run(arg);
@@ -405,6 +410,8 @@ int main(int argc, char **argv)
     sim_rtc_io_t io = {.arg = &sim, .send = s_rtc_send, .close = s_rtc_close};
     sim.rtc = sim_rtc_new(sim.model, sim.creds, sim.media,
                           cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"), &io);
+    if (sim.model && sim.creds)
+        sim_model_set_sdk_users(sim.model, s_is_sdk, sim.creds);
     if (!sim.model || !sim.creds || !sim.deliver || !sim.media || !sim.rtc ||
         pthread_create(&timers, NULL, s_timers, &sim) != 0)
         goto out;

@@ -413,9 +413,9 @@ static void s_teardown(s_call_t *c)
 static void s_close(sim_media_t *self, const char *leg)
 {
     g_mutex_lock(&self->lock);
-    s_call_t *c = g_hash_table_lookup(self->calls, leg);
-    if (c)
-        g_hash_table_steal(self->calls, leg);
+    gpointer key = NULL, value = NULL;
+    s_call_t *c = g_hash_table_steal_extended(self->calls, leg, &key, &value) ? value : NULL;
+    free(key);
     g_mutex_unlock(&self->lock);
     if (c)
         s_teardown(c);

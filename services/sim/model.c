@@ -75,6 +75,8 @@ struct sim_model {
     size_t ntimers, cap;
     json_t *outbox;
     json_t *rtc_out; /* events for the telnyx_rtc side (sim_model_rtc_outbox) */
+    int (*is_sdk)(void *arg, const char *user);
+    void *is_sdk_arg;
     long webhooks;
     int64_t last_prune;
 };
@@ -382,6 +384,8 @@ static void s_ring(sim_model_t *self, s_leg_t *leg, int timeout_secs, int64_t no
     leg->script = s_script(self, leg->to);
     int64_t timeout = now + (int64_t)timeout_secs * 1000;
     s_sdk_user(leg->to, leg->rtc_user, sizeof leg->rtc_user);
+    if (leg->rtc_user[0] && !(self->is_sdk && self->is_sdk(self->is_sdk_arg, leg->rtc_user)))
+        leg->rtc_user[0] = '\0';
     if (leg->rtc_user[0]) {
         /* A credential's SIP URI rings that user's browser: it answers or
          * not; only the timeout is ours. */
@@ -1138,4 +1142,11 @@ const char *sim_model_peer(sim_model_t *self, const char *ccid)
 {
     s_leg_t *leg = s_leg(self, ccid);
     return leg && leg->peer[0] ? leg->peer : NULL;
+}
+
+void sim_model_set_sdk_users(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
+                             void *arg)
+{
+    self->is_sdk = is_sdk;
+    self->is_sdk_arg = arg;
 }

@@ -71,6 +71,12 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now);
  * (new reference, possibly empty). */
 json_t *sim_model_outbox(sim_model_t *self);
 
+/* Which SIP users are browsers (the sim's credentials): a dial or transfer
+ * to sip:<user>@sip.telnyx.com rings that user's SDK; any other SIP URI is
+ * a scripted far end like a number (a desk phone). Without it, none are. */
+void sim_model_set_sdk_users(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
+                             void *arg);
+
 /* The telnyx_rtc side (rtc.c): events for it, and what the browser does.
  *
  * sim_model_rtc_outbox takes the events since the last call (new

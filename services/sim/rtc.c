@@ -530,7 +530,8 @@ static void s_event_invite(sim_rtc_t *self, const json_t *e, int64_t now)
         json_object_set_new(c->invite, "client_state", json_string(state));
     json_object_set_new(
         c->invite, "dialogParams",
-        json_pack("{s:O}", "custom_headers", json_is_array(headers) ? headers : json_array()));
+        json_pack("{s:o}", "custom_headers",
+                  json_is_array(headers) ? json_incref((json_t *)headers) : json_array()));
     zhashx_insert(self->calls, c->call_id, c);
     zhashx_insert(self->by_ccid, c->ccid, c);
     if (self->media)

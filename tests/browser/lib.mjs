@@ -143,6 +143,12 @@ export class Stack {
       this.simExit = await exited;
     }
     for (const s of [this.hooks, this.pages]) if (s) await new Promise((r) => s.close(r));
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    // Under SANITIZE=... the sim's report lands in its log: that fails the run.
+    const log = this.sim ? this.log() : '';
+    this.sanitizer = /(AddressSanitizer|LeakSanitizer|runtime error:)/.test(log)
+      ? log.split('\n').filter((l) => /Sanitizer|runtime error|#\d+ /.test(l)).slice(0, 40).join('\n')
+      : null;
+    if (process.env.CALLSYNC_KEEP) console.error(`kept ${this.dir}`);
+    else if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,7 @@ let stack;
 before(async () => { stack = await new Stack().start(); });
 after(async () => {
   await stack.stop();
+  assert.equal(stack.sanitizer, null, 'no sanitizer report from the sim');
   assert.equal(stack.simExit.code, 0, 'the sim stops cleanly on SIGTERM');
 });
 
@@ -83,5 +84,151 @@ test('outbound with early media: trying, early, active; ids equal the webhooks; 
   const hangup = await stack.webhook('call.hangup', (p) => p.call_control_id === ccid);
   assert.equal(hangup.payload.hangup_source, 'caller');
   assert.equal(hangup.payload.hangup_cause, 'normal_clearing');
+  await page.context().close();
+});
+
+test('outbound without early media: the media path is ready at the answer, nothing plays before it', async () => {
+  const page = await loggedIn(await stack.agent('noearly'));
+  const { id, ccid } = await outbound(page, '+15550100006', 'cs_noearly');
+  await page.waitForFunction((i) => window.cs.states(i).includes('early'), id);
+  // ringing, media path up, yet no audio from the far end before the answer
+  const leg = await until('DTLS up', async () => {
+    const l = await stack.simLeg(ccid); return l.webrtc.media.connected_at > 0 && l;
+  });
+  assert.equal(leg.webrtc.media.tx_packets, 0);
+  assert.equal(stack.webhooks('call.answered', ccid).length, 0);
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  const answered = await stack.webhook('call.answered', (p) => p.call_control_id === ccid);
+  assert.ok(answered);
+  await until('audio after the answer', async () => (await audio(page, id))?.bytesReceived > 0);
+  await page.evaluate((i) => window.cs.hangup(i), id);
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
+  await page.context().close();
+});
+
+test('busy: the transfer fails, Call Control hangs up the parked leg, the page hears USER_BUSY', async () => {
+  const page = await loggedIn(await stack.agent('busy'));
+  const { id, ccid } = await outbound(page, '+15550100002', 'cs_busy');
+  const target = await stack.webhook('call.hangup', (p) => p.to === '+15550100002' && p.call_control_id !== ccid);
+  assert.equal(target.payload.hangup_cause, 'user_busy');
+  const r = await stack.rest('POST', `/v2/calls/${encodeURIComponent(ccid)}/actions/hangup`, {});
+  assert.equal(r.status, 200);
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
+  const last = await page.evaluate((i) => window.cs.last(i), id);
+  assert.equal(last.cause, 'USER_BUSY');
+  assert.equal(last.sipCode, 486);
+  await page.context().close();
+});
+
+test('inbound to the SDK through its SIP URI: ringing with the caller, answered in the page, bridged; hangup from Call Control', async () => {
+  const agent = await stack.agent('inbound');
+  const page = await loggedIn(agent);
+  const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770001', to: '+15550000100' });
+  const customer = inbound.body.data.call_control_id;
+  const r = await stack.rest('POST', `/v2/calls/${encodeURIComponent(customer)}/actions/transfer`, {
+    to: `sip:${agent.user}@sip.telnyx.com`, target_leg_client_state: b64({ cs: 'cs_in' }),
+  });
+  assert.equal(r.status, 200);
+  const id = await until('the page rings', () => page.evaluate(() => window.cs.incoming()));
+  const ringing = await page.evaluate((i) => window.cs.last(i), id);
+  assert.equal(ringing.remoteCallerNumber, '+15557770001');
+  assert.equal(ringing.clientState, b64({ cs: 'cs_in' }));
+  const agentLeg = stack.events.find((e) => e.event_type === 'call.initiated' &&
+    e.payload.to === `sip:${agent.user}@sip.telnyx.com`).payload.call_control_id;
+  assert.equal(ringing.ids.telnyxCallControlId, agentLeg);
+  await page.evaluate((i) => window.cs.answer(i), id);
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  await stack.webhook('call.answered', (p) => p.call_control_id === agentLeg);
+  await stack.webhook('call.bridged', (p) => p.call_control_id === customer);
+  await until('audio both ways', async () => {
+    const a = await audio(page, id);
+    const leg = await stack.simLeg(agentLeg);
+    return a && a.bytesReceived > 0 && leg.webrtc.media.rx_packets > 0;
+  });
+  await stack.rest('POST', `/v2/calls/${encodeURIComponent(agentLeg)}/actions/hangup`, {});
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
+  const last = await page.evaluate((i) => window.cs.last(i), id);
+  assert.equal(last.cause, 'NORMAL_CLEARING');
+  await stack.webhook('call.hangup', (p) => p.call_control_id === customer);
+  await page.context().close();
+});
+
+test('an inbound call the page rejects: call.hangup user_busy from the callee', async () => {
+  const agent = await stack.agent('reject');
+  const page = await loggedIn(agent);
+  const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770002', to: '+15550000100' });
+  const customer = inbound.body.data.call_control_id;
+  await stack.rest('POST', `/v2/calls/${encodeURIComponent(customer)}/actions/transfer`,
+    { to: `sip:${agent.user}@sip.telnyx.com` });
+  const id = await until('the page rings', () => page.evaluate(() => window.cs.incoming()));
+  await page.evaluate((i) => window.cs.hangup(i), id);
+  const h = await stack.webhook('call.hangup', (p) => p.to === `sip:${agent.user}@sip.telnyx.com`);
+  assert.equal(h.payload.hangup_cause, 'user_busy');
+  assert.equal(h.payload.hangup_source, 'callee');
+  await page.context().close();
+});
+
+test('hold, unhold and DTMF: call.hold / call.unhold on the browser leg, call.dtmf.received on the other', async () => {
+  const page = await loggedIn(await stack.agent('hold'));
+  const { id, ccid } = await outbound(page, '+15550100001', 'cs_hold');
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  const customer = (await stack.simLeg(ccid)).bridged_with;
+  assert.ok(customer);
+  await page.evaluate((i) => window.cs.hold(i), id);
+  await page.waitForFunction((i) => window.cs.last(i).state === 'held', id);
+  await stack.webhook('call.hold', (p) => p.call_control_id === ccid);
+  await page.evaluate((i) => window.cs.unhold(i), id);
+  await page.waitForFunction((i) => window.cs.last(i).state === 'active', id);
+  await stack.webhook('call.unhold', (p) => p.call_control_id === ccid);
+  await page.evaluate((i) => window.cs.dtmf(i, '5'), id);
+  await page.evaluate((i) => window.cs.dtmf(i, '#'), id);
+  await until('two digits', () => stack.webhooks('call.dtmf.received', customer).length === 2);
+  assert.deepEqual(stack.webhooks('call.dtmf.received', customer).map((e) => e.payload.digit), ['5', '#']);
+  await page.evaluate((i) => window.cs.hangup(i), id);
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
+  await page.context().close();
+});
+
+test('mute: the sim stops hearing the page while muted', async () => {
+  const page = await loggedIn(await stack.agent('mute'));
+  const { id, ccid } = await outbound(page, '+15550100001', 'cs_mute');
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  const loud = async () => (await stack.simLeg(ccid)).webrtc.media.loud_ms;
+  await until('the page is heard', async () => (await loud()) > 0, 15000);
+  await page.evaluate((i) => window.cs.mute(i), id);
+  // let what was in flight arrive, then nothing more may be loud
+  const quiet = await until('silence', async () => {
+    const a = await loud();
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await loud();
+    return a === b && { b };
+  }, 15000);
+  const leg = await stack.simLeg(ccid);
+  assert.ok(leg.webrtc.media.rx_packets > 0);
+  await page.evaluate((i) => window.cs.unmute(i), id);
+  await until('heard again', async () => (await loud()) > quiet.b, 15000);
+  await page.evaluate((i) => window.cs.hangup(i), id);
+  await page.context().close();
+});
+
+test('the socket is cut mid-call: the SDK reconnects, the call stays up and audio keeps flowing', async () => {
+  const agent = await stack.agent('cut');
+  const page = await loggedIn(agent);
+  const { id, ccid } = await outbound(page, '+15550100001', 'cs_cut');
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  await until('audio', async () => (await audio(page, id))?.bytesReceived > 0);
+  const r = await stack.rest('POST', '/sim/rtc/drop', { user: agent.user });
+  assert.equal(r.status, 200);
+  await page.waitForFunction(() => window.cs.log.filter((e) => e.type === 'ready').length === 2,
+    null, { timeout: 15000 });
+  const before = (await audio(page, id)).bytesReceived;
+  const rx = (await stack.simLeg(ccid)).webrtc.media.rx_packets;
+  await until('audio after the reconnect', async () => (await audio(page, id)).bytesReceived > before);
+  await until('the sim still hears', async () => (await stack.simLeg(ccid)).webrtc.media.rx_packets > rx);
+  assert.equal((await page.evaluate((i) => window.cs.last(i), id)).state, 'active');
+  assert.equal(stack.webhooks('call.hangup', ccid).length, 0);
+  // and Call Control still reaches the page over the new socket
+  await stack.rest('POST', `/v2/calls/${encodeURIComponent(ccid)}/actions/hangup`, {});
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
   await page.context().close();
 });
