@@ -20,6 +20,7 @@ typedef struct {
     char user[64];
     uint64_t conn; /* 0: the socket is gone */
     int64_t gone_since;
+    long login_seq; /* the newest login of a user is the one that rings */
 } s_session_t;
 
 typedef struct {
@@ -47,7 +48,7 @@ struct sim_rtc {
     zhashx_t *conns;    /* conn -> sessid (owned string); present once logged in */
     zhashx_t *calls;    /* call_id -> s_call_t (owned) */
     zhashx_t *by_ccid;  /* ccid -> s_call_t (borrowed) */
-    long next_id;
+    long next_id, logins;
     long frames_in, refused;
 };
 
@@ -251,6 +252,7 @@ static void s_login(sim_rtc_t *self, uint64_t conn, json_t *id, const json_t *pa
     }
     s->conn = conn;
     s->gone_since = 0;
+    s->login_seq = ++self->logins;
     char key[24];
     s_key(conn, key, sizeof key);
     zhashx_update(self->conns, key, strdup(s->sessid));
@@ -374,6 +376,19 @@ static void s_request_in(sim_rtc_t *self, uint64_t conn, const char *method, jso
     if (strcmp(method, "telnyx_rtc.invite") == 0)
         return s_invite(self, conn, id, s, params, now);
 
+    static const char *const in_call[] = {"telnyx_rtc.bye",
+                                          "telnyx_rtc.candidate",
+                                          "telnyx_rtc.endOfCandidates",
+                                          "telnyx_rtc.answer",
+                                          "telnyx_rtc.attach",
+                                          "telnyx_rtc.modify",
+                                          "telnyx_rtc.info",
+                                          NULL};
+    int known = 0;
+    for (int i = 0; in_call[i]; i++)
+        known |= strcmp(method, in_call[i]) == 0;
+    if (!known)
+        return s_error(self, conn, id, -32601, "Method not found");
     s_call_t *c = s_dialog_call(self, params);
     if (strcmp(method, "telnyx_rtc.bye") == 0) {
         /* Any result lets the SDK reach destroy; an unknown call is gone. */
@@ -441,7 +456,6 @@ static void s_request_in(sim_rtc_t *self, uint64_t conn, const char *method, jso
             sim_model_rtc_dtmf(self->model, c->ccid, dtmf, now);
         return s_result(self, conn, id, json_pack("{s:s}", "callID", c->call_id));
     }
-    s_error(self, conn, id, -32601, "Method not found");
 }
 
 void sim_rtc_message(sim_rtc_t *self, uint64_t conn, const char *text, size_t len, int64_t now)
@@ -460,8 +474,13 @@ void sim_rtc_message(sim_rtc_t *self, uint64_t conn, const char *text, size_t le
         if (method) {
             if (params && !json_is_object(params))
                 s_error(self, conn, id, -32602, "Invalid params");
-            else
-                s_request_in(self, conn, method, id, params ? params : json_object(), now);
+            else if (params)
+                s_request_in(self, conn, method, id, params, now);
+            else {
+                json_t *none = json_object();
+                s_request_in(self, conn, method, id, none, now);
+                json_decref(none);
+            }
         } else if (!json_object_get(msg, "result") && !json_object_get(msg, "error")) {
             s_error(self, conn, id, -32600, "Invalid Request");
         }
@@ -494,13 +513,15 @@ void sim_rtc_closed(sim_rtc_t *self, uint64_t conn, int64_t now)
 
 /* ---- model events ---- */
 
-/* The newest session of a user with a socket. */
+/* The newest session of a user with a socket. (Telnyx may fork a call to
+ * every registration of a credential; the sim rings the newest only.) */
 static s_session_t *s_user_session(sim_rtc_t *self, const char *user)
 {
+    s_session_t *best = NULL;
     for (s_session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
-        if (s->conn && strcmp(s->user, user) == 0)
-            return s;
-    return NULL;
+        if (s->conn && strcmp(s->user, user) == 0 && (!best || s->login_seq > best->login_seq))
+            best = s;
+    return best;
 }
 
 static void s_event_invite(sim_rtc_t *self, const json_t *e, int64_t now)

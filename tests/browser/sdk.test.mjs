@@ -232,3 +232,26 @@ test('the socket is cut mid-call: the SDK reconnects, the call stays up and audi
   await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
   await page.context().close();
 });
+
+test('the page is reloaded mid-call: a new login gets the call back by telnyx_rtc.attach with fresh media', async () => {
+  const agent = await stack.agent('reload');
+  const first = await loggedIn(agent);
+  const { id, ccid } = await outbound(first, '+15550100001', 'cs_reload');
+  await first.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  const gen = (await stack.simLeg(ccid)).webrtc.media.generation;
+  await first.context().close(); // the tab goes away: socket and peer connection with it
+  const second = await loggedIn(agent);
+  await second.waitForFunction((i) => window.cs.last(i)?.state === 'active', id, { timeout: 15000 });
+  const states = await second.evaluate((i) => window.cs.states(i), id);
+  assert.ok(states.includes('recovering'), `states: ${states}`);
+  const leg = await until('fresh media', async () => {
+    const l = await stack.simLeg(ccid);
+    return l.webrtc.media.generation > gen && l.webrtc.media.rx_packets > 0 && l;
+  });
+  assert.equal(leg.is_alive, true);
+  await until('audio on the new page', async () => (await audio(second, id))?.bytesReceived > 0);
+  assert.equal(stack.webhooks('call.hangup', ccid).length, 0);
+  await second.evaluate((i) => window.cs.hangup(i), id);
+  await stack.webhook('call.hangup', (p) => p.call_control_id === ccid);
+  await second.context().close();
+});
