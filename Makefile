@@ -78,6 +78,9 @@ bin/callsync-$(1): $$($(1)_OBJ) $(LIBCOMMON) build/variant
 endef
 $(foreach s,$(SERVICES),$(eval $(call service,$(s))))
 
+# The sim's /phone page is built into it (services/sim/phone.c, .incbin).
+$(OBJ)/services/sim/phone.o: services/sim/phone.html
+
 # Unit tests link every service module but the mains.
 SERVICE_LIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(filter-out %/main.c,$(wildcard services/*/*.c)))
 SERVICE_INC := $(addprefix -I,$(wildcard services/*))

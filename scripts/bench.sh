@@ -135,3 +135,11 @@ if [ -n "$orchload" ]; then
   "$orchload" --redis-url "$CALLSYNC_REDIS_URL" --bus-pub "$bpub" --agent alice \
     --calls "${ORCH_CALLS:-300}"
 fi
+
+# The sim's far-end media with the real SDK in chromium (issue 4), in a
+# network namespace with only loopback.
+if [ "${MEDIA:-1}" = 1 ]; then
+  echo "-- callsync-sim media (real SDK in chromium)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error > /dev/null)
+  scripts/netns.sh node bench/media.mjs
+fi

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "media.h"
 #include "model.h"
+#include "phone.h"
 #include "rtc.h"
 #include "service.h"
 #include "text.h"
@@ -194,6 +195,8 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
         return s_text(res, 200, "application/json", "{\"status\":\"ok\"}");
     if (get && strcmp(url, "/metrics") == 0)
         return s_metrics(sim, res);
+    if (get && strcmp(url, "/phone") == 0)
+        return s_text(res, 200, "text/html; charset=utf-8", sim_phone_html);
     if (get && strcmp(url, "/sim/public-key") == 0)
         return s_text(res, 200, "text/plain", sim_deliver_public_key(sim->deliver));
     if (get && strcmp(url, "/sim/deliveries") == 0) {
@@ -351,7 +354,14 @@ static void s_media_sdp(void *arg, const char *leg, const char *sdp)
 
 static int s_is_sdk(void *arg, const char *user)
 {
-    return sim_creds_has_user(arg, user);
+    s_sim_t *sim = arg;
+    return sim_creds_has_user(sim->creds, user);
+}
+
+static int s_is_phone(void *arg, const char *number)
+{
+    s_sim_t *sim = arg;
+    return sim->rtc && sim_rtc_is_phone(sim->rtc, number);
 }
 
 static void *s_web_loop(void *arg)
@@ -411,7 +421,7 @@ int main(int argc, char **argv)
     sim.rtc = sim_rtc_new(sim.model, sim.creds, sim.media,
                           cs_config_get(cfg, "CALLSYNC_SIM_CONNECTION_ID"), &io);
     if (sim.model && sim.creds)
-        sim_model_set_sdk_users(sim.model, s_is_sdk, sim.creds);
+        sim_model_set_browsers(sim.model, s_is_sdk, s_is_phone, &sim);
     if (!sim.model || !sim.creds || !sim.deliver || !sim.media || !sim.rtc ||
         pthread_create(&timers, NULL, s_timers, &sim) != 0)
         goto out;

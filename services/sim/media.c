@@ -17,7 +17,7 @@
 #define S_OPUS_PT 111   /* Chromium's; an offer's own Opus type wins */
 #define S_LOUD_PEAK 328 /* -40 dBFS in 16-bit samples */
 
-typedef enum { J_ANSWER, J_OFFER, J_REMOTE_ANSWER, J_CLOSE, J_QUIT } s_jkind_t;
+typedef enum { J_ANSWER, J_OFFER, J_REMOTE_ANSWER, J_CLOSE, J_LINK, J_QUIT } s_jkind_t;
 
 typedef struct {
     s_jkind_t kind;
@@ -30,11 +30,14 @@ struct s_call {
     atomic_int refs;
     sim_media_t *media;
     char *leg;
-    GstElement *pipeline, *webrtc, *src;
+    GstElement *pipeline, *webrtc, *src, *sel, *peer_src;
     GMutex lock; /* everything below */
     sim_tone_t tone;
     int64_t tone_since;
     int connected, offering, delivered, closed;
+    int linked;    /* sends the bridged leg's audio, not its tone */
+    int want_peer; /* bridged: switch once the peer's audio has caps */
+    long peer_buffers;
     GString *candidates; /* local candidates seen, in case the SDP lacks them */
     sim_media_stats_t stats;
 };
@@ -46,6 +49,7 @@ struct sim_media {
     GAsyncQueue *jobs;
     GMutex lock;       /* calls */
     GHashTable *calls; /* leg -> s_call_t (one reference) */
+    GHashTable *links; /* leg -> the leg it is bridged with (both ways) */
     GstElement *warm_dtls, *warm_opus;
     int generation;
 };
@@ -227,7 +231,7 @@ static GstPadProbeReturn s_on_tone(GstPad *pad, GstPadProbeInfo *info, gpointer 
     s_call_t *c = user;
     g_mutex_lock(&c->lock);
     int connected = c->connected;
-    sim_tone_t tone = c->tone;
+    sim_tone_t tone = c->linked ? SIM_TONE_TALK : c->tone;
     int64_t since = c->tone_since, now = cs_ts_now_ms();
     if (connected && tone != SIM_TONE_SILENT && !c->stats.first_tx_at)
         c->stats.first_tx_at = now;
@@ -258,6 +262,53 @@ static GstPadProbeReturn s_on_rtp(GstPad *pad, GstPadProbeInfo *info, gpointer u
     return GST_PAD_PROBE_OK;
 }
 
+/* Chooses what a leg sends: its tone, or the linked leg's audio. */
+static void s_select(s_call_t *c, int linked)
+{
+    g_mutex_lock(&c->lock);
+    c->linked = linked;
+    if (!linked)
+        c->want_peer = 0;
+    g_mutex_unlock(&c->lock);
+    if (!c->sel)
+        return;
+    GstPad *pad = gst_element_get_static_pad(c->sel, linked ? "sink_1" : "sink_0");
+    if (!pad)
+        return;
+    g_object_set(c->sel, "active-pad", pad, NULL);
+    gst_object_unref(pad);
+}
+
+/* A bridge: what this leg's browser says goes into the linked leg's
+ * pipeline (its appsrc), restamped there. That leg switches to it after
+ * the first buffers, once its appsrc has sent caps: switching before makes
+ * the selector forward a segment without caps. */
+static void s_forward(s_call_t *c, GstBuffer *b)
+{
+    sim_media_t *self = c->media;
+    g_mutex_lock(&self->lock);
+    const char *peer = g_hash_table_lookup(self->links, c->leg);
+    s_call_t *p = peer ? g_hash_table_lookup(self->calls, peer) : NULL;
+    if (p && p->peer_src && !p->closed)
+        s_ref(p);
+    else
+        p = NULL;
+    g_mutex_unlock(&self->lock);
+    if (!p)
+        return;
+    GstBuffer *copy = gst_buffer_copy(b);
+    GST_BUFFER_PTS(copy) = GST_BUFFER_DTS(copy) = GST_CLOCK_TIME_NONE;
+    GstFlowReturn ret;
+    g_signal_emit_by_name(p->peer_src, "push-buffer", copy, &ret);
+    gst_buffer_unref(copy);
+    g_mutex_lock(&p->lock);
+    int now_peer = p->want_peer && !p->linked && ++p->peer_buffers >= 3;
+    g_mutex_unlock(&p->lock);
+    if (now_peer)
+        s_select(p, 1);
+    s_unref(p);
+}
+
 static GstPadProbeReturn s_on_pcm(GstPad *pad, GstPadProbeInfo *info, gpointer user)
 {
     (void)pad;
@@ -280,6 +331,7 @@ static GstPadProbeReturn s_on_pcm(GstPad *pad, GstPadProbeInfo *info, gpointer u
     if (peak >= S_LOUD_PEAK)
         c->stats.loud_ms += (long)(samples * 1000 / 48000);
     g_mutex_unlock(&c->lock);
+    s_forward(c, b);
     return GST_PAD_PROBE_OK;
 }
 
@@ -293,7 +345,8 @@ static void s_on_pad(GstElement *webrtc, GstPad *pad, gpointer user)
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, s_on_rtp, c, NULL);
     GError *error = NULL;
     GstElement *bin = gst_parse_bin_from_description(
-        "queue ! rtpopusdepay ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1 ! "
+        "queue ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! "
+        "audio/x-raw,format=S16LE,channels=1,rate=48000 ! "
         "fakesink name=ear sync=false async=false",
         TRUE, &error);
     if (!bin) {
@@ -404,8 +457,10 @@ static void s_teardown(s_call_t *c)
         gst_object_unref(bus);
         gst_object_unref(c->webrtc);
         gst_object_unref(c->src);
+        gst_object_unref(c->sel);
+        gst_object_unref(c->peer_src);
         gst_object_unref(c->pipeline);
-        c->pipeline = c->webrtc = c->src = NULL;
+        c->pipeline = c->webrtc = c->src = c->sel = c->peer_src = NULL;
     }
     s_unref(c);
 }
@@ -433,15 +488,21 @@ static s_call_t *s_start(sim_media_t *self, const char *leg, int pt, sim_tone_t 
     c->offering = offering;
     c->tone_since = c->stats.created_at = cs_ts_now_ms();
     c->stats.last_peak_db = -100.0;
-    char desc[640];
+    char desc[1024];
+    /* What the far end sends: its tone (sink_0) or, once bridged with
+     * another browser's leg, that leg's audio (sink_1). */
     snprintf(desc, sizeof desc,
              "webrtcbin name=w bundle-policy=max-bundle "
-             "audiotestsrc name=tone is-live=true wave=sine freq=%d volume=0.3 ! "
-             "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1,format=S16LE ! "
+             "input-selector name=sel sync-streams=false ! audioconvert ! audioresample ! "
+             "audio/x-raw,rate=48000,channels=1,format=S16LE ! "
              "opusenc name=enc ! rtpopuspay pt=%d ! "
              "application/x-rtp,media=audio,encoding-name=OPUS,payload=%d,clock-rate=48000,"
-             "encoding-params=(string)2 ! w.",
-             tone == SIM_TONE_TALK ? 1000 : 425, pt, pt);
+             "encoding-params=(string)2 ! w. "
+             "audiotestsrc name=tone is-live=true wave=sine freq=%d volume=0.3 ! "
+             "audio/x-raw,rate=48000,channels=1,format=S16LE ! sel.sink_0 "
+             "appsrc name=peer is-live=true do-timestamp=true format=time max-bytes=96000 "
+             "caps=audio/x-raw,rate=48000,channels=1,format=S16LE,layout=interleaved ! sel.sink_1",
+             pt, pt, tone == SIM_TONE_TALK ? 1000 : 425);
     GError *error = NULL;
     c->pipeline = gst_parse_launch(desc, &error);
     if (!c->pipeline) {
@@ -452,6 +513,8 @@ static s_call_t *s_start(sim_media_t *self, const char *leg, int pt, sim_tone_t 
     }
     c->webrtc = gst_bin_get_by_name(GST_BIN(c->pipeline), "w");
     c->src = gst_bin_get_by_name(GST_BIN(c->pipeline), "tone");
+    c->sel = gst_bin_get_by_name(GST_BIN(c->pipeline), "sel");
+    c->peer_src = gst_bin_get_by_name(GST_BIN(c->pipeline), "peer");
     GstElement *enc = gst_bin_get_by_name(GST_BIN(c->pipeline), "enc");
     GstPad *encin = gst_element_get_static_pad(enc, "sink");
     gst_pad_add_probe(encin, GST_PAD_PROBE_TYPE_BUFFER, s_on_tone, c, NULL);
@@ -479,6 +542,7 @@ static s_call_t *s_start(sim_media_t *self, const char *leg, int pt, sim_tone_t 
     g_mutex_lock(&self->lock);
     c->stats.generation = ++self->generation;
     g_hash_table_insert(self->calls, strdup(leg), c);
+    c->want_peer = g_hash_table_contains(self->links, leg);
     g_mutex_unlock(&self->lock);
     if (gst_element_set_state(c->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
         cs_warn("media %s: the pipeline does not start", leg);
@@ -547,6 +611,49 @@ static void s_job_remote_answer(sim_media_t *self, s_job_t *job)
     s_unref(c);
 }
 
+/* Bridges two legs' media (b travels in the job's sdp field). */
+static void s_link(sim_media_t *self, const char *a, const char *b)
+{
+    g_mutex_lock(&self->lock);
+    g_hash_table_insert(self->links, strdup(a), strdup(b));
+    g_hash_table_insert(self->links, strdup(b), strdup(a));
+    s_call_t *ca = g_hash_table_lookup(self->calls, a), *cb = g_hash_table_lookup(self->calls, b);
+    if (ca)
+        s_ref(ca);
+    if (cb)
+        s_ref(cb);
+    g_mutex_unlock(&self->lock);
+    s_call_t *both[2] = {ca, cb};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        g_mutex_lock(&both[i]->lock);
+        both[i]->want_peer = 1;
+        g_mutex_unlock(&both[i]->lock);
+        s_unref(both[i]);
+    }
+}
+
+/* A leg goes: the one it was bridged with goes back to its tone. */
+static void s_unlink(sim_media_t *self, const char *leg)
+{
+    g_mutex_lock(&self->lock);
+    char *peer = g_hash_table_lookup(self->links, leg);
+    char *other = peer ? strdup(peer) : NULL;
+    s_call_t *c = other ? g_hash_table_lookup(self->calls, other) : NULL;
+    if (c)
+        s_ref(c);
+    g_hash_table_remove(self->links, leg);
+    if (other)
+        g_hash_table_remove(self->links, other);
+    g_mutex_unlock(&self->lock);
+    if (c) {
+        s_select(c, 0);
+        s_unref(c);
+    }
+    free(other);
+}
+
 static gpointer s_worker(gpointer arg)
 {
     sim_media_t *self = arg;
@@ -564,7 +671,11 @@ static gpointer s_worker(gpointer arg)
             s_job_remote_answer(self, job);
             break;
         case J_CLOSE:
+            s_unlink(self, job->leg);
             s_close(self, job->leg);
+            break;
+        case J_LINK:
+            s_link(self, job->leg, job->sdp);
             break;
         case J_QUIT:
             break;
@@ -598,9 +709,13 @@ sim_media_t *sim_media_new(sim_media_sdp_fn on_sdp, void *arg)
         g_clear_error(&error);
         return NULL;
     }
-    static const char *const needed[] = {"webrtcbin",    "audiotestsrc",  "opusenc",  "opusdec",
-                                         "rtpopuspay",   "rtpopusdepay",  "nicesrc",  "dtlsdec",
-                                         "audioconvert", "audioresample", "fakesink", NULL};
+    static const char *const needed[] = {"webrtcbin",    "audiotestsrc",
+                                         "opusenc",      "opusdec",
+                                         "rtpopuspay",   "rtpopusdepay",
+                                         "nicesrc",      "dtlsdec",
+                                         "audioconvert", "audioresample",
+                                         "fakesink",     "input-selector",
+                                         "appsrc",       NULL};
     for (int i = 0; needed[i]; i++) {
         GstElementFactory *f = gst_element_factory_find(needed[i]);
         if (!f) {
@@ -616,6 +731,7 @@ sim_media_t *sim_media_new(sim_media_sdp_fn on_sdp, void *arg)
     self->arg = arg;
     g_mutex_init(&self->lock);
     self->calls = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    self->links = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
     self->jobs = g_async_queue_new();
     /* Point 4: the DTLS certificate is made on the first dtlsdec (~200 ms
      * or more); pay for it now, not on the first call. */
@@ -650,6 +766,7 @@ void sim_media_destroy(sim_media_t **self_p)
         free(leg);
     }
     g_hash_table_destroy(self->calls);
+    g_hash_table_destroy(self->links);
     g_async_queue_unref(self->jobs);
     if (self->warm_dtls)
         gst_object_unref(self->warm_dtls);
@@ -673,6 +790,11 @@ void sim_media_offer(sim_media_t *self, const char *leg, sim_tone_t tone)
 void sim_media_remote_answer(sim_media_t *self, const char *leg, const char *answer)
 {
     s_push(self, J_REMOTE_ANSWER, leg, answer, SIM_TONE_SILENT);
+}
+
+void sim_media_link(sim_media_t *self, const char *a, const char *b)
+{
+    s_push(self, J_LINK, a, b, SIM_TONE_SILENT);
 }
 
 void sim_media_close(sim_media_t *self, const char *leg)

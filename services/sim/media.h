@@ -53,6 +53,11 @@ void sim_media_remote_answer(sim_media_t *self, const char *leg, const char *ans
 
 void sim_media_tone(sim_media_t *self, const char *leg, sim_tone_t tone);
 
+/* Bridges two legs: each sends the other's browser audio instead of its
+ * tone (a call between two browsers: an agent and a /phone page, or two
+ * agents). Either leg's close undoes it. */
+void sim_media_link(sim_media_t *self, const char *a, const char *b);
+
 /* Tears the leg's media down (hangup). */
 void sim_media_close(sim_media_t *self, const char *leg);
 

@@ -76,6 +76,7 @@ struct sim_model {
     json_t *outbox;
     json_t *rtc_out; /* events for the telnyx_rtc side (sim_model_rtc_outbox) */
     int (*is_sdk)(void *arg, const char *user);
+    int (*is_phone)(void *arg, const char *number);
     void *is_sdk_arg;
     long webhooks;
     int64_t last_prune;
@@ -376,6 +377,9 @@ static void s_bridge(sim_model_t *self, s_leg_t *a, s_leg_t *b, int64_t now)
     CS_COPY(b->state, "bridged");
     s_emit_simple(self, a, "call.bridged", now);
     s_emit_simple(self, b, "call.bridged", now);
+    /* two browsers' legs hear each other (media.c links them) */
+    if (a->rtc && b->rtc)
+        s_rtc(self, a, "bridged", json_pack("{s:s}", "peer", b->ccid));
 }
 
 /* Starts the far end of a leg we dialled (dial or transfer). */
@@ -386,6 +390,14 @@ static void s_ring(sim_model_t *self, s_leg_t *leg, int timeout_secs, int64_t no
     s_sdk_user(leg->to, leg->rtc_user, sizeof leg->rtc_user);
     if (leg->rtc_user[0] && !(self->is_sdk && self->is_sdk(self->is_sdk_arg, leg->rtc_user)))
         leg->rtc_user[0] = '\0';
+    if (!leg->rtc_user[0] && self->is_phone && self->is_phone(self->is_sdk_arg, leg->to)) {
+        /* A number a person holds in a /phone tab rings there. */
+        leg->rtc = 1;
+        s_rtc(self, leg, "phone_ring",
+              json_pack("{s:s, s:s}", "number", leg->to, "from", leg->from));
+        s_timer_add(self, leg, T_TIMEOUT, timeout);
+        return;
+    }
     if (leg->rtc_user[0]) {
         /* A credential's SIP URI rings that user's browser: it answers or
          * not; only the timeout is ours. */
@@ -1144,9 +1156,10 @@ const char *sim_model_peer(sim_model_t *self, const char *ccid)
     return leg && leg->peer[0] ? leg->peer : NULL;
 }
 
-void sim_model_set_sdk_users(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
-                             void *arg)
+void sim_model_set_browsers(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
+                            int (*is_phone)(void *arg, const char *number), void *arg)
 {
     self->is_sdk = is_sdk;
+    self->is_phone = is_phone;
     self->is_sdk_arg = arg;
 }

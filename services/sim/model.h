@@ -71,11 +71,13 @@ int64_t sim_model_tick(sim_model_t *self, int64_t now);
  * (new reference, possibly empty). */
 json_t *sim_model_outbox(sim_model_t *self);
 
-/* Which SIP users are browsers (the sim's credentials): a dial or transfer
- * to sip:<user>@sip.telnyx.com rings that user's SDK; any other SIP URI is
- * a scripted far end like a number (a desk phone). Without it, none are. */
-void sim_model_set_sdk_users(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
-                             void *arg);
+/* Which far ends are browsers. is_sdk: a SIP user that is one of the sim's
+ * credentials (a dial or transfer to sip:<user>@sip.telnyx.com rings that
+ * user's SDK; any other SIP URI is a scripted far end, a desk phone).
+ * is_phone: a number a person holds open in a /phone tab. Without them,
+ * every far end is scripted. */
+void sim_model_set_browsers(sim_model_t *self, int (*is_sdk)(void *arg, const char *user),
+                            int (*is_phone)(void *arg, const char *number), void *arg);
 
 /* The telnyx_rtc side (rtc.c): events for it, and what the browser does.
  *
@@ -85,7 +87,9 @@ void sim_model_set_sdk_users(sim_model_t *self, int (*is_sdk)(void *arg, const c
  *          a leg rings an SDK user (a dial or transfer to
  *          sip:<user>@sip.telnyx.com);
  *   early {ringback}  an SDK's own call hears its far end ring;
+ *   phone_ring {number, from}  a leg rings a /phone page's number;
  *   answer            an SDK's own call was answered;
+ *   bridged {peer}    two browsers' legs were bridged: link their media;
  *   bye {cause, sip}  a browser's leg ended (not by the browser itself,
  *                     or by it: the rtc side knows which). */
 json_t *sim_model_rtc_outbox(sim_model_t *self);

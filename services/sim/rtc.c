@@ -35,7 +35,17 @@ typedef struct {
     char *local_sdp; /* media's answer (its own call) or offer (to it, attach) */
     json_t *invite;  /* the params of a telnyx_rtc.invite waiting for the offer */
     int held;
+    /* a /phone page's leg: call_id is the call control id */
+    int phone;
+    uint64_t phone_conn;
+    json_t *answer_id; /* its phone.answer, answered once our SDP is ready */
 } s_call_t;
+
+/* A number a person holds in a /phone tab. */
+typedef struct {
+    char number[32];
+    uint64_t conn;
+} s_phone_t;
 
 struct sim_rtc {
     sim_model_t *model;
@@ -48,6 +58,7 @@ struct sim_rtc {
     zhashx_t *conns;    /* conn -> sessid (owned string); present once logged in */
     zhashx_t *calls;    /* call_id -> s_call_t (owned) */
     zhashx_t *by_ccid;  /* ccid -> s_call_t (borrowed) */
+    zhashx_t *phones;   /* number -> s_phone_t (owned) */
     long next_id, logins;
     long frames_in, refused;
 };
@@ -64,6 +75,7 @@ static void s_call_free(void **item)
     if (c) {
         free(c->local_sdp);
         json_decref(c->invite);
+        json_decref(c->answer_id);
         free(c);
     }
     *item = NULL;
@@ -92,6 +104,8 @@ sim_rtc_t *sim_rtc_new(sim_model_t *model, sim_creds_t *creds, sim_media_t *medi
     self->calls = zhashx_new();
     zhashx_set_destructor(self->calls, s_call_free);
     self->by_ccid = zhashx_new();
+    self->phones = zhashx_new();
+    zhashx_set_destructor(self->phones, s_free);
     self->next_id = 1000;
     return self;
 }
@@ -102,6 +116,7 @@ void sim_rtc_destroy(sim_rtc_t **self_p)
         return;
     sim_rtc_t *self = *self_p;
     zhashx_destroy(&self->by_ccid);
+    zhashx_destroy(&self->phones);
     zhashx_destroy(&self->calls);
     zhashx_destroy(&self->conns);
     zhashx_destroy(&self->sessions);
@@ -159,6 +174,8 @@ static s_session_t *s_session_of(sim_rtc_t *self, uint64_t conn)
 
 static uint64_t s_conn_of(sim_rtc_t *self, const s_call_t *c)
 {
+    if (c->phone)
+        return c->phone_conn;
     s_session_t *s = zhashx_lookup(self->sessions, c->sessid);
     return s ? s->conn : 0;
 }
@@ -178,6 +195,14 @@ static void s_flush(sim_rtc_t *self, s_call_t *c)
     uint64_t conn = s_conn_of(self, c);
     if (!conn)
         return;
+    if (c->phone) {
+        if (c->answer_id && c->local_sdp) {
+            s_result(self, conn, c->answer_id, json_pack("{s:s}", "sdp", c->local_sdp));
+            json_decref(c->answer_id);
+            c->answer_id = NULL;
+        }
+        return;
+    }
     if (c->want_invite && !c->invite_sent && c->local_sdp) {
         json_object_set_new(c->invite, "sdp", json_string(c->local_sdp));
         s_request(self, conn, "telnyx_rtc.invite", json_incref(c->invite));
@@ -361,9 +386,56 @@ static void s_cause(const char *cause, const char **name, int *code)
     *code = 31;
 }
 
+/* The /phone page's own small protocol on the same socket (it is not an
+ * SDK): phone.register {number}, phone.answer {call, sdp: its offer} ->
+ * {sdp: our answer}, phone.hangup {call}; we send phone.ring {call, from,
+ * to} and phone.bye {call, cause}. */
+static void s_phone_in(sim_rtc_t *self, uint64_t conn, const char *method, json_t *id,
+                       const json_t *params, int64_t now)
+{
+    if (strcmp(method, "phone.register") == 0) {
+        const char *number = s_str(params, "number");
+        size_t len = number ? strlen(number) : 0;
+        if (len < 3 || len > 16 || number[0] != '+' || strspn(number + 1, "0123456789") != len - 1)
+            return s_error(self, conn, id, -32602, "Invalid params: number must be +E.164");
+        s_phone_t *p = calloc(1, sizeof *p);
+        CS_COPY(p->number, number);
+        p->conn = conn; /* the newest tab holding a number gets its calls */
+        zhashx_update(self->phones, p->number, p);
+        cs_info("rtc: a /phone page holds %s", number);
+        return s_result(self, conn, id, json_pack("{s:s}", "number", number));
+    }
+    const char *call = s_str(params, "call");
+    s_call_t *c = call ? zhashx_lookup(self->by_ccid, call) : NULL;
+    if (!c || !c->phone || c->phone_conn != conn)
+        return s_error(self, conn, id, -32602, "Invalid params: no such call on this page");
+    if (strcmp(method, "phone.answer") == 0) {
+        const char *sdp = s_str(params, "sdp");
+        if (!sdp || c->answered)
+            return s_error(self, conn, id, -32602, "Invalid params: sdp, on a ringing call");
+        c->answered = 1;
+        c->answer_id = json_incref(id ? id : json_null());
+        if (self->media)
+            sim_media_answer(self->media, c->ccid, sdp, SIM_TONE_SILENT);
+        sim_model_rtc_answered(self->model, c->ccid, now);
+        return;
+    }
+    if (strcmp(method, "phone.hangup") == 0) {
+        s_result(self, conn, id, json_object());
+        char ccid[96];
+        CS_COPY(ccid, c->ccid);
+        s_forget(self, c);
+        sim_model_rtc_hangup(self->model, ccid, now);
+        return;
+    }
+    s_error(self, conn, id, -32601, "Method not found");
+}
+
 static void s_request_in(sim_rtc_t *self, uint64_t conn, const char *method, json_t *id,
                          const json_t *params, int64_t now)
 {
+    if (strncmp(method, "phone.", 6) == 0)
+        return s_phone_in(self, conn, method, id, params, now);
     if (strcmp(method, "login") == 0)
         return s_login(self, conn, id, params, now);
     s_session_t *s = s_session_of(self, conn);
@@ -509,6 +581,25 @@ void sim_rtc_closed(sim_rtc_t *self, uint64_t conn, int64_t now)
                 S_GRACE_MS / 1000);
     }
     zhashx_delete(self->conns, key);
+    /* A /phone tab that goes takes its numbers and calls with it. */
+    zlistx_t *gone = zlistx_new();
+    zlistx_set_destructor(gone, s_free);
+    for (s_phone_t *p = zhashx_first(self->phones); p; p = zhashx_next(self->phones))
+        if (p->conn == conn)
+            zlistx_add_end(gone, strdup(p->number));
+    for (const char *n = zlistx_first(gone); n; n = zlistx_next(gone))
+        zhashx_delete(self->phones, n);
+    zlistx_purge(gone);
+    for (s_call_t *c = zhashx_first(self->calls); c; c = zhashx_next(self->calls))
+        if (c->phone && c->phone_conn == conn)
+            zlistx_add_end(gone, strdup(c->ccid));
+    for (const char *ccid = zlistx_first(gone); ccid; ccid = zlistx_next(gone)) {
+        s_call_t *c = zhashx_lookup(self->by_ccid, ccid);
+        if (c)
+            s_forget(self, c);
+        sim_model_rtc_hangup(self->model, ccid, now);
+    }
+    zlistx_destroy(&gone);
 }
 
 /* ---- model events ---- */
@@ -559,12 +650,41 @@ static void s_event_invite(sim_rtc_t *self, const json_t *e, int64_t now)
         sim_media_offer(self->media, c->ccid, SIM_TONE_SILENT);
 }
 
+static void s_event_phone_ring(sim_rtc_t *self, const json_t *e, int64_t now)
+{
+    const char *ccid = s_str(e, "ccid");
+    s_phone_t *p = zhashx_lookup(self->phones, s_str(e, "number"));
+    if (!p) {
+        sim_model_rtc_unreachable(self->model, ccid, now);
+        return;
+    }
+    s_call_t *c = calloc(1, sizeof *c);
+    CS_COPY(c->call_id, ccid);
+    CS_COPY(c->ccid, ccid);
+    c->phone = 1;
+    c->to_sdk = 1;
+    c->phone_conn = p->conn;
+    zhashx_insert(self->calls, c->call_id, c);
+    zhashx_insert(self->by_ccid, c->ccid, c);
+    s_request(
+        self, p->conn, "phone.ring",
+        json_pack("{s:s, s:s, s:s}", "call", ccid, "from", s_str(e, "from"), "to", p->number));
+}
+
 static void s_event_bye(sim_rtc_t *self, s_call_t *c, const json_t *e)
 {
     const char *name;
     int code;
     s_cause(s_str(e, "cause"), &name, &code);
     uint64_t conn = s_conn_of(self, c);
+    if (c->phone) {
+        if (conn)
+            s_request(self, conn, "phone.bye",
+                      json_pack("{s:s, s:s, s:s}", "call", c->ccid, "cause", s_str(e, "cause"),
+                                "sdk_cause", name));
+        s_forget(self, c);
+        return;
+    }
     const char *sip = s_str(e, "sip");
     int sip_code = sip ? (int)strtol(sip, NULL, 10) : 0;
     /* Before the SDK has the call (an invite still waiting for its offer)
@@ -597,6 +717,15 @@ void sim_rtc_apply(sim_rtc_t *self, int64_t now)
         const char *type = s_str(e, "type"), *ccid = s_str(e, "ccid");
         if (strcmp(type, "invite") == 0) {
             s_event_invite(self, e, now);
+            continue;
+        }
+        if (strcmp(type, "phone_ring") == 0) {
+            s_event_phone_ring(self, e, now);
+            continue;
+        }
+        if (strcmp(type, "bridged") == 0) {
+            if (self->media)
+                sim_media_link(self->media, ccid, s_str(e, "peer"));
             continue;
         }
         s_call_t *c = zhashx_lookup(self->by_ccid, ccid);
@@ -717,4 +846,9 @@ void sim_rtc_counts(sim_rtc_t *self, long *sessions, long *calls, long *frames_i
     *calls = (long)zhashx_size(self->calls);
     *frames_in = self->frames_in;
     *refused = self->refused;
+}
+
+int sim_rtc_is_phone(sim_rtc_t *self, const char *number)
+{
+    return zhashx_lookup(self->phones, number) != NULL;
 }

@@ -67,6 +67,9 @@ int sim_rtc_drop(sim_rtc_t *self, const char *sip_user);
  * NULL when the leg is not a browser's. */
 json_t *sim_rtc_leg_json(sim_rtc_t *self, const char *ccid);
 
+/* Whether a /phone page holds this number now. */
+int sim_rtc_is_phone(sim_rtc_t *self, const char *number);
+
 void sim_rtc_counts(sim_rtc_t *self, long *sessions, long *calls, long *frames_in, long *refused);
 
 #endif

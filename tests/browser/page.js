@@ -93,5 +93,18 @@ window.cs = {
     });
     return out;
   },
+  // For the benchmark: getStats every 10 ms from now on, kept per call.
+  watch(id) {
+    const samples = [];
+    const timer = setInterval(async () => {
+      const a = await window.cs.audio(id);
+      if (a) samples.push({ t: performance.timeOrigin + performance.now(), ...a });
+    }, 10);
+    window.cs.samples = window.cs.samples || {};
+    window.cs.samples[id] = samples;
+    window.cs.timers = window.cs.timers || {};
+    window.cs.timers[id] = timer;
+  },
+  unwatch(id) { clearInterval(window.cs.timers[id]); return window.cs.samples[id]; },
   disconnect() { client && client.disconnect(); },
 };

@@ -255,3 +255,36 @@ test('the page is reloaded mid-call: a new login gets the call back by telnyx_rt
   await stack.webhook('call.hangup', (p) => p.call_control_id === ccid);
   await second.context().close();
 });
+
+test('a person on /phone: the agent calls its number, the page rings, answers, both hear each other through the sim', async () => {
+  const agentPage = await loggedIn(await stack.agent('phone'));
+  const ctx = await stack.browser.newContext();
+  const phone = await ctx.newPage();
+  await phone.goto(`${stack.base}/phone`);
+  await phone.getByLabel('Number').fill('+15550100777');
+  await phone.getByRole('button', { name: 'Register' }).click();
+  await until('registered', async () => /Registered/.test(await phone.getByRole('status').textContent()));
+  const { id, ccid } = await outbound(agentPage, '+15550100777', 'cs_phone');
+  await until('the phone rings', async () => /Ringing/.test(await phone.getByRole('status').textContent()));
+  assert.equal(stack.webhooks('call.answered', ccid).length, 0);
+  await phone.getByRole('button', { name: 'Answer' }).click();
+  await until('in call', async () => (await phone.getByRole('status').textContent()) === 'In call');
+  await agentPage.waitForFunction((i) => window.cs.states(i).includes('active'), id);
+  const customer = (await stack.simLeg(ccid)).bridged_with;
+  // the sim hears both browsers, and each page hears the other's voice:
+  // the phone leg sends nothing of its own, so what the page hears is the
+  // agent's microphone (Chrome's fake device beeps) relayed by the bridge
+  await until('both legs heard', async () => {
+    const a = await stack.simLeg(ccid); const c = await stack.simLeg(customer);
+    return a.webrtc.media.loud_ms > 0 && c.webrtc.media.loud_ms > 0;
+  }, 15000);
+  await until('the person hears the agent', async () => (await phone.evaluate(() => window.phone.maxLevel)) > 0.05, 15000);
+  await until('the agent hears the person', async () => (await audio(agentPage, id))?.bytesReceived > 0);
+  // the person hangs up: both legs end, the agent's page too
+  await phone.getByRole('button', { name: 'Hang up' }).click();
+  const h = await stack.webhook('call.hangup', (p) => p.call_control_id === customer);
+  assert.equal(h.payload.hangup_source, 'callee');
+  await agentPage.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
+  await ctx.close();
+  await agentPage.context().close();
+});
