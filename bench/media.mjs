@@ -42,9 +42,13 @@ async function oneCall(stack, page, to, n) {
   await until('a few packets', async () => (await page.evaluate((i) => window.cs.audio(i), id))?.packetsReceived > 5);
   const samples = await page.evaluate((i) => window.cs.unwatch(i), id);
   const active = (await page.evaluate((i) => window.cs.log.find((e) => e.id === i && e.state === 'active'), id)).t;
+  const m = (await stack.simLeg(ccid)).webrtc.media;
   await page.evaluate((i) => window.cs.hangup(i), id);
   await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id);
   const answerAt = Date.parse(answered.occurred_at);
+  if (process.env.VERBOSE) {
+    console.log(`    call ${n}: media ready ${m.created_at - answerAt} ms, DTLS up ${m.connected_at - answerAt} ms, first sent ${m.first_tx_at - answerAt} ms after the answer`);
+  }
   return { first: firstPacket(samples) - answerAt, active: active - answerAt };
 }
 

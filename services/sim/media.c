@@ -17,7 +17,7 @@
 #define S_OPUS_PT 111   /* Chromium's; an offer's own Opus type wins */
 #define S_LOUD_PEAK 328 /* -40 dBFS in 16-bit samples */
 
-typedef enum { J_ANSWER, J_OFFER, J_REMOTE_ANSWER, J_CLOSE, J_LINK, J_QUIT } s_jkind_t;
+typedef enum { J_ANSWER, J_OFFER, J_REMOTE_ANSWER, J_TONE, J_CLOSE, J_LINK, J_QUIT } s_jkind_t;
 
 typedef struct {
     s_jkind_t kind;
@@ -161,9 +161,15 @@ static void s_deliver(s_call_t *c, const char *sdp)
     g_mutex_lock(&c->lock);
     int skip = c->delivered || c->closed;
     c->delivered = 1;
+    int64_t took = cs_ts_now_ms() - c->stats.created_at;
     g_mutex_unlock(&c->lock);
-    if (!skip)
-        c->media->on_sdp(c->media->arg, c->leg, sdp);
+    if (skip)
+        return;
+    /* the reference measured 21-52 ms; much more means the call hears no
+     * early media */
+    cs_log(took > 250 ? CS_LOG_WARN : CS_LOG_DEBUG, "media %s: %s ready in %lld ms", c->leg,
+           c->offering ? "offer" : "answer", (long long)took);
+    c->media->on_sdp(c->media->arg, c->leg, sdp);
 }
 
 /* Gathering is done: the local description now has every candidate. */
@@ -654,6 +660,8 @@ static void s_unlink(sim_media_t *self, const char *leg)
     free(other);
 }
 
+static void s_tone(sim_media_t *self, const char *leg, sim_tone_t tone);
+
 static gpointer s_worker(gpointer arg)
 {
     sim_media_t *self = arg;
@@ -676,6 +684,9 @@ static gpointer s_worker(gpointer arg)
             break;
         case J_LINK:
             s_link(self, job->leg, job->sdp);
+            break;
+        case J_TONE:
+            s_tone(self, job->leg, job->tone);
             break;
         case J_QUIT:
             break;
@@ -802,8 +813,14 @@ void sim_media_close(sim_media_t *self, const char *leg)
     s_push(self, J_CLOSE, leg, NULL, SIM_TONE_SILENT);
 }
 
-/* Cheap enough to do right here: a property and two fields under locks. */
+/* A job like the others, so that it lands after the pipeline it is for
+ * exists (the first call's pipeline takes a while: plugins load). */
 void sim_media_tone(sim_media_t *self, const char *leg, sim_tone_t tone)
+{
+    s_push(self, J_TONE, leg, NULL, tone);
+}
+
+static void s_tone(sim_media_t *self, const char *leg, sim_tone_t tone)
 {
     g_mutex_lock(&self->lock);
     s_call_t *c = g_hash_table_lookup(self->calls, leg);

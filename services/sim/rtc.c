@@ -829,9 +829,10 @@ json_t *sim_rtc_leg_json(sim_rtc_t *self, const char *ccid)
     if (self->media && sim_media_stats(self->media, ccid, &st) == 0)
         json_object_set_new(
             o, "media",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}", "rx_packets",
-                      (json_int_t)st.rx_packets, "rx_bytes", (json_int_t)st.rx_bytes, "tx_packets",
-                      (json_int_t)st.tx_packets, "loud_ms", (json_int_t)st.loud_ms, "connected_at",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i}", "created_at",
+                      (json_int_t)st.created_at, "rx_packets", (json_int_t)st.rx_packets,
+                      "rx_bytes", (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_packets,
+                      "loud_ms", (json_int_t)st.loud_ms, "connected_at",
                       (json_int_t)st.connected_at, "first_rx_at", (json_int_t)st.first_rx_at,
                       "first_tx_at", (json_int_t)st.first_tx_at, "last_peak_db", st.last_peak_db,
                       "generation", st.generation));

@@ -64,7 +64,7 @@ export class Stack {
         ...process.env,
         CALLSYNC_SIM_PORT: String(this.simPort),
         CALLSYNC_SIM_WEBHOOK_URL: `http://127.0.0.1:${this.hooks.address().port}/webhooks`,
-        CALLSYNC_LOG_LEVEL: 'info',
+        CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'info',
       },
       stdio: ['ignore', out, out],
     });
