@@ -318,8 +318,8 @@ int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, cha
     return cs_store_apply(self, &created, NULL, 0, &outcome, call, &changed, err, errlen);
 }
 
-int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
-                         char *err, size_t errlen)
+static int s_create_outbound(cs_store_t *self, const char *flow, const char *agent_id,
+                             const char *to, cs_call_t *call, char *err, size_t errlen)
 {
     cs_event_t ev;
     memset(&ev, 0, sizeof ev);
@@ -330,8 +330,20 @@ int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to,
     CS_COPY(ev.direction, "outbound");
     CS_COPY(ev.agent_id, agent_id);
     CS_COPY(ev.to, to);
-    CS_COPY(ev.value, "server_dial");
+    CS_COPY(ev.value, flow);
     return cs_store_create(self, &ev, call, err, errlen);
+}
+
+int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
+                         char *err, size_t errlen)
+{
+    return s_create_outbound(self, "server_dial", agent_id, to, call, err, errlen);
+}
+
+int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
+                            char *err, size_t errlen)
+{
+    return s_create_outbound(self, "browser", agent_id, to, call, err, errlen);
 }
 
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen)

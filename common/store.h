@@ -63,6 +63,13 @@ int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, cha
 int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
                          char *err, size_t errlen);
 
+/* Creates the record of a call the agent's browser places (the default
+ * flow, ARCHITECTURE §4): outbound, flow "browser". The softphone then
+ * calls newCall with clientState base64({"cs": id}); the orchestrator
+ * transfers that parked leg to `to`. */
+int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
+                            char *err, size_t errlen);
+
 /* Reads a record by cs id or by any leg's call_control_id.
  * 0 found, 1 no such call, -1 Redis error. */
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen);

@@ -7,7 +7,10 @@
  *                                      record replayed after each merge
  *   agent set <id> --sip-user U [--name N] [--status S]
  *   agents
- *   dial --agent <id> --to <E.164>     creates the record, asks the orchestrator
+ *   dial --agent <id> --to <E.164> [--browser]
+ *                                      creates the record, asks the orchestrator
+ *                                      (--browser: the record the softphone's
+ *                                      own call joins with clientState)
  *   hangup <id>                        asks the orchestrator to end every leg
  *   dtmf <id> <digits>                 sends DTMF to the customer's leg
  *   record <id> start|stop             records the call (the URL lands on the record)
@@ -39,7 +42,7 @@ static const char *s_usage =
     "  events <call_control_id | cs id>\n"
     "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
     "  agents\n"
-    "  dial --agent <agent_id> --to <E.164>\n"
+    "  dial --agent <agent_id> --to <E.164> [--browser]\n"
     "  hangup <call_control_id | cs id>\n"
     "  dtmf <call_control_id | cs id> <digits>\n"
     "  record <call_control_id | cs id> start|stop\n"
@@ -61,6 +64,14 @@ static const char *s_opt(int argc, char **argv, const char *name)
         if (strcmp(argv[i], name) == 0)
             return argv[i + 1];
     return NULL;
+}
+
+static int s_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
 }
 
 static int s_get(cs_store_t *store, const char *id, cs_call_t *call)
@@ -245,9 +256,19 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     }
     json_decref(a);
     static cs_call_t call;
-    if (cs_store_create_dial(store, agent, to, &call, err, sizeof err)) {
+    /* --browser: the record for a call the agent's softphone places itself
+     * (it passes clientState base64({"cs": id}) to newCall) */
+    int browser = s_flag(argc, argv, "--browser");
+    if ((browser ? cs_store_create_browser : cs_store_create_dial)(store, agent, to, &call, err,
+                                                                   sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
+    }
+    if (browser) {
+        json_t *j = cs_call_to_json(&call);
+        s_print(j);
+        json_decref(j);
+        return 0;
     }
     char command_id[CS_UUID_STR_LEN];
     cs_ids_uuid(command_id);

@@ -50,6 +50,22 @@ int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)
         }
         return n;
     }
+    /* The browser placed its call at once (ARCHITECTURE §4): Telnyx parked
+     * it; it goes to the customer, whose ringing and early media the
+     * browser hears on that leg. */
+    if (strcmp(call->flow.v, "browser") == 0 && !s_has_role(call, "customer")) {
+        for (int i = 0; i < call->nlegs && n < max; i++) {
+            const cs_leg_t *leg = &call->legs[i];
+            if (strcmp(leg->role.v, "agent") != 0 || leg->answered.at || leg->ended.at)
+                continue;
+            out[n].kind = CS_INTENT_TRANSFER_CUSTOMER;
+            snprintf(out[n].key, sizeof out[n].key, "%s:transfer_customer", call->id);
+            CS_COPY(out[n].ccid, leg->ccid);
+            n++;
+            break;
+        }
+        return n;
+    }
     if (strcmp(call->flow.v, "server_dial") == 0 && call->nlegs == 0 && n < max) {
         out[n].kind = CS_INTENT_DIAL_AGENT;
         snprintf(out[n].key, sizeof out[n].key, "%s:dial_agent", call->id);

@@ -5,6 +5,8 @@
  * intent has a stable key, which is both its Redis claim (one instance
  * issues it) and the command_id Telnyx dedupes on.
  *
+ *   browser:     the agent's own (parked) leg is there, unanswered, and no
+ *                customer leg yet -> transfer it to the customer
  *   server dial: no leg yet -> dial the agent's SIP URI;
  *                the agent's leg answered, no customer leg yet
  *                -> dial the customer, linked to the agent leg, bridged on answer
@@ -21,6 +23,7 @@
 typedef enum {
     CS_INTENT_DIAL_AGENT,
     CS_INTENT_DIAL_CUSTOMER,
+    CS_INTENT_TRANSFER_CUSTOMER,
     CS_INTENT_ROUTE,
     CS_INTENT_HANGUP_LEG,
     CS_INTENT_LEG_COMMAND /* not from the rules: an operator's command for a leg */
@@ -29,7 +32,7 @@ typedef enum {
 typedef struct {
     cs_intent_kind_t kind;
     char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:route:<n>",
-                                   "<cs>:hangup:<ccid>" */
+                                   "<cs>:transfer_customer", "<cs>:hangup:<ccid>" */
     char ccid[CS_CCID_LEN];     /* the leg it acts on: the agent's for a dial, the
                                    customer's for a route */
 } cs_intent_t;

@@ -291,6 +291,17 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
         s_send(self, call, in, "/calls", body, "command.dial_customer");
         break;
     }
+    case CS_INTENT_TRANSFER_CUSTOMER: {
+        char esc[CS_CCID_LEN * 3 + 1];
+        cs_telnyx_escape(in->ccid, esc, sizeof esc);
+        snprintf(path, sizeof path, "/calls/%s/actions/transfer", esc);
+        char *cs = s_client_state(call->id, "customer", NULL);
+        json_t *body = json_pack("{s:s, s:s, s:s, s:i}", "to", call->to.v, "from", self->caller_id,
+                                 "target_leg_client_state", cs, "timeout_secs", 30);
+        free(cs);
+        s_send(self, call, in, path, body, "command.transfer");
+        break;
+    }
     case CS_INTENT_ROUTE:
         s_route(self, call, in);
         break;

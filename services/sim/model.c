@@ -281,8 +281,9 @@ static void s_emit_initiated(sim_model_t *self, const s_leg_t *leg, int64_t now)
     json_object_set_new(p, "state", json_string(leg->state));
     json_object_set_new(p, "start_time", s_ts(leg->start));
     json_object_set_new(p, "caller_id_name", json_string(leg->from));
-    json_object_set_new(p, "calling_party_type",
-                        json_string(strncmp(leg->from, "sip:", 4) == 0 ? "sip" : "pstn"));
+    json_object_set_new(
+        p, "calling_party_type",
+        json_string(leg->rtc || strncmp(leg->from, "sip:", 4) == 0 ? "sip" : "pstn"));
     json_object_set_new(p, "custom_headers",
                         leg->custom_headers ? json_incref(leg->custom_headers) : json_array());
     /* real payloads also carry SIP URIs (reference 1.5) */
@@ -1059,7 +1060,8 @@ json_t *sim_model_leg_json(sim_model_t *self, const char *ccid)
 /* ---- the telnyx_rtc side (rtc.c) ---- */
 
 int sim_model_rtc_invite(sim_model_t *self, const char *sip_user, const char *connection_id,
-                         const json_t *dialog, int64_t now, json_t **ids, sim_error_t *err)
+                         const json_t *dialog, const char *sessid, int64_t now, json_t **ids,
+                         sim_error_t *err)
 {
     const char *to, *from, *state;
     if (!json_is_object(dialog))
@@ -1086,8 +1088,14 @@ int sim_model_rtc_invite(sim_model_t *self, const char *sip_user, const char *co
         snprintf(leg->from, sizeof leg->from, "sip:%s@sip.telnyx.com", sip_user);
     CS_COPY(leg->client_state, state ? state : "");
     CS_COPY(leg->state, "parked");
-    if (json_is_array(headers))
-        leg->custom_headers = json_deep_copy(headers);
+    /* Telnyx adds the SDK's own ids as headers (the reference fixture
+     * call.initiated.webrtc): the server can name the browser's call. */
+    leg->custom_headers = json_is_array(headers) ? json_deep_copy(headers) : json_array();
+    json_array_append_new(leg->custom_headers,
+                          json_pack("{s:s, s:s?}", "name", "X-RTC-CALLID", "value",
+                                    json_string_value(json_object_get(dialog, "callID"))));
+    json_array_append_new(leg->custom_headers,
+                          json_pack("{s:s, s:s}", "name", "X-RTC-SESSID", "value", sessid));
     s_emit_initiated(self, leg, now);
     *ids = json_pack("{s:s, s:s, s:s}", "call_control_id", leg->ccid, "call_leg_id", leg->leg_id,
                      "call_session_id", leg->session_id);

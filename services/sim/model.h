@@ -98,7 +98,8 @@ json_t *sim_model_rtc_outbox(sim_model_t *self);
  * on connection_id. 0 with *ids {call_control_id, call_leg_id,
  * call_session_id} (new reference), or -1 + err for bad params. */
 int sim_model_rtc_invite(sim_model_t *self, const char *sip_user, const char *connection_id,
-                         const json_t *dialog, int64_t now, json_t **ids, sim_error_t *err);
+                         const json_t *dialog, const char *sessid, int64_t now, json_t **ids,
+                         sim_error_t *err);
 /* The browser answered a leg that rang it. */
 void sim_model_rtc_answered(sim_model_t *self, const char *ccid, int64_t now);
 /* The browser hung up (or cancelled, or rejected). */

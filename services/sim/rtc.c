@@ -334,7 +334,8 @@ static void s_invite(sim_rtc_t *self, uint64_t conn, json_t *id, s_session_t *s,
         return s_error(self, conn, id, -32602, "Invalid params: callID is in use");
     json_t *ids = NULL;
     sim_error_t err = {0};
-    if (sim_model_rtc_invite(self->model, s->user, self->connection_id, dialog, now, &ids, &err))
+    if (sim_model_rtc_invite(self->model, s->user, self->connection_id, dialog, s->sessid, now,
+                             &ids, &err))
         return s_error(self, conn, id, -32602, err.detail);
     s_call_t *c = calloc(1, sizeof *c);
     CS_COPY(c->call_id, call_id);

@@ -3,7 +3,7 @@
 // SDK bundled by esbuild, and Debian's chromium driven by playwright-core.
 // Everything is on 127.0.0.1 and is torn down by stop(); the suite runs in
 // a network namespace with only lo (scripts/netns.sh).
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,10 +43,62 @@ export async function until(what, cond, timeoutMs = 10000) {
   }
 }
 
+const bin = (name) => join(root, 'bin', `callsync-${name}`);
+
 export class Stack {
+  // backbone: also Redis, the bus, the ingestor (the sim's webhooks go to
+  // it, signed with a fresh keypair), the orchestrator and the timer: the
+  // whole callsync stack between the page and the sim.
+  constructor({ backbone = false } = {}) { this.backbone = backbone; this.procs = []; }
+
+  spawnLogged(name, file, args, env) {
+    const out = openSync(join(this.dir, `${name}.log`), 'a');
+    const p = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+    this.procs.push({ name, p });
+    return p;
+  }
+
+  async startBackbone() {
+    const sock = join(this.dir, 'redis.sock');
+    this.spawnLogged('redis', 'redis-server', ['--port', '0', '--unixsocket', sock, '--dir', this.dir,
+      '--save', '', '--appendonly', 'no']);
+    await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping']); return true; } catch { return false; } });
+    const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
+    const [pub, sub, ingest, orch, timer] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    this.env = {
+      CALLSYNC_REDIS_URL: `unix://${sock}`,
+      CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`, CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`,
+      CALLSYNC_LOG_LEVEL: 'info',
+    };
+    this.ingestPort = ingest;
+    this.spawnLogged('bus', bin('bus'), [], this.env);
+    this.spawnLogged('ingestor', bin('ingestor'), [], { ...this.env, CALLSYNC_INGEST_PORT: String(ingest), TELNYX_PUBLIC_KEY: keys.public_key });
+    this.seed = keys.seed;
+    this.orchPort = orch;
+    this.timerPort = timer;
+    await until('the ingestor', async () => {
+      try { return (await fetch(`http://127.0.0.1:${ingest}/healthz`)).ok; } catch { return false; }
+    });
+  }
+
+  async startServices() {
+    const api = { TELNYX_API_BASE: `${this.base}/v2`, TELNYX_API_KEY: 'sim-key', TELNYX_CONNECTION_ID: '1001', CALLSYNC_CALLER_ID: '+15550009999' };
+    this.spawnLogged('orchestrator', bin('orchestrator'), [], { ...this.env, ...api, CALLSYNC_ORCH_PORT: String(this.orchPort) });
+    this.spawnLogged('timer', bin('timer'), [], { ...this.env, ...api, CALLSYNC_TIMER_PORT: String(this.timerPort) });
+    await until('the orchestrator', async () => {
+      try { return (await fetch(`http://127.0.0.1:${this.orchPort}/healthz`)).ok; } catch { return false; }
+    });
+  }
+
+  // callsync-ctl with this stack's Redis and bus; its JSON output parsed.
+  ctl(...args) {
+    return JSON.parse(execFileSync(bin('ctl'), args, { env: { ...process.env, ...this.env }, encoding: 'utf8' }));
+  }
+
   async start() {
     this.dir = mkdtempSync(join(tmpdir(), 'callsync-browser-'));
     this.events = [];
+    if (this.backbone) await this.startBackbone();
     this.hooks = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => { body += c; });
@@ -58,20 +110,19 @@ export class Stack {
     await new Promise((r) => this.hooks.listen(0, '127.0.0.1', r));
     this.simPort = await freePort();
     this.simLog = join(this.dir, 'sim.log');
-    const out = openSync(this.simLog, 'a');
-    this.sim = spawn(join(root, 'bin', 'callsync-sim'), [], {
-      env: {
-        ...process.env,
-        CALLSYNC_SIM_PORT: String(this.simPort),
-        CALLSYNC_SIM_WEBHOOK_URL: `http://127.0.0.1:${this.hooks.address().port}/webhooks`,
-        CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'info',
-      },
-      stdio: ['ignore', out, out],
+    this.sim = this.spawnLogged('sim', bin('sim'), [], {
+      CALLSYNC_SIM_PORT: String(this.simPort),
+      CALLSYNC_SIM_WEBHOOK_URL: this.backbone
+        ? `http://127.0.0.1:${this.ingestPort}/webhooks/telnyx`
+        : `http://127.0.0.1:${this.hooks.address().port}/webhooks`,
+      CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'info',
+      ...(this.backbone ? { CALLSYNC_SIM_SIGNING_SEED: this.seed } : {}),
     });
     this.base = `http://127.0.0.1:${this.simPort}`;
     await until('the sim', async () => {
       try { return (await fetch(`${this.base}/healthz`)).ok; } catch { return false; }
     });
+    if (this.backbone) await this.startServices();
 
     const bundle = await esbuild.build({
       entryPoints: [join(here, 'page.js')], bundle: true, write: false, format: 'esm',
@@ -137,17 +188,26 @@ export class Stack {
 
   async stop() {
     if (this.browser) await this.browser.close();
-    if (this.sim) {
-      const exited = new Promise((r) => this.sim.once('exit', (code, sig) => r({ code, sig })));
-      this.sim.kill('SIGTERM');
-      this.simExit = await exited;
+    // every service gets SIGTERM, the sim last; each must exit 0
+    this.exits = {};
+    for (const { name, p } of [...this.procs].reverse()) {
+      if (p.exitCode !== null || p.signalCode !== null) { this.exits[name] = { code: p.exitCode, sig: p.signalCode }; continue; }
+      const exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
+      p.kill('SIGTERM');
+      this.exits[name] = await exited;
     }
+    this.simExit = this.exits.sim;
     for (const s of [this.hooks, this.pages]) if (s) await new Promise((r) => s.close(r));
-    // Under SANITIZE=... the sim's report lands in its log: that fails the run.
-    const log = this.sim ? this.log() : '';
-    this.sanitizer = /(AddressSanitizer|LeakSanitizer|runtime error:)/.test(log)
-      ? log.split('\n').filter((l) => /Sanitizer|runtime error|#\d+ /.test(l)).slice(0, 40).join('\n')
-      : null;
+    // Under SANITIZE=... a service's report lands in its log: that fails the run.
+    const reports = [];
+    for (const { name } of this.procs) {
+      if (name === 'redis') continue;
+      const log = readFileSync(join(this.dir, `${name}.log`), 'utf8');
+      if (/(AddressSanitizer|LeakSanitizer|runtime error:)/.test(log)) {
+        reports.push(`${name}:\n${log.split('\n').filter((l) => /Sanitizer|runtime error|#\d+ /.test(l)).slice(0, 40).join('\n')}`);
+      }
+    }
+    this.sanitizer = reports.length ? reports.join('\n') : null;
     if (process.env.CALLSYNC_KEEP) console.error(`kept ${this.dir}`);
     else if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }

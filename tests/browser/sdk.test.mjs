@@ -36,7 +36,10 @@ async function outbound(page, to, cs = 'cs_test') {
   const init = await stack.webhook('call.initiated', (p) => p.client_state === b64({ cs }) && p.to === to);
   assert.equal(init.payload.state, 'parked');
   assert.equal(init.payload.direction, 'incoming');
-  assert.deepEqual(init.payload.custom_headers, [{ name: 'X-Callsync-Id', value: 'cs_test' }]);
+  const headers = Object.fromEntries(init.payload.custom_headers.map((h) => [h.name, h.value]));
+  assert.equal(headers['X-Callsync-Id'], 'cs_test');
+  assert.equal(headers['X-RTC-CALLID'], id); // Telnyx names the SDK's call for the server
+  assert.equal(init.payload.calling_party_type, 'sip');
   const ccid = init.payload.call_control_id;
   const r = await stack.rest('POST', `/v2/calls/${encodeURIComponent(ccid)}/actions/transfer`, { to });
   assert.equal(r.status, 200);

@@ -64,6 +64,40 @@ static void test_server_dial(void **state)
     assert_int_equal(cs_flows_next(&call, in, 4), 0);
 }
 
+/* The browser's own call: its parked leg goes to the customer, once. */
+static void test_browser(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    cs_call_init(&call, "cs_C");
+    s_created(&call, "browser");
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* nothing until the SDK's leg */
+    cs_event_t e = s_ev(CS_EV_INITIATED, "v3:sdk", "agent", 10);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_TRANSFER_CUSTOMER);
+    assert_string_equal(in[0].key, "cs_C:transfer_customer");
+    assert_string_equal(in[0].ccid, "v3:sdk");
+    e = s_ev(CS_EV_INITIATED, "v3:cust", "customer", 20);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* transferred once */
+    /* a customer that was busy ends the call: the browser's leg is hung up */
+    e = s_ev(CS_EV_HANGUP, "v3:cust", "customer", 30);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
+    assert_string_equal(in[0].ccid, "v3:sdk");
+    /* the SDK hung up before anything: nothing is transferred */
+    cs_call_init(&call, "cs_D");
+    s_created(&call, "browser");
+    e = s_ev(CS_EV_INITIATED, "v3:sdk2", "agent", 10);
+    cs_call_merge(&call, &e, NULL);
+    e = s_ev(CS_EV_HANGUP, "v3:sdk2", "agent", 11);
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+}
+
 static void test_teardown(void **state)
 {
     (void)state;
@@ -121,6 +155,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial),
+        cmocka_unit_test(test_browser),
         cmocka_unit_test(test_teardown),
         cmocka_unit_test(test_inbound_routing),
     };
