@@ -16,7 +16,7 @@
 static const char *s_kind_names[] = {
     "unknown", "created",   "initiated",       "answered",        "bridged",
     "hangup",  "hold",      "unhold",          "recording_saved", "dtmf",
-    "machine", "sdk_state", "media_connected", "first_audio",
+    "machine", "sdk_state", "media_connected", "first_audio",     "hangup_requested",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -248,6 +248,9 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
     case CS_EV_MEDIA_CONNECTED:
         ch |= s_tfact_merge(&call->media_connected, at, ev->clock);
         break;
+    case CS_EV_HANGUP_REQUESTED:
+        ch |= s_tfact_merge(&call->hangup_requested, at, ev->clock);
+        break;
     case CS_EV_FIRST_AUDIO:
         ch |= s_tfact_merge(&call->first_audio, at, ev->clock);
         break;
@@ -357,6 +360,10 @@ static cs_tfact_t s_ended(const cs_call_t *call, const cs_leg_t **by)
         }
     if (s_tfact_better(&call->sdk_ended, &t)) {
         t = call->sdk_ended;
+        *by = NULL;
+    }
+    if (s_tfact_better(&call->hangup_requested, &t)) {
+        t = call->hangup_requested;
         *by = NULL;
     }
     return t;
@@ -530,8 +537,8 @@ static int64_t s_earliest(const cs_call_t *call)
                               &call->to,        &call->machine,  &call->flow};
     for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++)
         s_min(&t0, sf[i]->at);
-    const cs_tfact_t *tf[] = {&call->created, &call->sdk_answered, &call->sdk_ended,
-                              &call->media_connected, &call->first_audio};
+    const cs_tfact_t *tf[] = {&call->created,         &call->sdk_answered, &call->sdk_ended,
+                              &call->media_connected, &call->first_audio,  &call->hangup_requested};
     for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++)
         s_min(&t0, tf[i]->at);
     s_min(&t0, call->hold_at);
@@ -694,6 +701,7 @@ json_t *cs_call_to_store(const cs_call_t *call)
     s_put_tfact(o, "sdk_end", &call->sdk_ended, t0);
     s_put_tfact(o, "media", &call->media_connected, t0);
     s_put_tfact(o, "audio", &call->first_audio, t0);
+    s_put_tfact(o, "hup_req", &call->hangup_requested, t0);
     if (call->hold_at)
         json_object_set_new(o, "hold",
                             json_pack("[b, I]", call->hold, (json_int_t)(call->hold_at - t0)));
@@ -760,6 +768,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended, t0);
     rc |= s_get_tfact(o, "media", &call->media_connected, t0);
     rc |= s_get_tfact(o, "audio", &call->first_audio, t0);
+    rc |= s_get_tfact(o, "hup_req", &call->hangup_requested, t0);
     const json_t *hold = json_object_get(o, "hold");
     if (hold) {
         int on;
@@ -837,7 +846,13 @@ static const char *s_canonical_type[] = {
     "sdk.state",
     "sdk.media_connected",
     "sdk.first_audio",
+    "callsync.hangup_requested",
 };
+/* one name and one canonical type per kind: a new kind must add both */
+_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_HANGUP_REQUESTED + 1,
+               "s_canonical_type must name every cs_event_kind_t");
+_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_HANGUP_REQUESTED + 1,
+               "s_kind_names must name every cs_event_kind_t");
 
 static const char *s_sources[] = {"webhook", "sdk", "command"};
 static const cs_clock_t s_default_clock[] = {CS_CLOCK_PROVIDER, CS_CLOCK_SDK, CS_CLOCK_LOCAL};

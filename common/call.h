@@ -27,20 +27,21 @@
 #define CS_MAX_DTMF 64
 
 typedef enum {
-    CS_EV_UNKNOWN = 0,     /* kept in the history, changes nothing */
-    CS_EV_CREATED,         /* a dial intent: relay, ctl or the CRM created the call */
-    CS_EV_INITIATED,       /* call.initiated */
-    CS_EV_ANSWERED,        /* call.answered */
-    CS_EV_BRIDGED,         /* call.bridged */
-    CS_EV_HANGUP,          /* call.hangup */
-    CS_EV_HOLD,            /* call.hold */
-    CS_EV_UNHOLD,          /* call.unhold */
-    CS_EV_RECORDING_SAVED, /* call.recording.saved */
-    CS_EV_DTMF,            /* call.dtmf.received */
-    CS_EV_MACHINE,         /* call.machine.*detection.ended / greeting.ended */
-    CS_EV_SDK_STATE,       /* the softphone's SDK reported a call state */
-    CS_EV_MEDIA_CONNECTED, /* the softphone's ICE/DTLS is up */
-    CS_EV_FIRST_AUDIO,     /* first remote audio packet at the softphone */
+    CS_EV_UNKNOWN = 0,      /* kept in the history, changes nothing */
+    CS_EV_CREATED,          /* a dial intent: relay, ctl or the CRM created the call */
+    CS_EV_INITIATED,        /* call.initiated */
+    CS_EV_ANSWERED,         /* call.answered */
+    CS_EV_BRIDGED,          /* call.bridged */
+    CS_EV_HANGUP,           /* call.hangup */
+    CS_EV_HOLD,             /* call.hold */
+    CS_EV_UNHOLD,           /* call.unhold */
+    CS_EV_RECORDING_SAVED,  /* call.recording.saved */
+    CS_EV_DTMF,             /* call.dtmf.received */
+    CS_EV_MACHINE,          /* call.machine.*detection.ended / greeting.ended */
+    CS_EV_SDK_STATE,        /* the softphone's SDK reported a call state */
+    CS_EV_MEDIA_CONNECTED,  /* the softphone's ICE/DTLS is up */
+    CS_EV_FIRST_AUDIO,      /* first remote audio packet at the softphone */
+    CS_EV_HANGUP_REQUESTED, /* an agent, operator or the CRM asked to end the call */
 } cs_event_kind_t;
 
 typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
@@ -111,6 +112,10 @@ typedef struct {
     int nlegs;
     cs_leg_t legs[CS_MAX_LEGS]; /* sorted by ccid */
     cs_tfact_t sdk_answered, sdk_ended, media_connected, first_audio;
+    /* Asked to end (Hang up, callsync-ctl hangup, the CRM): an ending fact,
+     * so the call is ended at once and the rules hang up every live leg
+     * until none is left; a lost bus message cannot undo it. */
+    cs_tfact_t hangup_requested;
     bool hold; /* last writer wins by event time */
     int64_t hold_at;
     char sdk_state[16]; /* last writer wins by event time */

@@ -243,7 +243,13 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
         snprintf(ttl, sizeof ttl, "%ld", self->opts.dedupe_ttl_s);
         snprintf(raw_max, sizeof raw_max, "%ld", self->opts.raw_log_max);
         snprintf(hist_max, sizeof hist_max, "%ld", self->opts.history_max);
+        /* A call leaves cs:active once it is ended and no leg is live: an
+         * ended call with a leg still up is the orchestrator's to finish,
+         * and its sweep reads cs:active (a lost change notice must not
+         * leave a leg up). */
         bool ended = cs_id[0] && cs_call_state(call) == CS_STATE_ENDED;
+        for (int i = 0; ended && i < call->nlegs; i++)
+            ended = call->legs[i].ended.at != 0;
         const char *cargv[] = {k_rec,
                                k_hist,
                                k_dedupe,

@@ -110,7 +110,9 @@ static int s_calls_active(cs_store_t *store)
     static cs_call_t call;
     json_array_foreach(ids, i, id)
     {
-        if (cs_store_get(store, json_string_value(id), &call, err, sizeof err) == 0)
+        /* cs:active also holds ended calls whose last leg is being hung up */
+        if (cs_store_get(store, json_string_value(id), &call, err, sizeof err) == 0 &&
+            cs_call_state(&call) != CS_STATE_ENDED)
             json_array_append_new(out, cs_call_to_json(&call));
     }
     s_print(out);
@@ -282,11 +284,31 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     return 0;
 }
 
+/* The request is a fact on the record first (durable: the orchestrator's
+ * rules and sweep act on it even if the bus message below is lost), then
+ * a wake-up on the bus. */
 static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
 {
     static cs_call_t call;
     if (s_get(store, id, &call))
         return 1;
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_HANGUP_REQUESTED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.hangup_requested");
+    snprintf(ev.id, sizeof ev.id, "cmd-hangup-%lld-%u", (long long)ev.at, randombytes_random());
+    CS_COPY(ev.cs_hint, call.id);
+    CS_COPY(ev.value, "callsync-ctl");
+    cs_apply_t applied;
+    bool changed;
+    char err[256];
+    if (cs_store_apply(store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err)) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
     char command_id[CS_UUID_STR_LEN];
     cs_ids_uuid(command_id);
     json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call.id, "command_id", command_id);

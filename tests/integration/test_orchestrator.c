@@ -189,6 +189,32 @@ static void test_ctl_hangup_ends_every_leg(void **state)
     json_decref(rec);
 }
 
+/* The hang-up request is a fact on the record: with the bus message lost
+ * (ctl publishes into the void), the orchestrator's sweep still ends every
+ * leg, and the record says ended from the moment ctl returned. */
+static void test_ctl_hangup_survives_a_lost_command(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    char saved[sizeof s_env.bus_pub];
+    memcpy(saved, s_env.bus_pub, sizeof saved);
+    snprintf(s_env.bus_pub, sizeof s_env.bus_pub, "tcp://127.0.0.1:9"); /* nobody */
+    const char *hang[] = {"hangup", id, NULL};
+    json_t *out = NULL;
+    int rc = h_ctl(&s_env, hang, &out, NULL);
+    memcpy(s_env.bus_pub, saved, sizeof saved);
+    assert_int_equal(rc, 0);
+    json_decref(out);
+    const char *show[] = {"call", id, NULL};
+    assert_int_equal(h_ctl(&s_env, show, &out, NULL), 0);
+    assert_string_equal(s_str(out, "state"), "ended");
+    json_decref(out);
+    json_t *rec = s_until(id, s_ended_both, 8000);
+    json_decref(rec);
+}
+
 static void test_two_orchestrators_issue_once(void **state)
 {
     (void)state;
@@ -427,6 +453,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial_customer_hangs_up),
         cmocka_unit_test(test_ctl_hangup_ends_every_leg),
+        cmocka_unit_test(test_ctl_hangup_survives_a_lost_command),
         cmocka_unit_test(test_inbound_rings_the_next_agent),
         cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),

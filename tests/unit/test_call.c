@@ -179,6 +179,48 @@ static void test_outbound_answered(void **state)
     json_decref(rec);
 }
 
+/* Hang up pressed while the customer rings: the call is ended at once (the
+ * request is a fact), a late answer cannot revive it, and when Telnyx's
+ * hangups arrive their provider times win for ended_at and the cause. In
+ * every order of 7 events (5 040). */
+static void test_hangup_requested(void **state)
+{
+    (void)state;
+    cs_event_t req;
+    memset(&req, 0, sizeof req);
+    req.kind = CS_EV_HANGUP_REQUESTED;
+    req.source = CS_SRC_COMMAND;
+    req.clock = CS_CLOCK_LOCAL;
+    req.at = T0 + 900;
+    snprintf(req.id, sizeof req.id, "req");
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "e1", 0, AG, "agent"), "incoming", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "e2", 150, CU, "customer"), "outgoing", CO, CX),
+        req,
+        s_wh(CS_EV_ANSWERED, "e3", 950, CU, "customer"), /* raced the request */
+        s_hangup("e4", 1000, AG, "agent", "normal_clearing", "caller", "200"),
+        s_hangup("e5", 1010, CU, "customer", "normal_clearing", "caller", "200"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:00:01.000Z");
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    json_decref(rec);
+    /* before Telnyx says anything: ended, by the request's own clock */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_REQ");
+    cs_event_t first[] = {evs[0], evs[1], evs[2], evs[3]};
+    for (int i = 0; i < 4; i++)
+        cs_call_merge(&call, &first[i], NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+    assert_false(cs_call_merge(&call, &req, NULL)); /* twice changes nothing */
+    cs_call_merge(&call, &evs[4], NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+    s_round_trip(&call);
+}
+
 static void test_inbound(void **state)
 {
     (void)state;
@@ -451,6 +493,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outbound_answered),
+        cmocka_unit_test(test_hangup_requested),
         cmocka_unit_test(test_inbound),
         cmocka_unit_test(test_inbound_second_agent),
         cmocka_unit_test(test_busy),
