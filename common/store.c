@@ -352,6 +352,26 @@ int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *
     return s_create_outbound(self, "browser", agent_id, to, call, err, errlen);
 }
 
+int cs_store_request_hangup(cs_store_t *self, const char *cs_id, const char *by, cs_call_t *call,
+                            char *err, size_t errlen)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_HANGUP_REQUESTED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.hangup_requested");
+    char uuid[CS_UUID_STR_LEN];
+    cs_ids_uuid(uuid);
+    snprintf(ev.id, sizeof ev.id, "hangup-%s", uuid);
+    CS_COPY(ev.cs_hint, cs_id);
+    CS_COPY(ev.value, by);
+    cs_apply_t applied;
+    bool changed;
+    return cs_store_apply(self, &ev, NULL, 0, &applied, call, &changed, err, errlen);
+}
+
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen)
 {
     char cs[CS_ID_LEN] = "";

@@ -70,6 +70,13 @@ int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to,
 int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
                             char *err, size_t errlen);
 
+/* Records that the call must end (an ending fact, CS_EV_HANGUP_REQUESTED):
+ * `by` says who asked ("callsync-ctl", "max duration", an agent...). The
+ * orchestrator's rules then hang up every live leg, sweep after sweep,
+ * until none is left. 0 with *call after the merge, or -1 (Redis). */
+int cs_store_request_hangup(cs_store_t *self, const char *cs_id, const char *by, cs_call_t *call,
+                            char *err, size_t errlen);
+
 /* Reads a record by cs id or by any leg's call_control_id.
  * 0 found, 1 no such call, -1 Redis error. */
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen);

@@ -292,20 +292,10 @@ static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
     static cs_call_t call;
     if (s_get(store, id, &call))
         return 1;
-    cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = CS_EV_HANGUP_REQUESTED;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, "callsync.hangup_requested");
-    snprintf(ev.id, sizeof ev.id, "cmd-hangup-%lld-%u", (long long)ev.at, randombytes_random());
-    CS_COPY(ev.cs_hint, call.id);
-    CS_COPY(ev.value, "callsync-ctl");
-    cs_apply_t applied;
-    bool changed;
     char err[256];
-    if (cs_store_apply(store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err)) {
+    char cs_id[CS_ID_LEN];
+    CS_COPY(cs_id, call.id);
+    if (cs_store_request_hangup(store, cs_id, "callsync-ctl", &call, err, sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }

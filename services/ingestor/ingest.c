@@ -30,6 +30,7 @@ struct cs_ingest {
     cs_bus_t *bus;
     cs_counter_t counters[M_COUNT];
     cs_histogram_t latency;
+    cs_histogram_t delay; /* the provider's occurred_at -> in Redis */
 };
 
 cs_ingest_t *cs_ingest_new(const cs_ingest_config_t *cfg, cs_bus_t *bus)
@@ -68,6 +69,14 @@ cs_ingest_t *cs_ingest_new(const cs_ingest_config_t *cfg, cs_bus_t *bus)
         .help = "Time from a complete webhook body to its response, stored durably",
         .nbuckets = 10,
         .bounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2},
+    };
+    /* How stale a fact is when it lands: Telnyx's queueing, the network,
+     * retries and us. Clocks differ by the NTP error (see README). */
+    self->delay = (cs_histogram_t){
+        .name = "callsync_webhook_delay_seconds",
+        .help = "From the provider's occurred_at to the fact stored in Redis (new facts only)",
+        .nbuckets = 10,
+        .bounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30},
     };
     return self;
 }
@@ -146,6 +155,10 @@ int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signatur
     status = 200;
     double dt = s_now() - t0;
     cs_histogram_observe(&self->latency, dt);
+    if (outcome == CS_APPLY_STORED && ev.clock == CS_CLOCK_PROVIDER && ev.at > 0) {
+        int64_t late = cs_ts_now_ms() - ev.at;
+        cs_histogram_observe(&self->delay, late > 0 ? (double)late / 1000.0 : 0.0);
+    }
     cs_info("webhook %s %s call=%s v=%llu %s%s %.2fms", ev.id, ev.type, call.id[0] ? call.id : "-",
             (unsigned long long)call.version, names[outcome], changed ? " changed" : "", dt * 1000);
     snprintf(resp, resplen, "{\"status\":\"%s\",\"call\":\"%s\",\"version\":%llu}", names[outcome],
@@ -158,8 +171,8 @@ char *cs_ingest_metrics(cs_ingest_t *self, int redis_up)
     cs_counter_t *cs[M_COUNT];
     for (int i = 0; i < M_COUNT; i++)
         cs[i] = &self->counters[i];
-    cs_histogram_t *hs[] = {&self->latency};
-    char *text = cs_metrics_render(cs, M_COUNT, hs, 1);
+    cs_histogram_t *hs[] = {&self->latency, &self->delay};
+    char *text = cs_metrics_render(cs, M_COUNT, hs, 2);
     if (!text)
         return NULL;
     size_t n = strlen(text);

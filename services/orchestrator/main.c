@@ -75,6 +75,8 @@ int main(int argc, char **argv)
                                        "CALLSYNC_CALLER_ID",
                                        "CALLSYNC_RING_TIMEOUT_S",
                                        "CALLSYNC_WRAPUP_S",
+                                       "CALLSYNC_STUCK_S",
+                                       "CALLSYNC_MAX_CALL_S",
                                        "CALLSYNC_LOG_LEVEL",
                                        NULL};
     int rc;
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
         return rc;
     char err[256];
     rc = 1;
-    long port, ring_timeout, wrapup;
+    long port, ring_timeout, wrapup, stuck, max_call;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
     cs_bus_t *bus = NULL;
@@ -96,7 +98,9 @@ int main(int argc, char **argv)
     const char *caller = cs_config_get(cfg, "CALLSYNC_CALLER_ID");
     if (cs_config_int(cfg, "CALLSYNC_ORCH_PORT", 1, 65535, &port, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_RING_TIMEOUT_S", 5, 600, &ring_timeout, err, sizeof err) ||
-        cs_config_int(cfg, "CALLSYNC_WRAPUP_S", 0, 3600, &wrapup, err, sizeof err)) {
+        cs_config_int(cfg, "CALLSYNC_WRAPUP_S", 0, 3600, &wrapup, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_STUCK_S", 10, 86400, &stuck, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_MAX_CALL_S", 10, 86400, &max_call, err, sizeof err)) {
         cs_error("%s", err);
         goto out;
     }
@@ -117,8 +121,9 @@ int main(int argc, char **argv)
         cs_error("CALLSYNC_REDIS_URL: %s", err);
         goto out;
     }
-    http.orch =
-        cs_orch_new(store, api, &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup});
+    http.orch = cs_orch_new(store, api,
+                            &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup,
+                                                (int)stuck, (int)max_call});
     static const char *const topics[] = {"cmd.", "call.changed", NULL};
     bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     if (!http.orch || !bus) {

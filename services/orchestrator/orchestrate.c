@@ -18,14 +18,22 @@
 
 enum { M_OK, M_ALREADY_ENDED, M_REFUSED, M_UNANSWERED, M_COUNT };
 
+/* Failed commands by Telnyx error code: the codes a call flow meets (the
+ * reference's error table), then the rest by class. */
+static const char *const s_codes[] = {"90018", "90015", "90034", "10004", "10005", "10009",
+                                      "10015", "10016", "10032", "10033", NULL};
+enum { F_KNOWN = 10, F_OTHER_4XX = F_KNOWN, F_UNAVAILABLE, F_COUNT };
+
 struct cs_orch {
     cs_store_t *store;
     cs_telnyx_t *api;
     char connection_id[32], caller_id[32];
-    int ring_timeout_s, wrapup_s;
+    int ring_timeout_s, wrapup_s, stuck_s, max_call_s;
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
+    cs_counter_t failures[F_COUNT];
+    char failure_labels[F_COUNT][32];
     cs_histogram_t latency;
 };
 
@@ -40,6 +48,8 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config
     CS_COPY(self->caller_id, cfg->caller_id);
     self->ring_timeout_s = cfg->ring_timeout_s;
     self->wrapup_s = cfg->wrapup_s;
+    self->stuck_s = cfg->stuck_s;
+    self->max_call_s = cfg->max_call_s;
     char host[32] = "";
     gethostname(host, sizeof host - 1);
     snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
@@ -49,6 +59,16 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config
         self->counters[i].name = "callsync_commands_total";
         self->counters[i].help = "Telnyx commands sent, by outcome";
         self->counters[i].labels = labels[i];
+    }
+    for (int i = 0; i < F_COUNT; i++) {
+        snprintf(self->failure_labels[i], sizeof self->failure_labels[i], "code=\"%s\"",
+                 i < F_KNOWN        ? s_codes[i]
+                 : i == F_OTHER_4XX ? "other_4xx"
+                                    : "unavailable");
+        self->failures[i].name = "callsync_command_failures_total";
+        self->failures[i].help = "Telnyx commands that failed, by error code (unavailable: "
+                                 "5xx, timeouts, connection errors)";
+        self->failures[i].labels = self->failure_labels[i];
     }
     self->claims_lost.name = "callsync_intents_claimed_elsewhere_total";
     self->claims_lost.help = "Intents another orchestrator instance had claimed";
@@ -166,6 +186,13 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
         snprintf(outcome, sizeof outcome, "no answer after %d attempts: %s", res.attempts,
                  res.detail);
         settle = 0; /* the claim expires; the sweep sends it again, same command_id */
+    }
+    if (rc != 0) {
+        int f = res.status >= 400 && res.status < 500 ? F_OTHER_4XX : F_UNAVAILABLE;
+        for (int i = 0; f == F_OTHER_4XX && s_codes[i]; i++)
+            if (strcmp(res.code, s_codes[i]) == 0)
+                f = i;
+        cs_counter_inc(&self->failures[f]);
     }
     cs_info("call %s: %s %s -> %s (%.1f ms)", call->id, type, in->ccid[0] ? in->ccid : "-", outcome,
             res.seconds * 1000);
@@ -317,6 +344,40 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
     }
 }
 
+/* Guard timers, run by callsync-timer (services/timer/reconcile.h): a call
+ * that never gets past dialing or ringing (a softphone that never placed
+ * it, a leg nobody reports on) ends after CALLSYNC_STUCK_S from its start;
+ * an answered one after CALLSYNC_MAX_CALL_S of talk. Each due time is a
+ * fixed point of the record, so adding it on every wake is idempotent. */
+static void s_guards(cs_orch_t *self, const cs_call_t *call)
+{
+    cs_state_t state = cs_call_state(call);
+    if (state == CS_STATE_ENDED)
+        return;
+    const char *kind;
+    int64_t due;
+    if (state == CS_STATE_DIALING || state == CS_STATE_RINGING) {
+        int64_t start = call->created.at;
+        for (int i = 0; !start && i < call->nlegs; i++)
+            start = call->legs[i].initiated.at;
+        if (!start)
+            return;
+        kind = "stuck_check";
+        due = start + 1000LL * self->stuck_s;
+    } else {
+        int64_t answered = 0;
+        for (int i = 0; i < call->nlegs; i++)
+            if (call->legs[i].answered.at && (!answered || call->legs[i].answered.at < answered))
+                answered = call->legs[i].answered.at;
+        if (!answered)
+            return;
+        kind = "max_duration";
+        due = answered + 1000LL * self->max_call_s;
+    }
+    if (cs_timers_add(cs_store_redis(self->store), kind, call->id, "-", due))
+        cs_warn("call %s: %s not scheduled (Redis)", call->id, kind);
+}
+
 /* The call's agent's presence (see orchestrate.h). */
 static void s_presence(cs_orch_t *self, const cs_call_t *call)
 {
@@ -354,6 +415,7 @@ void cs_orch_call(cs_orch_t *self, const cs_call_t *call)
     for (int i = 0; i < n; i++)
         s_run(self, call, &in[i]);
     s_presence(self, call);
+    s_guards(self, call);
 }
 
 void cs_orch_wake(cs_orch_t *self, const char *cs_id)
@@ -433,10 +495,13 @@ void cs_orch_sweep(cs_orch_t *self)
 
 char *cs_orch_metrics(cs_orch_t *self)
 {
-    cs_counter_t *cs[M_COUNT + 1];
+    cs_counter_t *cs[M_COUNT + 1 + F_COUNT];
+    size_t n = 0;
     for (int i = 0; i < M_COUNT; i++)
-        cs[i] = &self->counters[i];
-    cs[M_COUNT] = &self->claims_lost;
+        cs[n++] = &self->counters[i];
+    for (int i = 0; i < F_COUNT; i++)
+        cs[n++] = &self->failures[i];
+    cs[n++] = &self->claims_lost;
     cs_histogram_t *hs[] = {&self->latency};
-    return cs_metrics_render(cs, M_COUNT + 1, hs, 1);
+    return cs_metrics_render(cs, n, hs, 1);
 }

@@ -31,6 +31,8 @@ typedef struct {
     const char *caller_id;     /* CALLSYNC_CALLER_ID: from number of the calls we dial */
     int ring_timeout_s;        /* CALLSYNC_RING_TIMEOUT_S: how long one agent rings */
     int wrapup_s;              /* CALLSYNC_WRAPUP_S: after a call, before available again */
+    int stuck_s;               /* CALLSYNC_STUCK_S: dialing/ringing longer than this ends */
+    int max_call_s;            /* CALLSYNC_MAX_CALL_S: talking longer than this ends */
 } cs_orch_config_t;
 
 /* store and api are borrowed and must outlive it. */

@@ -18,7 +18,7 @@ struct cs_reconcile {
     cs_store_t *store;
     cs_telnyx_t *api;
     cs_bus_t *bus;
-    cs_counter_t fired, outcomes[R_COUNT];
+    cs_counter_t fired, outcomes[R_COUNT], guards[2];
     cs_histogram_t late;
 };
 
@@ -38,6 +38,12 @@ cs_reconcile_t *cs_reconcile_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *
         self->outcomes[i].name = "callsync_hangup_checks_total";
         self->outcomes[i].help = "Hangup checks by outcome";
         self->outcomes[i].labels = labels[i];
+    }
+    static const char *guard_labels[2] = {"reason=\"stuck\"", "reason=\"max_duration\""};
+    for (int i = 0; i < 2; i++) {
+        self->guards[i].name = "callsync_calls_ended_by_guard_total";
+        self->guards[i].help = "Calls callsync ended itself: stuck before the answer, or too long";
+        self->guards[i].labels = guard_labels[i];
     }
     self->late = (cs_histogram_t){
         .name = "callsync_timer_late_seconds",
@@ -131,6 +137,31 @@ static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *ag
         cs_info("agent %s available again (wrap-up after call %s)", agent, cs_id);
 }
 
+/* A guard timer (scheduled by the orchestrator): the call is ended if it
+ * is still in the state the guard is for. */
+static void s_guard(cs_reconcile_t *self, const char *cs_id, const char *kind)
+{
+    static cs_call_t call;
+    char err[256];
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0)
+        return;
+    cs_state_t state = cs_call_state(&call);
+    int stuck = strcmp(kind, "stuck_check") == 0;
+    if (stuck ? state != CS_STATE_DIALING && state != CS_STATE_RINGING
+              : state != CS_STATE_ACTIVE && state != CS_STATE_HELD)
+        return;
+    const char *by = stuck ? "stuck: never answered" : "max duration";
+    cs_warn("call %s: %s; ending it", cs_id, by);
+    if (cs_store_request_hangup(self->store, cs_id, by, &call, err, sizeof err)) {
+        cs_warn("call %s: hangup request not stored: %s", cs_id, err);
+        return;
+    }
+    cs_counter_inc(&self->guards[stuck ? 0 : 1]);
+    const char *rec = cs_store_last_record(self->store);
+    if (self->bus && rec)
+        cs_bus_send(self->bus, "call.changed", rec, strlen(rec));
+}
+
 int cs_reconcile_run(cs_reconcile_t *self)
 {
     int64_t now = cs_ts_now_ms();
@@ -151,6 +182,8 @@ int cs_reconcile_run(cs_reconcile_t *self)
             s_hangup_check(self, call, subject);
         else if (strcmp(kind, "wrapup_end") == 0) /* subject: the agent */
             s_wrapup_end(self, call, subject);
+        else if (strcmp(kind, "stuck_check") == 0 || strcmp(kind, "max_duration") == 0)
+            s_guard(self, call, kind);
         else
             cs_warn("timer of unknown kind %s dropped", kind);
     }
@@ -161,9 +194,11 @@ int cs_reconcile_run(cs_reconcile_t *self)
 
 char *cs_reconcile_metrics(cs_reconcile_t *self)
 {
-    cs_counter_t *cs[R_COUNT + 1] = {&self->fired};
+    cs_counter_t *cs[R_COUNT + 3] = {&self->fired};
     for (int i = 0; i < R_COUNT; i++)
         cs[i + 1] = &self->outcomes[i];
+    cs[R_COUNT + 1] = &self->guards[0];
+    cs[R_COUNT + 2] = &self->guards[1];
     cs_histogram_t *hs[] = {&self->late};
-    return cs_metrics_render(cs, R_COUNT + 1, hs, 1);
+    return cs_metrics_render(cs, R_COUNT + 3, hs, 1);
 }

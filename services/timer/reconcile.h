@@ -9,7 +9,12 @@
  *   5 s.
  *
  *   wrapup_end (scheduled by the orchestrator when a call ends): the agent
- *   goes wrap_up -> available, unless they left wrap_up meanwhile. */
+ *   goes wrap_up -> available, unless they left wrap_up meanwhile.
+ *
+ *   stuck_check / max_duration (scheduled by the orchestrator at the call's
+ *   start + CALLSYNC_STUCK_S, at its answer + CALLSYNC_MAX_CALL_S): a call
+ *   still dialing or ringing, or still talking, gets a hangup request (an
+ *   ending fact; the orchestrator then hangs up every live leg). */
 #ifndef CS_RECONCILE_H
 #define CS_RECONCILE_H
 

@@ -109,6 +109,38 @@ test('outbound without early media: the media path is ready at the answer, nothi
   await page.context().close();
 });
 
+// The rest of the scripted numbers through park -> transfer: the states the
+// page sees and the cause it is told, for a far end that never answers
+// (the transfer's timeout_secs, 5 here), answers then hangs up, or rejects.
+for (const [to, body, states, cause, customerCause] of [
+  ['+15550100003', { timeout_secs: 5 }, ['trying', 'early', 'hangup', 'destroy'], 'NO_ANSWER', 'timeout'],
+  ['+15550100004', {}, ['trying', 'early', 'active', 'hangup', 'destroy'], 'NORMAL_CLEARING', 'normal_clearing'],
+  ['+15550100005', {}, ['trying', 'early', 'hangup', 'destroy'], 'CALL_REJECTED', 'call_rejected'],
+]) {
+  test(`outbound to ${to}: ${states.join(', ')}; the page hears ${cause}`, async () => {
+    const page = await loggedIn(await stack.agent(`n${to.slice(-1)}`));
+    const cs = `cs_n${to.slice(-1)}`;
+    const id = await page.evaluate(([dest, state]) => window.cs.newCall({ destinationNumber: dest, clientState: state }),
+      [to, b64({ cs })]);
+    const init = await stack.webhook('call.initiated', (p) => p.client_state === b64({ cs }));
+    const ccid = init.payload.call_control_id;
+    assert.equal((await stack.rest('POST', `/v2/calls/${encodeURIComponent(ccid)}/actions/transfer`, { to, ...body })).status, 200);
+    // the far end ends the customer's leg; Call Control then ends the browser's, as the orchestrator does
+    const ended = await stack.webhook('call.hangup', (p) => p.to === to && p.call_control_id !== ccid &&
+      stack.events.some((e) => e.event_type === 'call.initiated' && e.payload.call_control_id === p.call_control_id &&
+        e.payload.call_session_id === init.payload.call_session_id), 15000);
+    assert.equal(ended.payload.hangup_cause, customerCause);
+    await stack.rest('POST', `/v2/calls/${encodeURIComponent(ccid)}/actions/hangup`, {});
+    await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), id, { timeout: 15000 });
+    const seen = (await page.evaluate((i) => window.cs.states(i), id)).filter((x) => x !== 'new' && x !== 'requesting');
+    assert.deepEqual(seen, states);
+    const last = await page.evaluate((i) => window.cs.last(i), id);
+    assert.equal(last.cause, cause);
+    assert.equal(last.ids.telnyxCallControlId, ccid);
+    await page.context().close();
+  });
+}
+
 test('busy: the transfer fails, Call Control hangs up the parked leg, the page hears USER_BUSY', async () => {
   const page = await loggedIn(await stack.agent('busy'));
   const { id, ccid } = await outbound(page, '+15550100002', 'cs_busy');

@@ -586,6 +586,9 @@ static void test_metrics(void **state)
     assert_non_null(strstr(body, "callsync_webhooks_total{outcome=\"stored\"}"));
     assert_non_null(strstr(body, "callsync_webhooks_refused_total{reason=\"bad_signature\"}"));
     assert_non_null(strstr(body, "callsync_webhook_ack_seconds_bucket{le=\"0.005\"}"));
+    const char *delay = strstr(body, "callsync_webhook_delay_seconds_count ");
+    assert_non_null(delay);
+    assert_true(strtol(delay + strlen("callsync_webhook_delay_seconds_count "), NULL, 10) > 0);
     assert_non_null(strstr(body, "callsync_redis_up 1"));
     free(body);
 }

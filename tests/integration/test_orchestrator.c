@@ -35,6 +35,8 @@ static pid_t s_orchestrator(void)
                            "TELNYX_API_KEY=sim-key",
                            "CALLSYNC_RING_TIMEOUT_S=5",
                            "CALLSYNC_WRAPUP_S=1",
+                           "CALLSYNC_STUCK_S=10",
+                           "CALLSYNC_MAX_CALL_S=12",
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
@@ -213,6 +215,41 @@ static void test_ctl_hangup_survives_a_lost_command(void **state)
     json_decref(out);
     json_t *rec = s_until(id, s_ended_both, 8000);
     json_decref(rec);
+}
+
+static double s_num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+static int s_ended(const json_t *rec)
+{
+    return strcmp(s_str(rec, "state"), "ended") == 0;
+}
+
+/* The guards (CALLSYNC_STUCK_S=10, CALLSYNC_MAX_CALL_S=12 here): a browser
+ * call that no softphone ever placed ends 10 s after it was made; a call
+ * still talking 12 s after the answer is ended, every leg hung up. */
+static void test_guards_end_stuck_and_long_calls(void **state)
+{
+    (void)state;
+    const char *args[] = {"dial", "--agent", "alice", "--to", "+15550100001", "--browser", NULL};
+    json_t *rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    char stuck[64], longer[64];
+    snprintf(stuck, sizeof stuck, "%s", s_str(rec, "id"));
+    assert_string_equal(s_str(rec, "state"), "dialing");
+    json_decref(rec);
+    snprintf(longer, sizeof longer, "%s", s_dial("+15550100001")); /* answers and stays */
+    json_decref(s_until(longer, s_active_both, 15000));
+    rec = s_until(stuck, s_ended, 20000);
+    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 0);
+    json_decref(rec);
+    rec = s_until(longer, s_ended_both, 25000);
+    assert_true(s_num(rec, "talk_seconds") >= 11.0);
+    json_decref(rec);
+    assert_int_equal(s_commands(stuck, "callsync.hangup_requested"), 1);
+    assert_int_equal(s_commands(longer, "callsync.hangup_requested"), 1);
 }
 
 static void test_two_orchestrators_issue_once(void **state)
@@ -428,6 +465,7 @@ static void test_metrics(void **state)
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
     assert_non_null(strstr(body, "callsync_commands_total{outcome=\"ok\"}"));
     assert_non_null(strstr(body, "callsync_command_seconds_bucket"));
+    assert_non_null(strstr(body, "callsync_command_failures_total{code=\"90018\"}"));
     free(body);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_timer_port);
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
@@ -454,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_server_dial_customer_hangs_up),
         cmocka_unit_test(test_ctl_hangup_ends_every_leg),
         cmocka_unit_test(test_ctl_hangup_survives_a_lost_command),
+        cmocka_unit_test(test_guards_end_stuck_and_long_calls),
         cmocka_unit_test(test_inbound_rings_the_next_agent),
         cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
