@@ -30,10 +30,6 @@ LDLIBS = $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
 LDFLAGS += -fsanitize=$(SANITIZE)
-# tests/lsan.supp names what LeakSanitizer forgives; the tests start the
-# sim with full leak stacks (ASAN_OPTIONS=fast_unwind_on_malloc=0) so that
-# it can match (the fast unwinder stops inside GLib).
-export LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 endif
 
 # Relink everything when the variant changes, so bin/ always matches it.

@@ -116,8 +116,6 @@ export class Stack {
         ? `http://127.0.0.1:${this.ingestPort}/webhooks/telnyx`
         : `http://127.0.0.1:${this.hooks.address().port}/webhooks`,
       CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'info',
-      // full leak stacks for the sim under ASan (tests/lsan.supp); no effect otherwise
-      ASAN_OPTIONS: 'fast_unwind_on_malloc=0',
       ...(this.backbone ? { CALLSYNC_SIM_SIGNING_SEED: this.seed } : {}),
     });
     this.base = `http://127.0.0.1:${this.simPort}`;

@@ -105,18 +105,7 @@ pid_t h_spawn(h_env_t *env, const char *name, const char *const *extra_env, cons
     snprintf(bin, sizeof bin, "bin/callsync-%s", name);
     snprintf(log, sizeof log, "%s/%s-%s.log", env->dir, name, tag);
     char *argv[] = {bin, NULL};
-    if (strcmp(name, "sim") != 0)
-        return s_spawn(argv, extra_env, log);
-    /* Full leak stacks for the sim only (tests/lsan.supp names a GLib
-     * allocation the fast unwinder cannot see); everywhere else they would
-     * make every malloc slow. No effect without ASan. */
-    const char *env_sim[32];
-    size_t n = 0;
-    for (; extra_env && extra_env[n] && n < 30; n++)
-        env_sim[n] = extra_env[n];
-    env_sim[n++] = "ASAN_OPTIONS=fast_unwind_on_malloc=0";
-    env_sim[n] = NULL;
-    return s_spawn(argv, env_sim, log);
+    return s_spawn(argv, extra_env, log);
 }
 
 redisContext *h_redis(h_env_t *env)
