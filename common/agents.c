@@ -154,3 +154,17 @@ json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen)
     freeReplyObject(r);
     return out;
 }
+
+int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,
+                            size_t errlen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "cs:agent:%s", id);
+    const char *argv[] = {"HSET", key, "credential_id", credential_id};
+    redisReply *r = cs_redis_argv(redis, 4, argv, NULL);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "HSET %s: %s", key, r ? r->str : "Redis unreachable");
+    freeReplyObject(r);
+    return rc;
+}

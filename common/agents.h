@@ -18,6 +18,11 @@ int cs_agent_status_ok(const char *status);
 int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
                  const char *status, char *err, size_t errlen);
 
+/* Sets the agent's Telnyx telephony credential (its id), from which the
+ * relay mints the softphone's SDK login tokens. The agent must exist. */
+int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,
+                            size_t errlen);
+
 /* The agent as JSON (new reference) or NULL; *missing set when unknown. */
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen);
 

@@ -91,11 +91,13 @@ static double s_now(void)
 }
 
 static int s_request(cs_telnyx_t *self, const char *method, const char *path, const json_t *body,
-                     json_t **data, cs_telnyx_result_t *res)
+                     json_t **data, char **raw, cs_telnyx_result_t *res)
 {
     memset(res, 0, sizeof *res);
     if (data)
         *data = NULL;
+    if (raw)
+        *raw = NULL;
     char url[768];
     snprintf(url, sizeof url, "%s%s", self->base, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -120,6 +122,11 @@ static int s_request(cs_telnyx_t *self, const char *method, const char *path, co
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
         else
             CS_COPY(res->detail, curl_easy_strerror(cc));
+        if (raw && res->status >= 200 && res->status < 300) {
+            *raw = b.buf ? b.buf : strdup("");
+            rc = 0;
+            break;
+        }
         json_t *reply = b.buf ? json_loads(b.buf, 0, NULL) : NULL;
         free(b.buf);
         if (res->status >= 200 && res->status < 300) {
@@ -151,10 +158,16 @@ static int s_request(cs_telnyx_t *self, const char *method, const char *path, co
 int cs_telnyx_post(cs_telnyx_t *self, const char *path, const json_t *body, json_t **data,
                    cs_telnyx_result_t *res)
 {
-    return s_request(self, "POST", path, body, data, res);
+    return s_request(self, "POST", path, body, data, NULL, res);
+}
+
+int cs_telnyx_post_text(cs_telnyx_t *self, const char *path, const json_t *body, char **text,
+                        cs_telnyx_result_t *res)
+{
+    return s_request(self, "POST", path, body, NULL, text, res);
 }
 
 int cs_telnyx_get(cs_telnyx_t *self, const char *path, json_t **data, cs_telnyx_result_t *res)
 {
-    return s_request(self, "GET", path, NULL, data, res);
+    return s_request(self, "GET", path, NULL, data, NULL, res);
 }

@@ -31,6 +31,12 @@ void cs_telnyx_destroy(cs_telnyx_t **self_p);
 int cs_telnyx_post(cs_telnyx_t *self, const char *path, const json_t *body, json_t **data,
                    cs_telnyx_result_t *res);
 
+/* The same, for the endpoints that answer with a bare body rather than
+ * JSON (POST /telephony_credentials/{id}/token: the JWT): 0 on 2xx with
+ * the body in *text (caller frees). */
+int cs_telnyx_post_text(cs_telnyx_t *self, const char *path, const json_t *body, char **text,
+                        cs_telnyx_result_t *res);
+
 /* GET api_base + path, same contract. */
 int cs_telnyx_get(cs_telnyx_t *self, const char *path, json_t **data, cs_telnyx_result_t *res);
 

@@ -88,6 +88,31 @@ static char *s_header(struct lws *wsi, enum lws_token_indexes token)
     return v;
 }
 
+/* The query string: lws keeps each argument as a fragment (decoded);
+ * they are joined back with '&'. */
+static char *s_query(struct lws *wsi)
+{
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    if (total <= 0)
+        return NULL;
+    size_t cap = (size_t)total + 64;
+    char *q = calloc(1, cap), frag[2048];
+    size_t used = 0;
+    for (int i = 0; q; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        if (used + (size_t)n + 2 > cap)
+            break;
+        if (used)
+            q[used++] = '&';
+        memcpy(q + used, frag, (size_t)n);
+        used += (size_t)n;
+        q[used] = '\0';
+    }
+    return q;
+}
+
 static const struct {
     enum lws_token_indexes token;
     const char *name;
@@ -155,7 +180,7 @@ static int s_http_start(cs_web_t *self, struct lws *wsi, s_pss_t *pss, const cha
     if (!pss->method[0])
         return -1;
     pss->path = strdup(uri && *uri ? uri : "/");
-    pss->query = s_header(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    pss->query = s_query(wsi);
     pss->authorization = s_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     /* With a Content-Length (even 0) lws reports the body's end; without
      * one there is no body to wait for. */
@@ -333,8 +358,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         s_key(pss->conn, key, sizeof key);
         zhashx_update(self->conns, key, wsi);
         atomic_fetch_add(&self->open, 1);
-        char *path = s_header(wsi, WSI_TOKEN_GET_URI),
-             *query = s_header(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+        char *path = s_header(wsi, WSI_TOKEN_GET_URI), *query = s_query(wsi);
         if (self->h.ws_open)
             self->h.ws_open(self->h.arg, pss->conn, path ? path : "/", query ? query : "");
         free(path);

@@ -64,9 +64,14 @@ start ingestor bin/callsync-ingestor
 start sim bin/callsync-sim
 start orchestrator bin/callsync-orchestrator
 start timer bin/callsync-timer
+export CALLSYNC_API_KEY=${CALLSYNC_API_KEY:-dev-crm-key-change-me}
+export CALLSYNC_RTC_HOST=${CALLSYNC_RTC_HOST:-ws://127.0.0.1:$sim_port}
+relay_port=${CALLSYNC_RELAY_PORT:-8080}
+start relay bin/callsync-relay
 wait_for "the ingestor (port $ingest_port)" curl -sf "http://127.0.0.1:$ingest_port/healthz"
 wait_for "the sim (port $sim_port)" curl -sf "http://127.0.0.1:$sim_port/healthz"
 wait_for "the orchestrator" curl -sf "http://127.0.0.1:${CALLSYNC_ORCH_PORT:-8082}/healthz"
+wait_for "the relay (port $relay_port)" curl -sf "http://127.0.0.1:$relay_port/healthz"
 # a demo agent, so `callsync-ctl dial` works at once
 bin/callsync-ctl agent set alice --sip-user alice01 --name Alice --status available > /dev/null
 
@@ -82,6 +87,10 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   try a call        CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
                     (rings agent alice, then the customer; both bridged; the customer hangs up after 3 s)
 
-  The softphone and dashboard are not built yet; see the status table in README.md.
+  CRM API           http://127.0.0.1:$relay_port/v1 (Bearer \$CALLSYNC_API_KEY; dev key: $CALLSYNC_API_KEY)
+  agent token       curl -s -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" http://127.0.0.1:$relay_port/v1/agents/alice/token
+  far-end phone     http://127.0.0.1:$sim_port/phone (be the customer in a tab)
+
+  The softphone and dashboard pages are not built yet; see the status table in README.md.
 EOT
 wait

@@ -5,7 +5,7 @@
  *   calls --active                     records of calls not ended
  *   events <id>                        history in arrival order, with the
  *                                      record replayed after each merge
- *   agent set <id> --sip-user U [--name N] [--status S]
+ *   agent set <id> --sip-user U [--name N] [--status S] [--credential C]
  *   agents
  *   dial --agent <id> --to <E.164> [--browser]
  *                                      creates the record, asks the orchestrator
@@ -41,6 +41,7 @@ static const char *s_usage =
     "  calls --active\n"
     "  events <call_control_id | cs id>\n"
     "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
+    "            [--credential <Telnyx telephony credential id>]\n"
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164> [--browser]\n"
     "  hangup <call_control_id | cs id>\n"
@@ -192,6 +193,11 @@ static int s_agent_set(cs_store_t *store, int argc, char **argv)
     }
     if (cs_agent_set(cs_store_redis(store), id, sip, s_opt(argc, argv, "--name"),
                      s_opt(argc, argv, "--status"), err, sizeof err)) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    const char *cred = s_opt(argc, argv, "--credential");
+    if (cred && cs_agent_set_credential(cs_store_redis(store), id, cred, err, sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }

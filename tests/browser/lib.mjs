@@ -64,7 +64,10 @@ export class Stack {
       '--save', '', '--appendonly', 'no']);
     await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping']); return true; } catch { return false; } });
     const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
-    const [pub, sub, ingest, orch, timer] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [pub, sub, ingest, orch, timer, relay] = [await freePort(), await freePort(), await freePort(),
+      await freePort(), await freePort(), await freePort()];
+    this.relayPort = relay;
+    this.apiKey = 'crm-test-key';
     this.env = {
       CALLSYNC_REDIS_URL: `unix://${sock}`,
       CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`, CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`,
@@ -85,6 +88,14 @@ export class Stack {
     const api = { TELNYX_API_BASE: `${this.base}/v2`, TELNYX_API_KEY: 'sim-key', TELNYX_CONNECTION_ID: '1001', CALLSYNC_CALLER_ID: '+15550009999' };
     this.spawnLogged('orchestrator', bin('orchestrator'), [], { ...this.env, ...api, CALLSYNC_ORCH_PORT: String(this.orchPort) });
     this.spawnLogged('timer', bin('timer'), [], { ...this.env, ...api, CALLSYNC_TIMER_PORT: String(this.timerPort) });
+    this.spawnLogged('relay', bin('relay'), [], {
+      ...this.env, ...api, CALLSYNC_RELAY_PORT: String(this.relayPort), CALLSYNC_API_KEY: this.apiKey,
+      CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`,
+    });
+    this.relay = `http://127.0.0.1:${this.relayPort}`;
+    await until('the relay', async () => {
+      try { return (await fetch(`${this.relay}/healthz`)).ok; } catch { return false; }
+    });
     await until('the orchestrator', async () => {
       try { return (await fetch(`http://127.0.0.1:${this.orchPort}/healthz`)).ok; } catch { return false; }
     });
@@ -167,7 +178,23 @@ export class Stack {
   async agent(name = 'agent') {
     const cred = await this.rest('POST', '/v2/telephony_credentials', { connection_id: '1001', name });
     const token = await this.rest('POST', `/v2/telephony_credentials/${cred.body.data.id}/token`);
-    return { user: cred.body.data.sip_username, password: cred.body.data.sip_password, token: token.body };
+    return {
+      user: cred.body.data.sip_username, password: cred.body.data.sip_password, token: token.body,
+      credentialId: cred.body.data.id,
+    };
+  }
+
+  // The CRM's REST API on the relay.
+  async crm(method, path, body, key = this.apiKey) {
+    const res = await fetch(`${this.relay}${path}`, {
+      method,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.status, body: json };
   }
 
   webhooks(type, ccid) {

@@ -108,3 +108,19 @@ window.cs = {
   unwatch(id) { clearInterval(window.cs.timers[id]); return window.cs.samples[id]; },
   disconnect() { client && client.disconnect(); },
 };
+
+// A relay socket, as the softphone will hold one: every message kept.
+window.relay = {
+  messages: [],
+  open(url) {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(url);
+      window.relay.ws = ws;
+      ws.onmessage = (e) => window.relay.messages.push(JSON.parse(e.data));
+      ws.onopen = () => resolve('open');
+      ws.onclose = (e) => { window.relay.closed = e.code; resolve('closed'); };
+    });
+  },
+  send(msg) { window.relay.ws.send(JSON.stringify(msg)); },
+  find(type, pred = () => true) { return window.relay.messages.find((m) => m.type === type && pred(m)) || null; },
+};

@@ -1,0 +1,517 @@
+/* relay - see relay.h. */
+#include "relay.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents.h"
+#include "ids.h"
+#include "log.h"
+#include "metrics.h"
+#include "text.h"
+#include "timestamp.h"
+#include "token.h"
+
+enum { M_PUSHED, M_REFUSED, M_WS_BAD, M_COUNT };
+
+typedef struct {
+    uint64_t conn;
+    char agent[CS_TOKEN_AGENT_LEN]; /* "" until the token checked out */
+} s_sock_t;
+
+struct cs_relay {
+    cs_store_t *store;
+    cs_telnyx_t *api;
+    cs_bus_t *pub;
+    cs_web_t *web;
+    cs_relay_config_t cfg;
+    cs_token_key_t key;
+    char api_key[256];
+    char rtc_host[256];
+    pthread_mutex_t lock; /* socks */
+    zhashx_t *socks;      /* "conn" -> s_sock_t (owned) */
+    cs_counter_t counters[M_COUNT];
+};
+
+static void s_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
+                         const cs_relay_config_t *cfg)
+{
+    cs_relay_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->api = api;
+    self->pub = pub;
+    self->cfg = *cfg;
+    CS_COPY(self->api_key, cfg->api_key);
+    CS_COPY(self->rtc_host, cfg->rtc_host ? cfg->rtc_host : "");
+    cs_token_key(&self->key, cfg->api_key);
+    pthread_mutex_init(&self->lock, NULL);
+    self->socks = zhashx_new();
+    zhashx_set_destructor(self->socks, s_free);
+    static const char *labels[M_COUNT] = {"outcome=\"pushed\"", NULL, NULL};
+    self->counters[M_PUSHED] = (cs_counter_t){.name = "callsync_relay_pushes_total",
+                                              .help = "Call records pushed to sockets",
+                                              .labels = labels[M_PUSHED]};
+    self->counters[M_REFUSED] = (cs_counter_t){.name = "callsync_relay_refused_total",
+                                               .help = "API requests refused (4xx)"};
+    self->counters[M_WS_BAD] =
+        (cs_counter_t){.name = "callsync_relay_ws_bad_total", .help = "Socket messages refused"};
+    return self;
+}
+
+void cs_relay_destroy(cs_relay_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cs_relay_t *self = *self_p;
+    zhashx_destroy(&self->socks);
+    pthread_mutex_destroy(&self->lock);
+    sodium_memzero(&self->key, sizeof self->key);
+    sodium_memzero(self->api_key, sizeof self->api_key);
+    free(self);
+    *self_p = NULL;
+}
+
+void cs_relay_set_web(cs_relay_t *self, cs_web_t *web)
+{
+    self->web = web;
+}
+
+/* ---- replies ---- */
+
+static void s_json(cs_web_response_t *res, int status, json_t *body)
+{
+    res->status = status;
+    res->content_type = "application/json";
+    res->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+}
+
+static void s_error(cs_relay_t *self, cs_web_response_t *res, int status, const char *msg)
+{
+    if (status >= 400 && status < 500)
+        cs_counter_inc(&self->counters[M_REFUSED]);
+    s_json(res, status, json_pack("{s:s}", "error", msg));
+}
+
+static void s_send(cs_relay_t *self, uint64_t conn, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text && self->web)
+        cs_web_send(self->web, conn, text, strlen(text));
+    free(text);
+}
+
+static void s_bus_command(cs_relay_t *self, const char *topic, json_t *cmd)
+{
+    if (self->pub && cs_bus_publish(self->pub, topic, cmd))
+        cs_warn("bus queue full: %s not sent (the record has the fact)", topic);
+    json_decref(cmd);
+}
+
+/* ---- shared actions ---- */
+
+static int s_agent_online(cs_relay_t *self, const char *agent)
+{
+    int online = 0;
+    pthread_mutex_lock(&self->lock);
+    for (s_sock_t *s = zhashx_first(self->socks); s; s = zhashx_next(self->socks))
+        online |= strcmp(s->agent, agent) == 0;
+    pthread_mutex_unlock(&self->lock);
+    return online;
+}
+
+static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
+{
+    uint64_t conns[64];
+    int n = 0;
+    pthread_mutex_lock(&self->lock);
+    for (s_sock_t *s = zhashx_first(self->socks); s && n < 64; s = zhashx_next(self->socks))
+        if (agent[0] && strcmp(s->agent, agent) == 0)
+            conns[n++] = s->conn;
+    pthread_mutex_unlock(&self->lock);
+    for (int i = 0; i < n; i++) {
+        s_send(self, conns[i], json_pack("{s:s, s:O}", "type", type, "call", call));
+        cs_counter_inc(&self->counters[M_PUSHED]);
+    }
+}
+
+static int s_e164(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    return len >= 3 && len <= 16 && n[0] == '+' && n[1] != '0' &&
+           strspn(n + 1, "0123456789") == len - 1;
+}
+
+/* Click-to-call, from the CRM or the softphone: the record first, then the
+ * softphone places the call with clientState {"cs": id} (ARCHITECTURE §4). */
+static int s_dial(cs_relay_t *self, const char *agent, const char *to, json_t **record, int *status,
+                  const char **why)
+{
+    char err[256];
+    int missing = 0;
+    json_t *a = cs_agent_get(cs_store_redis(self->store), agent, &missing, err, sizeof err);
+    if (!a) {
+        *status = missing ? 404 : 503;
+        *why = missing ? "no such agent" : "storage unavailable";
+        return -1;
+    }
+    json_decref(a);
+    if (!s_agent_online(self, agent)) {
+        *status = 409;
+        *why = "the agent has no softphone online";
+        return -1;
+    }
+    static __thread cs_call_t call;
+    if (cs_store_create_browser(self->store, agent, to, &call, err, sizeof err)) {
+        *status = 503;
+        *why = "storage unavailable";
+        return -1;
+    }
+    *record = cs_call_to_json(&call);
+    s_to_agent(self, agent, "dial", *record);
+    cs_info("call %s: %s dials %s from the browser", call.id, agent, to);
+    return 0;
+}
+
+/* Hang up: a fact on the record (durable), then a wake-up on the bus. */
+static int s_hangup(cs_relay_t *self, const char *id, const char *by, json_t **record, int *status)
+{
+    static __thread cs_call_t call;
+    char err[256];
+    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
+    if (rc) {
+        *status = rc == 1 ? 404 : 503;
+        return -1;
+    }
+    char cs_id[CS_ID_LEN];
+    CS_COPY(cs_id, call.id);
+    if (cs_store_request_hangup(self->store, cs_id, by, &call, err, sizeof err)) {
+        *status = 503;
+        return -1;
+    }
+    const char *rec = cs_store_last_record(self->store);
+    if (self->pub && rec)
+        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    s_bus_command(self, "cmd.hangup",
+                  json_pack("{s:i, s:s, s:s}", "v", 1, "call", cs_id, "command_id", command_id));
+    *record = cs_call_to_json(&call);
+    return 0;
+}
+
+/* ---- CRM REST ---- */
+
+static int s_authorized(const cs_relay_t *self, const char *auth)
+{
+    size_t n = strlen(self->api_key);
+    return auth && strncmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) == n &&
+           sodium_memcmp(auth + 7, self->api_key, n) == 0;
+}
+
+static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_response_t *res)
+{
+    char active[8] = "", agent[CS_TOKEN_AGENT_LEN] = "", err[256];
+    cs_web_query_arg(req->query, "active", active, sizeof active);
+    cs_web_query_arg(req->query, "agent", agent, sizeof agent);
+    if (strcmp(active, "1") != 0)
+        return s_error(self, res, 400, "only active=1 listings are kept: add ?active=1");
+    json_t *ids = cs_store_active(self->store, err, sizeof err);
+    if (!ids)
+        return s_error(self, res, 503, "storage unavailable");
+    json_t *out = json_array();
+    size_t i;
+    json_t *id;
+    static __thread cs_call_t call;
+    json_array_foreach(ids, i, id)
+    {
+        if (cs_store_get(self->store, json_string_value(id), &call, err, sizeof err) != 0 ||
+            cs_call_state(&call) == CS_STATE_ENDED)
+            continue;
+        if (agent[0] && strcmp(cs_call_agent(&call), agent) != 0)
+            continue;
+        json_array_append_new(out, cs_call_to_json(&call));
+    }
+    json_decref(ids);
+    s_json(res, 200, out);
+}
+
+/* "/v1/<what>/<id>[/<rest>]" */
+static int s_split(const char *path, const char *prefix, char *id, size_t idlen, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0)
+        return 0;
+    const char *p = path + n, *slash = strchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : strlen(p);
+    if (len == 0 || len >= idlen)
+        return 0;
+    memcpy(id, p, len);
+    id[len] = '\0';
+    *rest = slash ? slash : "";
+    return 1;
+}
+
+static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response_t *res)
+{
+    if (!s_authorized(self, req->authorization))
+        return s_error(self, res, 401, "a Bearer API key is required");
+    int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    char id[160], err[256];
+    const char *rest;
+    json_t *body = NULL;
+    if (post && req->len) {
+        body = json_loadb(req->body, req->len, 0, NULL);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            return s_error(self, res, 400, "the body must be a JSON object");
+        }
+    }
+    if (req->too_large)
+        return s_error(self, res, 413, "body over the limit");
+    if (get && strcmp(req->path, "/v1/calls") == 0) {
+        s_list(self, req, res);
+    } else if (post && strcmp(req->path, "/v1/calls") == 0) {
+        const char *agent = json_string_value(json_object_get(body, "agent_id"));
+        const char *to = json_string_value(json_object_get(body, "to"));
+        json_t *rec = NULL;
+        int status;
+        const char *why;
+        if (!agent || !*agent || !s_e164(to))
+            s_error(self, res, 400, "agent_id and to (+E.164) are required");
+        else if (s_dial(self, agent, to, &rec, &status, &why))
+            s_error(self, res, status, why);
+        else
+            s_json(res, 201, rec);
+    } else if (s_split(req->path, "/v1/calls/", id, sizeof id, &rest)) {
+        static __thread cs_call_t call;
+        json_t *rec = NULL;
+        int status, rc;
+        if (get && !*rest) {
+            rc = cs_store_get(self->store, id, &call, err, sizeof err);
+            if (rc)
+                s_error(self, res, rc == 1 ? 404 : 503,
+                        rc == 1 ? "no such call" : "storage unavailable");
+            else
+                s_json(res, 200, cs_call_to_json(&call));
+        } else if (post && strcmp(rest, "/hangup") == 0) {
+            if (s_hangup(self, id, "crm", &rec, &status))
+                s_error(self, res, status, status == 404 ? "no such call" : "storage unavailable");
+            else
+                s_json(res, 202, rec);
+        } else {
+            s_error(self, res, 404, "no such endpoint");
+        }
+    } else if (post && s_split(req->path, "/v1/agents/", id, sizeof id, &rest) &&
+               strcmp(rest, "/token") == 0) {
+        int missing = 0;
+        json_t *a = cs_agent_get(cs_store_redis(self->store), id, &missing, err, sizeof err);
+        char tok[CS_TOKEN_LEN], when[CS_TS_LEN];
+        int64_t exp = cs_ts_now_ms() + 1000LL * self->cfg.token_ttl_s;
+        if (!a)
+            s_error(self, res, missing ? 404 : 503,
+                    missing ? "no such agent" : "storage unavailable");
+        else if (cs_token_mint(&self->key, id, exp, tok, sizeof tok))
+            s_error(self, res, 400, "agent id too long");
+        else {
+            cs_ts_format(exp, when, sizeof when);
+            s_json(res, 201, json_pack("{s:s, s:s}", "token", tok, "expires_at", when));
+        }
+        json_decref(a);
+    } else {
+        s_error(self, res, 404, "no such endpoint");
+    }
+    json_decref(body);
+}
+
+void cs_relay_http(void *arg, const cs_web_request_t *req, cs_web_response_t *res)
+{
+    cs_relay_t *self = arg;
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/healthz") == 0) {
+        int up = cs_store_ping(self->store);
+        return s_json(res, up ? 200 : 503, json_pack("{s:s}", "status", up ? "ok" : "redis down"));
+    }
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/metrics") == 0) {
+        res->status = 200;
+        res->content_type = "text/plain; version=0.0.4";
+        res->body = cs_relay_metrics(self);
+        return;
+    }
+    if (strncmp(req->path, "/v1/", 4) == 0)
+        return s_api(self, req, res);
+    s_error(self, res, 404, "no such page");
+}
+
+/* ---- the softphone's socket ---- */
+
+/* The SDK's login token for the agent's credential, minted with the API
+ * key the browser never sees (NULL when there is none). */
+static char *s_sdk_token(cs_relay_t *self, const json_t *agent)
+{
+    const char *cred = json_string_value(json_object_get(agent, "credential_id"));
+    if (!cred || !self->api)
+        return NULL;
+    char esc[256], path[320];
+    cs_telnyx_escape(cred, esc, sizeof esc);
+    snprintf(path, sizeof path, "/telephony_credentials/%s/token", esc);
+    char *jwt = NULL;
+    cs_telnyx_result_t r;
+    json_t *empty = json_object();
+    if (cs_telnyx_post_text(self->api, path, empty, &jwt, &r))
+        cs_warn("SDK token for credential %s: %ld %s %s", cred, r.status, r.code, r.detail);
+    json_decref(empty);
+    return jwt;
+}
+
+void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *query)
+{
+    cs_relay_t *self = arg;
+    char tok[CS_TOKEN_LEN] = "", agent[CS_TOKEN_AGENT_LEN], err[256];
+    cs_web_query_arg(query, "token", tok, sizeof tok);
+    cs_token_result_t v = strcmp(path, "/ws") == 0
+                              ? cs_token_verify(&self->key, tok, cs_ts_now_ms(), agent)
+                              : CS_TOKEN_MALFORMED;
+    int missing = 0;
+    json_t *a = v == CS_TOKEN_OK
+                    ? cs_agent_get(cs_store_redis(self->store), agent, &missing, err, sizeof err)
+                    : NULL;
+    if (!a) {
+        cs_info("socket refused: %s", v != CS_TOKEN_OK ? cs_token_result_name(v) : "no such agent");
+        s_send(self, conn,
+               json_pack("{s:s, s:s}", "type", "error", "error",
+                         v != CS_TOKEN_OK ? "a valid agent token is required (?token=)"
+                                          : "no such agent"));
+        cs_web_close(self->web, conn, 0);
+        return;
+    }
+    s_sock_t *s = calloc(1, sizeof *s);
+    s->conn = conn;
+    CS_COPY(s->agent, agent);
+    char key[24];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
+    pthread_mutex_lock(&self->lock);
+    zhashx_update(self->socks, key, s);
+    pthread_mutex_unlock(&self->lock);
+    /* What the softphone starts from: who it is, how its SDK logs in, and
+     * the agent's live calls (so a reload shows the call it was on). */
+    char *jwt = s_sdk_token(self, a);
+    json_t *calls = json_array();
+    json_t *ids = cs_store_active(self->store, err, sizeof err);
+    size_t i;
+    json_t *id;
+    static __thread cs_call_t call;
+    json_array_foreach(ids, i, id)
+    {
+        if (cs_store_get(self->store, json_string_value(id), &call, err, sizeof err) == 0 &&
+            cs_call_state(&call) != CS_STATE_ENDED && strcmp(cs_call_agent(&call), agent) == 0)
+            json_array_append_new(calls, cs_call_to_json(&call));
+    }
+    json_decref(ids);
+    json_object_del(a, "credential_id");
+    s_send(self, conn,
+           json_pack("{s:s, s:o, s:{s:s, s:s?}, s:o}", "type", "hello", "agent", a, "rtc", "host",
+                     self->rtc_host, "login_token", jwt, "calls", calls));
+    free(jwt);
+    cs_info("softphone of %s connected", agent);
+}
+
+void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
+{
+    cs_relay_t *self = arg;
+    char key[24], agent[CS_TOKEN_AGENT_LEN] = "";
+    snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
+    pthread_mutex_lock(&self->lock);
+    s_sock_t *s = zhashx_lookup(self->socks, key);
+    if (s)
+        CS_COPY(agent, s->agent);
+    pthread_mutex_unlock(&self->lock);
+    if (!agent[0])
+        return; /* refused at open; it is closing */
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    const char *bad = NULL;
+    json_t *rec = NULL;
+    int status;
+    if (!json_is_object(msg) || !type) {
+        bad = "a message is a JSON object with a type";
+    } else if (strcmp(type, "dial") == 0) {
+        const char *to = json_string_value(json_object_get(msg, "to"));
+        if (!s_e164(to))
+            bad = "dial needs to: a +E.164 number";
+        else if (s_dial(self, agent, to, &rec, &status, &bad) == 0)
+            json_decref(rec); /* the record went out as {"type":"dial"} */
+    } else if (strcmp(type, "hangup") == 0) {
+        const char *id = json_string_value(json_object_get(msg, "call"));
+        if (!id)
+            bad = "hangup needs call: a call id";
+        else if (s_hangup(self, id, agent, &rec, &status))
+            bad = status == 404 ? "no such call" : "storage unavailable";
+        else
+            json_decref(rec); /* the change comes back as {"type":"call"} */
+    } else {
+        bad = "unknown message type";
+    }
+    if (bad) {
+        cs_counter_inc(&self->counters[M_WS_BAD]);
+        s_send(self, conn, json_pack("{s:s, s:s}", "type", "error", "error", bad));
+    }
+    json_decref(msg);
+}
+
+void cs_relay_ws_close(void *arg, uint64_t conn)
+{
+    cs_relay_t *self = arg;
+    char key[24];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
+    pthread_mutex_lock(&self->lock);
+    zhashx_delete(self->socks, key);
+    pthread_mutex_unlock(&self->lock);
+}
+
+void cs_relay_notice(cs_relay_t *self, const char *body, size_t len)
+{
+    static __thread cs_call_t call;
+    char err[256];
+    if (cs_store_decode(body, len, &call, err, sizeof err)) {
+        cs_warn("call.changed not decoded: %s", err);
+        return;
+    }
+    const char *agent = cs_call_agent(&call);
+    if (!agent[0])
+        return;
+    json_t *rec = cs_call_to_json(&call);
+    s_to_agent(self, agent, "call", rec);
+    json_decref(rec);
+}
+
+char *cs_relay_metrics(cs_relay_t *self)
+{
+    cs_counter_t *cs[M_COUNT];
+    for (int i = 0; i < M_COUNT; i++)
+        cs[i] = &self->counters[i];
+    char *text = cs_metrics_render(cs, M_COUNT, NULL, 0);
+    pthread_mutex_lock(&self->lock);
+    size_t socks = zhashx_size(self->socks);
+    pthread_mutex_unlock(&self->lock);
+    size_t n = text ? strlen(text) : 0;
+    char *out = realloc(text, n + 128);
+    if (out)
+        snprintf(out + n, 128,
+                 "# HELP callsync_relay_sockets Softphones connected\n"
+                 "# TYPE callsync_relay_sockets gauge\ncallsync_relay_sockets %zu\n",
+                 socks);
+    return out;
+}

@@ -1,0 +1,64 @@
+/* relay - the UI push relay and the CRM's REST API (ARCHITECTURE §5).
+ *
+ *   CRM REST under /v1 (Authorization: Bearer $CALLSYNC_API_KEY; 401 without):
+ *     GET  /v1/calls/{id}            the record (as callsync-ctl call), 404 unknown
+ *     GET  /v1/calls?active=1[&agent=A]  records of calls not ended
+ *     POST /v1/calls {agent_id, to}  click-to-call: the record is made first
+ *                                    (flow "browser") and the agent's softphone
+ *                                    is told to place it (409: none online)
+ *     POST /v1/calls/{id}/hangup     a hangup request fact, then the orchestrator
+ *     POST /v1/agents/{id}/token     a short-lived agent token (token.h)
+ *   WS /ws?token=<agent token>: the softphone. The relay sends
+ *     {"type":"hello","agent":{...},"rtc":{"host","login_token"},"calls":[...]}
+ *     {"type":"call","call":record}      every change of the agent's calls
+ *     {"type":"dial","call":record}      place this call (click-to-call)
+ *     {"type":"error","error":"..."}     bad input; the socket stays
+ *   and takes {"type":"dial","to"} and {"type":"hangup","call"}.
+ *   (proto/README.md has every message.)
+ *
+ * Threads: HTTP and WebSocket handlers run on the web loop (common/web.c)
+ * with their own store; change notices arrive on the bus thread
+ * (cs_relay_notice) and are pushed with cs_web_send. The socket table is
+ * behind one lock. */
+#ifndef CS_RELAY_H
+#define CS_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "store.h"
+#include "telnyx.h"
+#include "web.h"
+
+typedef struct cs_relay cs_relay_t;
+
+typedef struct {
+    const char *api_key;  /* CALLSYNC_API_KEY */
+    const char *rtc_host; /* CALLSYNC_RTC_HOST, handed to the SDK */
+    int token_ttl_s;      /* agent tokens */
+} cs_relay_config_t;
+
+/* store (web thread only), api (may be NULL: no SDK tokens) and pub (bus
+ * commands; may be NULL) are borrowed. */
+cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
+                         const cs_relay_config_t *cfg);
+void cs_relay_destroy(cs_relay_t **self_p);
+
+/* The web server it pushes through (set once, before the loop runs). */
+void cs_relay_set_web(cs_relay_t *self, cs_web_t *web);
+
+/* cs_web handlers (arg: the relay). */
+void cs_relay_http(void *arg, const cs_web_request_t *req, cs_web_response_t *res);
+void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *query);
+void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len);
+void cs_relay_ws_close(void *arg, uint64_t conn);
+
+/* A call.changed body from the bus ("<version> <stored JSON>"): pushed to
+ * the sockets of the call's agent. Any thread. */
+void cs_relay_notice(cs_relay_t *self, const char *body, size_t len);
+
+/* Prometheus text (caller frees). */
+char *cs_relay_metrics(cs_relay_t *self);
+
+#endif

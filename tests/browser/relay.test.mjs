@@ -1,0 +1,89 @@
+// The relay (issue 6, first increment) with the real SDK: the CRM's REST
+// API, agent tokens, the softphone's socket (hello with the SDK's login
+// token, pushes of every change, click-to-call, hang up), through the
+// whole backbone and the sim. The page holds the socket and the SDK the
+// way the softphone will.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Stack, until } from './lib.mjs';
+
+let stack;
+let agent;
+before(async () => {
+  stack = await new Stack({ backbone: true }).start();
+  agent = await stack.agent('bob');
+});
+after(async () => {
+  await stack.stop();
+  assert.equal(stack.sanitizer, null, 'no sanitizer report from any service');
+  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM`);
+});
+
+test('the CRM API: 401 without the key, 404s, 400s, agent tokens', async () => {
+  assert.equal((await stack.crm('GET', '/v1/calls?active=1', undefined, null)).status, 401);
+  assert.equal((await stack.crm('GET', '/v1/calls?active=1', undefined, 'wrong-key-123')).status, 401);
+  assert.equal((await stack.crm('GET', '/v1/calls/cs_nope')).status, 404);
+  assert.equal((await stack.crm('GET', '/v1/calls')).status, 400);
+  assert.equal((await stack.crm('POST', '/v1/calls', { agent_id: 'bob' })).status, 400);
+  assert.equal((await stack.crm('POST', '/v1/calls', { agent_id: 'nobody', to: '+15550100001' })).status, 404);
+  assert.equal((await stack.crm('POST', '/v1/agents/nobody/token')).status, 404);
+  const r = await fetch(`${stack.relay}/v1/calls`, { method: 'POST', headers: { authorization: `Bearer ${stack.apiKey}` }, body: '{not json' });
+  assert.equal(r.status, 400);
+  stack.ctl('agent', 'set', 'carol', '--sip-user', 'carol01', '--status', 'available');
+  const tok = await stack.crm('POST', '/v1/agents/carol/token');
+  assert.equal(tok.status, 201);
+  assert.match(tok.body.token, /^v1\./);
+  assert.ok(Date.parse(tok.body.expires_at) > Date.now());
+  // carol has no softphone online: click-to-call says so
+  const c = await stack.crm('POST', '/v1/calls', { agent_id: 'carol', to: '+15550100001' });
+  assert.equal(c.status, 409);
+});
+
+test('a softphone socket: refused without a token; with one, hello carries the SDK login token', async () => {
+  const page = await stack.page();
+  const ws = `ws://127.0.0.1:${stack.relayPort}/ws`;
+  await page.evaluate((u) => window.relay.open(`${u}?token=v1.forged.1.x`), ws);
+  await page.waitForFunction(() => window.relay.closed !== undefined);
+  assert.match((await page.evaluate(() => window.relay.find('error'))).error, /token/);
+  await page.context().close();
+});
+
+test('click-to-call from the CRM: the softphone is told to dial, the SDK places the call, every change is pushed, the CRM hangs up', async () => {
+  const credId = agent.credentialId;
+  stack.ctl('agent', 'set', 'bob', '--sip-user', agent.user, '--status', 'available', '--credential', credId);
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/bob/token');
+  const page = await stack.page();
+  await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${token}`);
+  const hello = await until('hello', () => page.evaluate(() => window.relay.find('hello')));
+  assert.equal(hello.agent.id, 'bob');
+  assert.equal(hello.agent.credential_id, undefined, 'the credential stays on the server');
+  assert.equal(hello.rtc.host, `ws://127.0.0.1:${stack.simPort}`);
+  assert.ok(hello.rtc.login_token, 'the relay minted the SDK login token');
+  // the SDK logs in with what the relay handed over: no secret in the page
+  assert.equal(await page.evaluate((h) => window.cs.connect({ host: h.rtc.host, login_token: h.rtc.login_token }), hello), 'ready');
+  const created = await stack.crm('POST', '/v1/calls', { agent_id: 'bob', to: '+15550100001' });
+  assert.equal(created.status, 201);
+  const id = created.body.id;
+  const dial = await until('dial pushed', () => page.evaluate((cs) => window.relay.find('dial', (m) => m.call.id === cs), id));
+  assert.equal(dial.call.state, 'dialing');
+  const callId = await page.evaluate((c) => window.cs.newCall({
+    destinationNumber: c.to, clientState: btoa(JSON.stringify({ cs: c.id })),
+  }), dial.call);
+  await page.waitForFunction((i) => window.cs.states(i).includes('active'), callId, { timeout: 15000 });
+  const active = await until('active pushed', () => page.evaluate((cs) => window.relay.find('call', (m) => m.call.id === cs && m.call.state === 'active'), id));
+  assert.ok(active.call.answered_at);
+  const listed = await stack.crm('GET', '/v1/calls?active=1&agent=bob');
+  assert.deepEqual(listed.body.map((c) => c.id), [id]);
+  assert.equal((await stack.crm('GET', `/v1/calls/${id}`)).body.state, 'active');
+  const hung = await stack.crm('POST', `/v1/calls/${id}/hangup`);
+  assert.equal(hung.status, 202);
+  assert.equal(hung.body.state, 'ended'); // at once: the request is a fact
+  await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), callId, { timeout: 15000 });
+  await until('ended pushed with both legs down', () => page.evaluate((cs) => window.relay.find('call', (m) => m.call.id === cs &&
+    m.call.state === 'ended' && m.call.legs.length === 2 && m.call.legs.every((l) => l.ended_at)), id));
+  // the socket's own hang up, for a call that is already over, is harmless
+  await page.evaluate((cs) => window.relay.send({ type: 'hangup', call: cs }), id);
+  await page.evaluate(() => window.relay.send({ type: 'nonsense' }));
+  await until('an error for nonsense', () => page.evaluate(() => window.relay.find('error')));
+  await page.context().close();
+});
