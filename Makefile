@@ -131,12 +131,13 @@ bench: deps
 FUZZ_RUNS ?= 20000
 FUZZ_SECONDS ?= 0
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRC := $(COMMON_SRC) services/ingestor/verify.c $(filter-out %/main.c,$(wildcard services/sim/*.c))
+FUZZ_SRC := $(COMMON_SRC) services/ingestor/verify.c services/relay/token.c \
+            $(filter-out %/main.c,$(wildcard services/sim/*.c))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icommon -Iservices/ingestor \
-	  -Iservices/sim $(PKG_CFLAGS) $(MEDIA_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS) $(MEDIA_LIBS)
+	  -Iservices/sim -Iservices/relay $(PKG_CFLAGS) $(MEDIA_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS) $(MEDIA_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
