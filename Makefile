@@ -48,7 +48,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(OBJ)/tests/%)
 TESTLIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
 
-.PHONY: all deps test unit integration conformance browser fuzz run stop bench lint format clean help
+.PHONY: all deps test unit integration conformance web browser fuzz run stop bench lint format clean help
 all: $(BINS)
 
 help:
@@ -99,18 +99,23 @@ integration: $(BINS) $(INTEG_BINS)
 conformance: bin/callsync-sim
 	@cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error && npm test
 
+# The softphone (web/): its logic's unit tests, then the esbuild bundle the
+# relay serves from web/dist.
+web:
+	@cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build
+
 # The real @telnyx/webrtc SDK in Debian's chromium (playwright-core), in a
 # network namespace with only loopback (scripts/netns.sh).
-browser: bin/callsync-sim
+browser: all web
 	@cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && ../../scripts/netns.sh npm test
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit integration conformance browser
+	@$(MAKE) --no-print-directory unit integration conformance web browser
 	@$(MAKE) --no-print-directory fuzz
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all web
 	@scripts/run.sh
 
 stop:

@@ -49,6 +49,7 @@ static const s_var_t s_vars[] = {
     {"CALLSYNC_MAX_CALL_S", "14400", "a call answered this long ago is ended, seconds"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
+    {"CALLSYNC_WEB_DIR", "web/dist", "where the relay finds the built softphone (make web)"},
 };
 
 #define S_NVARS (sizeof s_vars / sizeof s_vars[0])

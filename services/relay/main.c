@@ -32,11 +32,17 @@ static void *s_web_loop(void *arg)
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {"CALLSYNC_REDIS_URL", "CALLSYNC_BUS_PUB",
-                                       "CALLSYNC_BUS_SUB",   "CALLSYNC_RELAY_PORT",
-                                       "CALLSYNC_API_KEY",   "CALLSYNC_RTC_HOST",
-                                       "TELNYX_API_KEY",     "TELNYX_API_BASE",
-                                       "CALLSYNC_LOG_LEVEL", NULL};
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL",
+                                       "CALLSYNC_BUS_PUB",
+                                       "CALLSYNC_BUS_SUB",
+                                       "CALLSYNC_RELAY_PORT",
+                                       "CALLSYNC_API_KEY",
+                                       "CALLSYNC_RTC_HOST",
+                                       "TELNYX_API_KEY",
+                                       "TELNYX_API_BASE",
+                                       "CALLSYNC_WEB_DIR",
+                                       "CALLSYNC_LOG_LEVEL",
+                                       NULL};
     int rc;
     cs_config_t *cfg =
         cs_service_config("callsync-relay", "relay",
@@ -79,7 +85,8 @@ int main(int argc, char **argv)
     pub = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     static const char *const topics[] = {"call.changed", NULL};
     notices = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
-    cs_relay_config_t rcfg = {api_key, cs_config_get(cfg, "CALLSYNC_RTC_HOST"), S_TOKEN_TTL_S};
+    cs_relay_config_t rcfg = {api_key, cs_config_get(cfg, "CALLSYNC_RTC_HOST"), S_TOKEN_TTL_S,
+                              cs_config_get(cfg, "CALLSYNC_WEB_DIR")};
     relay = cs_relay_new(store, api, pub, &rcfg);
     if (!pub || !notices || !relay) {
         cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));

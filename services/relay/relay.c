@@ -32,6 +32,7 @@ struct cs_relay {
     cs_token_key_t key;
     char api_key[256];
     char rtc_host[256];
+    char web_dir[512];
     pthread_mutex_t lock; /* socks */
     zhashx_t *socks;      /* "conn" -> s_sock_t (owned) */
     cs_counter_t counters[M_COUNT];
@@ -55,6 +56,7 @@ cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
     self->cfg = *cfg;
     CS_COPY(self->api_key, cfg->api_key);
     CS_COPY(self->rtc_host, cfg->rtc_host ? cfg->rtc_host : "");
+    CS_COPY(self->web_dir, cfg->web_dir ? cfg->web_dir : "web/dist");
     cs_token_key(&self->key, cfg->api_key);
     pthread_mutex_init(&self->lock, NULL);
     self->socks = zhashx_new();
@@ -337,6 +339,43 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
     json_decref(body);
 }
 
+/* The built pages: "/" is the softphone; other names are files of the
+ * web dir, one path segment of [A-Za-z0-9._-] (no way out of it). */
+static void s_static(cs_relay_t *self, const char *path, cs_web_response_t *res)
+{
+    const char *name = strcmp(path, "/") == 0 ? "softphone.html" : path + 1;
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || name[0] == '.' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return s_error(self, res, 404, "no such page");
+    char file[700];
+    snprintf(file, sizeof file, "%s/%s", self->web_dir, name);
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return s_error(self, res, 404, "no such page (is web/dist built? make web)");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = size >= 0 && size < 16 * 1024 * 1024 ? malloc((size_t)size + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        free(buf);
+        fclose(f);
+        return s_error(self, res, 500, "cannot read the page");
+    }
+    fclose(f);
+    buf[size] = '\0';
+    const char *dot = strrchr(name, '.');
+    res->status = 200;
+    res->content_type = !dot                        ? "application/octet-stream"
+                        : strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8"
+                        : strcmp(dot, ".js") == 0   ? "text/javascript; charset=utf-8"
+                        : strcmp(dot, ".css") == 0  ? "text/css; charset=utf-8"
+                        : strcmp(dot, ".map") == 0  ? "application/json"
+                                                    : "application/octet-stream";
+    res->body = buf;
+    res->len = (size_t)size;
+}
+
 void cs_relay_http(void *arg, const cs_web_request_t *req, cs_web_response_t *res)
 {
     cs_relay_t *self = arg;
@@ -352,6 +391,8 @@ void cs_relay_http(void *arg, const cs_web_request_t *req, cs_web_response_t *re
     }
     if (strncmp(req->path, "/v1/", 4) == 0)
         return s_api(self, req, res);
+    if (strcmp(req->method, "GET") == 0)
+        return s_static(self, req->path, res);
     s_error(self, res, 404, "no such page");
 }
 

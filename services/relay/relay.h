@@ -16,6 +16,9 @@
  *   and takes {"type":"dial","to"} and {"type":"hangup","call"}.
  *   (proto/README.md has every message.)
  *
+ *   GET / the softphone (?token=<agent token>), and its files, from
+ *   CALLSYNC_WEB_DIR.
+ *
  * Threads: HTTP and WebSocket handlers run on the web loop (common/web.c)
  * with their own store; change notices arrive on the bus thread
  * (cs_relay_notice) and are pushed with cs_web_send. The socket table is
@@ -37,6 +40,7 @@ typedef struct {
     const char *api_key;  /* CALLSYNC_API_KEY */
     const char *rtc_host; /* CALLSYNC_RTC_HOST, handed to the SDK */
     int token_ttl_s;      /* agent tokens */
+    const char *web_dir;  /* CALLSYNC_WEB_DIR: the built pages (web/dist) */
 } cs_relay_config_t;
 
 /* store (web thread only), api (may be NULL: no SDK tokens) and pub (bus

@@ -90,7 +90,7 @@ export class Stack {
     this.spawnLogged('timer', bin('timer'), [], { ...this.env, ...api, CALLSYNC_TIMER_PORT: String(this.timerPort) });
     this.spawnLogged('relay', bin('relay'), [], {
       ...this.env, ...api, CALLSYNC_RELAY_PORT: String(this.relayPort), CALLSYNC_API_KEY: this.apiKey,
-      CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`,
+      CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`, CALLSYNC_WEB_DIR: join(root, 'web', 'dist'),
     });
     this.relay = `http://127.0.0.1:${this.relayPort}`;
     await until('the relay', async () => {

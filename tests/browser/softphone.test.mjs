@@ -1,0 +1,96 @@
+// The softphone as a person uses it (ARCHITECTURE §6: accessible names),
+// served by the relay, with the whole backbone and the sim behind it: the
+// five symptoms of a broken softphone are each checked here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Stack, until } from './lib.mjs';
+
+let stack;
+let agent;
+let page;
+before(async () => {
+  stack = await new Stack({ backbone: true }).start();
+  agent = await stack.agent('dana');
+  stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--name', 'Dana', '--status', 'available',
+    '--credential', agent.credentialId);
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/dana/token');
+  const ctx = await stack.browser.newContext();
+  page = await ctx.newPage();
+  if (process.env.CALLSYNC_DEBUG) page.on('console', (m) => console.error(`page: ${m.text()}`));
+  await page.goto(`${stack.relay}/?token=${encodeURIComponent(token)}`);
+  await until('Ready', async () => (await status()) === 'Ready', 15000);
+});
+after(async () => {
+  await stack.stop();
+  assert.equal(stack.sanitizer, null, 'no sanitizer report from any service');
+  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM`);
+});
+
+const status = () => page.getByRole('status').textContent();
+const timerShown = () => page.getByRole('timer').isVisible();
+
+async function waitStatus(want, ms = 15000) {
+  const seen = [];
+  await until(`status "${want}"`, async () => {
+    const s = await status();
+    if (seen[seen.length - 1] !== s) seen.push(s);
+    return s === want;
+  }, ms);
+  return seen;
+}
+
+test('outbound: Calling…, Ringing… (no timer), In call with the timer from the answer, Hang up ends every leg', async () => {
+  await page.getByLabel('Number').fill('+15550100001');
+  const clicked = Date.now();
+  await page.getByRole('button', { name: 'Call' }).click();
+  const seen = await waitStatus('Ringing…');
+  assert.ok(seen.includes('Calling…') || seen.includes('Ringing…'));
+  assert.equal(await timerShown(), false, 'no timer while it rings');
+  await waitStatus('In call');
+  // the timer appears with the provider's answer (the webhook, pushed)
+  await until('the timer', () => timerShown());
+  const rec = await page.evaluate(() => window.softphone.record);
+  assert.ok(rec.answered_at, 'the record has the provider answer');
+  // symptom 1: talk time starts at the answer, about 1 s after the click
+  assert.ok(Date.parse(rec.answered_at) - clicked >= 800);
+  assert.match(await page.getByRole('timer').textContent(), /^0:0\d$/);
+  // symptom 2: audio is flowing by the answer (early media built the path)
+  const a = await page.evaluate(() => window.softphone.stats());
+  assert.ok(a.bytesReceived > 0 && a.bytesSent > 0, `audio both ways at the answer: ${JSON.stringify(a)}`);
+  await page.getByRole('button', { name: 'Hold' }).click();
+  await waitStatus('On hold');
+  await page.getByRole('button', { name: 'Hold' }).click();
+  await waitStatus('In call');
+  // symptom 4: Hang up works, and the record says so for every leg
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await waitStatus('Call ended');
+  assert.equal(await timerShown(), false);
+  const ended = await until('both legs ended', () => {
+    const r = stack.ctl('call', rec.id);
+    return r.state === 'ended' && r.legs.length === 2 && r.legs.every((l) => l.ended_at) && r;
+  });
+  assert.ok(ended.talk_seconds >= 0);
+});
+
+test('inbound: the softphone rings with the caller, Answer puts it in call, the caller hangs up', async () => {
+  stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
+  await stack.rest('POST', '/sim/numbers', { number: '+15557770009', ring_ms: 0 });
+  const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770009', to: '+15550009999' });
+  const customer = inbound.body.data.call_control_id;
+  try {
+    await waitStatus('Incoming call');
+  } catch (e) {
+    throw new Error(`${e.message}; the page: ${JSON.stringify(await page.evaluate(() => ({ sdkState: window.softphone.sdkState, callId: window.softphone.callId, view: window.softphone.view })))}`);
+  }
+  assert.equal(await page.locator('#remote').textContent(), '+15557770009');
+  await page.getByRole('button', { name: 'Answer' }).click();
+  await waitStatus('In call');
+  await until('the timer', () => timerShown());
+  // the screen renders the call's record, found by the SDK leg's control id
+  const rec = await until('the record', () => page.evaluate(() => window.softphone.record));
+  assert.equal(rec.direction, 'inbound');
+  assert.equal(rec.from, '+15557770009');
+  assert.equal(rec.agent_id, 'dana');
+  await stack.rest('POST', `/v2/calls/${encodeURIComponent(customer)}/actions/hangup`, {});
+  await waitStatus('Call ended');
+});

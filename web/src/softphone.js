@@ -1,0 +1,193 @@
+// The softphone: the relay's socket (the call record, pushed), the real
+// @telnyx/webrtc SDK (media, placed at once on Call), and the screen,
+// rendered from core.view() on every change and every second. The page
+// keeps no call state of its own beyond the SDK call it holds.
+import { TelnyxRTC } from '@telnyx/webrtc';
+import { view, clientState, e164 } from './core.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const token = params.get('token');
+
+/** @type {import('./core.js').CallRecord|null} */
+let record = null;
+let sdkCall = null; // the SDK's Call
+let client = null;
+let ws = null;
+let muted = false;
+const recent = new Map(); // the agent's records seen lately, by id (a call ringing in)
+
+function sdkView() {
+  if (!sdkCall) return null;
+  return {
+    state: sdkCall.state,
+    direction: sdkCall.direction,
+    remote: sdkCall.direction === 'inbound' ? sdkCall.options.remoteCallerNumber : sdkCall.options.destinationNumber,
+  };
+}
+
+function render() {
+  const v = view(record, sdkView(), Date.now());
+  $('status').textContent = v.status;
+  const timer = $('timer');
+  timer.hidden = v.timer === null;
+  timer.textContent = v.timer || '';
+  $('remote').textContent = v.remote || '';
+  $('call').disabled = !v.canCall || !client;
+  $('answer').hidden = !v.ringingIn;
+  $('decline').hidden = !v.ringingIn;
+  $('hangup').disabled = !v.canHangUp;
+  $('hangup').hidden = v.ringingIn;
+  $('mute').disabled = !v.inCall;
+  $('mute').setAttribute('aria-pressed', String(muted));
+  $('hold').disabled = !v.inCall;
+  $('hold').setAttribute('aria-pressed', String(v.held));
+  window.softphone = { record, view: v, sdkState: sdkCall && sdkCall.state, callId: sdkCall && sdkCall.id, stats };
+}
+
+// For support and tests: the call's audio as WebRTC counts it.
+async function stats() {
+  const pc = sdkCall && sdkCall.peer && sdkCall.peer.instance;
+  if (!pc) return null;
+  const out = { bytesReceived: 0, packetsReceived: 0, bytesSent: 0 };
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+      out.bytesReceived = r.bytesReceived || 0;
+      out.packetsReceived = r.packetsReceived || 0;
+    }
+    if (r.type === 'outbound-rtp' && r.kind === 'audio') out.bytesSent = r.bytesSent || 0;
+  });
+  return out;
+}
+
+function send(msg) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+}
+
+function note(text) {
+  $('note').textContent = text;
+}
+
+function place(rec) {
+  // The media path is built now, while the far end rings (ARCHITECTURE §1);
+  // nothing waits for a webhook.
+  record = rec;
+  muted = false;
+  sdkCall = client.newCall({
+    destinationNumber: rec.to,
+    clientState: clientState(rec),
+    customHeaders: [{ name: 'X-Callsync-Id', value: rec.id }],
+    audio: true,
+    video: false,
+  });
+  render();
+}
+
+function onRelay(msg) {
+  if (msg.type === 'hello') {
+    $('agent').textContent = msg.agent.name || msg.agent.id;
+    if (!msg.rtc.login_token) {
+      note('No SDK login for this agent: ask the operator to set its Telnyx credential.');
+      return;
+    }
+    connectSdk(msg.rtc.host, msg.rtc.login_token);
+    const live = (msg.calls || [])[0];
+    if (live && !record) record = live;
+  } else if (msg.type === 'dial') {
+    if (record && record.state !== 'ended' && record.id !== msg.call.id) {
+      note(`Busy: the call to ${msg.call.to} was not placed`);
+      return;
+    }
+    place(msg.call);
+  } else if (msg.type === 'call') {
+    recent.set(msg.call.id, msg.call);
+    if (recent.size > 20) recent.delete(recent.keys().next().value);
+    // the record of the call on screen, or the one whose leg is the SDK's
+    // call: legs are linked by call_control_id, never guessed
+    if ((record && msg.call.id === record.id) || (!record && ofSdkCall(msg.call))) record = msg.call;
+  } else if (msg.type === 'error') {
+    note(msg.error);
+  }
+  render();
+}
+
+function ofSdkCall(rec) {
+  const ccid = sdkCall && sdkCall.telnyxIDs && sdkCall.telnyxIDs.telnyxCallControlId;
+  return !!ccid && (rec.legs || []).some((l) => l.call_control_id === ccid);
+}
+
+function connectSdk(host, loginToken) {
+  client = new TelnyxRTC({ host, login_token: loginToken, iceServers: [] });
+  client.on('telnyx.ready', () => { note(''); render(); });
+  client.on('telnyx.error', (e) => note(`Phone error: ${(e && e.error && e.error.message) || 'see the console'}`));
+  client.on('telnyx.notification', (n) => {
+    if (n.type !== 'callUpdate') return;
+    const c = n.call;
+    if (!sdkCall || c.id === sdkCall.id || ['hangup', 'destroy', 'purge'].includes(sdkCall.state)) {
+      if (!sdkCall || c.id !== sdkCall.id) {
+        // a call this page did not place (ours is sdkCall from newCall on):
+        // one ringing in, on a fresh screen (its direction may not be set
+        // yet on its first update)
+        record = null;
+        muted = false;
+      }
+      sdkCall = c;
+      if (!record) record = [...recent.values()].find(ofSdkCall) || null;
+      if (c.remoteStream) {
+        const audio = $('speaker');
+        if (audio.srcObject !== c.remoteStream) {
+          audio.srcObject = c.remoteStream;
+          audio.play().catch(() => {});
+        }
+      }
+    }
+    render();
+  });
+  client.connect();
+}
+
+function hangUp() {
+  // Both ends of the guarantee: the SDK's bye and the relay's hangup
+  // request, which the orchestrator carries out on every live leg.
+  if (sdkCall && !['hangup', 'destroy', 'purge'].includes(sdkCall.state)) sdkCall.hangup();
+  if (record) send({ type: 'hangup', call: record.id });
+  render();
+}
+
+function start() {
+  $('dial').onsubmit = (e) => {
+    e.preventDefault();
+    const to = e164($('number').value);
+    if (!to) { note('Enter a number like +15550100001'); return; }
+    note('');
+    record = null;
+    sdkCall = null;
+    send({ type: 'dial', to });
+    render();
+  };
+  $('hangup').onclick = hangUp;
+  $('decline').onclick = hangUp;
+  $('answer').onclick = () => { if (sdkCall) sdkCall.answer(); };
+  $('mute').onclick = () => {
+    if (!sdkCall) return;
+    muted = !muted;
+    if (muted) sdkCall.muteAudio(); else sdkCall.unmuteAudio();
+    render();
+  };
+  $('hold').onclick = () => {
+    if (!sdkCall) return;
+    if (sdkCall.state === 'held') sdkCall.unhold(); else sdkCall.hold();
+  };
+  if (!token) {
+    note('Open this page with ?token=<agent token> (POST /v1/agents/{id}/token)');
+    render();
+    return;
+  }
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  ws.onmessage = (e) => onRelay(JSON.parse(e.data));
+  ws.onclose = () => note('Disconnected from callsync: reload the page');
+  setInterval(render, 1000);
+  render();
+}
+
+start();
