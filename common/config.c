@@ -47,6 +47,9 @@ static const s_var_t s_vars[] = {
     {"CALLSYNC_STUCK_S", "120",
      "a call still dialing or ringing this long after it began is ended, seconds"},
     {"CALLSYNC_MAX_CALL_S", "14400", "a call answered this long ago is ended, seconds"},
+    {"CALLSYNC_ALIVE_CHECK_S", "60",
+     "how often Telnyx is asked about a live call's legs (a lost hangup webhook), seconds; 0: "
+     "never"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
     {"CALLSYNC_WEB_DIR", "web/dist", "where the relay finds the built softphone (make web)"},

@@ -73,7 +73,20 @@ wait_for "the sim (port $sim_port)" curl -sf "http://127.0.0.1:$sim_port/healthz
 wait_for "the orchestrator" curl -sf "http://127.0.0.1:${CALLSYNC_ORCH_PORT:-8082}/healthz"
 wait_for "the relay (port $relay_port)" curl -sf "http://127.0.0.1:$relay_port/healthz"
 # a demo agent, so `callsync-ctl dial` works at once
-bin/callsync-ctl agent set alice --sip-user alice01 --name Alice --status available > /dev/null
+# The demo agent alice: against the sim she gets a telephony credential (so
+# her softphone's SDK can log in, and calls to her SIP URI ring it); against
+# real Telnyx set her credential yourself (README: Pointing it at real Telnyx).
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+if [ "$TELNYX_API_BASE" = "http://127.0.0.1:$sim_port/v2" ]; then
+  cred=$(curl -sf -X POST -H "Authorization: Bearer $TELNYX_API_KEY" -H 'Content-Type: application/json' \
+    -d "{\"connection_id\":\"$TELNYX_CONNECTION_ID\",\"name\":\"alice\"}" "$TELNYX_API_BASE/telephony_credentials")
+  bin/callsync-ctl agent set alice --sip-user "$(echo "$cred" | json_field sip_username)" --name Alice \
+    --status available --credential "$(echo "$cred" | json_field id)" > /dev/null
+else
+  bin/callsync-ctl agent set alice --sip-user alice01 --name Alice --status available > /dev/null
+fi
+token=$(curl -sf -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" \
+  "http://127.0.0.1:$relay_port/v1/agents/alice/token" | json_field token)
 
 cat <<EOT
 
@@ -84,13 +97,16 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   operator CLI      CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl calls --active
   webhook key       TELNYX_PUBLIC_KEY=$TELNYX_PUBLIC_KEY (dev keypair in .run/keys.json)
   local Telnyx      http://127.0.0.1:$sim_port/v2 (Bearer sim-key), webhooks to the ingestor
-  try a call        CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
-                    (rings agent alice, then the customer; both bridged; the customer hangs up after 3 s)
+  softphone         http://127.0.0.1:$relay_port/?token=$token
+                    (alice; dial +15550100001: rings 1 s with early media, then answers)
+  a call to her     curl -s -X POST -d '{"from":"+15557770001","to":"+15550009999"}' http://127.0.0.1:$sim_port/sim/calls
+  server dial       CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
+                    (rings alice's softphone, then the customer; the customer hangs up after 3 s)
 
   CRM API           http://127.0.0.1:$relay_port/v1 (Bearer \$CALLSYNC_API_KEY; dev key: $CALLSYNC_API_KEY)
   agent token       curl -s -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" http://127.0.0.1:$relay_port/v1/agents/alice/token
   far-end phone     http://127.0.0.1:$sim_port/phone (be the customer in a tab)
 
-  The softphone and dashboard pages are not built yet; see the status table in README.md.
+  The dashboard is not built yet; see the status table in README.md.
 EOT
 wait

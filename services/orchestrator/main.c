@@ -66,19 +66,13 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {"CALLSYNC_REDIS_URL",
-                                       "CALLSYNC_BUS_SUB",
-                                       "CALLSYNC_ORCH_PORT",
-                                       "TELNYX_API_KEY",
-                                       "TELNYX_API_BASE",
-                                       "TELNYX_CONNECTION_ID",
-                                       "CALLSYNC_CALLER_ID",
-                                       "CALLSYNC_RING_TIMEOUT_S",
-                                       "CALLSYNC_WRAPUP_S",
-                                       "CALLSYNC_STUCK_S",
-                                       "CALLSYNC_MAX_CALL_S",
-                                       "CALLSYNC_LOG_LEVEL",
-                                       NULL};
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL",  "CALLSYNC_BUS_SUB",
+                                       "CALLSYNC_ORCH_PORT",  "TELNYX_API_KEY",
+                                       "TELNYX_API_BASE",     "TELNYX_CONNECTION_ID",
+                                       "CALLSYNC_CALLER_ID",  "CALLSYNC_RING_TIMEOUT_S",
+                                       "CALLSYNC_WRAPUP_S",   "CALLSYNC_STUCK_S",
+                                       "CALLSYNC_MAX_CALL_S", "CALLSYNC_ALIVE_CHECK_S",
+                                       "CALLSYNC_LOG_LEVEL",  NULL};
     int rc;
     cs_config_t *cfg =
         cs_service_config("callsync-orchestrator", "orchestrator",
@@ -87,7 +81,7 @@ int main(int argc, char **argv)
         return rc;
     char err[256];
     rc = 1;
-    long port, ring_timeout, wrapup, stuck, max_call;
+    long port, ring_timeout, wrapup, stuck, max_call, alive;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
     cs_bus_t *bus = NULL;
@@ -100,7 +94,8 @@ int main(int argc, char **argv)
         cs_config_int(cfg, "CALLSYNC_RING_TIMEOUT_S", 5, 600, &ring_timeout, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_WRAPUP_S", 0, 3600, &wrapup, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_STUCK_S", 10, 86400, &stuck, err, sizeof err) ||
-        cs_config_int(cfg, "CALLSYNC_MAX_CALL_S", 10, 86400, &max_call, err, sizeof err)) {
+        cs_config_int(cfg, "CALLSYNC_MAX_CALL_S", 10, 86400, &max_call, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_ALIVE_CHECK_S", 0, 86400, &alive, err, sizeof err)) {
         cs_error("%s", err);
         goto out;
     }
@@ -123,7 +118,7 @@ int main(int argc, char **argv)
     }
     http.orch = cs_orch_new(store, api,
                             &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup,
-                                                (int)stuck, (int)max_call});
+                                                (int)stuck, (int)max_call, (int)alive});
     static const char *const topics[] = {"cmd.", "call.changed", NULL};
     bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     if (!http.orch || !bus) {

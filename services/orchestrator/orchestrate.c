@@ -28,7 +28,7 @@ struct cs_orch {
     cs_store_t *store;
     cs_telnyx_t *api;
     char connection_id[32], caller_id[32];
-    int ring_timeout_s, wrapup_s, stuck_s, max_call_s;
+    int ring_timeout_s, wrapup_s, stuck_s, max_call_s, alive_check_s;
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
@@ -50,6 +50,7 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config
     self->wrapup_s = cfg->wrapup_s;
     self->stuck_s = cfg->stuck_s;
     self->max_call_s = cfg->max_call_s;
+    self->alive_check_s = cfg->alive_check_s;
     char host[32] = "";
     gethostname(host, sizeof host - 1);
     snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
@@ -376,6 +377,17 @@ static void s_guards(cs_orch_t *self, const cs_call_t *call)
     }
     if (cs_timers_add(cs_store_redis(self->store), kind, call->id, "-", due))
         cs_warn("call %s: %s not scheduled (Redis)", call->id, kind);
+    /* The liveness check: the next point of a fixed grid from the call's
+     * start, so every wake names the same due time until it has passed. */
+    int64_t start = call->created.at;
+    for (int i = 0; !start && i < call->nlegs; i++)
+        start = call->legs[i].initiated.at;
+    int64_t period = 1000LL * self->alive_check_s, now = cs_ts_now_ms();
+    if (start && period > 0 && call->nlegs > 0) {
+        int64_t next = start + ((now - start) / period + 1) * period;
+        if (cs_timers_add(cs_store_redis(self->store), "alive_check", call->id, "-", next))
+            cs_warn("call %s: alive_check not scheduled (Redis)", call->id);
+    }
 }
 
 /* The call's agent's presence (see orchestrate.h). */

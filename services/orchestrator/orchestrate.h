@@ -33,6 +33,7 @@ typedef struct {
     int wrapup_s;              /* CALLSYNC_WRAPUP_S: after a call, before available again */
     int stuck_s;               /* CALLSYNC_STUCK_S: dialing/ringing longer than this ends */
     int max_call_s;            /* CALLSYNC_MAX_CALL_S: talking longer than this ends */
+    int alive_check_s;         /* CALLSYNC_ALIVE_CHECK_S: ask Telnyx about live legs */
 } cs_orch_config_t;
 
 /* store and api are borrowed and must outlive it. */

@@ -62,7 +62,11 @@ void cs_reconcile_destroy(cs_reconcile_t **self_p)
     *self_p = NULL;
 }
 
-static void s_hangup_check(cs_reconcile_t *self, const char *cs_id, const char *ccid)
+/* A leg that Telnyx says is over (or no longer knows) gets its hangup
+ * fact. After a hangup command (retry: a leg still alive is checked again
+ * in 5 s) or on the periodic liveness check of an active call (no retry:
+ * the next period looks again). */
+static void s_leg_check(cs_reconcile_t *self, const char *cs_id, const char *ccid, int retry)
 {
     static cs_call_t call;
     char err[256];
@@ -84,6 +88,10 @@ static void s_hangup_check(cs_reconcile_t *self, const char *cs_id, const char *
     int gone = (rc == 0 && json_is_false(json_object_get(data, "is_alive"))) ||
                strcmp(res.code, "90015") == 0; /* Telnyx forgot it: long over */
     if (!gone) {
+        if (rc == 0 && !retry) {
+            json_decref(data);
+            return; /* a live call, as it should be */
+        }
         if (rc == 0) {
             cs_counter_inc(&self->outcomes[R_ALIVE]);
             cs_warn("call %s: leg %s still alive after its hangup; checking again", cs_id, ccid);
@@ -92,8 +100,9 @@ static void s_hangup_check(cs_reconcile_t *self, const char *cs_id, const char *
             cs_warn("call %s: status of %s unknown (%ld %s); checking again", cs_id, ccid,
                     res.status, res.detail);
         }
-        cs_timers_add(cs_store_redis(self->store), "hangup_check", cs_id, ccid,
-                      cs_ts_now_ms() + 5000);
+        if (retry)
+            cs_timers_add(cs_store_redis(self->store), "hangup_check", cs_id, ccid,
+                          cs_ts_now_ms() + 5000);
         json_decref(data);
         return;
     }
@@ -135,6 +144,25 @@ static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *ag
 {
     if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1)
         cs_info("agent %s available again (wrap-up after call %s)", agent, cs_id);
+}
+
+/* Every live leg of an active call, asked about (a hangup webhook lost
+ * without any command of ours to notice it would leave the call and its
+ * agent busy for ever). */
+static void s_alive_check(cs_reconcile_t *self, const char *cs_id)
+{
+    static cs_call_t call;
+    char err[256];
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0 ||
+        cs_call_state(&call) == CS_STATE_ENDED)
+        return;
+    char legs[CS_MAX_LEGS][CS_CCID_LEN];
+    int n = 0;
+    for (int i = 0; i < call.nlegs; i++)
+        if (!call.legs[i].ended.at)
+            CS_COPY(legs[n++], call.legs[i].ccid);
+    for (int i = 0; i < n; i++)
+        s_leg_check(self, cs_id, legs[i], 0);
 }
 
 /* A guard timer (scheduled by the orchestrator): the call is ended if it
@@ -179,7 +207,9 @@ int cs_reconcile_run(cs_reconcile_t *self)
         const char *call = json_string_value(json_object_get(t, "call"));
         const char *subject = json_string_value(json_object_get(t, "call_control_id"));
         if (strcmp(kind, "hangup_check") == 0)
-            s_hangup_check(self, call, subject);
+            s_leg_check(self, call, subject, 1);
+        else if (strcmp(kind, "alive_check") == 0)
+            s_alive_check(self, call);
         else if (strcmp(kind, "wrapup_end") == 0) /* subject: the agent */
             s_wrapup_end(self, call, subject);
         else if (strcmp(kind, "stuck_check") == 0 || strcmp(kind, "max_duration") == 0)

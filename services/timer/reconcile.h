@@ -11,6 +11,11 @@
  *   wrapup_end (scheduled by the orchestrator when a call ends): the agent
  *   goes wrap_up -> available, unless they left wrap_up meanwhile.
  *
+ *   alive_check (scheduled by the orchestrator every CALLSYNC_ALIVE_CHECK_S
+ *   of a call's life, on fixed points from its start): each live leg is
+ *   asked about; one Telnyx no longer has gets its hangup fact as above, so
+ *   a lost hangup webhook cannot keep a call (and its agent) busy.
+ *
  *   stuck_check / max_duration (scheduled by the orchestrator at the call's
  *   start + CALLSYNC_STUCK_S, at its answer + CALLSYNC_MAX_CALL_S): a call
  *   still dialing or ringing, or still talking, gets a hangup request (an

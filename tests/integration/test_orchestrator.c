@@ -37,6 +37,7 @@ static pid_t s_orchestrator(void)
                            "CALLSYNC_WRAPUP_S=1",
                            "CALLSYNC_STUCK_S=10",
                            "CALLSYNC_MAX_CALL_S=12",
+                           "CALLSYNC_ALIVE_CHECK_S=3",
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
@@ -389,6 +390,36 @@ static void test_lost_hangup_webhooks_reconciled(void **state)
     json_decref(rec);
 }
 
+/* The customer hangs up and every webhook about it is lost, with no
+ * command of ours to notice: the periodic liveness check (every 3 s here)
+ * asks Telnyx and ends the call. */
+static void test_lost_webhooks_without_a_command_reconciled(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_t *rec = s_until(id, s_active_both, 15000);
+    char customer[160] = "";
+    json_t *legs = json_object_get(rec, "legs");
+    for (size_t i = 0; i < json_array_size(legs); i++)
+        if (strcmp(s_str(json_array_get(legs, i), "role"), "customer") == 0)
+            snprintf(customer, sizeof customer, "%s",
+                     s_str(json_array_get(legs, i), "call_control_id"));
+    json_decref(rec);
+    json_t *r = NULL;
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{\"fail_first_attempts\":5}", &r),
+                     200);
+    json_decref(r);
+    char path[256];
+    snprintf(path, sizeof path, "/v2/calls/%s/actions/hangup", customer);
+    assert_int_equal(h_sim_call(s_sim, "POST", path, "{}", &r), 200); /* behind our back */
+    json_decref(r);
+    rec = s_until(id, s_ended_both, 15000);
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", "{}", &r), 200);
+    json_decref(r);
+    json_decref(rec);
+}
+
 /* An agent's status in Redis, polled until it is `want` (1) or times out (0). */
 static int s_agent_becomes(const char *id, const char *want, int timeout_ms)
 {
@@ -496,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_inbound_rings_the_next_agent),
         cmocka_unit_test(test_inbound_nobody_available),
         cmocka_unit_test(test_lost_hangup_webhooks_reconciled),
+        cmocka_unit_test(test_lost_webhooks_without_a_command_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
         cmocka_unit_test(test_presence_follows_the_call),
         cmocka_unit_test(test_dtmf_and_recording),
