@@ -469,6 +469,67 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     cs_info("softphone of %s connected", agent);
 }
 
+/* What the softphone's SDK saw, as facts on the record (source sdk, the
+ * browser's clock): its call states, media connected, and the first audio
+ * packet after the answer (post_answer_audio_gap_ms). An agent reports on
+ * its own calls only. Returns why it was refused, or NULL. */
+static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    const char *state = json_string_value(json_object_get(msg, "state"));
+    const char *event = json_string_value(json_object_get(msg, "event"));
+    const json_t *at = json_object_get(msg, "at");
+    int64_t now = cs_ts_now_ms();
+    if (!id || !json_is_number(at) || (!state) == (!event))
+        return "sdk needs call, at (ms) and one of state or event";
+    int64_t t = (int64_t)json_number_value(at);
+    if (t < now - 86400000LL || t > now + 60000LL)
+        return "sdk: at is not a time of this call";
+    static const char *const states[] = {
+        "new",    "requesting", "trying", "recovering", "ringing", "answering", "early",
+        "active", "held",       "hangup", "destroy",    "purge",   NULL};
+    cs_event_kind_t kind = CS_EV_SDK_STATE;
+    if (event && strcmp(event, "media_connected") == 0)
+        kind = CS_EV_MEDIA_CONNECTED;
+    else if (event && strcmp(event, "first_audio") == 0)
+        kind = CS_EV_FIRST_AUDIO;
+    else if (event)
+        return "sdk: event is media_connected or first_audio";
+    int known = !state;
+    for (int i = 0; state && states[i]; i++)
+        known |= strcmp(state, states[i]) == 0;
+    if (!known)
+        return "sdk: not a state of the SDK's calls";
+    static __thread cs_call_t call;
+    char err[256];
+    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
+    if (rc)
+        return rc == 1 ? "no such call" : "storage unavailable";
+    if (strcmp(cs_call_agent(&call), agent) != 0)
+        return "not a call of this agent";
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.source = CS_SRC_SDK;
+    ev.clock = CS_CLOCK_SDK;
+    ev.at = t;
+    CS_COPY(ev.type, kind == CS_EV_SDK_STATE         ? "sdk.state"
+                     : kind == CS_EV_MEDIA_CONNECTED ? "sdk.media_connected"
+                                                     : "sdk.first_audio");
+    CS_COPY(ev.cs_hint, call.id);
+    CS_COPY(ev.value, state ? state : "");
+    snprintf(ev.id, sizeof ev.id, "sdk-%.24s-%s-%lld", call.id + 3, state ? state : event,
+             (long long)t);
+    cs_apply_t applied;
+    bool changed;
+    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err))
+        return "storage unavailable";
+    const char *rec = cs_store_last_record(self->store);
+    if (changed && self->pub && rec)
+        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    return NULL;
+}
+
 void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
 {
     cs_relay_t *self = arg;
@@ -494,6 +555,8 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
             bad = "dial needs to: a +E.164 number";
         else if (s_dial(self, agent, to, &rec, &status, &bad) == 0)
             json_decref(rec); /* the record went out as {"type":"dial"} */
+    } else if (strcmp(type, "sdk") == 0) {
+        bad = s_sdk_report(self, agent, msg);
     } else if (strcmp(type, "hangup") == 0) {
         const char *id = json_string_value(json_object_get(msg, "call"));
         if (!id)

@@ -13,7 +13,8 @@
  *     {"type":"call","call":record}      every change of the agent's calls
  *     {"type":"dial","call":record}      place this call (click-to-call)
  *     {"type":"error","error":"..."}     bad input; the socket stays
- *   and takes {"type":"dial","to"} and {"type":"hangup","call"}.
+ *   and takes {"type":"dial","to"}, {"type":"hangup","call"} and
+ *   {"type":"sdk","call","at", "state" | "event"} (what the SDK saw, as facts).
  *   (proto/README.md has every message.)
  *
  *   GET / the softphone (?token=<agent token>), and its files, from

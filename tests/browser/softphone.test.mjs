@@ -57,6 +57,14 @@ test('outbound: Calling…, Ringing… (no timer), In call with the timer from t
   // symptom 2: audio is flowing by the answer (early media built the path)
   const a = await page.evaluate(() => window.softphone.stats());
   assert.ok(a.bytesReceived > 0 && a.bytesSent > 0, `audio both ways at the answer: ${JSON.stringify(a)}`);
+  // ... and the record knows it: the softphone reports its first packet
+  // after the answer, the record derives the post-answer audio gap
+  const gap = await until('the audio gap on the record', () => {
+    const r = stack.ctl('call', rec.id);
+    return r.post_answer_audio_gap_ms !== null && r;
+  });
+  assert.ok(gap.post_answer_audio_gap_ms > -100 && gap.post_answer_audio_gap_ms < 1000,
+    `post_answer_audio_gap_ms ${gap.post_answer_audio_gap_ms}`);
   await page.getByRole('button', { name: 'Hold' }).click();
   await waitStatus('On hold');
   await page.getByRole('button', { name: 'Hold' }).click();

@@ -116,6 +116,44 @@ function ofSdkCall(rec) {
   return !!ccid && (rec.legs || []).some((l) => l.call_control_id === ccid);
 }
 
+// What the SDK sees goes to the record (relay: {"type":"sdk"}): its call
+// states, media connected, and the first audio packet after the answer,
+// from which the record derives post_answer_audio_gap_ms.
+const reported = new Set();
+function report(call, fields) {
+  if (!record) return;
+  const key = `${record.id}:${fields.state || fields.event}`;
+  if (reported.has(key)) return;
+  reported.add(key);
+  send({ type: 'sdk', call: record.id, at: Date.now(), ...fields });
+}
+
+function watchAudio(call) {
+  const pc = call.peer && call.peer.instance;
+  if (!pc || call._watched) return;
+  call._watched = true;
+  let base = null;
+  const poll = setInterval(async () => {
+    if (!record || ['hangup', 'destroy', 'purge'].includes(call.state)) { clearInterval(poll); return; }
+    if (pc.connectionState === 'connected') report(call, { event: 'media_connected' });
+    let inb = null;
+    (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') inb = r; });
+    if (call.state !== 'active' && call.state !== 'held') return;
+    const packets = inb ? inb.packetsReceived || 0 : 0;
+    if (base === null) { base = packets; return; }
+    if (packets > base && inb.lastPacketReceivedTimestamp) {
+      // getStats is cached ~50 ms: the first new packet came about
+      // (new packets - 1) frames of 20 ms before the last one
+      const at = inb.lastPacketReceivedTimestamp - (packets - base - 1) * 20;
+      if (!reported.has(`${record.id}:first_audio`)) {
+        reported.add(`${record.id}:first_audio`);
+        send({ type: 'sdk', call: record.id, event: 'first_audio', at: Math.round(at) });
+      }
+      clearInterval(poll);
+    }
+  }, 20);
+}
+
 function connectSdk(host, loginToken) {
   client = new TelnyxRTC({ host, login_token: loginToken, iceServers: [] });
   client.on('telnyx.ready', () => { note(''); render(); });
@@ -133,6 +171,8 @@ function connectSdk(host, loginToken) {
       }
       sdkCall = c;
       if (!record) record = [...recent.values()].find(ofSdkCall) || null;
+      report(c, { state: c.state });
+      if (['early', 'active', 'held'].includes(c.state)) watchAudio(c);
       if (c.remoteStream) {
         const audio = $('speaker');
         if (audio.srcObject !== c.remoteStream) {
