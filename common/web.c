@@ -517,3 +517,18 @@ int cs_web_query_arg(const char *query, const char *name, char *out, size_t len)
     }
     return -1;
 }
+
+int cs_web_path_id(const char *path, const char *prefix, char *id, size_t idlen, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0)
+        return 0;
+    const char *p = path + n, *slash = strchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : strlen(p);
+    if (len == 0 || len >= idlen)
+        return 0;
+    memcpy(id, p, len);
+    id[len] = '\0';
+    *rest = slash ? slash : "";
+    return 1;
+}

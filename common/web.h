@@ -70,6 +70,11 @@ void cs_web_close(cs_web_t *self, uint64_t conn, int abrupt);
  * copied into out; -1 when absent or longer than len - 1. */
 int cs_web_query_arg(const char *query, const char *name, char *out, size_t len);
 
+/* Routing "<prefix><id>[/<rest>]": 1 with the id copied and *rest pointing
+ * at "/<rest>" (or ""), 0 when the path is not under prefix or the id is
+ * empty or does not fit idlen. */
+int cs_web_path_id(const char *path, const char *prefix, char *id, size_t idlen, const char **rest);
+
 /* Connections open now (WebSocket only). */
 long cs_web_connections(cs_web_t *self);
 

@@ -251,22 +251,6 @@ static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_respons
     s_json(res, 200, out);
 }
 
-/* "/v1/<what>/<id>[/<rest>]" */
-static int s_split(const char *path, const char *prefix, char *id, size_t idlen, const char **rest)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(path, prefix, n) != 0)
-        return 0;
-    const char *p = path + n, *slash = strchr(p, '/');
-    size_t len = slash ? (size_t)(slash - p) : strlen(p);
-    if (len == 0 || len >= idlen)
-        return 0;
-    memcpy(id, p, len);
-    id[len] = '\0';
-    *rest = slash ? slash : "";
-    return 1;
-}
-
 static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response_t *res)
 {
     if (!s_authorized(self, req->authorization))
@@ -298,7 +282,7 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
             s_error(self, res, status, why);
         else
             s_json(res, 201, rec);
-    } else if (s_split(req->path, "/v1/calls/", id, sizeof id, &rest)) {
+    } else if (cs_web_path_id(req->path, "/v1/calls/", id, sizeof id, &rest)) {
         static __thread cs_call_t call;
         json_t *rec = NULL;
         int status, rc;
@@ -317,7 +301,7 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
         } else {
             s_error(self, res, 404, "no such endpoint");
         }
-    } else if (post && s_split(req->path, "/v1/agents/", id, sizeof id, &rest) &&
+    } else if (post && cs_web_path_id(req->path, "/v1/agents/", id, sizeof id, &rest) &&
                strcmp(rest, "/token") == 0) {
         int missing = 0;
         json_t *a = cs_agent_get(cs_store_redis(self->store), id, &missing, err, sizeof err);

@@ -149,22 +149,6 @@ static int s_authorized(s_sim_t *sim, const char *auth)
            strlen(auth + 7) == strlen(sim->api_key);
 }
 
-/* Splits "/v2/calls/<id>/actions/<action>" and friends. */
-static int s_route(const char *url, const char *prefix, char *id, size_t idlen, const char **rest)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(url, prefix, n) != 0)
-        return 0;
-    const char *p = url + n, *slash = strchr(p, '/');
-    size_t len = slash ? (size_t)(slash - p) : strlen(p);
-    if (len == 0 || len >= idlen)
-        return 0;
-    memcpy(id, p, len);
-    id[len] = '\0';
-    *rest = slash ? slash : "";
-    return 1;
-}
-
 static void s_metrics(s_sim_t *sim, cs_web_response_t *res)
 {
     long legs, alive, hooks, delivered, failed, pending;
@@ -238,7 +222,7 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
                             "The API key in the Authorization header is missing or invalid.", ""};
     } else if (post && strcmp(url, "/v2/calls") == 0) {
         rc = sim_model_dial(sim->model, body, now, &data, &err);
-    } else if (s_route(url, "/v2/calls/", id, sizeof id, &rest)) {
+    } else if (cs_web_path_id(url, "/v2/calls/", id, sizeof id, &rest)) {
         if (get && !*rest)
             rc = sim_model_status(sim->model, id, now, &data, &err);
         else if ((post || strcmp(method, "PUT") == 0) && strncmp(rest, "/actions/", 9) == 0)
@@ -246,7 +230,7 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
     } else if (post && strcmp(url, "/v2/telephony_credentials") == 0) {
         rc = sim_creds_create(sim->creds, body, now, &data, &err);
         ok_status = 201;
-    } else if (s_route(url, "/v2/telephony_credentials/", id, sizeof id, &rest)) {
+    } else if (cs_web_path_id(url, "/v2/telephony_credentials/", id, sizeof id, &rest)) {
         if (get && !*rest)
             rc = sim_creds_get(sim->creds, id, now, &data, &err);
         else if (post && strcmp(rest, "/token") == 0)
@@ -264,7 +248,7 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
     } else if (post && strcmp(url, "/sim/numbers") == 0) {
         rc = sim_model_set_number(sim->model, body, &err);
         data = rc ? NULL : json_pack("{s:s}", "result", "ok");
-    } else if (get && s_route(url, "/sim/calls/", id, sizeof id, &rest) && !*rest) {
+    } else if (get && cs_web_path_id(url, "/sim/calls/", id, sizeof id, &rest) && !*rest) {
         data = sim_model_leg_json(sim->model, id);
         rc = data ? 0 : -1;
         json_t *browser = data ? sim_rtc_leg_json(sim->rtc, id) : NULL;
