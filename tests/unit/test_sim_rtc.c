@@ -286,6 +286,52 @@ static void test_outbound_order(void **state)
     json_decref(out);
 }
 
+/* The other way Call Control connects a parked browser leg: dial the
+ * customer linked to it and bridge on answer (or bridge by hand). */
+static void test_dial_linked_and_bridge(void **state)
+{
+    (void)state;
+    s_clear();
+    s_login(7, NULL);
+    s_clear();
+    s_in(7, "{\"id\":\"i-d\",\"method\":\"telnyx_rtc.invite\",\"params\":{\"sdp\":\"v=0\\r\\n\","
+            "\"dialogParams\":{\"callID\":\"call-d\",\"destination_number\":\"+15550100001\"}}}");
+    int ring = s_find("telnyx_rtc.ringing");
+    assert_true(ring >= 0);
+    char ccid[128];
+    snprintf(ccid, sizeof ccid, "%s", s_param(ring, "telnyx_call_control_id"));
+    sim_rtc_local_sdp(s_r, ccid, "v=0\r\nanswer\r\n", T0);
+    json_decref(sim_model_outbox(s_m));
+    json_t *body =
+               json_pack("{s:s, s:s, s:s, s:s, s:b}", "connection_id", "1001", "to", "+15550100001",
+                         "from", "+15550009999", "link_to", ccid, "bridge_on_answer", 1),
+           *data = NULL;
+    sim_error_t err;
+    assert_int_equal(sim_model_dial(s_m, body, T0 + 10, &data, &err), 0);
+    json_decref(body);
+    json_decref(data);
+    sim_rtc_apply(s_r, T0 + 10);
+    assert_true(s_find("telnyx_rtc.media") >= 0); /* its ringing is the browser's early media */
+    sim_model_tick(s_m, T0 + 1010);
+    sim_rtc_apply(s_r, T0 + 1010);
+    int answer = s_find("telnyx_rtc.answer");
+    assert_true(answer > s_find("telnyx_rtc.media"));
+    assert_non_null(sim_model_peer(s_m, ccid));
+    json_decref(sim_model_outbox(s_m));
+    /* Call Control hangs the customer up: the bridge takes the browser's leg */
+    json_t *none = json_object();
+    assert_int_equal(
+        sim_model_action(s_m, sim_model_peer(s_m, ccid), "hangup", none, T0 + 2000, &data, &err),
+        0);
+    json_decref(none);
+    json_decref(data);
+    sim_rtc_apply(s_r, T0 + 2000);
+    int bye = s_find("telnyx_rtc.bye");
+    assert_true(bye >= 0);
+    assert_string_equal(s_param(bye, "cause"), "NORMAL_CLEARING");
+    json_decref(sim_model_outbox(s_m));
+}
+
 static void test_busy_bye_cause(void **state)
 {
     (void)state;
@@ -377,6 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_outbound_order),
+        cmocka_unit_test(test_dial_linked_and_bridge),
         cmocka_unit_test(test_busy_bye_cause),
         cmocka_unit_test(test_reconnect_and_attach),
     };
