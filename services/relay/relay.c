@@ -188,14 +188,20 @@ static int s_dial(cs_relay_t *self, const char *agent, const char *to, json_t **
     return 0;
 }
 
-/* Hang up: a fact on the record (durable), then a wake-up on the bus. */
-static int s_hangup(cs_relay_t *self, const char *id, const char *by, json_t **record, int *status)
+/* Hang up: a fact on the record (durable), then a wake-up on the bus.
+ * agent: only a call of this agent (a softphone), or NULL (the CRM). */
+static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const char *by,
+                    json_t **record, int *status)
 {
     static __thread cs_call_t call;
     char err[256];
     int rc = cs_store_get(self->store, id, &call, err, sizeof err);
     if (rc) {
         *status = rc == 1 ? 404 : 503;
+        return -1;
+    }
+    if (agent && strcmp(cs_call_agent(&call), agent) != 0) {
+        *status = 403;
         return -1;
     }
     char cs_id[CS_ID_LEN];
@@ -294,7 +300,7 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
             else
                 s_json(res, 200, cs_call_to_json(&call));
         } else if (post && strcmp(rest, "/hangup") == 0) {
-            if (s_hangup(self, id, "crm", &rec, &status))
+            if (s_hangup(self, id, NULL, "crm", &rec, &status))
                 s_error(self, res, status, status == 404 ? "no such call" : "storage unavailable");
             else
                 s_json(res, 202, rec);
@@ -446,9 +452,12 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     }
     json_decref(ids);
     json_object_del(a, "credential_id");
+    /* server_time: the page corrects its clock by it, so its timer (now -
+     * answered_at) is right even on a skewed laptop clock */
     s_send(self, conn,
-           json_pack("{s:s, s:o, s:{s:s, s:s?}, s:o}", "type", "hello", "agent", a, "rtc", "host",
-                     self->rtc_host, "login_token", jwt, "calls", calls));
+           json_pack("{s:s, s:o, s:{s:s, s:s?}, s:o, s:I}", "type", "hello", "agent", a, "rtc",
+                     "host", self->rtc_host, "login_token", jwt, "calls", calls, "server_time",
+                     (json_int_t)cs_ts_now_ms()));
     free(jwt);
     cs_info("softphone of %s connected", agent);
 }
@@ -539,14 +548,29 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
             bad = "dial needs to: a +E.164 number";
         else if (s_dial(self, agent, to, &rec, &status, &bad) == 0)
             json_decref(rec); /* the record went out as {"type":"dial"} */
+    } else if (strcmp(type, "get") == 0) {
+        /* the Clone pattern: a page that missed a version asks again */
+        const char *id = json_string_value(json_object_get(msg, "call"));
+        static __thread cs_call_t call;
+        char err[256];
+        int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
+        if (rc)
+            bad = rc == 1 ? "no such call" : "storage unavailable";
+        else if (strcmp(cs_call_agent(&call), agent) != 0)
+            bad = "not a call of this agent";
+        else
+            s_send(self, conn,
+                   json_pack("{s:s, s:o}", "type", "call", "call", cs_call_to_json(&call)));
     } else if (strcmp(type, "sdk") == 0) {
         bad = s_sdk_report(self, agent, msg);
     } else if (strcmp(type, "hangup") == 0) {
         const char *id = json_string_value(json_object_get(msg, "call"));
         if (!id)
             bad = "hangup needs call: a call id";
-        else if (s_hangup(self, id, agent, &rec, &status))
-            bad = status == 404 ? "no such call" : "storage unavailable";
+        else if (s_hangup(self, id, agent, agent, &rec, &status))
+            bad = status == 404   ? "no such call"
+                  : status == 403 ? "not a call of this agent"
+                                  : "storage unavailable";
         else
             json_decref(rec); /* the change comes back as {"type":"call"} */
     } else {

@@ -9,11 +9,13 @@
  *     POST /v1/calls/{id}/hangup     a hangup request fact, then the orchestrator
  *     POST /v1/agents/{id}/token     a short-lived agent token (token.h)
  *   WS /ws?token=<agent token>: the softphone. The relay sends
- *     {"type":"hello","agent":{...},"rtc":{"host","login_token"},"calls":[...]}
+ *     {"type":"hello","agent":{...},"rtc":{"host","login_token"},"calls":[...],
+ *      "server_time":ms}
  *     {"type":"call","call":record}      every change of the agent's calls
  *     {"type":"dial","call":record}      place this call (click-to-call)
  *     {"type":"error","error":"..."}     bad input; the socket stays
- *   and takes {"type":"dial","to"}, {"type":"hangup","call"} and
+ *   and takes {"type":"dial","to"}, {"type":"hangup","call"},
+ *   {"type":"get","call"} (a page that saw a version gap asks again) and
  *   {"type":"sdk","call","at", "state" | "event"} (what the SDK saw, as facts).
  *   (proto/README.md has every message.)
  *

@@ -55,6 +55,7 @@ test('click-to-call from the CRM: the softphone is told to dial, the SDK places 
   const page = await stack.page();
   await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${token}`);
   const hello = await until('hello', () => page.evaluate(() => window.relay.find('hello')));
+  assert.ok(Math.abs(hello.server_time - Date.now()) < 5000, 'hello carries the server time');
   assert.equal(hello.agent.id, 'bob');
   assert.equal(hello.agent.credential_id, undefined, 'the credential stays on the server');
   assert.equal(hello.rtc.host, `ws://127.0.0.1:${stack.simPort}`);
@@ -81,6 +82,20 @@ test('click-to-call from the CRM: the softphone is told to dial, the SDK places 
   await page.waitForFunction((i) => window.cs.states(i).includes('destroy'), callId, { timeout: 15000 });
   await until('ended pushed with both legs down', () => page.evaluate((cs) => window.relay.find('call', (m) => m.call.id === cs &&
     m.call.state === 'ended' && m.call.legs.length === 2 && m.call.legs.every((l) => l.ended_at)), id));
+  // another agent sees none of it and cannot act on it
+  const { body: { token: carolToken } } = await stack.crm('POST', '/v1/agents/carol/token');
+  const other = await stack.page();
+  await other.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${carolToken}`);
+  await until('carol hello', () => other.evaluate(() => window.relay.find('hello')));
+  await other.evaluate((cs) => window.relay.send({ type: 'get', call: cs }), id);
+  await other.evaluate((cs) => window.relay.send({ type: 'hangup', call: cs }), id);
+  await until('two refusals', () => other.evaluate(() => window.relay.messages.filter((m) => m.type === 'error').length === 2));
+  assert.equal(await other.evaluate(() => window.relay.messages.filter((m) => m.type === 'call').length), 0);
+  await other.context().close();
+  // bob asks again for a version he may have missed: the record comes back
+  const n = await page.evaluate(() => window.relay.messages.length);
+  await page.evaluate((cs) => window.relay.send({ type: 'get', call: cs }), id);
+  await until('get answered', () => page.evaluate((k) => window.relay.messages.length > k, n));
   // the socket's own hang up, for a call that is already over, is harmless
   await page.evaluate((cs) => window.relay.send({ type: 'hangup', call: cs }), id);
   await page.evaluate(() => window.relay.send({ type: 'nonsense' }));

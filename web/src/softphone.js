@@ -15,6 +15,7 @@ let sdkCall = null; // the SDK's Call
 let client = null;
 let ws = null;
 let muted = false;
+let skew = 0; // server time - this page's time, from hello
 const recent = new Map(); // the agent's records seen lately, by id (a call ringing in)
 
 function sdkView() {
@@ -27,7 +28,7 @@ function sdkView() {
 }
 
 function render() {
-  const v = view(record, sdkView(), Date.now());
+  const v = view(record, sdkView(), Date.now() + skew);
   $('status').textContent = v.status;
   const timer = $('timer');
   timer.hidden = v.timer === null;
@@ -85,6 +86,7 @@ function place(rec) {
 
 function onRelay(msg) {
   if (msg.type === 'hello') {
+    if (msg.server_time) skew = msg.server_time - Date.now();
     $('agent').textContent = msg.agent.name || msg.agent.id;
     if (!msg.rtc.login_token) {
       note('No SDK login for this agent: ask the operator to set its Telnyx credential.');
@@ -100,6 +102,10 @@ function onRelay(msg) {
     }
     place(msg.call);
   } else if (msg.type === 'call') {
+    // versions only grow: an older copy is dropped, a gap is asked again
+    const known = recent.get(msg.call.id) || (record && record.id === msg.call.id ? record : null);
+    if (known && msg.call.version < known.version) return;
+    if (known && msg.call.version > known.version + 1) send({ type: 'get', call: msg.call.id });
     recent.set(msg.call.id, msg.call);
     if (recent.size > 20) recent.delete(recent.keys().next().value);
     // the record of the call on screen, or the one whose leg is the SDK's
