@@ -155,16 +155,31 @@ json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen)
     return out;
 }
 
-int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,
-                            size_t errlen)
+static int s_set_field(cs_redis_t *redis, const char *id, const char *field, const char *value,
+                       char *err, size_t errlen)
 {
     char key[128];
     snprintf(key, sizeof key, "cs:agent:%s", id);
-    const char *argv[] = {"HSET", key, "credential_id", credential_id};
+    const char *argv[] = {"HSET", key, field, value};
     redisReply *r = cs_redis_argv(redis, 4, argv, NULL);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
     if (rc)
         snprintf(err, errlen, "HSET %s: %s", key, r ? r->str : "Redis unreachable");
     freeReplyObject(r);
     return rc;
+}
+
+int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,
+                            size_t errlen)
+{
+    return s_set_field(redis, id, "credential_id", credential_id, err, errlen);
+}
+
+int cs_agent_set_role(cs_redis_t *redis, const char *id, const char *role, char *err, size_t errlen)
+{
+    if (strcmp(role, "agent") != 0 && strcmp(role, "supervisor") != 0) {
+        snprintf(err, errlen, "role must be agent or supervisor");
+        return -1;
+    }
+    return s_set_field(redis, id, "role", role, err, errlen);
 }

@@ -23,6 +23,11 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
 int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,
                             size_t errlen);
 
+/* Sets the agent's role: "agent" (its own calls) or "supervisor" (also the
+ * dashboard, every call). -1 with err for another value. */
+int cs_agent_set_role(cs_redis_t *redis, const char *id, const char *role, char *err,
+                      size_t errlen);
+
 /* The agent as JSON (new reference) or NULL; *missing set when unknown. */
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen);
 

@@ -87,6 +87,10 @@ else
 fi
 token=$(curl -sf -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" \
   "http://127.0.0.1:$relay_port/v1/agents/alice/token" | json_field token)
+# a supervisor for the wallboard
+bin/callsync-ctl agent set sam --sip-user sam01 --name Sam --role supervisor > /dev/null
+sam_token=$(curl -sf -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" \
+  "http://127.0.0.1:$relay_port/v1/agents/sam/token" | json_field token)
 
 cat <<EOT
 
@@ -99,6 +103,8 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   local Telnyx      http://127.0.0.1:$sim_port/v2 (Bearer sim-key), webhooks to the ingestor
   softphone         http://127.0.0.1:$relay_port/?token=$token
                     (alice; dial +15550100001: rings 1 s with early media, then answers)
+  dashboard         http://127.0.0.1:$relay_port/dashboard?token=$sam_token
+                    (sam, a supervisor: every live call, agents by presence)
   a call to her     curl -s -X POST -d '{"from":"+15557770001","to":"+15550009999"}' http://127.0.0.1:$sim_port/sim/calls
   server dial       CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
                     (rings alice's softphone, then the customer; the customer hangs up after 3 s)
@@ -107,6 +113,6 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
   agent token       curl -s -X POST -H "Authorization: Bearer $CALLSYNC_API_KEY" http://127.0.0.1:$relay_port/v1/agents/alice/token
   far-end phone     http://127.0.0.1:$sim_port/phone (be the customer in a tab)
 
-  The dashboard is not built yet; see the status table in README.md.
+  What is built and what is not: the status table in README.md.
 EOT
 wait

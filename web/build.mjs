@@ -1,10 +1,12 @@
-// Builds web/dist: the softphone bundle (the real SDK included) and its page.
+// Builds web/dist: the softphone (the real SDK included) and the dashboard, each a bundle and a page.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 
 mkdirSync('dist', { recursive: true });
-await build({
-  entryPoints: ['src/softphone.js'], bundle: true, format: 'esm', platform: 'browser',
-  target: 'es2020', minify: true, sourcemap: true, outfile: 'dist/softphone.js', logLevel: 'warning',
-});
-copyFileSync('softphone.html', 'dist/softphone.html');
+for (const page of ['softphone', 'dashboard']) {
+  await build({
+    entryPoints: [`src/${page}.js`], bundle: true, format: 'esm', platform: 'browser',
+    target: 'es2020', minify: true, sourcemap: true, outfile: `dist/${page}.js`, logLevel: 'warning',
+  });
+  copyFileSync(`${page}.html`, `dist/${page}.html`);
+}

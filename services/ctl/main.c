@@ -41,7 +41,7 @@ static const char *s_usage =
     "  calls --active\n"
     "  events <call_control_id | cs id>\n"
     "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
-    "            [--credential <Telnyx telephony credential id>]\n"
+    "            [--credential <Telnyx telephony credential id>] [--role agent|supervisor]\n"
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164> [--browser]\n"
     "  hangup <call_control_id | cs id>\n"
@@ -196,8 +196,9 @@ static int s_agent_set(cs_store_t *store, int argc, char **argv)
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    const char *cred = s_opt(argc, argv, "--credential");
-    if (cred && cs_agent_set_credential(cs_store_redis(store), id, cred, err, sizeof err)) {
+    const char *cred = s_opt(argc, argv, "--credential"), *role = s_opt(argc, argv, "--role");
+    if ((cred && cs_agent_set_credential(cs_store_redis(store), id, cred, err, sizeof err)) ||
+        (role && cs_agent_set_role(cs_store_redis(store), id, role, err, sizeof err))) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }

@@ -21,6 +21,7 @@ enum { M_PUSHED, M_REFUSED, M_WS_BAD, M_COUNT };
 typedef struct {
     uint64_t conn;
     char agent[CS_TOKEN_AGENT_LEN]; /* "" until the token checked out */
+    int dashboard;                  /* a supervisor's wallboard: every call, read-only */
 } s_sock_t;
 
 struct cs_relay {
@@ -141,7 +142,8 @@ static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, co
     int n = 0;
     pthread_mutex_lock(&self->lock);
     for (s_sock_t *s = zhashx_first(self->socks); s && n < 64; s = zhashx_next(self->socks))
-        if (agent[0] && strcmp(s->agent, agent) == 0)
+        if ((agent[0] && strcmp(s->agent, agent) == 0 && !s->dashboard) ||
+            (s->dashboard && strcmp(type, "call") == 0))
             conns[n++] = s->conn;
     pthread_mutex_unlock(&self->lock);
     for (int i = 0; i < n; i++) {
@@ -333,7 +335,9 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
  * web dir, one path segment of [A-Za-z0-9._-] (no way out of it). */
 static void s_static(cs_relay_t *self, const char *path, cs_web_response_t *res)
 {
-    const char *name = strcmp(path, "/") == 0 ? "softphone.html" : path + 1;
+    const char *name = strcmp(path, "/") == 0            ? "softphone.html"
+                       : strcmp(path, "/dashboard") == 0 ? "dashboard.html"
+                                                         : path + 1;
     size_t n = strlen(name);
     if (n == 0 || n > 64 || name[0] == '.' ||
         strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
@@ -388,6 +392,19 @@ void cs_relay_http(void *arg, const cs_web_request_t *req, cs_web_response_t *re
 
 /* ---- the softphone's socket ---- */
 
+/* Every agent and its presence, without credentials (new reference). */
+static json_t *s_agents(cs_relay_t *self)
+{
+    char err[256];
+    json_t *list = cs_agent_list(cs_store_redis(self->store), err, sizeof err);
+    if (!list)
+        return json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a) json_object_del(a, "credential_id");
+    return list;
+}
+
 /* The SDK's login token for the agent's credential, minted with the API
  * key the browser never sees (NULL when there is none). */
 static char *s_sdk_token(cs_relay_t *self, const json_t *agent)
@@ -419,6 +436,19 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     json_t *a = v == CS_TOKEN_OK
                     ? cs_agent_get(cs_store_redis(self->store), agent, &missing, err, sizeof err)
                     : NULL;
+    char view[16] = "";
+    cs_web_query_arg(query, "view", view, sizeof view);
+    int dashboard = strcmp(view, "dashboard") == 0;
+    const char *role = json_string_value(json_object_get(a, "role"));
+    if (a && dashboard && (!role || strcmp(role, "supervisor") != 0)) {
+        cs_info("dashboard refused: %s is not a supervisor", agent);
+        s_send(self, conn,
+               json_pack("{s:s, s:s}", "type", "error", "error",
+                         "the dashboard is for supervisors (callsync-ctl agent set --role)"));
+        cs_web_close(self->web, conn, 0);
+        json_decref(a);
+        return;
+    }
     if (!a) {
         cs_info("socket refused: %s", v != CS_TOKEN_OK ? cs_token_result_name(v) : "no such agent");
         s_send(self, conn,
@@ -430,6 +460,7 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     }
     s_sock_t *s = calloc(1, sizeof *s);
     s->conn = conn;
+    s->dashboard = dashboard;
     CS_COPY(s->agent, agent);
     char key[24];
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
@@ -438,7 +469,7 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     pthread_mutex_unlock(&self->lock);
     /* What the softphone starts from: who it is, how its SDK logs in, and
      * the agent's live calls (so a reload shows the call it was on). */
-    char *jwt = s_sdk_token(self, a);
+    char *jwt = dashboard ? NULL : s_sdk_token(self, a);
     json_t *calls = json_array();
     json_t *ids = cs_store_active(self->store, err, sizeof err);
     size_t i;
@@ -447,17 +478,22 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     json_array_foreach(ids, i, id)
     {
         if (cs_store_get(self->store, json_string_value(id), &call, err, sizeof err) == 0 &&
-            cs_call_state(&call) != CS_STATE_ENDED && strcmp(cs_call_agent(&call), agent) == 0)
+            cs_call_state(&call) != CS_STATE_ENDED &&
+            (dashboard || strcmp(cs_call_agent(&call), agent) == 0))
             json_array_append_new(calls, cs_call_to_json(&call));
     }
     json_decref(ids);
     json_object_del(a, "credential_id");
     /* server_time: the page corrects its clock by it, so its timer (now -
      * answered_at) is right even on a skewed laptop clock */
-    s_send(self, conn,
-           json_pack("{s:s, s:o, s:{s:s, s:s?}, s:o, s:I}", "type", "hello", "agent", a, "rtc",
-                     "host", self->rtc_host, "login_token", jwt, "calls", calls, "server_time",
-                     (json_int_t)cs_ts_now_ms()));
+    json_t *hello = json_pack("{s:s, s:o, s:{s:s, s:s?}, s:o, s:I}", "type", "hello", "agent", a,
+                              "rtc", "host", self->rtc_host, "login_token", jwt, "calls", calls,
+                              "server_time", (json_int_t)cs_ts_now_ms());
+    if (dashboard) {
+        json_object_set_new(hello, "view", json_string("dashboard"));
+        json_object_set_new(hello, "agents", s_agents(self));
+    }
+    s_send(self, conn, hello);
     free(jwt);
     cs_info("softphone of %s connected", agent);
 }
@@ -527,11 +563,14 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
 {
     cs_relay_t *self = arg;
     char key[24], agent[CS_TOKEN_AGENT_LEN] = "";
+    int dashboard = 0;
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
     pthread_mutex_lock(&self->lock);
     s_sock_t *s = zhashx_lookup(self->socks, key);
-    if (s)
+    if (s) {
         CS_COPY(agent, s->agent);
+        dashboard = s->dashboard;
+    }
     pthread_mutex_unlock(&self->lock);
     if (!agent[0])
         return; /* refused at open; it is closing */
@@ -542,6 +581,10 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
     int status;
     if (!json_is_object(msg) || !type) {
         bad = "a message is a JSON object with a type";
+    } else if (strcmp(type, "agents") == 0) {
+        s_send(self, conn, json_pack("{s:s, s:o}", "type", "agents", "agents", s_agents(self)));
+    } else if (dashboard) {
+        bad = "the dashboard is read-only";
     } else if (strcmp(type, "dial") == 0) {
         const char *to = json_string_value(json_object_get(msg, "to"));
         if (!s_e164(to))

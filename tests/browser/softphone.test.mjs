@@ -80,6 +80,36 @@ test('outbound: Calling…, Ringing… (no timer), In call with the timer from t
   assert.ok(ended.talk_seconds >= 0);
 });
 
+test('the dashboard: a supervisor sees a row per live call, its timer, and agents by presence; an agent is refused', async () => {
+  stack.ctl('agent', 'set', 'sam', '--sip-user', 'sam01', '--name', 'Sam', '--status', 'offline', '--role', 'supervisor');
+  const { body: { token: samToken } } = await stack.crm('POST', '/v1/agents/sam/token');
+  const ctx = await stack.browser.newContext();
+  const board = await ctx.newPage();
+  await board.goto(`${stack.relay}/dashboard?token=${encodeURIComponent(samToken)}`);
+  await until('the board', () => board.evaluate(() => !!window.dashboard));
+  const rows = board.getByRole('table', { name: 'Live calls' }).locator('tbody tr');
+  // dana calls; the wallboard shows the call, then its talk time
+  stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
+  await page.getByLabel('Number').fill('+15550100001');
+  await page.getByRole('button', { name: 'Call' }).click();
+  await until('a row', async () => (await rows.count()) === 1, 15000);
+  await waitStatus('In call');
+  await until('talk time on the board', async () => /^0:0\d$/.test(await rows.first().locator('td').nth(4).textContent()), 15000);
+  const cells = await rows.first().locator('td').allTextContents();
+  assert.deepEqual(cells.slice(0, 4), ['dana', 'outbound', '+15550100001', 'active']);
+  await until('dana busy on the board', async () => /busy: 1 \(Dana\)/.test(await board.locator('#presence').textContent()));
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await waitStatus('Call ended');
+  await until('the row goes', async () => (await rows.count()) === 0, 15000);
+  await until('the outcome', async () => /answered 1/.test(await board.locator('#outcomes').textContent()));
+  // an agent's token does not open the wallboard
+  const { body: { token: danaToken } } = await stack.crm('POST', '/v1/agents/dana/token');
+  const refused = await ctx.newPage();
+  await refused.goto(`${stack.relay}/dashboard?token=${encodeURIComponent(danaToken)}`);
+  await until('refused', async () => /supervisors/.test(await refused.locator('#note').textContent()));
+  await ctx.close();
+});
+
 test('inbound: the softphone rings with the caller, Answer puts it in call, the caller hangs up', async () => {
   stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
   await stack.rest('POST', '/sim/numbers', { number: '+15557770009', ring_ms: 0 });

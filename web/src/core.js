@@ -69,3 +69,43 @@ export function e164(text) {
   const t = String(text || '').replace(/[\s().-]/g, '');
   return /^\+[1-9][0-9]{2,14}$/.test(t) ? t : null;
 }
+
+/**
+ * The wallboard's view: a row per live call, agents by presence, and the
+ * calls that ended while the page was open.
+ * @param {CallRecord[]} calls every record seen (latest version each)
+ * @param {{id: string, name?: string, status: string}[]} agents
+ * @param {number} now ms (the server's clock)
+ */
+export function board(calls, agents, now) {
+  const live = calls.filter((c) => c.state !== 'ended')
+    .sort((a, b) => String(a.initiated_at || a.id).localeCompare(String(b.initiated_at || b.id)));
+  const rows = live.map((c) => ({
+    id: c.id,
+    agent: c.agent_id || '—',
+    direction: c.direction || '—',
+    number: (c.direction === 'inbound' ? c.from : c.to) || '—',
+    state: c.state,
+    time: c.answered_at ? clock(now - Date.parse(c.answered_at)) : '',
+  }));
+  const presence = {};
+  for (const a of agents) (presence[a.status] = presence[a.status] || []).push(a.name || a.id);
+  const ended = calls.filter((c) => c.state === 'ended');
+  const outcomes = {};
+  for (const c of ended) {
+    const o = c.answered_at ? 'answered' : (c.hangup_cause || 'unanswered');
+    outcomes[o] = (outcomes[o] || 0) + 1;
+  }
+  const talks = ended.map((c) => c.talk_seconds).filter((t) => typeof t === 'number');
+  const gaps = calls.map((c) => c.post_answer_audio_gap_ms).filter((g) => typeof g === 'number')
+    .sort((a, b) => a - b);
+  const avg = (xs) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+  return {
+    rows,
+    presence,
+    outcomes,
+    avgTalk: avg(talks),
+    avgGap: avg(gaps),
+    p95Gap: gaps.length ? gaps[Math.min(gaps.length - 1, Math.floor(0.95 * gaps.length))] : null,
+  };
+}

@@ -60,3 +60,20 @@ test('helpers: clock, numbers, clientState', () => {
   assert.equal(e164('+0123'), null);
   assert.deepEqual(JSON.parse(atob(clientState({ id: 'cs_9' }))), { cs: 'cs_9' });
 });
+
+test('the wallboard: a row per live call with its timer, presence, outcomes and the audio gap', async () => {
+  const { board } = await import('../src/core.js');
+  const calls = [
+    rec('active', { id: 'cs_a', agent_id: 'alice', answered_at: new Date(T - 65000).toISOString(), post_answer_audio_gap_ms: 12 }),
+    rec('ringing', { id: 'cs_b', agent_id: 'bob', direction: 'inbound', from: '+15557770001' }),
+    rec('ended', { id: 'cs_c', answered_at: new Date(T - 9000).toISOString(), talk_seconds: 8, post_answer_audio_gap_ms: 30 }),
+    rec('ended', { id: 'cs_d', hangup_cause: 'user_busy' }),
+  ];
+  const b = board(calls, [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'available' }], T);
+  assert.deepEqual(b.rows.map((r) => [r.id, r.number, r.time]), [['cs_a', '+15550100001', '1:05'], ['cs_b', '+15557770001', '']]);
+  assert.deepEqual(b.presence, { busy: ['alice'], available: ['Carol'] });
+  assert.deepEqual(b.outcomes, { answered: 1, user_busy: 1 });
+  assert.equal(b.avgTalk, 8);
+  assert.equal(b.avgGap, 21);
+  assert.equal(b.p95Gap, 30);
+});

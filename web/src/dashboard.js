@@ -1,0 +1,69 @@
+// The supervisors' wallboard: every live call (a row each, its timer
+// ticking from the provider's answer), agents by presence, and what ended
+// while it was open. Rendered from core.board() over the records the relay
+// pushes; it holds no state of its own beyond them.
+import { board, clock } from './core.js';
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.search).get('token');
+const calls = new Map();
+let agents = [];
+let skew = 0;
+let ws = null;
+
+function cell(tr, text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  tr.appendChild(td);
+}
+
+function render() {
+  const b = board([...calls.values()], agents, Date.now() + skew);
+  const body = $('calls');
+  body.replaceChildren();
+  for (const r of b.rows) {
+    const tr = document.createElement('tr');
+    tr.dataset.call = r.id;
+    for (const t of [r.agent, r.direction, r.number, r.state, r.time]) cell(tr, t);
+    body.appendChild(tr);
+  }
+  $('empty').hidden = b.rows.length > 0;
+  const pres = $('presence');
+  pres.replaceChildren();
+  for (const [status, names] of Object.entries(b.presence)) {
+    const li = document.createElement('li');
+    li.textContent = `${status}: ${names.length} (${names.join(', ')})`;
+    pres.appendChild(li);
+  }
+  $('outcomes').textContent = Object.entries(b.outcomes).map(([o, n]) => `${o} ${n}`).join(' · ') || 'none yet';
+  $('talk').textContent = b.avgTalk === null ? '—' : clock(b.avgTalk * 1000);
+  $('gap').textContent = b.avgGap === null ? '—' : `${Math.round(b.avgGap)} ms (p95 ${Math.round(b.p95Gap)} ms)`;
+  window.dashboard = { board: b };
+}
+
+function start() {
+  if (!token) { $('note').textContent = 'Open with ?token=<a supervisor\'s agent token>'; return; }
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?view=dashboard&token=${encodeURIComponent(token)}`);
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === 'hello') {
+      skew = msg.server_time - Date.now();
+      for (const c of msg.calls) calls.set(c.id, c);
+      agents = msg.agents || [];
+    } else if (msg.type === 'call') {
+      const known = calls.get(msg.call.id);
+      if (!known || msg.call.version >= known.version) calls.set(msg.call.id, msg.call);
+      if (known && msg.call.version > known.version + 1) ws.send(JSON.stringify({ type: 'get', call: msg.call.id }));
+    } else if (msg.type === 'agents') {
+      agents = msg.agents;
+    } else if (msg.type === 'error') {
+      $('note').textContent = msg.error;
+    }
+    render();
+  };
+  ws.onclose = () => { $('note').textContent = $('note').textContent || 'Disconnected: reload the page'; };
+  setInterval(render, 1000);
+  setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'agents' })), 2000);
+}
+
+start();
