@@ -32,7 +32,8 @@ wait_http() {
     curl -sf -o /dev/null "$1" && return 0
     sleep 0.05
   done
-  echo "bench: $1 never came up" >&2
+  echo "bench: $1 never came up; the logs:" >&2
+  tail -n 20 "$dir"/*.log >&2 || true
   return 1
 }
 
