@@ -431,3 +431,23 @@ json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t 
     freeReplyObject(r);
     return out;
 }
+
+json_t *cs_store_live(cs_store_t *self, const char *agent, char *err, size_t errlen)
+{
+    json_t *ids = cs_store_active(self, err, errlen);
+    if (!ids)
+        return NULL;
+    json_t *out = json_array();
+    size_t i;
+    json_t *id;
+    static __thread cs_call_t call; /* 20 KiB: off the caller's stack */
+    json_array_foreach(ids, i, id)
+    {
+        if (cs_store_get(self, json_string_value(id), &call, err, errlen) == 0 &&
+            cs_call_state(&call) != CS_STATE_ENDED &&
+            (!agent || !agent[0] || strcmp(cs_call_agent(&call), agent) == 0))
+            json_array_append_new(out, cs_call_to_json(&call));
+    }
+    json_decref(ids);
+    return out;
+}

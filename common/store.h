@@ -84,6 +84,11 @@ int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, s
 /* Ids of calls not ended (new reference: array of strings). NULL on error. */
 json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen);
 
+/* The records (as cs_call_to_json) of calls not ended, only agent's when
+ * agent is set; cs:active also holds ended calls whose last leg is being
+ * hung up, which are left out. New reference, NULL on error. */
+json_t *cs_store_live(cs_store_t *self, const char *agent, char *err, size_t errlen);
+
 /* The call's history entries in arrival order (decode each with
  * cs_call_history_event() and the record). New reference, NULL on error. */
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen);

@@ -100,25 +100,13 @@ static int s_call(cs_store_t *store, const char *id)
 static int s_calls_active(cs_store_t *store)
 {
     char err[256];
-    json_t *ids = cs_store_active(store, err, sizeof err);
-    if (!ids) {
+    json_t *out = cs_store_live(store, NULL, err, sizeof err);
+    if (!out) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    json_t *out = json_array();
-    size_t i;
-    json_t *id;
-    static cs_call_t call;
-    json_array_foreach(ids, i, id)
-    {
-        /* cs:active also holds ended calls whose last leg is being hung up */
-        if (cs_store_get(store, json_string_value(id), &call, err, sizeof err) == 0 &&
-            cs_call_state(&call) != CS_STATE_ENDED)
-            json_array_append_new(out, cs_call_to_json(&call));
-    }
     s_print(out);
     json_decref(out);
-    json_decref(ids);
     return 0;
 }
 

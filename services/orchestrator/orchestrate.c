@@ -353,41 +353,33 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
 static void s_guards(cs_orch_t *self, const cs_call_t *call)
 {
     cs_state_t state = cs_call_state(call);
-    if (state == CS_STATE_ENDED)
+    int64_t start = call->created.at, answered = 0;
+    for (int i = 0; !start && i < call->nlegs; i++)
+        start = call->legs[i].initiated.at;
+    for (int i = 0; i < call->nlegs; i++)
+        if (call->legs[i].answered.at && (!answered || call->legs[i].answered.at < answered))
+            answered = call->legs[i].answered.at;
+    if (state == CS_STATE_ENDED || !start)
         return;
-    const char *kind;
-    int64_t due;
+    cs_redis_t *redis = cs_store_redis(self->store);
+    const char *kind = NULL;
+    int64_t due = 0;
     if (state == CS_STATE_DIALING || state == CS_STATE_RINGING) {
-        int64_t start = call->created.at;
-        for (int i = 0; !start && i < call->nlegs; i++)
-            start = call->legs[i].initiated.at;
-        if (!start)
-            return;
         kind = "stuck_check";
         due = start + 1000LL * self->stuck_s;
-    } else {
-        int64_t answered = 0;
-        for (int i = 0; i < call->nlegs; i++)
-            if (call->legs[i].answered.at && (!answered || call->legs[i].answered.at < answered))
-                answered = call->legs[i].answered.at;
-        if (!answered)
-            return;
+    } else if (answered) {
         kind = "max_duration";
         due = answered + 1000LL * self->max_call_s;
     }
-    if (cs_timers_add(cs_store_redis(self->store), kind, call->id, "-", due))
+    if (kind && cs_timers_add(redis, kind, call->id, "-", due))
         cs_warn("call %s: %s not scheduled (Redis)", call->id, kind);
     /* The liveness check: the next point of a fixed grid from the call's
      * start, so every wake names the same due time until it has passed. */
-    int64_t start = call->created.at;
-    for (int i = 0; !start && i < call->nlegs; i++)
-        start = call->legs[i].initiated.at;
     int64_t period = 1000LL * self->alive_check_s, now = cs_ts_now_ms();
-    if (start && period > 0 && call->nlegs > 0) {
-        int64_t next = start + ((now - start) / period + 1) * period;
-        if (cs_timers_add(cs_store_redis(self->store), "alive_check", call->id, "-", next))
-            cs_warn("call %s: alive_check not scheduled (Redis)", call->id);
-    }
+    if (period > 0 && call->nlegs > 0 &&
+        cs_timers_add(redis, "alive_check", call->id, "-",
+                      start + ((now - start) / period + 1) * period))
+        cs_warn("call %s: alive_check not scheduled (Redis)", call->id);
 }
 
 /* The call's agent's presence (see orchestrate.h). */

@@ -239,23 +239,9 @@ static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_respons
     cs_web_query_arg(req->query, "agent", agent, sizeof agent);
     if (strcmp(active, "1") != 0)
         return s_error(self, res, 400, "only active=1 listings are kept: add ?active=1");
-    json_t *ids = cs_store_active(self->store, err, sizeof err);
-    if (!ids)
+    json_t *out = cs_store_live(self->store, agent, err, sizeof err);
+    if (!out)
         return s_error(self, res, 503, "storage unavailable");
-    json_t *out = json_array();
-    size_t i;
-    json_t *id;
-    static __thread cs_call_t call;
-    json_array_foreach(ids, i, id)
-    {
-        if (cs_store_get(self->store, json_string_value(id), &call, err, sizeof err) != 0 ||
-            cs_call_state(&call) == CS_STATE_ENDED)
-            continue;
-        if (agent[0] && strcmp(cs_call_agent(&call), agent) != 0)
-            continue;
-        json_array_append_new(out, cs_call_to_json(&call));
-    }
-    json_decref(ids);
     s_json(res, 200, out);
 }
 
@@ -470,19 +456,9 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     /* What the softphone starts from: who it is, how its SDK logs in, and
      * the agent's live calls (so a reload shows the call it was on). */
     char *jwt = dashboard ? NULL : s_sdk_token(self, a);
-    json_t *calls = json_array();
-    json_t *ids = cs_store_active(self->store, err, sizeof err);
-    size_t i;
-    json_t *id;
-    static __thread cs_call_t call;
-    json_array_foreach(ids, i, id)
-    {
-        if (cs_store_get(self->store, json_string_value(id), &call, err, sizeof err) == 0 &&
-            cs_call_state(&call) != CS_STATE_ENDED &&
-            (dashboard || strcmp(cs_call_agent(&call), agent) == 0))
-            json_array_append_new(calls, cs_call_to_json(&call));
-    }
-    json_decref(ids);
+    json_t *calls = cs_store_live(self->store, dashboard ? NULL : agent, err, sizeof err);
+    if (!calls)
+        calls = json_array(); /* Redis down: the pushes will bring them */
     json_object_del(a, "credential_id");
     /* server_time: the page corrects its clock by it, so its timer (now -
      * answered_at) is right even on a skewed laptop clock */
