@@ -384,6 +384,12 @@ cs_state_t cs_call_state(const cs_call_t *call)
     return CS_STATE_DIALING;
 }
 
+int64_t cs_call_answered_at(const cs_call_t *call)
+{
+    const char *source;
+    return s_answered(call, &source).at;
+}
+
 const char *cs_call_direction(const cs_call_t *call)
 {
     return s_direction(call);

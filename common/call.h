@@ -148,6 +148,10 @@ cs_state_t cs_call_state(const cs_call_t *call);
 /* The call's agent as cs_call_to_json shows it ("" when none). */
 const char *cs_call_agent(const cs_call_t *call);
 
+/* When the conversation began (the record's answered_at, from which
+ * talk_seconds counts), in ms since the epoch; 0 before the answer. */
+int64_t cs_call_answered_at(const cs_call_t *call);
+
 /* "outbound" | "inbound" | NULL while unknown (see cs_call_to_json). */
 const char *cs_call_direction(const cs_call_t *call);
 const char *cs_state_name(cs_state_t state);

@@ -353,12 +353,9 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
 static void s_guards(cs_orch_t *self, const cs_call_t *call)
 {
     cs_state_t state = cs_call_state(call);
-    int64_t start = call->created.at, answered = 0;
+    int64_t start = call->created.at, answered = cs_call_answered_at(call);
     for (int i = 0; !start && i < call->nlegs; i++)
         start = call->legs[i].initiated.at;
-    for (int i = 0; i < call->nlegs; i++)
-        if (call->legs[i].answered.at && (!answered || call->legs[i].answered.at < answered))
-            answered = call->legs[i].answered.at;
     if (state == CS_STATE_ENDED || !start)
         return;
     cs_redis_t *redis = cs_store_redis(self->store);
@@ -367,7 +364,7 @@ static void s_guards(cs_orch_t *self, const cs_call_t *call)
     if (state == CS_STATE_DIALING || state == CS_STATE_RINGING) {
         kind = "stuck_check";
         due = start + 1000LL * self->stuck_s;
-    } else if (answered) {
+    } else if (answered) { /* the talk time, as the record counts it */
         kind = "max_duration";
         due = answered + 1000LL * self->max_call_s;
     }

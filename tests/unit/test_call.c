@@ -179,6 +179,32 @@ static void test_outbound_answered(void **state)
     json_decref(rec);
 }
 
+/* A server dial: the agent's leg answers first, the customer's later. The
+ * conversation (answered_at, talk time, the max-duration guard through
+ * cs_call_answered_at) starts at the customer's answer. */
+static void test_answered_at_is_the_customers(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "e1", 0, AG, "agent"), "outgoing", CO, "sip:a@x"),
+        s_wh(CS_EV_ANSWERED, "e2", 2000, AG, "agent"),
+        s_numbers(s_wh(CS_EV_INITIATED, "e3", 2100, CU, "customer"), "outgoing", CO, CX),
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    assert_int_equal(cs_call_answered_at(&call), 0);
+    assert_int_equal(cs_call_state(&call), CS_STATE_RINGING);
+    cs_event_t answer = s_wh(CS_EV_ANSWERED, "e4", 5500, CU, "customer");
+    cs_call_merge(&call, &answer, NULL);
+    assert_int_equal(cs_call_answered_at(&call), T0 + 5500);
+    json_t *rec = cs_call_to_json(&call);
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:05.500Z");
+    json_decref(rec);
+}
+
 /* Hang up pressed while the customer rings: the call is ended at once (the
  * request is a fact), a late answer cannot revive it, and when Telnyx's
  * hangups arrive their provider times win for ended_at and the cause. In
@@ -494,6 +520,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outbound_answered),
         cmocka_unit_test(test_hangup_requested),
+        cmocka_unit_test(test_answered_at_is_the_customers),
         cmocka_unit_test(test_inbound),
         cmocka_unit_test(test_inbound_second_agent),
         cmocka_unit_test(test_busy),
