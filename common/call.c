@@ -14,9 +14,23 @@
 #include "text.h"
 
 static const char *s_kind_names[] = {
-    "unknown", "created",   "initiated",       "answered",        "bridged",
-    "hangup",  "hold",      "unhold",          "recording_saved", "dtmf",
-    "machine", "sdk_state", "media_connected", "first_audio",     "hangup_requested",
+    "unknown",
+    "created",
+    "initiated",
+    "answered",
+    "bridged",
+    "hangup",
+    "hold",
+    "unhold",
+    "recording_saved",
+    "dtmf",
+    "machine",
+    "sdk_state",
+    "media_connected",
+    "first_audio",
+    "hangup_requested",
+    "transfer_requested",
+    "consult_requested",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -191,6 +205,10 @@ static bool s_merge_leg(cs_leg_t *leg, const cs_event_t *ev)
     case CS_EV_BRIDGED:
         ch |= s_tfact_merge(&leg->bridged, at, ev->clock);
         break;
+    case CS_EV_SDK_STATE:
+        if (strcmp(ev->value, "hangup") == 0 || strcmp(ev->value, "destroy") == 0)
+            ch |= s_tfact_merge(&leg->sdk_ended, at, ev->clock);
+        break;
     case CS_EV_HANGUP:
         ch |= s_tfact_merge(&leg->ended, at, ev->clock);
         ch |= s_sfact_merge(&leg->hangup_cause, ev->hangup_cause, at, (int)ev->clock);
@@ -242,7 +260,9 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
             s_lww_str(call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, ev->value, at);
         if (strcmp(ev->value, "active") == 0)
             ch |= s_tfact_merge(&call->sdk_answered, at, ev->clock);
-        if (strcmp(ev->value, "hangup") == 0 || strcmp(ev->value, "destroy") == 0)
+        /* a report naming its leg ends that leg (the SDK may hold several:
+         * a consult call, a leg transferred away); one without ends the call */
+        if ((strcmp(ev->value, "hangup") == 0 || strcmp(ev->value, "destroy") == 0) && !ev->ccid[0])
             ch |= s_tfact_merge(&call->sdk_ended, at, ev->clock);
         break;
     case CS_EV_MEDIA_CONNECTED:
@@ -254,6 +274,19 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
     case CS_EV_FIRST_AUDIO:
         ch |= s_tfact_merge(&call->first_audio, at, ev->clock);
         break;
+    case CS_EV_CONSULT_REQUESTED:
+        return ch | s_lww_str(call->consult, sizeof call->consult, &call->consult_at, ev->to, at);
+    case CS_EV_TRANSFER_REQUESTED: {
+        /* only the transfer's own facts: its "to" is the target, not the leg's */
+        bool added = false;
+        cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
+        if (!leg)
+            return ch;
+        ch |= added | s_tfact_merge(&leg->xfer, at, ev->clock);
+        ch |= s_sfact_merge(&leg->xfer_mode, ev->value, at, (int)ev->clock);
+        ch |= s_sfact_merge(&leg->xfer_to, ev->to, at, (int)ev->clock);
+        return ch;
+    }
     default:
         break;
     }
@@ -300,10 +333,42 @@ static cs_tfact_t s_leg_time(const cs_leg_t *leg, size_t field)
     return leg ? *(const cs_tfact_t *)((const char *)leg + field) : (cs_tfact_t){0, CS_CLOCK_NONE};
 }
 
-/* The call's agent: the one its creator named; else the agent whose leg
- * answered first; else the first agent rung; else what a leg-less event said. */
+/* Whether a warm transfer handed the call to this consulted leg. */
+static int s_handed_to(const cs_call_t *call, const cs_leg_t *leg)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (call->legs[i].xfer.at && strcmp(call->legs[i].xfer_mode.v, "warm") == 0 &&
+            strcmp(call->legs[i].xfer_to.v, leg->ccid) == 0)
+            return 1;
+    return 0;
+}
+
+/* A leg that took the call over from a transfer, and talks: the target of
+ * a blind transfer, or a consulted leg a warm transfer was completed to. */
+static int s_took_over(const cs_call_t *call, const cs_leg_t *leg)
+{
+    if (!leg->answered.at)
+        return 0;
+    if (strcmp(leg->role.v, "transfer") == 0)
+        return 1;
+    return strcmp(leg->role.v, "consulted") == 0 && s_handed_to(call, leg);
+}
+
+/* The call's agent: after a transfer, the agent who took it over (the
+ * latest to answer, and not gone on); else the one its creator named; else
+ * the agent whose leg answered first; else the first agent rung; else what
+ * a leg-less event said. */
 static const char *s_agent(const cs_call_t *call)
 {
+    const cs_leg_t *took = NULL;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        if (l->agent.v[0] && !l->xfer.at && s_took_over(call, l) &&
+            (!took || l->answered.at > took->answered.at))
+            took = l;
+    }
+    if (took)
+        return took->agent.v;
     if (call->agent_id.rank == 3)
         return call->agent_id.v;
     const cs_leg_t *best = NULL;
@@ -335,15 +400,32 @@ static cs_tfact_t s_answered(const cs_call_t *call, const char **source)
     return t;
 }
 
-/* Whether a leg's end ends the conversation: the customer's leg, or an
- * agent's leg that was talking, always; an agent's leg that never answered
- * only on an outbound call (the agent gave up), not on an inbound one,
- * where it is one agent not picking up while the customer waits. */
-static int s_ends_call(const cs_leg_t *leg, const char *dir)
+/* A leg's end: Telnyx's hangup, or its SDK's. */
+static cs_tfact_t s_leg_end(const cs_leg_t *leg)
 {
-    if (!leg->ended.at)
+    return s_tfact_better(&leg->sdk_ended, &leg->ended) ? leg->sdk_ended : leg->ended;
+}
+
+/* Whether a leg's end ends the conversation:
+ * - a leg whose party transferred the call on: never (it left on purpose);
+ * - an agent's consult call, a consulted leg the call was not handed to,
+ *   or a transfer target that never answered: never (the consult or the
+ *   transfer failed; the customer stays);
+ * - the customer's leg, a leg that took the call over, or an agent's leg
+ *   that was talking: always;
+ * - an agent's leg that never answered: on an outbound call (the agent
+ *   gave up), not on an inbound one, where it is one agent not picking up
+ *   while the customer waits. */
+static int s_ends_call(const cs_call_t *call, const cs_leg_t *leg, const char *dir)
+{
+    if (!s_leg_end(leg).at || leg->xfer.at)
         return 0;
-    if (strcmp(leg->role.v, "agent") != 0 || leg->answered.at || leg->bridged.at)
+    const char *role = leg->role.v;
+    if (strcmp(role, "consult") == 0)
+        return 0;
+    if (strcmp(role, "transfer") == 0 || strcmp(role, "consulted") == 0)
+        return s_took_over(call, leg);
+    if (strcmp(role, "agent") != 0 || leg->answered.at || leg->bridged.at)
         return 1;
     return !dir || strcmp(dir, "inbound") != 0;
 }
@@ -353,11 +435,13 @@ static cs_tfact_t s_ended(const cs_call_t *call, const cs_leg_t **by)
     const char *dir = s_direction(call);
     cs_tfact_t t = {0, CS_CLOCK_NONE};
     *by = NULL;
-    for (int i = 0; i < call->nlegs; i++)
-        if (s_ends_call(&call->legs[i], dir) && s_tfact_better(&call->legs[i].ended, &t)) {
-            t = call->legs[i].ended;
+    for (int i = 0; i < call->nlegs; i++) {
+        cs_tfact_t end = s_leg_end(&call->legs[i]);
+        if (s_ends_call(call, &call->legs[i], dir) && s_tfact_better(&end, &t)) {
+            t = end;
             *by = &call->legs[i];
         }
+    }
     if (s_tfact_better(&call->sdk_ended, &t)) {
         t = call->sdk_ended;
         *by = NULL;
@@ -398,6 +482,47 @@ const char *cs_call_direction(const cs_call_t *call)
 const char *cs_call_agent(const cs_call_t *call)
 {
     return s_agent(call);
+}
+
+bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const char *agent)
+{
+    if (leg->agent.v[0])
+        return strcmp(leg->agent.v, agent) == 0;
+    return strcmp(leg->role.v, "customer") != 0 && strcmp(call->agent_id.v, agent) == 0;
+}
+
+const cs_leg_t *cs_call_agent_leg(const cs_call_t *call, const char *agent)
+{
+    const cs_leg_t *best = NULL;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        if (!cs_call_leg_is_agents(call, l, agent) || l->ended.at || l->xfer.at ||
+            strcmp(l->role.v, "customer") == 0 || strcmp(l->role.v, "consult") == 0)
+            continue;
+        if (!best || (l->answered.at && !best->answered.at))
+            best = l;
+    }
+    return best;
+}
+
+static int s_add_agent(const char *out[], int n, int max, const char *agent)
+{
+    if (!agent[0] || n == max)
+        return n;
+    for (int i = 0; i < n; i++)
+        if (strcmp(out[i], agent) == 0)
+            return n;
+    out[n] = agent;
+    return n + 1;
+}
+
+int cs_call_agents(const cs_call_t *call, const char *out[], int max)
+{
+    int n = s_add_agent(out, 0, max, s_agent(call));
+    n = s_add_agent(out, n, max, call->agent_id.v);
+    for (int i = 0; i < call->nlegs; i++)
+        n = s_add_agent(out, n, max, call->legs[i].agent.v);
+    return n;
 }
 
 const char *cs_state_name(cs_state_t state)
@@ -480,7 +605,17 @@ json_t *cs_call_to_json(const cs_call_t *call)
                       s_time_or_null(l->bridged.at), "ended_at", s_time_or_null(l->ended.at),
                       "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
                       s_str_or_null(l->hangup_source.v), "sip_code", s_str_or_null(l->sip_code.v)));
+        json_t *lo = json_array_get(legs, json_array_size(legs) - 1);
+        json_object_set_new(lo, "agent_id", s_str_or_null(l->agent.v));
+        json_object_set_new(lo, "transferred_at", s_time_or_null(l->xfer.at));
+        json_object_set_new(lo, "transfer", s_str_or_null(l->xfer_mode.v));
+        json_object_set_new(lo, "transfer_to", s_str_or_null(l->xfer_to.v));
     }
+    const char *agents[CS_MAX_LEGS + 2];
+    int nagents = cs_call_agents(call, agents, CS_MAX_LEGS + 2);
+    json_t *agents_j = json_array();
+    for (int i = 0; i < nagents; i++)
+        json_array_append_new(agents_j, json_string(agents[i]));
     char digits[CS_MAX_DTMF * 2 + 1] = "";
     for (int i = 0; i < call->ndtmf; i++)
         strncat(digits, call->dtmf[i].digit, sizeof digits - strlen(digits) - 1);
@@ -498,6 +633,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "state", json_string(cs_state_name(cs_call_state(call))));
     json_object_set_new(o, "direction", s_str_or_null(s_direction(call)));
     json_object_set_new(o, "agent_id", s_str_or_null(s_agent(call)));
+    json_object_set_new(o, "agents", agents_j);
     json_object_set_new(o, "flow", s_str_or_null(call->flow.v));
     json_object_set_new(o, "from", s_str_or_null(from));
     json_object_set_new(o, "to", s_str_or_null(to));
@@ -522,6 +658,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "recording_url", s_str_or_null(call->recording_url));
     json_object_set_new(o, "machine_detection", s_str_or_null(call->machine.v));
     json_object_set_new(o, "dtmf", json_string(digits));
+    json_object_set_new(o, "consult", s_str_or_null(call->consult));
     json_object_set_new(o, "clocks", clocks);
     return o;
 }
@@ -550,15 +687,18 @@ static int64_t s_earliest(const cs_call_t *call)
     s_min(&t0, call->hold_at);
     s_min(&t0, call->sdk_state_at);
     s_min(&t0, call->recording_at);
+    s_min(&t0, call->consult_at);
     for (int i = 0; i < call->ndtmf; i++)
         s_min(&t0, call->dtmf[i].at);
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
-        const cs_sfact_t *lsf[] = {&l->role, &l->agent,        &l->direction,     &l->from,
-                                   &l->to,   &l->hangup_cause, &l->hangup_source, &l->sip_code};
+        const cs_sfact_t *lsf[] = {&l->role,      &l->agent,        &l->direction,     &l->from,
+                                   &l->to,        &l->hangup_cause, &l->hangup_source, &l->sip_code,
+                                   &l->xfer_mode, &l->xfer_to};
         for (size_t j = 0; j < sizeof lsf / sizeof lsf[0]; j++)
             s_min(&t0, lsf[j]->at);
-        const cs_tfact_t *ltf[] = {&l->initiated, &l->answered, &l->bridged, &l->ended};
+        const cs_tfact_t *ltf[] = {&l->initiated, &l->answered,  &l->bridged,
+                                   &l->ended,     &l->sdk_ended, &l->xfer};
         for (size_t j = 0; j < sizeof ltf / sizeof ltf[0]; j++)
             s_min(&t0, ltf[j]->at);
     }
@@ -700,6 +840,10 @@ json_t *cs_call_to_store(const cs_call_t *call)
         s_put_leg_sfact(lo, "cause", &l->hangup_cause, t0, &l->ended);
         s_put_leg_sfact(lo, "hsrc", &l->hangup_source, t0, &l->ended);
         s_put_leg_sfact(lo, "sip", &l->sip_code, t0, &l->ended);
+        s_put_tfact(lo, "sdk_end", &l->sdk_ended, t0);
+        s_put_tfact(lo, "xfer", &l->xfer, t0);
+        s_put_leg_sfact(lo, "xmode", &l->xfer_mode, t0, &l->xfer);
+        s_put_leg_sfact(lo, "xto", &l->xfer_to, t0, &l->xfer);
         json_array_append_new(legs, lo);
     }
     json_object_set_new(o, "legs", legs);
@@ -713,6 +857,7 @@ json_t *cs_call_to_store(const cs_call_t *call)
                             json_pack("[b, I]", call->hold, (json_int_t)(call->hold_at - t0)));
     s_put_lww(o, "sdk", call->sdk_state, call->sdk_state_at, t0);
     s_put_lww(o, "rec", call->recording_url, call->recording_at, t0);
+    s_put_lww(o, "consult", call->consult, call->consult_at, t0);
     s_put_sfact(o, "amd", &call->machine, t0);
     if (call->ndtmf) {
         json_t *d = json_array();
@@ -769,6 +914,10 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
         rc |= s_get_leg_sfact(lo, "cause", &l->hangup_cause, t0, &l->ended);
         rc |= s_get_leg_sfact(lo, "hsrc", &l->hangup_source, t0, &l->ended);
         rc |= s_get_leg_sfact(lo, "sip", &l->sip_code, t0, &l->ended);
+        rc |= s_get_tfact(lo, "sdk_end", &l->sdk_ended, t0);
+        rc |= s_get_tfact(lo, "xfer", &l->xfer, t0);
+        rc |= s_get_leg_sfact(lo, "xmode", &l->xfer_mode, t0, &l->xfer);
+        rc |= s_get_leg_sfact(lo, "xto", &l->xfer_to, t0, &l->xfer);
     }
     rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered, t0);
     rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended, t0);
@@ -786,6 +935,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, t0);
     rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at,
                     t0);
+    rc |= s_get_lww(o, "consult", call->consult, sizeof call->consult, &call->consult_at, t0);
     rc |= s_get_sfact(o, "amd", &call->machine, t0);
     const json_t *d = json_object_get(o, "dtmf");
     for (size_t i = 0; rc == 0 && i < json_array_size(d) && i < CS_MAX_DTMF; i++) {
@@ -853,11 +1003,13 @@ static const char *s_canonical_type[] = {
     "sdk.media_connected",
     "sdk.first_audio",
     "callsync.hangup_requested",
+    "callsync.transfer_requested",
+    "callsync.consult_requested",
 };
 /* one name and one canonical type per kind: a new kind must add both */
-_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_HANGUP_REQUESTED + 1,
+_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_CONSULT_REQUESTED + 1,
                "s_canonical_type must name every cs_event_kind_t");
-_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_HANGUP_REQUESTED + 1,
+_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_CONSULT_REQUESTED + 1,
                "s_kind_names must name every cs_event_kind_t");
 
 static const char *s_sources[] = {"webhook", "sdk", "command"};

@@ -27,21 +27,24 @@
 #define CS_MAX_DTMF 64
 
 typedef enum {
-    CS_EV_UNKNOWN = 0,      /* kept in the history, changes nothing */
-    CS_EV_CREATED,          /* a dial intent: relay, ctl or the CRM created the call */
-    CS_EV_INITIATED,        /* call.initiated */
-    CS_EV_ANSWERED,         /* call.answered */
-    CS_EV_BRIDGED,          /* call.bridged */
-    CS_EV_HANGUP,           /* call.hangup */
-    CS_EV_HOLD,             /* call.hold */
-    CS_EV_UNHOLD,           /* call.unhold */
-    CS_EV_RECORDING_SAVED,  /* call.recording.saved */
-    CS_EV_DTMF,             /* call.dtmf.received */
-    CS_EV_MACHINE,          /* call.machine.*detection.ended / greeting.ended */
-    CS_EV_SDK_STATE,        /* the softphone's SDK reported a call state */
-    CS_EV_MEDIA_CONNECTED,  /* the softphone's ICE/DTLS is up */
-    CS_EV_FIRST_AUDIO,      /* first remote audio packet at the softphone */
-    CS_EV_HANGUP_REQUESTED, /* an agent, operator or the CRM asked to end the call */
+    CS_EV_UNKNOWN = 0,        /* kept in the history, changes nothing */
+    CS_EV_CREATED,            /* a dial intent: relay, ctl or the CRM created the call */
+    CS_EV_INITIATED,          /* call.initiated */
+    CS_EV_ANSWERED,           /* call.answered */
+    CS_EV_BRIDGED,            /* call.bridged */
+    CS_EV_HANGUP,             /* call.hangup */
+    CS_EV_HOLD,               /* call.hold */
+    CS_EV_UNHOLD,             /* call.unhold */
+    CS_EV_RECORDING_SAVED,    /* call.recording.saved */
+    CS_EV_DTMF,               /* call.dtmf.received */
+    CS_EV_MACHINE,            /* call.machine.*detection.ended / greeting.ended */
+    CS_EV_SDK_STATE,          /* the softphone's SDK reported a call state */
+    CS_EV_MEDIA_CONNECTED,    /* the softphone's ICE/DTLS is up */
+    CS_EV_FIRST_AUDIO,        /* first remote audio packet at the softphone */
+    CS_EV_HANGUP_REQUESTED,   /* an agent, operator or the CRM asked to end the call */
+    CS_EV_TRANSFER_REQUESTED, /* an agent hands the call on and leaves: ccid = its leg,
+                                 value = "blind" | "warm", to = the target (see below) */
+    CS_EV_CONSULT_REQUESTED,  /* an agent consults before a warm transfer: to = the target */
 } cs_event_kind_t;
 
 typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
@@ -58,7 +61,7 @@ typedef struct {
     char ccid[CS_CCID_LEN];
     char leg_id[CS_UUID_LEN];
     char session_id[CS_UUID_LEN];
-    char role[16];      /* "agent" | "customer" */
+    char role[16];      /* "agent" | "customer" | "transfer" | "consult" | "consulted" */
     int role_rank;      /* 2: said by client_state, 1: inferred */
     char direction[16]; /* Telnyx's "incoming" | "outgoing"; CREATED: "inbound" | "outbound" */
     char from[CS_STR_LEN];
@@ -94,6 +97,13 @@ typedef struct {
     /* The hangup's strings, ranked by the hangup's time so that the earliest
      * hangup report of the leg decides all three together. */
     cs_sfact_t hangup_cause, hangup_source, sip_code;
+    cs_tfact_t sdk_ended; /* the SDK holding this leg hung up (its report named the leg) */
+    /* The leg's party handed the call on and left: a blind transfer (to:
+     * "+E.164" or an agent id), or a warm transfer completed (to: the
+     * control id of the consulted leg that takes over). Its end then does
+     * not end the call. */
+    cs_tfact_t xfer;
+    cs_sfact_t xfer_mode, xfer_to;
 } cs_leg_t;
 
 typedef struct {
@@ -122,7 +132,9 @@ typedef struct {
     int64_t sdk_state_at;
     char recording_url[CS_URL_LEN]; /* last writer wins */
     int64_t recording_at;
-    cs_sfact_t machine; /* answering machine detection result */
+    cs_sfact_t machine;       /* answering machine detection result */
+    char consult[CS_STR_LEN]; /* the latest consult's target ("+E.164" or an agent id) */
+    int64_t consult_at;
     int ndtmf;
     cs_dtmf_t dtmf[CS_MAX_DTMF]; /* sorted by (at, digit) */
 } cs_call_t;
@@ -147,6 +159,21 @@ cs_state_t cs_call_state(const cs_call_t *call);
 
 /* The call's agent as cs_call_to_json shows it ("" when none). */
 const char *cs_call_agent(const cs_call_t *call);
+
+/* Whether the leg is the agent's: it names the agent, or it names nobody,
+ * is not the customer's, and the agent is the creator's (the SDK's own
+ * call). */
+bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const char *agent);
+
+/* The live leg through which an agent takes part in the call: its own leg
+ * (one naming it, or for the creator's agent one naming nobody: the SDK's
+ * own call), not the customer's, not a consult call, not one transferred
+ * away; an answered one first. NULL when it has none. */
+const cs_leg_t *cs_call_agent_leg(const cs_call_t *call, const char *agent);
+
+/* Every agent the call has involved (its creator's, every leg's), for
+ * pushing the record to each; returns how many were written to out[]. */
+int cs_call_agents(const cs_call_t *call, const char *out[], int max);
 
 /* When the conversation began (the record's answered_at, from which
  * talk_seconds counts), in ms since the epoch; 0 before the answer. */

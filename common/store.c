@@ -210,6 +210,13 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
                 goto out;
             }
             version = call->version;
+            if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
+                cs_call_state(call) == CS_STATE_ENDED) {
+                *outcome = CS_APPLY_REFUSED;
+                freeReplyObject(r);
+                rc = 0;
+                goto out;
+            }
             bool dropped = false;
             *changed = cs_call_merge(call, ev, &dropped);
             if (dropped)
@@ -370,6 +377,35 @@ int cs_store_request_hangup(cs_store_t *self, const char *cs_id, const char *by,
     cs_apply_t applied;
     bool changed;
     return cs_store_apply(self, &ev, NULL, 0, &applied, call, &changed, err, errlen);
+}
+
+int cs_store_request_transfer(cs_store_t *self, const char *cs_id, const char *ccid,
+                              const char *mode, const char *to, cs_call_t *call, char *err,
+                              size_t errlen)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ccid ? CS_EV_TRANSFER_REQUESTED : CS_EV_CONSULT_REQUESTED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, ccid ? "callsync.transfer_requested" : "callsync.consult_requested");
+    char uuid[CS_UUID_STR_LEN];
+    cs_ids_uuid(uuid);
+    snprintf(ev.id, sizeof ev.id, "%s-%s", ccid ? "xfer" : "consult", uuid);
+    CS_COPY(ev.cs_hint, cs_id);
+    if (ccid)
+        CS_COPY(ev.ccid, ccid);
+    CS_COPY(ev.value, mode ? mode : "");
+    CS_COPY(ev.to, to);
+    cs_apply_t applied;
+    bool changed;
+    if (cs_store_apply(self, &ev, NULL, 0, &applied, call, &changed, err, errlen))
+        return -1;
+    if (applied == CS_APPLY_STORED)
+        return 0;
+    snprintf(err, errlen, applied == CS_APPLY_REFUSED ? "the call has ended" : "no such call");
+    return 1;
 }
 
 int cs_store_get(cs_store_t *self, const char *id, cs_call_t *call, char *err, size_t errlen)

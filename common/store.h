@@ -23,6 +23,7 @@ typedef enum {
     CS_APPLY_STORED,    /* in the call's history (and merged, when it said something new) */
     CS_APPLY_DUPLICATE, /* this event id was stored before: nothing changed */
     CS_APPLY_UNLINKED,  /* an event type the model does not use, for no known call: raw log only */
+    CS_APPLY_REFUSED,   /* a transfer or consult request for a call that has ended: not stored */
 } cs_apply_t;
 
 typedef struct {
@@ -69,6 +70,17 @@ int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to,
  * transfers that parked leg to `to`. */
 int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
                             char *err, size_t errlen);
+
+/* Records a transfer request (CS_EV_TRANSFER_REQUESTED) on the leaving
+ * leg `ccid`: mode "blind" (to: "+E.164" or an agent id) or "warm" (to:
+ * the consulted leg's control id). Or, with ccid NULL, a consult request
+ * (CS_EV_CONSULT_REQUESTED, to: the target). The call must not have ended
+ * when the fact is written (checked in the same atomic merge, so a request
+ * cannot revive an ended call): 0 stored, 1 refused (the call has ended,
+ * or there is no such call), -1 Redis. *call holds the record after. */
+int cs_store_request_transfer(cs_store_t *self, const char *cs_id, const char *ccid,
+                              const char *mode, const char *to, cs_call_t *call, char *err,
+                              size_t errlen);
 
 /* Records that the call must end (an ending fact, CS_EV_HANGUP_REQUESTED):
  * `by` says who asked ("callsync-ctl", "max duration", an agent...). The

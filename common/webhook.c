@@ -90,7 +90,12 @@ void cs_webhook_client_state(const char *b64, cs_event_t *ev)
     const char *agent = json_string_value(json_object_get(cs, "agent"));
     if (id && s_cs_id_ok(id))
         CS_COPY(ev->cs_hint, id);
-    if (role && (strcmp(role, "agent") == 0 || strcmp(role, "customer") == 0)) {
+    /* the roles of call.h: who the leg's party is in the conversation */
+    static const char *const roles[] = {"agent", "customer", "transfer", "consult", "consulted"};
+    bool known = false;
+    for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
+        known |= strcmp(role, roles[i]) == 0;
+    if (known) {
         CS_COPY(ev->role, role);
         ev->role_rank = 2;
     }

@@ -12,6 +12,9 @@
  *                                      (--browser: the record the softphone's
  *                                      own call joins with clientState)
  *   hangup <id>                        asks the orchestrator to end every leg
+ *   transfer <id> --to <E.164 | agent id>
+ *                                      blind transfer: the customer goes to the
+ *                                      target, the call's agent leaves
  *   dtmf <id> <digits>                 sends DTMF to the customer's leg
  *   record <id> start|stop             records the call (the URL lands on the record)
  *   tail [--count N]                   prints bus messages as they pass
@@ -45,6 +48,7 @@ static const char *s_usage =
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164> [--browser]\n"
     "  hangup <call_control_id | cs id>\n"
+    "  transfer <call_control_id | cs id> --to <E.164 | agent_id>\n"
     "  dtmf <call_control_id | cs id> <digits>\n"
     "  record <call_control_id | cs id> start|stop\n"
     "  tail [--count N]\n"
@@ -305,6 +309,71 @@ static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
     return 0;
 }
 
+/* A blind transfer on the operator's word: the call's agent leaves, the
+ * customer goes to the target. The request is a fact first (as hangup's). */
+static int s_transfer(const cs_config_t *cfg, cs_store_t *store, int argc, char **argv)
+{
+    const char *to = argc == 3 && strcmp(argv[1], "--to") == 0 ? argv[2] : NULL;
+    if (!to || !to[0]) {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    char err[256];
+    if (to[0] == '+') {
+        if (!s_e164_ok(to)) {
+            fprintf(stderr, "callsync-ctl: --to must be an E.164 number or an agent id\n");
+            return 2;
+        }
+    } else {
+        int missing;
+        json_t *a = cs_agent_get(cs_store_redis(store), to, &missing, err, sizeof err);
+        int sip = json_string_value(json_object_get(a, "sip_user")) != NULL;
+        json_decref(a);
+        if (!sip) {
+            fprintf(stderr, "callsync-ctl: %s\n",
+                    a         ? "that agent has no SIP user"
+                    : missing ? "no such agent"
+                              : err);
+            return 1;
+        }
+    }
+    static cs_call_t call;
+    if (s_get(store, argv[0], &call))
+        return 1;
+    const char *agent = cs_call_agent(&call);
+    const cs_leg_t *leg = cs_call_agent_leg(&call, agent);
+    if (cs_call_state(&call) != CS_STATE_ACTIVE && cs_call_state(&call) != CS_STATE_HELD) {
+        fprintf(stderr, "callsync-ctl: only a call in progress can be transferred (it is %s)\n",
+                cs_state_name(cs_call_state(&call)));
+        return 1;
+    }
+    if (!leg) {
+        fprintf(stderr, "callsync-ctl: agent %s has no live leg on this call\n", agent);
+        return 1;
+    }
+    if (strcmp(to, agent) == 0) {
+        fprintf(stderr, "callsync-ctl: the call is already %s's\n", agent);
+        return 1;
+    }
+    char cs_id[CS_ID_LEN], ccid[CS_CCID_LEN];
+    CS_COPY(cs_id, call.id);
+    CS_COPY(ccid, leg->ccid);
+    int rc = cs_store_request_transfer(store, cs_id, ccid, "blind", to, &call, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1;
+    }
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call.id, "command_id", command_id);
+    s_command(cfg, "cmd.transfer", cmd);
+    json_decref(cmd);
+    json_t *j = cs_call_to_json(&call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
 /* A dev signing identity: the sim signs with the seed
  * (CALLSYNC_SIM_SIGNING_SEED), the ingestor checks with the public key
  * (TELNYX_PUBLIC_KEY). Real Telnyx keeps its seed; you copy its public key. */
@@ -438,6 +507,8 @@ int main(int argc, char **argv)
         rc = s_dial(cfg, store, n - 1, a + 1);
     else if (strcmp(cmd, "hangup") == 0 && n == 2)
         rc = s_hangup(cfg, store, a[1]);
+    else if (strcmp(cmd, "transfer") == 0 && n == 4)
+        rc = s_transfer(cfg, store, n - 1, a + 1);
     else if (strcmp(cmd, "dtmf") == 0 && n == 3) {
         if (strspn(a[2], "0123456789ABCD*#wW") != strlen(a[2]) || strlen(a[2]) > 64) {
             fprintf(stderr, "callsync-ctl: digits may hold 0-9, A-D, *, #, w and W (64 at most)\n");

@@ -14,6 +14,104 @@ static int s_has_role(const cs_call_t *call, const char *role)
     return 0;
 }
 
+static int s_role(const cs_leg_t *leg, const char *role)
+{
+    return strcmp(leg->role.v, role) == 0;
+}
+
+static const cs_leg_t *s_live_customer(const cs_call_t *call)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (s_role(&call->legs[i], "customer") && !call->legs[i].ended.at)
+            return &call->legs[i];
+    return NULL;
+}
+
+static const cs_leg_t *s_by_ccid(const cs_call_t *call, const char *ccid)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].ccid, ccid) == 0)
+            return &call->legs[i];
+    return NULL;
+}
+
+/* A consult leg whose consult is over: it reached a leg (one of its
+ * session) and every such leg has ended. */
+static int s_consult_over(const cs_call_t *call, const cs_leg_t *consult)
+{
+    int reached = 0;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        if (!s_role(l, "consulted") || strcmp(l->session_id, consult->session_id) != 0)
+            continue;
+        if (!l->ended.at)
+            return 0;
+        reached = 1;
+    }
+    return reached;
+}
+
+/* The transfer rules (flows.h); returns how many intents were written. */
+static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
+{
+    int n = 0;
+    const cs_leg_t *customer = s_live_customer(call);
+    for (int i = 0; i < call->nlegs && n < max; i++) {
+        const cs_leg_t *leg = &call->legs[i];
+        if (!leg->xfer.at || !customer)
+            continue;
+        if (strcmp(leg->xfer_mode.v, "blind") == 0 && leg->xfer_to.v[0]) {
+            out[n].kind = CS_INTENT_TRANSFER;
+            snprintf(out[n].key, sizeof out[n].key, "%s:xfer:%s", call->id, leg->ccid);
+            CS_COPY(out[n].ccid, customer->ccid);
+            CS_COPY(out[n].target, leg->xfer_to.v);
+            n++;
+        } else if (strcmp(leg->xfer_mode.v, "warm") == 0) {
+            const cs_leg_t *to = s_by_ccid(call, leg->xfer_to.v);
+            if (!to || to->ended.at)
+                continue;
+            out[n].kind = CS_INTENT_COMPLETE;
+            snprintf(out[n].key, sizeof out[n].key, "%s:complete:%s", call->id, leg->ccid);
+            CS_COPY(out[n].ccid, customer->ccid);
+            CS_COPY(out[n].other, to->ccid);
+            n++;
+        }
+    }
+    for (int i = 0; i < call->nlegs && n < max; i++) {
+        const cs_leg_t *leg = &call->legs[i];
+        if (!s_role(leg, "consult") || leg->ended.at)
+            continue;
+        if (s_consult_over(call, leg)) {
+            out[n].kind = CS_INTENT_HANGUP_LEG;
+            snprintf(out[n].key, sizeof out[n].key, "%s:hangup:%s", call->id, leg->ccid);
+            CS_COPY(out[n].ccid, leg->ccid);
+            n++;
+        } else if (!leg->answered.at && call->consult[0]) {
+            out[n].kind = CS_INTENT_CONSULT;
+            snprintf(out[n].key, sizeof out[n].key, "%s:consult:%s", call->id, leg->ccid);
+            CS_COPY(out[n].ccid, leg->ccid);
+            CS_COPY(out[n].target, call->consult);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A blind transfer failed: each one has its target leg by now (none is
+ * pending), and no agent-side leg is live. */
+static int s_transfer_failed(const cs_call_t *call)
+{
+    int blind = 0, targets = 0;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *leg = &call->legs[i];
+        blind += leg->xfer.at && strcmp(leg->xfer_mode.v, "blind") == 0;
+        targets += s_role(leg, "transfer");
+        if (!leg->ended.at && !s_role(leg, "customer"))
+            return 0;
+    }
+    return blind > 0 && targets >= blind;
+}
+
 int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)
 {
     int n = 0;
@@ -29,18 +127,19 @@ int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)
         }
         return n;
     }
+    /* transfer intents are kept in the list once sent (their claims make
+     * them no-ops), so the rules below must still be reached */
+    n = s_transfers(call, out, max);
     const char *dir = cs_call_direction(call);
-    if (dir && strcmp(dir, "inbound") == 0 && n < max) {
-        const cs_leg_t *customer = NULL;
+    if (((dir && strcmp(dir, "inbound") == 0) || s_transfer_failed(call)) && n < max) {
+        const cs_leg_t *customer = s_live_customer(call);
         int agents = 0, agent_live = 0;
         for (int i = 0; i < call->nlegs; i++) {
             const cs_leg_t *leg = &call->legs[i];
-            if (strcmp(leg->role.v, "agent") == 0) {
-                agents++;
-                agent_live |= !leg->ended.at;
-            } else if (!leg->ended.at && !customer) {
-                customer = leg;
-            }
+            if (s_role(leg, "customer"))
+                continue;
+            agents += s_role(leg, "agent") || s_role(leg, "transfer");
+            agent_live |= !leg->ended.at;
         }
         if (customer && !agent_live) {
             out[n].kind = CS_INTENT_ROUTE;

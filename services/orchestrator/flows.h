@@ -14,7 +14,23 @@
  *                rings or talks -> route attempt n (n = agent legs so far):
  *                the next available agent, or nobody -> end the call
  *   teardown:    the call ended (any leg ended, or the SDK hung up) and a
- *                leg is still live -> hang that leg up */
+ *                leg is still live -> hang that leg up
+ *
+ * Transfers (any flow; the requests are facts on the record, call.h):
+ *   blind:       a leg's party asked for a blind transfer and the customer
+ *                is live -> transfer the customer's leg to the target (the
+ *                platform unbridges the leaving leg, which hangs up)
+ *   failed:      every blind transfer's target leg is there and none is
+ *                live, nor any agent leg -> route as inbound (the next
+ *                available agent, or nobody -> end the call)
+ *   consult:     an agent's consult call (a second SDK call, role
+ *                "consult") is parked and the call names a consult target
+ *                -> transfer that leg to the target
+ *   consult end: a consult leg is live but every leg it reached has ended
+ *                -> hang it up
+ *   complete:    a warm transfer names the consulted leg, which is live,
+ *                as is the customer -> bridge the customer with it (the
+ *                agent's two legs are unbridged and hang up) */
 #ifndef CS_FLOWS_H
 #define CS_FLOWS_H
 
@@ -26,15 +42,22 @@ typedef enum {
     CS_INTENT_TRANSFER_CUSTOMER,
     CS_INTENT_ROUTE,
     CS_INTENT_HANGUP_LEG,
+    CS_INTENT_TRANSFER,   /* the customer's leg to a blind transfer's target */
+    CS_INTENT_CONSULT,    /* an agent's consult leg to the consult target */
+    CS_INTENT_COMPLETE,   /* bridge the customer with the consulted leg */
     CS_INTENT_LEG_COMMAND /* not from the rules: an operator's command for a leg */
 } cs_intent_kind_t;
 
 typedef struct {
     cs_intent_kind_t kind;
     char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:route:<n>",
-                                   "<cs>:transfer_customer", "<cs>:hangup:<ccid>" */
+                                   "<cs>:transfer_customer", "<cs>:hangup:<ccid>",
+                                   "<cs>:xfer:<leaving ccid>", "<cs>:consult:<ccid>",
+                                   "<cs>:complete:<leaving ccid>" */
     char ccid[CS_CCID_LEN];     /* the leg it acts on: the agent's for a dial, the
-                                   customer's for a route */
+                                   customer's for a route, a transfer and a completion */
+    char target[CS_STR_LEN];    /* TRANSFER, CONSULT: "+E.164" or an agent id */
+    char other[CS_CCID_LEN];    /* COMPLETE: the consulted leg */
 } cs_intent_t;
 
 /* Fills out[] with up to max intents; returns how many. */

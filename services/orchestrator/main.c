@@ -40,10 +40,14 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
     const char *call = json_string_value(json_object_get(cmd, "call"));
     if (!call) {
         cs_warn("bus: %s without a call id: dropped", topic);
-    } else if (strcmp(topic, "cmd.dial") == 0) {
+    } else if (strcmp(topic, "cmd.dial") == 0 || strcmp(topic, "cmd.transfer") == 0) {
         cs_orch_wake(orch, call);
     } else if (strcmp(topic, "cmd.hangup") == 0) {
-        cs_orch_hangup(orch, call);
+        const char *leg = json_string_value(json_object_get(cmd, "leg"));
+        if (leg)
+            cs_orch_hangup_leg(orch, call, leg);
+        else
+            cs_orch_hangup(orch, call);
     } else if (strcmp(topic, "cmd.dtmf") == 0 || strcmp(topic, "cmd.record") == 0) {
         const char *digits = json_string_value(json_object_get(cmd, "digits"));
         const char *action = json_string_value(json_object_get(cmd, "action"));

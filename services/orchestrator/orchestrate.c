@@ -278,6 +278,51 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     json_decref(agent);
 }
 
+/* Where a transfer target is dialled: "+E.164" as is, an agent id at its
+ * SIP URI. Returns -1 (and records why) for an agent without a SIP user. */
+static int s_target(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in, const char *type,
+                    char *to, size_t size)
+{
+    if (in->target[0] == '+') {
+        cs_copy(to, size, in->target);
+        return 0;
+    }
+    int missing = 0;
+    char err[256];
+    json_t *agent =
+        cs_agent_get(cs_store_redis(self->store), in->target, &missing, err, sizeof err);
+    const char *sip = json_string_value(json_object_get(agent, "sip_user"));
+    if (sip)
+        snprintf(to, size, "sip:%s@sip.telnyx.com", sip);
+    json_decref(agent);
+    if (sip)
+        return 0;
+    cs_warn("call %s: %s to agent %s, who has no SIP user", call->id, type, in->target);
+    s_done(self, in->key);
+    s_fact(self, call, type, in->ccid, "refused: no such agent");
+    return -1;
+}
+
+/* A blind transfer (the customer's leg) or a consult (the agent's consult
+ * leg): the leg goes to the target, whose leg says its role. */
+static void s_transfer_to_target(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
+{
+    int consult = in->kind == CS_INTENT_CONSULT;
+    const char *type = consult ? "command.consult" : "command.transfer";
+    char to[160], esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
+    if (s_target(self, call, in, type, to, sizeof to))
+        return;
+    cs_telnyx_escape(in->ccid, esc, sizeof esc);
+    snprintf(path, sizeof path, "/calls/%s/actions/transfer", esc);
+    char *cs = s_client_state(call->id, consult ? "consulted" : "transfer",
+                              in->target[0] == '+' ? NULL : in->target);
+    json_t *body = json_pack("{s:s, s:s, s:i}", "to", to, "target_leg_client_state", cs,
+                             "timeout_secs", self->ring_timeout_s);
+    free(cs);
+    cs_info("call %s: %s to %s", call->id, consult ? "consult" : "blind transfer", in->target);
+    s_send(self, call, in, path, body, type);
+}
+
 static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
 {
     int claim = s_claim(self, in->key);
@@ -333,6 +378,18 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
     case CS_INTENT_ROUTE:
         s_route(self, call, in);
         break;
+    case CS_INTENT_TRANSFER:
+    case CS_INTENT_CONSULT:
+        s_transfer_to_target(self, call, in);
+        break;
+    case CS_INTENT_COMPLETE: {
+        char esc[CS_CCID_LEN * 3 + 1];
+        cs_telnyx_escape(in->ccid, esc, sizeof esc);
+        snprintf(path, sizeof path, "/calls/%s/actions/bridge", esc);
+        s_send(self, call, in, path, json_pack("{s:s}", "call_control_id", in->other),
+               "command.bridge");
+        break;
+    }
     case CS_INTENT_LEG_COMMAND: /* sent by cs_orch_leg_command, never by the rules */
         break;
     case CS_INTENT_HANGUP_LEG: {
@@ -379,24 +436,34 @@ static void s_guards(cs_orch_t *self, const cs_call_t *call)
         cs_warn("call %s: alive_check not scheduled (Redis)", call->id);
 }
 
-/* The call's agent's presence (see orchestrate.h). */
-static void s_presence(cs_orch_t *self, const cs_call_t *call)
+/* One agent's presence from one call (see orchestrate.h): busy while its
+ * part of the call talks, wrap-up once its part is over (the call ended,
+ * or every leg of its ended: it transferred the call on). The creator's
+ * agent owns the legs that name no agent (the SDK's own leg). */
+static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char *agent)
 {
-    const char *agent = cs_call_agent(call);
-    if (!agent[0])
-        return;
     cs_redis_t *redis = cs_store_redis(self->store);
     cs_state_t state = cs_call_state(call);
-    if (state == CS_STATE_ACTIVE || state == CS_STATE_HELD) {
+    int mine = 0, live = 0, talking = 0;
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        int own = cs_call_leg_is_agents(call, l, agent);
+        mine += own;
+        live |= own && !l->ended.at;
+        talking |= own && !l->ended.at && (l->answered.at || l->bridged.at);
+    }
+    int current = strcmp(cs_call_agent(call), agent) == 0;
+    int busy = current ? state == CS_STATE_ACTIVE || state == CS_STATE_HELD : talking;
+    if (busy && state != CS_STATE_ENDED) {
         if (cs_agent_transition(redis, agent, "available", "busy") == 1 ||
             cs_agent_transition(redis, agent, "wrap_up", "busy") == 1)
             cs_info("agent %s busy (call %s)", agent, call->id);
         return;
     }
-    if (state != CS_STATE_ENDED)
+    if (state != CS_STATE_ENDED && !(mine && !live && !current))
         return;
-    char key[CS_ID_LEN + 16];
-    snprintf(key, sizeof key, "%s:wrapup", call->id);
+    char key[CS_ID_LEN + CS_STR_LEN + 16];
+    snprintf(key, sizeof key, "%s:wrapup:%s", call->id, agent);
     if (s_claim(self, key) != 1)
         return;
     s_done(self, key);
@@ -407,6 +474,14 @@ static void s_presence(cs_orch_t *self, const cs_call_t *call)
     if (self->wrapup_s && cs_timers_add(redis, "wrapup_end", call->id, agent,
                                         cs_ts_now_ms() + 1000LL * self->wrapup_s))
         cs_warn("agent %s: wrap-up end not scheduled (Redis)", agent);
+}
+
+static void s_presence(cs_orch_t *self, const cs_call_t *call)
+{
+    const char *agents[CS_MAX_LEGS + 2];
+    int n = cs_call_agents(call, agents, CS_MAX_LEGS + 2);
+    for (int i = 0; i < n; i++)
+        s_agent_presence(self, call, agents[i]);
 }
 
 void cs_orch_call(cs_orch_t *self, const cs_call_t *call)
@@ -443,6 +518,24 @@ void cs_orch_hangup(cs_orch_t *self, const char *cs_id)
         cs_intent_t in = {.kind = CS_INTENT_HANGUP_LEG};
         snprintf(in.key, sizeof in.key, "%s:hangup:%s", call.id, call.legs[i].ccid);
         CS_COPY(in.ccid, call.legs[i].ccid);
+        s_run(self, &call, &in);
+    }
+}
+
+void cs_orch_hangup_leg(cs_orch_t *self, const char *cs_id, const char *ccid)
+{
+    static cs_call_t call;
+    char err[256] = "";
+    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0) {
+        cs_warn("hangup %s: cannot read the call: %s", cs_id, err[0] ? err : "no such call");
+        return;
+    }
+    for (int i = 0; i < call.nlegs; i++) {
+        if (strcmp(call.legs[i].ccid, ccid) != 0 || call.legs[i].ended.at)
+            continue;
+        cs_intent_t in = {.kind = CS_INTENT_HANGUP_LEG};
+        snprintf(in.key, sizeof in.key, "%s:hangup:%s", call.id, ccid);
+        CS_COPY(in.ccid, ccid);
         s_run(self, &call, &in);
     }
 }

@@ -136,20 +136,50 @@ static int s_agent_online(cs_relay_t *self, const char *agent)
     return online;
 }
 
-static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
+/* Sends {"type", "call"} to the softphones of the given agents, and a
+ * record ("call") to every dashboard. */
+static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
+                   const json_t *call)
 {
     uint64_t conns[64];
     int n = 0;
     pthread_mutex_lock(&self->lock);
-    for (s_sock_t *s = zhashx_first(self->socks); s && n < 64; s = zhashx_next(self->socks))
-        if ((agent[0] && strcmp(s->agent, agent) == 0 && !s->dashboard) ||
-            (s->dashboard && strcmp(type, "call") == 0))
+    for (s_sock_t *s = zhashx_first(self->socks); s && n < 64; s = zhashx_next(self->socks)) {
+        int to = s->dashboard && strcmp(type, "call") == 0;
+        for (int i = 0; !to && !s->dashboard && i < nagents; i++)
+            to = agents[i][0] && strcmp(s->agent, agents[i]) == 0;
+        if (to)
             conns[n++] = s->conn;
+    }
     pthread_mutex_unlock(&self->lock);
     for (int i = 0; i < n; i++) {
         s_send(self, conns[i], json_pack("{s:s, s:O}", "type", type, "call", call));
         cs_counter_inc(&self->counters[M_PUSHED]);
     }
+}
+
+static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
+{
+    s_push(self, &agent, 1, type, call);
+}
+
+/* Whether the agent takes or took part in the call (its creator's agent,
+ * a leg's): who sees it and may report on it. */
+static int s_involved(const cs_call_t *call, const char *agent)
+{
+    const char *agents[CS_MAX_LEGS + 2];
+    int n = cs_call_agents(call, agents, CS_MAX_LEGS + 2);
+    for (int i = 0; i < n; i++)
+        if (strcmp(agents[i], agent) == 0)
+            return 1;
+    return 0;
+}
+
+static void s_changed(cs_relay_t *self)
+{
+    const char *rec = cs_store_last_record(self->store);
+    if (self->pub && rec)
+        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
 }
 
 static int s_e164(const char *n)
@@ -191,7 +221,9 @@ static int s_dial(cs_relay_t *self, const char *agent, const char *to, json_t **
 }
 
 /* Hang up: a fact on the record (durable), then a wake-up on the bus.
- * agent: only a call of this agent (a softphone), or NULL (the CRM). */
+ * agent: only a call of this agent (a softphone), or NULL (the CRM). An
+ * agent whose part is only a leg (one the call was transferred to while it
+ * rings, one that left) ends its own leg, never the customer's call. */
 static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const char *by,
                     json_t **record, int *status)
 {
@@ -203,8 +235,20 @@ static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const c
         return -1;
     }
     if (agent && strcmp(cs_call_agent(&call), agent) != 0) {
-        *status = 403;
-        return -1;
+        if (!s_involved(&call, agent)) {
+            *status = 403;
+            return -1;
+        }
+        const cs_leg_t *leg = cs_call_agent_leg(&call, agent);
+        if (leg) {
+            char command_id[CS_UUID_STR_LEN];
+            cs_ids_uuid(command_id);
+            s_bus_command(self, "cmd.hangup",
+                          json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg",
+                                    leg->ccid, "command_id", command_id));
+        }
+        *record = cs_call_to_json(&call);
+        return 0;
     }
     char cs_id[CS_ID_LEN];
     CS_COPY(cs_id, call.id);
@@ -510,10 +554,18 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_
     int rc = cs_store_get(self->store, id, &call, err, sizeof err);
     if (rc)
         return rc == 1 ? "no such call" : "storage unavailable";
-    if (strcmp(cs_call_agent(&call), agent) != 0)
+    if (!s_involved(&call, agent))
         return "not a call of this agent";
+    /* the SDK call's leg, when the record knows it (never a leg of
+     * another call: the control id index would file the fact there) */
+    const char *leg = json_string_value(json_object_get(msg, "leg"));
+    int known_leg = 0;
+    for (int i = 0; leg && i < call.nlegs; i++)
+        known_leg |= strcmp(call.legs[i].ccid, leg) == 0;
     cs_event_t ev;
     memset(&ev, 0, sizeof ev);
+    if (known_leg)
+        CS_COPY(ev.ccid, leg);
     ev.kind = kind;
     ev.source = CS_SRC_SDK;
     ev.clock = CS_CLOCK_SDK;
@@ -532,6 +584,119 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_
     const char *rec = cs_store_last_record(self->store);
     if (changed && self->pub && rec)
         cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    return NULL;
+}
+
+/* Hangs up one of the agent's own legs (its consult call, say): never the
+ * customer's. Returns why it was refused, or NULL. */
+static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    const char *leg = json_string_value(json_object_get(msg, "leg"));
+    static __thread cs_call_t call;
+    char err[256];
+    if (!id || !leg)
+        return "hangup of a leg needs call and leg (a call_control_id)";
+    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
+    if (rc)
+        return rc == 1 ? "no such call" : "storage unavailable";
+    for (int i = 0; i < call.nlegs; i++) {
+        const cs_leg_t *l = &call.legs[i];
+        if (strcmp(l->ccid, leg) != 0)
+            continue;
+        if (!cs_call_leg_is_agents(&call, l, agent))
+            return "not a leg of this agent";
+        char command_id[CS_UUID_STR_LEN];
+        cs_ids_uuid(command_id);
+        s_bus_command(self, "cmd.hangup",
+                      json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg", leg,
+                                "command_id", command_id));
+        return NULL;
+    }
+    return "no such leg on this call";
+}
+
+/* A transfer target: "+E.164", or another agent who has a softphone
+ * credential (SIP user). Returns why not, or NULL. */
+static const char *s_target_bad(cs_relay_t *self, const char *to, const char *agent)
+{
+    if (!to || !to[0])
+        return "a transfer needs to: a +E.164 number or an agent id";
+    if (to[0] == '+')
+        return s_e164(to) ? NULL : "to: a +E.164 number like +15550100001, or an agent id";
+    if (strcmp(to, agent) == 0)
+        return "the call is already yours";
+    char err[256];
+    int missing = 0;
+    json_t *a = cs_agent_get(cs_store_redis(self->store), to, &missing, err, sizeof err);
+    int sip = json_string_value(json_object_get(a, "sip_user")) != NULL;
+    json_decref(a);
+    if (!a)
+        return missing ? "no such agent" : "storage unavailable";
+    return sip ? NULL : "that agent has no softphone credential";
+}
+
+/* Transfer, consult, complete (proto/README.md): the request is a fact on
+ * the record (refused once the call has ended), then a wake-up on the bus;
+ * the orchestrator's rules carry it out. Only the call's agent, from its
+ * live leg. Returns why it was refused, or NULL. */
+static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent, const char *type,
+                              const json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    const char *to = json_string_value(json_object_get(msg, "to"));
+    static __thread cs_call_t call;
+    char err[256];
+    int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
+    if (rc)
+        return !id       ? "a transfer needs call: a call id"
+               : rc == 1 ? "no such call"
+                         : "storage unavailable";
+    if (strcmp(cs_call_agent(&call), agent) != 0)
+        return "not a call of this agent";
+    cs_state_t state = cs_call_state(&call);
+    if (state != CS_STATE_ACTIVE && state != CS_STATE_HELD)
+        return "only a call in progress can be transferred";
+    const cs_leg_t *leg = cs_call_agent_leg(&call, agent);
+    if (!leg)
+        return "you have no live leg on this call";
+    char cs_id[CS_ID_LEN], ccid[CS_CCID_LEN], target[CS_CCID_LEN] = "";
+    CS_COPY(cs_id, call.id);
+    CS_COPY(ccid, leg->ccid);
+    const char *bad = NULL;
+    if (strcmp(type, "complete") == 0) {
+        for (int i = 0; i < call.nlegs && !target[0]; i++)
+            if (strcmp(call.legs[i].role.v, "consulted") == 0 && !call.legs[i].ended.at &&
+                call.legs[i].answered.at)
+                CS_COPY(target, call.legs[i].ccid);
+        if (!target[0])
+            return "nobody to hand the call to: the consult has not been answered";
+    } else if ((bad = s_target_bad(self, to, agent))) {
+        return bad;
+    } else {
+        CS_COPY(target, to);
+    }
+    int consult = strcmp(type, "consult") == 0;
+    rc = cs_store_request_transfer(self->store, cs_id, consult ? NULL : ccid,
+                                   consult                         ? NULL
+                                   : strcmp(type, "complete") == 0 ? "warm"
+                                                                   : "blind",
+                                   target, &call, err, sizeof err);
+    if (rc)
+        return rc == 1 ? "the call has ended" : "storage unavailable";
+    s_changed(self);
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    s_bus_command(self, "cmd.transfer",
+                  json_pack("{s:i, s:s, s:s}", "v", 1, "call", cs_id, "command_id", command_id));
+    if (consult) /* the page now places its consult call (role "consult") */
+        s_send(self, conn,
+               json_pack("{s:s, s:s, s:s}", "type", "consult", "call", cs_id, "to", to));
+    cs_info("call %s: %s %s %s", cs_id, agent,
+            consult                         ? "consults"
+            : strcmp(type, "complete") == 0 ? "completes a transfer to"
+                                            : "transfers to",
+            target);
     return NULL;
 }
 
@@ -575,13 +740,18 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
         int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
         if (rc)
             bad = rc == 1 ? "no such call" : "storage unavailable";
-        else if (strcmp(cs_call_agent(&call), agent) != 0)
+        else if (!s_involved(&call, agent))
             bad = "not a call of this agent";
         else
             s_send(self, conn,
                    json_pack("{s:s, s:o}", "type", "call", "call", cs_call_to_json(&call)));
     } else if (strcmp(type, "sdk") == 0) {
         bad = s_sdk_report(self, agent, msg);
+    } else if (strcmp(type, "transfer") == 0 || strcmp(type, "consult") == 0 ||
+               strcmp(type, "complete") == 0) {
+        bad = s_transfer(self, conn, agent, type, msg);
+    } else if (strcmp(type, "hangup") == 0 && json_object_get(msg, "leg")) {
+        bad = s_hangup_leg(self, agent, msg);
     } else if (strcmp(type, "hangup") == 0) {
         const char *id = json_string_value(json_object_get(msg, "call"));
         if (!id)
@@ -620,11 +790,10 @@ void cs_relay_notice(cs_relay_t *self, const char *body, size_t len)
         cs_warn("call.changed not decoded: %s", err);
         return;
     }
-    const char *agent = cs_call_agent(&call);
-    if (!agent[0])
-        return;
+    const char *agents[CS_MAX_LEGS + 2];
+    int n = cs_call_agents(&call, agents, CS_MAX_LEGS + 2);
     json_t *rec = cs_call_to_json(&call);
-    s_to_agent(self, agent, "call", rec);
+    s_push(self, agents, n, "call", rec);
     json_decref(rec);
 }
 

@@ -366,8 +366,25 @@ static void s_answer(sim_model_t *self, s_leg_t *leg, int64_t now)
                 now + 1000LL * (leg->time_limit_secs ? leg->time_limit_secs : 14400));
 }
 
+/* Takes a leg out of its bridge: the leg on the other side hangs up, as
+ * Telnyx does by default when a bridged leg is bridged elsewhere or
+ * transferred (park_after_unbridge unset). */
+static void s_unbridge(sim_model_t *self, s_leg_t *leg, int64_t now)
+{
+    s_leg_t *peer = s_leg(self, leg->peer);
+    leg->peer[0] = '\0';
+    if (!peer)
+        return;
+    peer->peer[0] = '\0';
+    s_end(self, peer, "normal_clearing", "callee", "200", now);
+}
+
 static void s_bridge(sim_model_t *self, s_leg_t *a, s_leg_t *b, int64_t now)
 {
+    if (strcmp(a->peer, b->ccid) != 0)
+        s_unbridge(self, a, now);
+    if (strcmp(b->peer, a->ccid) != 0)
+        s_unbridge(self, b, now);
     /* An unanswered leg (a parked incoming call, the browser's parked leg)
      * is answered by the bridge, as a PBX picks up on connect. */
     s_answer(self, a, now);
@@ -882,6 +899,7 @@ static int s_run_action(sim_model_t *self, s_leg_t *leg, const char *action, con
         if (from && !s_e164(from))
             return sim_error(err, 422, "10016", "Phone number must be in +E164 format",
                              "'from' must be +E.164", "/from");
+        s_unbridge(self, leg, now); /* a bridged leg leaves its bridge for the target */
         s_leg_t *target = s_leg_new(self, "outgoing", now);
         CS_COPY(target->to, to);
         CS_COPY(target->from, from ? from : leg->from);

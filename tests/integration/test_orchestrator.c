@@ -520,6 +520,126 @@ static void test_metrics(void **state)
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, NULL), 404);
 }
 
+static const json_t *s_leg_of(const json_t *rec, const char *key, const char *value)
+{
+    size_t i;
+    json_t *leg;
+    json_array_foreach(json_object_get(rec, "legs"), i, leg)
+    {
+        if (strcmp(s_str(leg, key), value) == 0)
+            return leg;
+    }
+    return NULL;
+}
+
+/* dave took the call over: it is his, his leg answered, alice's has ended */
+static int s_taken_by_dave(const json_t *rec)
+{
+    const json_t *t = s_leg_of(rec, "role", "transfer");
+    const json_t *a = s_leg_of(rec, "agent_id", "alice");
+    return strcmp(s_str(rec, "state"), "active") == 0 &&
+           strcmp(s_str(rec, "agent_id"), "dave") == 0 && t &&
+           !json_is_null(json_object_get(t, "answered_at")) && a &&
+           !json_is_null(json_object_get(a, "ended_at"));
+}
+
+static json_t *s_agent_record(const char *id)
+{
+    const char *args[] = {"agents", NULL};
+    json_t *all = NULL, *found = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &all, NULL), 0);
+    size_t i;
+    json_t *a;
+    json_array_foreach(all, i, a)
+    {
+        if (strcmp(s_str(a, "id"), id) == 0)
+            found = json_incref(a);
+    }
+    json_decref(all);
+    return found;
+}
+
+/* Blind transfer by the operator (ctl transfer): alice's call goes to
+ * dave. Alice's leg leaves (the platform unbridges it), the customer stays
+ * up, dave's leg answers and the call is his; alice goes to wrap-up while
+ * the call goes on. Then the call ends as any other: every leg hung up.
+ * Bad requests are refused and change nothing. */
+static void test_blind_transfer(void **state)
+{
+    (void)state;
+    s_agent("dave", "dave01", "available");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+
+    const char *bad_number[] = {"transfer", id, "--to", "+1-555", NULL};
+    assert_int_equal(h_ctl(&s_env, bad_number, NULL, NULL), 2);
+    const char *nobody[] = {"transfer", id, "--to", "zed", NULL};
+    assert_int_equal(h_ctl(&s_env, nobody, NULL, NULL), 1);
+    const char *to_self[] = {"transfer", id, "--to", "alice", NULL};
+    assert_int_equal(h_ctl(&s_env, to_self, NULL, NULL), 1);
+
+    const char *xfer[] = {"transfer", id, "--to", "dave", NULL};
+    assert_int_equal(h_ctl(&s_env, xfer, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_taken_by_dave, 15000);
+    const json_t *alice = s_leg_of(rec, "agent_id", "alice");
+    assert_string_equal(s_str(alice, "transfer"), "blind");
+    assert_string_equal(s_str(alice, "transfer_to"), "dave");
+    assert_false(json_is_null(json_object_get(alice, "transferred_at")));
+    assert_true(json_is_null(json_object_get(s_leg_of(rec, "role", "customer"), "ended_at")));
+    assert_string_equal(s_str(s_leg_of(rec, "role", "transfer"), "to"),
+                        "sip:dave01@sip.telnyx.com");
+    assert_int_equal(json_array_size(json_object_get(rec, "agents")), 2);
+    json_decref(rec);
+    json_t *a = s_agent_record("alice");
+    assert_string_not_equal(s_str(a, "status"), "busy"); /* wrap_up, or available after 1 s */
+    json_decref(a);
+    assert_int_equal(s_commands(id, "command.transfer"), 1);
+
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    rec = s_until(id, s_ended_any, 8000);
+    json_decref(rec);
+    for (int waited = 0; waited < 8000; waited += 100) {
+        const char *args[] = {"call", id, NULL};
+        assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+        int live = 0;
+        size_t i;
+        json_t *leg;
+        json_array_foreach(json_object_get(rec, "legs"), i, leg) live +=
+            json_is_null(json_object_get(leg, "ended_at"));
+        json_decref(rec);
+        if (!live)
+            break;
+        struct timespec pause = {0, 100000000L};
+        nanosleep(&pause, NULL);
+    }
+    const char *late[] = {"transfer", id, "--to", "dave", NULL};
+    assert_int_equal(h_ctl(&s_env, late, NULL, NULL), 1); /* ended: refused */
+    s_agent("dave", "dave01", "offline");
+}
+
+/* A blind transfer nobody answers (+2 is busy) does not drop the customer:
+ * the call goes back to routing; with nobody available it ends, and the
+ * record says why. */
+static void test_blind_transfer_that_fails(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "available");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    const char *xfer[] = {"transfer", id, "--to", "+15550100002", NULL};
+    assert_int_equal(h_ctl(&s_env, xfer, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_ended_any, 15000);
+    const json_t *t = s_leg_of(rec, "role", "transfer");
+    assert_non_null(t);
+    assert_string_equal(s_str(t, "hangup_cause"), "user_busy");
+    assert_false(json_is_null(json_object_get(s_leg_of(rec, "role", "customer"), "ended_at")));
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.route"), 1); /* "no agent available" */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +654,8 @@ int main(void)
         cmocka_unit_test(test_two_orchestrators_issue_once),
         cmocka_unit_test(test_presence_follows_the_call),
         cmocka_unit_test(test_dtmf_and_recording),
+        cmocka_unit_test(test_blind_transfer),
+        cmocka_unit_test(test_blind_transfer_that_fails),
         cmocka_unit_test(test_metrics),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);

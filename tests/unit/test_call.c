@@ -407,6 +407,177 @@ static void test_transferred_with_hold(void **state)
     json_decref(rec);
 }
 
+/* A transfer request: the command fact on the leaving leg. */
+static cs_event_t s_xfer(const char *id, int64_t dt, const char *ccid, const char *mode,
+                         const char *to)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_TRANSFER_REQUESTED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = T0 + dt;
+    snprintf(ev.id, sizeof ev.id, "%s", id);
+    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    snprintf(ev.value, sizeof ev.value, "%s", mode);
+    snprintf(ev.to, sizeof ev.to, "%s", to);
+    return ev;
+}
+
+static cs_event_t s_agent_leg(cs_event_t ev, const char *agent)
+{
+    snprintf(ev.agent_id, sizeof ev.agent_id, "%s", agent);
+    return ev;
+}
+
+#define TR "v3:transfer-leg"
+#define CL "v3:consult-leg"
+
+/* Blind transfer: agent-1 hands the customer to bob and leaves. Its leg's
+ * end does not end the call; bob's answer makes bob the call's agent; the
+ * record is the same in every order of 8 events (40 320). */
+static void test_blind_transfer(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "b1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "b2", 150, CU, "customer"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "b3", 1250, CU, "customer"),
+        s_xfer("x1", 20000, AG, "blind", "bob"),
+        s_hangup("b4", 20100, AG, "agent", "normal_clearing", "callee", "200"),
+        s_agent_leg(s_wh(CS_EV_INITIATED, "b5", 20100, TR, "transfer"), "bob"),
+        s_agent_leg(s_wh(CS_EV_ANSWERED, "b6", 23000, TR, "transfer"), "bob"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
+    assert_string_equal(s_str(rec, "state"), "active");
+    assert_string_equal(s_str(rec, "agent_id"), "bob");
+    assert_string_equal(s_str(rec, "answered_at"), "2025-11-24T16:00:01.250Z");
+    json_t *agents = json_object_get(rec, "agents");
+    assert_int_equal(json_array_size(agents), 2);
+    assert_string_equal(json_string_value(json_array_get(agents, 0)), "bob");
+    assert_string_equal(json_string_value(json_array_get(agents, 1)), "agent-1");
+    json_t *legs = json_object_get(rec, "legs");
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(legs); i++) {
+        json_t *l = json_array_get(legs, i);
+        if (strcmp(s_str(l, "call_control_id"), AG) != 0)
+            continue;
+        assert_string_equal(s_str(l, "transfer"), "blind");
+        assert_string_equal(s_str(l, "transfer_to"), "bob");
+        assert_string_equal(s_str(l, "transferred_at"), "2025-11-24T16:00:20.000Z");
+        seen = 1;
+    }
+    assert_true(seen);
+    json_decref(rec);
+
+    /* bob (who took it over) hangs up: now the call ends, talk time whole */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    cs_event_t bye = s_hangup("b7", 61250, TR, "transfer", "normal_clearing", "caller", "200");
+    cs_call_merge(&call, &bye, NULL);
+    rec = cs_call_to_json(&call);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    assert_true(s_num(rec, "talk_seconds") == 60.0);
+    json_decref(rec);
+}
+
+/* A blind transfer nobody answers does not end the call: the customer
+ * stays (the orchestrator routes it on), and agent-1 is still its agent. */
+static void test_blind_transfer_unanswered(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "u1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "u3", 1250, CU, "customer"),
+        s_xfer("x1", 20000, AG, "blind", "+15550100002"),
+        s_hangup("u4", 20100, AG, "agent", "normal_clearing", "callee", "200"),
+        s_wh(CS_EV_INITIATED, "u5", 20100, TR, "transfer"),
+        s_hangup("u6", 21000, TR, "transfer", "user_busy", "callee", "486"),
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_string_equal(cs_call_agent(&call), "agent-1");
+}
+
+/* Warm transfer: agent-1's own leg holds the customer; its consult call
+ * (a second SDK call) reaches bob; bob's end during the consult ends
+ * nothing; once the transfer is completed to bob's leg, agent-1's two
+ * legs leave and bob is the agent. In every order of 8 events. */
+static void test_warm_transfer(void **state)
+{
+    (void)state;
+    cs_event_t consult;
+    memset(&consult, 0, sizeof consult);
+    consult.kind = CS_EV_CONSULT_REQUESTED;
+    consult.source = CS_SRC_COMMAND;
+    consult.clock = CS_CLOCK_LOCAL;
+    consult.at = T0 + 10000;
+    snprintf(consult.id, sizeof consult.id, "c0");
+    snprintf(consult.to, sizeof consult.to, "bob");
+    cs_event_t evs[] = {
+        s_numbers(s_wh(CS_EV_INITIATED, "w1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "w3", 1250, CU, "customer"),
+        consult,
+        s_wh(CS_EV_INITIATED, "w4", 10100, CL, "consult"),
+        s_agent_leg(s_wh(CS_EV_ANSWERED, "w5", 12000, TR, "consulted"), "bob"),
+        s_xfer("x2", 30000, AG, "warm", TR),
+        s_hangup("w6", 30100, AG, "agent", "normal_clearing", "callee", "200"),
+        s_hangup("w7", 30100, CL, "consult", "normal_clearing", "callee", "200"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
+    assert_string_equal(s_str(rec, "state"), "active");
+    assert_string_equal(s_str(rec, "agent_id"), "bob");
+    assert_string_equal(s_str(rec, "consult"), "bob");
+    json_decref(rec);
+
+    /* before the completion, bob hanging up ends the consult, not the call */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    cs_event_t created = s_created(-30);
+    cs_call_merge(&call, &created, NULL);
+    for (size_t i = 0; i < 5; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    cs_event_t bye = s_hangup("w8", 15000, TR, "consulted", "normal_clearing", "callee", "200");
+    cs_event_t gone = s_hangup("w9", 15000, CL, "consult", "normal_clearing", "callee", "200");
+    cs_call_merge(&call, &bye, NULL);
+    cs_call_merge(&call, &gone, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_string_equal(cs_call_agent(&call), "agent-1");
+}
+
+/* The SDK's hangup of a leg it names ends that leg (so a leg transferred
+ * away ends nothing); one that names no leg ends the call, as before. */
+static void test_sdk_hangup_of_a_leg(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "s1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "s3", 1250, CU, "customer"),
+        s_xfer("x1", 20000, AG, "blind", "bob"),
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    cs_event_t leg_bye = s_sdk("hangup", 20050);
+    snprintf(leg_bye.ccid, sizeof leg_bye.ccid, "%s", AG);
+    cs_call_merge(&call, &leg_bye, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    cs_event_t call_bye = s_sdk("destroy", 20060);
+    cs_call_merge(&call, &call_bye, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+}
+
 static void test_sdk_answer_then_webhook(void **state)
 {
     (void)state;
@@ -527,6 +698,10 @@ int main(void)
         cmocka_unit_test(test_no_answer),
         cmocka_unit_test(test_cancelled),
         cmocka_unit_test(test_transferred_with_hold),
+        cmocka_unit_test(test_blind_transfer),
+        cmocka_unit_test(test_blind_transfer_unanswered),
+        cmocka_unit_test(test_warm_transfer),
+        cmocka_unit_test(test_sdk_hangup_of_a_leg),
         cmocka_unit_test(test_sdk_answer_then_webhook),
         cmocka_unit_test(test_duplicate_changes_nothing),
         cmocka_unit_test(test_ended_is_never_revived),

@@ -117,6 +117,30 @@ static void test_our_client_state(void **state)
     assert_string_equal(ev.agent_id, "a-7");
 }
 
+/* Each role of call.h is taken from our client_state; any other is not
+ * (the leg's role is then inferred, rank 1). */
+static void test_client_state_roles(void **state)
+{
+    (void)state;
+    const struct {
+        const char *role;
+        int rank;
+    } cases[] = {{"agent", 2},     {"customer", 2}, {"transfer", 2}, {"consult", 2},
+                 {"consulted", 2}, {"boss", 0},     {"", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cs[128], b64[256];
+        snprintf(cs, sizeof cs, "{\"cs\":\"cs_01JABCDEF\",\"role\":\"%s\"}", cases[i].role);
+        sodium_bin2base64(b64, sizeof b64, (const unsigned char *)cs, strlen(cs),
+                          sodium_base64_VARIANT_ORIGINAL);
+        cs_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        cs_webhook_client_state(b64, &ev);
+        assert_int_equal(ev.role_rank, cases[i].rank);
+        assert_string_equal(ev.role, cases[i].rank ? cases[i].role : "");
+        assert_string_equal(ev.cs_hint, "cs_01JABCDEF");
+    }
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -179,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_recording_without_control_id),
         cmocka_unit_test(test_machine_and_unknown),
         cmocka_unit_test(test_our_client_state),
+        cmocka_unit_test(test_client_state_roles),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests_name("webhook", tests, NULL, NULL);
