@@ -104,13 +104,32 @@ static bool s_lww_str(char *cur, size_t size, int64_t *cur_at, const char *v, in
 }
 
 /* Ties between hold and unhold at the same instant go to hold: the safer
- * reading for an agent who pressed Hold. */
-static bool s_lww_hold(cs_call_t *call, bool on, int64_t at)
+ * reading for an agent who pressed Hold; two same-instant claims of the
+ * same value go to the smaller leg, so that order cannot matter. */
+static bool s_lww_hold(cs_call_t *call, bool on, int64_t at, const char *ccid)
 {
-    if (call->hold_at && (at < call->hold_at || (at == call->hold_at && (call->hold || !on))))
+    if (call->hold_at && at < call->hold_at)
         return false;
+    if (call->hold_at && at == call->hold_at) {
+        if (call->hold != on ? call->hold : strcmp(ccid, call->hold_leg) >= 0)
+            return false;
+    }
     call->hold = on;
     call->hold_at = at;
+    CS_COPY(call->hold_leg, ccid);
+    return true;
+}
+
+/* On hold: the last word was hold, and the leg that said it is still in
+ * the call (an agent who held the customer, then transferred the call on
+ * and left, holds nothing). */
+static bool s_held(const cs_call_t *call)
+{
+    if (!call->hold)
+        return false;
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].ccid, call->hold_leg) == 0)
+            return !call->legs[i].ended.at && !call->legs[i].xfer.at;
     return true;
 }
 
@@ -243,7 +262,7 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         return ch; /* a dial intent names no leg */
     case CS_EV_HOLD:
     case CS_EV_UNHOLD:
-        ch |= s_lww_hold(call, ev->kind == CS_EV_HOLD, at);
+        ch |= s_lww_hold(call, ev->kind == CS_EV_HOLD, at, ev->ccid);
         break;
     case CS_EV_RECORDING_SAVED:
         ch |= s_lww_str(call->recording_url, sizeof call->recording_url, &call->recording_at,
@@ -459,7 +478,7 @@ cs_state_t cs_call_state(const cs_call_t *call)
     const char *source;
     if (s_ended(call, &by).at)
         return CS_STATE_ENDED;
-    if (call->hold)
+    if (s_held(call))
         return CS_STATE_HELD;
     if (s_answered(call, &source).at)
         return CS_STATE_ACTIVE;
@@ -606,7 +625,12 @@ json_t *cs_call_to_json(const cs_call_t *call)
                       "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
                       s_str_or_null(l->hangup_source.v), "sip_code", s_str_or_null(l->sip_code.v)));
         json_t *lo = json_array_get(legs, json_array_size(legs) - 1);
-        json_object_set_new(lo, "agent_id", s_str_or_null(l->agent.v));
+        /* whose leg it is (cs_call_leg_is_agents): the SDK's own leg names
+         * nobody and is the creator's agent's */
+        json_object_set_new(lo, "agent_id",
+                            s_str_or_null(l->agent.v[0] || strcmp(l->role.v, "customer") == 0
+                                              ? l->agent.v
+                                              : call->agent_id.v));
         json_object_set_new(lo, "transferred_at", s_time_or_null(l->xfer.at));
         json_object_set_new(lo, "transfer", s_str_or_null(l->xfer_mode.v));
         json_object_set_new(lo, "transfer_to", s_str_or_null(l->xfer_to.v));
@@ -651,7 +675,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "talk_seconds", s_seconds(answered.at, ended.at));
     json_object_set_new(o, "ring_seconds", s_seconds(initiated.at, answered.at));
     json_object_set_new(o, "post_answer_audio_gap_ms", gap);
-    json_object_set_new(o, "hold", json_boolean(call->hold));
+    json_object_set_new(o, "hold", json_boolean(s_held(call)));
     json_object_set_new(o, "sdk_state", s_str_or_null(call->sdk_state));
     json_object_set_new(o, "media_connected_at", s_time_or_null(call->media_connected.at));
     json_object_set_new(o, "first_audio_at", s_time_or_null(call->first_audio.at));
@@ -853,8 +877,9 @@ json_t *cs_call_to_store(const cs_call_t *call)
     s_put_tfact(o, "audio", &call->first_audio, t0);
     s_put_tfact(o, "hup_req", &call->hangup_requested, t0);
     if (call->hold_at)
-        json_object_set_new(o, "hold",
-                            json_pack("[b, I]", call->hold, (json_int_t)(call->hold_at - t0)));
+        json_object_set_new(
+            o, "hold",
+            json_pack("[b, I, s]", call->hold, (json_int_t)(call->hold_at - t0), call->hold_leg));
     s_put_lww(o, "sdk", call->sdk_state, call->sdk_state_at, t0);
     s_put_lww(o, "rec", call->recording_url, call->recording_at, t0);
     s_put_lww(o, "consult", call->consult, call->consult_at, t0);
@@ -928,9 +953,15 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     if (hold) {
         int on;
         json_int_t at;
-        rc |= json_unpack((json_t *)hold, "[b, I]", &on, &at);
+        const char *leg = "";
+        /* [on, at, leg]; records stored before the leg was kept have [on, at] */
+        if (json_array_size(hold) == 2)
+            rc |= json_unpack((json_t *)hold, "[b, I]", &on, &at);
+        else
+            rc |= json_unpack((json_t *)hold, "[b, I, s]", &on, &at, &leg);
         call->hold = on;
         call->hold_at = at + t0;
+        CS_COPY(call->hold_leg, leg);
     }
     rc |= s_get_lww(o, "sdk", call->sdk_state, sizeof call->sdk_state, &call->sdk_state_at, t0);
     rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at,

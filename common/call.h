@@ -128,7 +128,8 @@ typedef struct {
     cs_tfact_t hangup_requested;
     bool hold; /* last writer wins by event time */
     int64_t hold_at;
-    char sdk_state[16]; /* last writer wins by event time */
+    char hold_leg[CS_CCID_LEN]; /* the leg that put it on hold: held only while it is there */
+    char sdk_state[16];         /* last writer wins by event time */
     int64_t sdk_state_at;
     char recording_url[CS_URL_LEN]; /* last writer wins */
     int64_t recording_at;

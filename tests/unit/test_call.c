@@ -554,6 +554,38 @@ static void test_warm_transfer(void **state)
     assert_string_equal(cs_call_agent(&call), "agent-1");
 }
 
+/* Hold belongs to the leg that put the call on hold: once that agent has
+ * transferred the call on and left, the call is no longer held. */
+static void test_hold_leaves_with_its_leg(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "h1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "h2", 1250, CU, "customer"),
+        s_wh(CS_EV_HOLD, "h3", 5000, AG, "agent"),
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        cs_call_merge(&call, &evs[i], NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_HELD);
+    cs_event_t xfer = s_xfer("x3", 20000, AG, "warm", TR);
+    cs_call_merge(&call, &xfer, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    /* a same-instant hold from another leg: the smaller control id wins,
+     * whatever the order */
+    static cs_call_t other;
+    cs_call_init(&other, "cs_TEST");
+    cs_event_t a = s_wh(CS_EV_HOLD, "h4", 7000, CU, "customer");
+    cs_event_t b = s_wh(CS_EV_HOLD, "h5", 7000, AG, "agent");
+    cs_call_merge(&call, &a, NULL);
+    cs_call_merge(&call, &b, NULL);
+    cs_call_merge(&other, &b, NULL);
+    cs_call_merge(&other, &a, NULL);
+    assert_string_equal(call.hold_leg, other.hold_leg);
+}
+
 /* The SDK's hangup of a leg it names ends that leg (so a leg transferred
  * away ends nothing); one that names no leg ends the call, as before. */
 static void test_sdk_hangup_of_a_leg(void **state)
@@ -702,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_blind_transfer_unanswered),
         cmocka_unit_test(test_warm_transfer),
         cmocka_unit_test(test_sdk_hangup_of_a_leg),
+        cmocka_unit_test(test_hold_leaves_with_its_leg),
         cmocka_unit_test(test_sdk_answer_then_webhook),
         cmocka_unit_test(test_duplicate_changes_nothing),
         cmocka_unit_test(test_ended_is_never_revived),

@@ -151,13 +151,112 @@ static void test_inbound_routing(void **state)
     assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
 }
 
+static void s_request(cs_call_t *call, cs_event_kind_t kind, const char *ccid, const char *mode,
+                      const char *to, int64_t at)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = at;
+    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    snprintf(ev.value, sizeof ev.value, "%s", mode);
+    snprintf(ev.to, sizeof ev.to, "%s", to);
+    cs_call_merge(call, &ev, NULL);
+}
+
+static void s_merge(cs_call_t *call, cs_event_kind_t kind, const char *ccid, const char *role,
+                    int64_t at, const char *session)
+{
+    cs_event_t e = s_ev(kind, ccid, role, at);
+    snprintf(e.session_id, sizeof e.session_id, "%s", session);
+    cs_call_merge(call, &e, NULL);
+}
+
+/* An outbound call in progress: the agent's browser leg and the customer. */
+static void s_talking(cs_call_t *call, const char *id)
+{
+    cs_call_init(call, id);
+    s_created(call, "browser");
+    s_merge(call, CS_EV_INITIATED, "v3:agent", "agent", 10, "s1");
+    s_merge(call, CS_EV_INITIATED, "v3:cust", "customer", 20, "s1");
+    s_merge(call, CS_EV_ANSWERED, "v3:cust", "customer", 1000, "s1");
+}
+
+/* Blind: the customer's leg goes to the target, once per request; when
+ * the target's leg ends unanswered (and the agent's has left), the call
+ * goes back to routing, not before its target leg is there. */
+static void test_blind_transfer(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    s_talking(&call, "cs_T");
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "blind", "ben", 2000);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_TRANSFER);
+    assert_string_equal(in[0].key, "cs_T:xfer:v3:agent");
+    assert_string_equal(in[0].ccid, "v3:cust");
+    assert_string_equal(in[0].target, "ben");
+    s_merge(&call, CS_EV_HANGUP, "v3:agent", "agent", 2100, "s1"); /* unbridged */
+    assert_int_equal(cs_flows_next(&call, in, 4), 1); /* still only the transfer (claimed) */
+    assert_int_equal(in[0].kind, CS_INTENT_TRANSFER);
+    s_merge(&call, CS_EV_INITIATED, "v3:ben", "transfer", 2100, "s1");
+    s_merge(&call, CS_EV_HANGUP, "v3:ben", "transfer", 9000, "s1"); /* ben never answered */
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_int_equal(cs_flows_next(&call, in, 4), 2);
+    assert_int_equal(in[1].kind, CS_INTENT_ROUTE);
+    assert_string_equal(in[1].key, "cs_T:route:2");
+    assert_string_equal(in[1].ccid, "v3:cust");
+}
+
+/* Warm: the consult leg goes to the target; a consult whose colleague's
+ * leg ended is hung up; a completion bridges the customer with the
+ * consulted leg. */
+static void test_warm_transfer(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    s_talking(&call, "cs_W");
+    s_merge(&call, CS_EV_INITIATED, "v3:consult", "consult", 3000, "s2");
+    assert_int_equal(cs_flows_next(&call, in, 4), 0); /* no target on the record yet */
+    s_request(&call, CS_EV_CONSULT_REQUESTED, "", "", "+15550100006", 2900);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_CONSULT);
+    assert_string_equal(in[0].key, "cs_W:consult:v3:consult");
+    assert_string_equal(in[0].ccid, "v3:consult");
+    assert_string_equal(in[0].target, "+15550100006");
+    s_merge(&call, CS_EV_INITIATED, "v3:colleague", "consulted", 3100, "s2");
+    s_merge(&call, CS_EV_ANSWERED, "v3:colleague", "consulted", 4000, "s2");
+    s_merge(&call, CS_EV_ANSWERED, "v3:consult", "consult", 4000, "s2");
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "warm", "v3:colleague", 6000);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_COMPLETE);
+    assert_string_equal(in[0].key, "cs_W:complete:v3:agent");
+    assert_string_equal(in[0].ccid, "v3:cust");
+    assert_string_equal(in[0].other, "v3:colleague");
+
+    /* a consult the colleague hangs up: its leg is hung up, the call goes on */
+    s_talking(&call, "cs_C");
+    s_request(&call, CS_EV_CONSULT_REQUESTED, "", "", "ben", 2900);
+    s_merge(&call, CS_EV_INITIATED, "v3:consult", "consult", 3000, "s2");
+    s_merge(&call, CS_EV_INITIATED, "v3:colleague", "consulted", 3100, "s2");
+    s_merge(&call, CS_EV_HANGUP, "v3:colleague", "consulted", 5000, "s2");
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
+    assert_string_equal(in[0].ccid, "v3:consult");
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_dial),
-        cmocka_unit_test(test_browser),
-        cmocka_unit_test(test_teardown),
-        cmocka_unit_test(test_inbound_routing),
+        cmocka_unit_test(test_server_dial),    cmocka_unit_test(test_browser),
+        cmocka_unit_test(test_teardown),       cmocka_unit_test(test_inbound_routing),
+        cmocka_unit_test(test_blind_transfer), cmocka_unit_test(test_warm_transfer),
     };
     return cmocka_run_group_tests_name("flows", tests, NULL, NULL);
 }

@@ -12,12 +12,18 @@
  * @param {CallRecord|null} record the relay's record (null before it exists)
  * @param {SdkCall|null} sdk the SDK's call, if any
  * @param {number} now ms since the epoch (the browser's clock)
+ * @param {string} [me] this softphone's agent: the record's state is its
+ *   screen only while the call is its own (record.agent_id); an agent whose
+ *   part is a leg (a transfer ringing in, a consult it answered, a call it
+ *   handed on) sees its own SDK call
  * @returns {{status: string, timer: string|null, inCall: boolean, ringingIn: boolean,
- *   canCall: boolean, canHangUp: boolean, held: boolean, remote: string|null}}
+ *   canCall: boolean, canHangUp: boolean, held: boolean, remote: string|null,
+ *   summary: string, canTransfer: boolean}}
  */
-export function view(record, sdk, now) {
+export function view(record, sdk, now, me) {
+  const own = !!record && (!me || !record.agent_id || record.agent_id === me);
   const sdkState = sdk ? sdk.state : null;
-  const recState = record ? record.state : null;
+  const recState = own ? record.state : null;
   const ended = recState === 'ended' || sdkState === 'hangup' || sdkState === 'destroy' ||
     sdkState === 'purge';
   // Either proof of the answer switches to "In call": the webhook (the
@@ -34,20 +40,48 @@ export function view(record, sdk, now) {
   else if (ringingIn) status = 'Incoming call';
   else if (recState === 'ringing' || sdkState === 'early' || sdkState === 'ringing') status = 'Ringing…';
   else if (record || sdk) status = 'Calling…';
-  const remote = sdk && sdk.remote ? sdk.remote
-    : record ? (record.direction === 'inbound' ? record.from : record.to) : null;
+  // the customer's number: the record knows it (a transfer rings in from
+  // the company's number); else what the SDK says
+  const customer = record ? (record.direction === 'inbound' ? record.from : record.to) : null;
+  const remote = customer || (sdk && sdk.remote) || null;
   return {
     status,
     // talk time counts from the provider's answer, never from a click or
     // from when this page heard of it; absent until the answer is known
-    timer: !ended && record && record.answered_at ? clock(now - Date.parse(record.answered_at)) : null,
+    timer: !ended && own && record.answered_at ? clock(now - Date.parse(record.answered_at)) : null,
     inCall: answered,
     ringingIn,
     canCall: !record && !sdk ? true : ended,
     canHangUp: !ended && !!(record || sdk),
     held,
     remote,
+    summary: ended && record ? summary(record, me) : ringingIn && record ? handedBy(record, me) : '',
+    canTransfer: answered && own,
   };
+}
+
+const CAUSES = {
+  normal_clearing: 'hung up', originator_cancel: 'cancelled', user_busy: 'busy',
+  call_rejected: 'declined', timeout: 'no answer', no_answer: 'no answer',
+};
+
+/** Who hands a call ringing in to me: a transfer, or a consult. */
+export function handedBy(record, me) {
+  const by = (record.legs || []).find((l) => l.transferred_at && l.agent_id && l.agent_id !== me);
+  if (by) return `Transfer from ${by.agent_id}`;
+  if (record.consult && record.consult === me && record.agent_id !== me) return `Consult from ${record.agent_id}`;
+  return '';
+}
+
+/** The call-ended line: how long it talked and how it ended, or to whom it was handed on. */
+export function summary(record, me) {
+  const mine = (record.legs || []).find((l) => l.transferred_at && (!me || l.agent_id === me));
+  if (mine) return `Transferred to ${mine.transfer === 'warm' ? (record.agent_id || 'a colleague') : mine.transfer_to}`;
+  if (record.state !== 'ended') return '';
+  const talk = typeof record.talk_seconds === 'number' ? clock(record.talk_seconds * 1000) : null;
+  const cause = CAUSES[record.hangup_cause] || (record.hangup_cause || '').replace(/_/g, ' ');
+  if (!talk) return cause ? `Not answered: ${cause}` : 'Not answered';
+  return `Talked ${talk}${cause ? ` · ${cause}` : ''}`;
 }
 
 /** m:ss (h:mm:ss past an hour); negative skews show 0:00. */
@@ -59,9 +93,19 @@ export function clock(ms) {
   return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-/** The clientState the SDK carries for a record (webhooks name the call by it). */
-export function clientState(record) {
-  return btoa(JSON.stringify({ cs: record.id }));
+/**
+ * The clientState the SDK carries for a record (webhooks name the call by
+ * it); a consult call says so, and whose it is.
+ */
+export function clientState(record, role, agent) {
+  return btoa(JSON.stringify(role ? { cs: record.id, role, agent } : { cs: record.id }));
+}
+
+/** A transfer target as typed: "+E.164" or an agent id, or null. */
+export function transferTarget(text) {
+  const t = String(text || '').trim();
+  if (t.startsWith('+') || /^[0-9(]/.test(t)) return e164(t);
+  return /^[A-Za-z0-9_.@-]{1,63}$/.test(t) ? t : null;
 }
 
 /** A number as typed, to E.164 (+ and digits), or null. */

@@ -3,7 +3,7 @@
 // rendered from core.view() on every change and every second. The page
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
-import { view, clientState, e164 } from './core.js';
+import { view, clientState, e164, transferTarget } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -16,6 +16,14 @@ let client = null;
 let ws = null;
 let muted = false;
 let skew = 0; // server time - this page's time, from hello
+let me = ''; // this softphone's agent id, from hello
+// A warm transfer's consult: a second SDK call to the colleague, while the
+// customer waits on hold on the first (proto/README.md, "transfer").
+let consultCall = null;
+let consultTo = '';
+let completing = false;
+let panel = ''; // '' | 'pad' | 'xfer'
+const ENDED = ['hangup', 'destroy', 'purge'];
 const recent = new Map(); // the agent's records seen lately, by id (a call ringing in)
 
 function sdkView() {
@@ -27,8 +35,30 @@ function sdkView() {
   };
 }
 
+const CONSULT_LABELS = {
+  new: 'calling…', requesting: 'calling…', trying: 'calling…', early: 'ringing…',
+  ringing: 'ringing…', active: 'talking', held: 'on hold',
+};
+
 function render() {
-  const v = view(record, sdkView(), Date.now() + skew);
+  const v = view(record, sdkView(), Date.now() + skew, me);
+  $('summary').textContent = v.summary;
+  const consulting = !!consultCall && !ENDED.includes(consultCall.state);
+  // a panel belongs to the call it was opened on
+  if ((panel === 'xfer' && !v.canTransfer && !consulting) || (panel === 'pad' && !v.inCall)) panel = '';
+  $('keypad').disabled = !v.inCall;
+  $('keypad').setAttribute('aria-expanded', String(panel === 'pad' && v.inCall));
+  $('pad').hidden = !(panel === 'pad' && v.inCall);
+  $('transfer').disabled = !v.canTransfer && !consulting;
+  $('transfer').setAttribute('aria-expanded', String(panel === 'xfer'));
+  $('xfer').hidden = !(panel === 'xfer' && (v.canTransfer || consulting));
+  $('xfer-blind').disabled = consulting;
+  $('xfer-consult').disabled = consulting;
+  $('consult-status').textContent = consultCall
+    ? `Consult with ${consultTo}: ${CONSULT_LABELS[consultCall.state] || 'ended'}` : '';
+  $('xfer-complete').hidden = !consulting;
+  $('xfer-complete').disabled = !consulting || consultCall.state !== 'active' || completing;
+  $('xfer-cancel').hidden = !consulting;
   $('status').textContent = v.status;
   const timer = $('timer');
   timer.hidden = v.timer === null;
@@ -43,7 +73,10 @@ function render() {
   $('mute').setAttribute('aria-pressed', String(muted));
   $('hold').disabled = !v.inCall;
   $('hold').setAttribute('aria-pressed', String(v.held));
-  window.softphone = { record, view: v, sdkState: sdkCall && sdkCall.state, callId: sdkCall && sdkCall.id, stats };
+  window.softphone = {
+    record, view: v, sdkState: sdkCall && sdkCall.state, callId: sdkCall && sdkCall.id, stats,
+    consultState: consultCall && consultCall.state,
+  };
 }
 
 // For support and tests: the call's audio as WebRTC counts it.
@@ -88,6 +121,7 @@ function onRelay(msg) {
   if (msg.type === 'hello') {
     if (msg.server_time) skew = msg.server_time - Date.now();
     $('agent').textContent = msg.agent.name || msg.agent.id;
+    me = msg.agent.id;
     if (!msg.rtc.login_token) {
       note('No SDK login for this agent: ask the operator to set its Telnyx credential.');
       return;
@@ -111,6 +145,17 @@ function onRelay(msg) {
     // the record of the call on screen, or the one whose leg is the SDK's
     // call: legs are linked by call_control_id, never guessed
     if ((record && msg.call.id === record.id) || (!record && ofSdkCall(msg.call))) record = msg.call;
+  } else if (msg.type === 'consult') {
+    // the relay has the consult on the record: place the consult call
+    if (record && msg.call === record.id) startConsult(msg.to);
+  } else if (msg.type === 'agents') {
+    const list = $('agent-list');
+    list.replaceChildren(...(msg.agents || []).filter((a) => a.id !== me).map((a) => {
+      const o = document.createElement('option');
+      o.value = a.id;
+      o.label = `${a.name || a.id} (${a.status})`;
+      return o;
+    }));
   } else if (msg.type === 'error') {
     note(msg.error);
   }
@@ -131,7 +176,10 @@ function report(call, fields) {
   const key = `${record.id}:${fields.state || fields.event}`;
   if (reported.has(key)) return;
   reported.add(key);
-  send({ type: 'sdk', call: record.id, at: Date.now(), ...fields });
+  // the leg it is about, once the SDK knows it: a leg's end ends that leg
+  // only (one transferred away ends nothing), never the whole call
+  const leg = call && call.telnyxIDs && call.telnyxIDs.telnyxCallControlId;
+  send({ type: 'sdk', call: record.id, at: Date.now(), ...(leg ? { leg } : {}), ...fields });
 }
 
 function watchAudio(call) {
@@ -167,6 +215,10 @@ function connectSdk(host, loginToken) {
   client.on('telnyx.notification', (n) => {
     if (n.type !== 'callUpdate') return;
     const c = n.call;
+    if (consultCall && c.id === consultCall.id) {
+      onConsult(c);
+      return;
+    }
     if (!sdkCall || c.id === sdkCall.id || ['hangup', 'destroy', 'purge'].includes(sdkCall.state)) {
       if (!sdkCall || c.id !== sdkCall.id) {
         // a call this page did not place (ours is sdkCall from newCall on):
@@ -190,6 +242,57 @@ function connectSdk(host, loginToken) {
     render();
   });
   client.connect();
+}
+
+function onConsult(c) {
+  consultCall = c;
+  if (c.remoteStream && $('consult-speaker').srcObject !== c.remoteStream) {
+    $('consult-speaker').srcObject = c.remoteStream;
+    $('consult-speaker').play().catch(() => {});
+  }
+  if (ENDED.includes(c.state)) {
+    // the colleague declined, hung up, or was cancelled: back to the
+    // customer (unless the call was handed over, and this leg with it)
+    if (!completing && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
+    if (c.state !== 'hangup') consultCall = null;
+  }
+  render();
+}
+
+function startConsult(to) {
+  // the customer waits on hold; the consult is a call of its own, which
+  // the orchestrator sends to the colleague (role "consult")
+  if (sdkCall && sdkCall.state === 'active') sdkCall.hold();
+  consultTo = to;
+  completing = false;
+  consultCall = client.newCall({
+    destinationNumber: to,
+    clientState: clientState(record, 'consult', me),
+    audio: true,
+    video: false,
+  });
+  render();
+}
+
+function cancelConsult() {
+  if (!consultCall) return;
+  const leg = consultCall.telnyxIDs && consultCall.telnyxIDs.telnyxCallControlId;
+  if (!ENDED.includes(consultCall.state)) consultCall.hangup();
+  if (leg && record) send({ type: 'hangup', call: record.id, leg });
+}
+
+function buildPad() {
+  for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = d;
+    b.onclick = () => {
+      // in-band of the call's own signalling (telnyx_rtc.info): the far end
+      // gets call.dtmf.received
+      if (sdkCall && ['active', 'held'].includes(sdkCall.state)) sdkCall.dtmf(d);
+    };
+    $('pad').appendChild(b);
+  }
 }
 
 function hangUp() {
@@ -220,6 +323,41 @@ function start() {
     if (muted) sdkCall.muteAudio(); else sdkCall.unmuteAudio();
     render();
   };
+  buildPad();
+  $('keypad').onclick = () => { panel = panel === 'pad' ? '' : 'pad'; render(); };
+  $('transfer').onclick = () => {
+    panel = panel === 'xfer' ? '' : 'xfer';
+    if (panel === 'xfer') send({ type: 'agents' });
+    render();
+    if (panel === 'xfer') $('xfer-to').focus();
+  };
+  const target = () => {
+    const to = transferTarget($('xfer-to').value);
+    if (!to) note('Transfer to an agent id or a number like +15550100001');
+    return to;
+  };
+  $('xfer-form').onsubmit = (e) => {
+    e.preventDefault();
+    const to = target();
+    if (!to || !record) return;
+    note('');
+    send({ type: 'transfer', call: record.id, to });
+    panel = '';
+    render();
+  };
+  $('xfer-consult').onclick = () => {
+    const to = target();
+    if (!to || !record) return;
+    note('');
+    send({ type: 'consult', call: record.id, to });
+  };
+  $('xfer-complete').onclick = () => {
+    if (!record) return;
+    completing = true;
+    send({ type: 'complete', call: record.id });
+    render();
+  };
+  $('xfer-cancel').onclick = cancelConsult;
   $('hold').onclick = () => {
     if (!sdkCall) return;
     if (sdkCall.state === 'held') sdkCall.unhold(); else sdkCall.hold();

@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -76,4 +76,42 @@ test('the wallboard: a row per live call with its timer, presence, outcomes and 
   assert.equal(b.avgTalk, 8);
   assert.equal(b.avgGap, 21);
   assert.equal(b.p95Gap, 30);
+});
+
+test('transfers: the record is my screen only while the call is mine; summaries say how it went', () => {
+  const legs = [
+    { call_control_id: 'a', role: 'agent', agent_id: 'ann', transferred_at: '2026-01-01T00:00:10.000Z',
+      transfer: 'blind', transfer_to: 'ben', ended_at: '2026-01-01T00:00:10.100Z' },
+    { call_control_id: 'c', role: 'customer', agent_id: null },
+    { call_control_id: 't', role: 'transfer', agent_id: 'ben' },
+  ];
+  const r = rec('active', { answered_at: new Date(T).toISOString(), agent_id: 'ben', legs, to: '+15550100001' });
+  // Ann handed it on: her SDK call is over; no timer for her, the summary says where it went
+  const ann = view(r, { state: 'destroy', direction: 'outbound' }, T + 20000, 'ann');
+  assert.equal(ann.status, 'Call ended');
+  assert.equal(ann.timer, null);
+  assert.equal(ann.summary, 'Transferred to ben');
+  // Ben owns it: the record's timer (from the customer's answer)
+  const ben = view(r, { state: 'active', direction: 'inbound' }, T + 20000, 'ben');
+  assert.equal(ben.status, 'In call');
+  assert.equal(ben.timer, '0:20');
+  assert.equal(ben.canTransfer, true);
+  // while it rings for Ben, he sees the customer and who hands it over
+  const ringing = view({ ...r, agent_id: 'ann' }, { state: 'ringing', direction: 'inbound', remote: '+15550009999' },
+    T + 12000, 'ben');
+  assert.equal(ringing.status, 'Incoming call');
+  assert.equal(ringing.remote, '+15550100001');
+  assert.equal(ringing.summary, 'Transfer from ann');
+  // a consult rings: the call is Ann's, and on hold for her, not for Ben
+  const consult = view(rec('held', { agent_id: 'ann', consult: 'ben', legs: [] }),
+    { state: 'active', direction: 'inbound' }, T, 'ben');
+  assert.equal(consult.status, 'In call');
+  assert.equal(consult.canTransfer, false);
+  assert.equal(summary(rec('ended', { talk_seconds: 65.2, hangup_cause: 'normal_clearing' })), 'Talked 1:05 · hung up');
+  assert.equal(summary(rec('ended', { talk_seconds: null, hangup_cause: 'user_busy' })), 'Not answered: busy');
+  assert.equal(transferTarget(' ben '), 'ben');
+  assert.equal(transferTarget('+1 555 010 0001'), '+15550100001');
+  assert.equal(transferTarget('+12'), null);
+  assert.equal(transferTarget('bob smith'), null);
+  assert.equal(clientState({ id: 'cs_1' }, 'consult', 'ann'), btoa('{"cs":"cs_1","role":"consult","agent":"ann"}'));
 });

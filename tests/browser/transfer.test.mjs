@@ -1,0 +1,142 @@
+// Transfers as agents do them, in two softphones with the real SDK: blind
+// (Transfer now), warm (Consult, then Complete transfer) and a consult
+// cancelled. The call is one record throughout: the customer's leg stays,
+// the agent who hands it on leaves, the one who takes it over owns it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stack, until } from './lib.mjs';
+
+let stack;
+const pages = {};
+const shots = process.env.CALLSYNC_ARTIFACTS || join(process.cwd(), 'artifacts');
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  stack = await new Stack({ backbone: true }).start();
+  for (const [id, name] of [['ann', 'Ann'], ['ben', 'Ben']]) {
+    const a = await stack.agent(id);
+    stack.ctl('agent', 'set', id, '--sip-user', a.user, '--name', name, '--status', 'available',
+      '--credential', a.credentialId);
+    const { body: { token } } = await stack.crm('POST', `/v1/agents/${id}/token`);
+    const page = await (await stack.browser.newContext()).newPage();
+    if (process.env.CALLSYNC_DEBUG) page.on('console', (m) => console.error(`${id}: ${m.text()}`));
+    await page.goto(`${stack.relay}/?token=${encodeURIComponent(token)}`);
+    pages[id] = page;
+    await until(`${id} ready`, async () => (await status(id)) === 'Ready', 15000);
+  }
+});
+after(async () => {
+  await stack.stop();
+  assert.equal(stack.sanitizer, null, 'no sanitizer report from any service');
+  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM`);
+});
+
+const status = (id) => pages[id].getByRole('status').textContent();
+const button = (id, name) => pages[id].getByRole('button', { name, exact: true });
+const shot = (id, name) => pages[id].screenshot({ path: join(shots, `transfer-${name}-${id}.png`) });
+const waitStatus = (id, want, ms = 15000) =>
+  until(`${id}: "${want}"`, async () => (await status(id)) === want, ms);
+const record = (id) => pages[id].evaluate(() => window.softphone.record);
+
+async function annCalls() {
+  await pages.ann.getByLabel('Number').fill('+15550100001');
+  await button('ann', 'Call').click();
+  await waitStatus('ann', 'In call');
+  return (await record('ann')).id;
+}
+
+async function openTransfer(to) {
+  await button('ann', 'Transfer').click();
+  await pages.ann.getByLabel('Transfer to').fill(to);
+}
+
+async function bothEnd(id) {
+  return until('every leg ended', () => {
+    const r = stack.ctl('call', id);
+    return r.state === 'ended' && r.legs.every((l) => l.ended_at) && r;
+  }, 10000);
+}
+
+test('blind: Ann transfers her call to Ben, who answers and owns it; Ann is done', async () => {
+  const id = await annCalls();
+  await openTransfer('ben');
+  await shot('ann', 'panel');
+  await button('ann', 'Transfer now').click();
+  await waitStatus('ann', 'Call ended');
+  await waitStatus('ben', 'Incoming call');
+  await shot('ben', 'blind-ringing');
+  await button('ben', 'Answer').click();
+  await waitStatus('ben', 'In call');
+  await until('Ben owns the call', () => stack.ctl('call', id).agent_id === 'ben');
+  assert.equal(await pages.ann.locator('#summary').textContent(), 'Transferred to ben');
+  await until("Ben's timer", () => pages.ben.getByRole('timer').isVisible());
+  await shot('ann', 'blind-done');
+  await shot('ben', 'blind-in-call');
+  const r = stack.ctl('call', id);
+  assert.equal(r.state, 'active');
+  const annLeg = r.legs.find((l) => l.agent_id === 'ann');
+  assert.ok(annLeg.ended_at && annLeg.transferred_at, "Ann's leg left, transferred");
+  assert.equal(annLeg.transfer, 'blind');
+  assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
+  // the timer is the conversation's: from the customer's answer
+  assert.equal((await record('ben')).answered_at, r.answered_at);
+  assert.equal(stack.ctl('agents').find((a) => a.id === 'ben').status, 'busy');
+  await button('ben', 'Hang up').click();
+  await waitStatus('ben', 'Call ended');
+  await bothEnd(id);
+});
+
+test('warm: Ann consults Ben with the customer on hold, then hands the call over', async () => {
+  const id = await annCalls();
+  await openTransfer('ben');
+  await button('ann', 'Consult').click();
+  await waitStatus('ann', 'On hold');
+  await waitStatus('ben', 'Incoming call');
+  await button('ben', 'Answer').click();
+  await waitStatus('ben', 'In call');
+  await until('the consult talks', async () =>
+    /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+  // Ann and Ben hear each other (the sim bridges their two browser legs)
+  await until('Ben hears Ann', async () => {
+    const s = await pages.ben.evaluate(() => window.softphone.stats());
+    return s && s.bytesReceived > 2000;
+  });
+  const during = stack.ctl('call', id);
+  assert.equal(during.agent_id, 'ann', 'the call is still Ann\'s during the consult');
+  assert.equal(during.consult, 'ben');
+  await shot('ann', 'consulting');
+  await button('ann', 'Complete transfer').click();
+  await waitStatus('ann', 'Call ended');
+  await until('Ben owns the call', () => stack.ctl('call', id).agent_id === 'ben');
+  assert.equal(await pages.ann.locator('#summary').textContent(), 'Transferred to ben');
+  const r = stack.ctl('call', id);
+  assert.equal(r.state, 'active', 'not on hold: the leg that held it has left');
+  assert.ok(r.legs.filter((l) => l.agent_id === 'ann').every((l) => l.ended_at), "Ann's legs left");
+  assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
+  await waitStatus('ben', 'In call');
+  await shot('ben', 'warm-in-call');
+  await button('ben', 'Hang up').click();
+  await waitStatus('ben', 'Call ended');
+  await bothEnd(id);
+});
+
+test('a consult cancelled: Ben stops ringing, Ann is back with the customer', async () => {
+  const id = await annCalls();
+  await openTransfer('ben');
+  await button('ann', 'Consult').click();
+  await waitStatus('ben', 'Incoming call');
+  await button('ann', 'Cancel consult').click();
+  await waitStatus('ben', 'Call ended');
+  await waitStatus('ann', 'In call');
+  const r = await until('the consult legs ended', () => {
+    const c = stack.ctl('call', id);
+    return c.legs.filter((l) => l.role === 'consult' || l.role === 'consulted').every((l) => l.ended_at) && c;
+  });
+  assert.equal(r.state, 'active');
+  assert.equal(r.agent_id, 'ann');
+  await button('ann', 'Hang up').click();
+  await waitStatus('ann', 'Call ended');
+  await bothEnd(id);
+});
