@@ -31,6 +31,7 @@ static const char *s_kind_names[] = {
     "hangup_requested",
     "transfer_requested",
     "consult_requested",
+    "wrapup",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -100,6 +101,32 @@ static bool s_lww_str(char *cur, size_t size, int64_t *cur_at, const char *v, in
         return false;
     cs_copy(cur, size, v);
     *cur_at = at;
+    return true;
+}
+
+/* The latest wrap-up wins as a whole; a same-instant tie goes to the
+ * larger (disposition, notes, agent), so order cannot matter. */
+static bool s_lww_wrapup(cs_call_t *call, const cs_event_t *ev)
+{
+    if (!ev->disposition[0])
+        return false;
+    if (call->wrapup_at) {
+        if (ev->at < call->wrapup_at)
+            return false;
+        if (ev->at == call->wrapup_at) {
+            int c = strcmp(ev->disposition, call->disposition);
+            if (!c)
+                c = strncmp(ev->value, call->notes, sizeof call->notes - 1);
+            if (!c)
+                c = strcmp(ev->agent_id, call->wrapup_by);
+            if (c <= 0)
+                return false;
+        }
+    }
+    CS_COPY(call->disposition, ev->disposition);
+    CS_COPY(call->notes, ev->value);
+    CS_COPY(call->wrapup_by, ev->agent_id);
+    call->wrapup_at = ev->at;
     return true;
 }
 
@@ -293,6 +320,8 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
     case CS_EV_FIRST_AUDIO:
         ch |= s_tfact_merge(&call->first_audio, at, ev->clock);
         break;
+    case CS_EV_WRAPUP:
+        return ch | s_lww_wrapup(call, ev);
     case CS_EV_CONSULT_REQUESTED:
         return ch | s_lww_str(call->consult, sizeof call->consult, &call->consult_at, ev->to, at);
     case CS_EV_TRANSFER_REQUESTED: {
@@ -683,6 +712,12 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "machine_detection", s_str_or_null(call->machine.v));
     json_object_set_new(o, "dtmf", json_string(digits));
     json_object_set_new(o, "consult", s_str_or_null(call->consult));
+    json_object_set_new(o, "wrapup",
+                        call->wrapup_at ? json_pack("{s:s, s:s, s:o, s:o}", "disposition",
+                                                    call->disposition, "notes", call->notes,
+                                                    "agent_id", s_str_or_null(call->wrapup_by),
+                                                    "at", s_time_or_null(call->wrapup_at))
+                                        : json_null());
     json_object_set_new(o, "clocks", clocks);
     return o;
 }
@@ -712,6 +747,7 @@ static int64_t s_earliest(const cs_call_t *call)
     s_min(&t0, call->sdk_state_at);
     s_min(&t0, call->recording_at);
     s_min(&t0, call->consult_at);
+    s_min(&t0, call->wrapup_at);
     for (int i = 0; i < call->ndtmf; i++)
         s_min(&t0, call->dtmf[i].at);
     for (int i = 0; i < call->nlegs; i++) {
@@ -883,6 +919,10 @@ json_t *cs_call_to_store(const cs_call_t *call)
     s_put_lww(o, "sdk", call->sdk_state, call->sdk_state_at, t0);
     s_put_lww(o, "rec", call->recording_url, call->recording_at, t0);
     s_put_lww(o, "consult", call->consult, call->consult_at, t0);
+    if (call->wrapup_at)
+        json_object_set_new(o, "wrap",
+                            json_pack("[s, s, s, I]", call->disposition, call->notes,
+                                      call->wrapup_by, (json_int_t)(call->wrapup_at - t0)));
     s_put_sfact(o, "amd", &call->machine, t0);
     if (call->ndtmf) {
         json_t *d = json_array();
@@ -967,6 +1007,19 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     rc |= s_get_lww(o, "rec", call->recording_url, sizeof call->recording_url, &call->recording_at,
                     t0);
     rc |= s_get_lww(o, "consult", call->consult, sizeof call->consult, &call->consult_at, t0);
+    const json_t *wrap = json_object_get(o, "wrap");
+    if (wrap) {
+        const char *disp, *notes, *by;
+        json_int_t at;
+        if (json_unpack((json_t *)wrap, "[s, s, s, I]", &disp, &notes, &by, &at) == 0) {
+            CS_COPY(call->disposition, disp);
+            CS_COPY(call->notes, notes);
+            CS_COPY(call->wrapup_by, by);
+            call->wrapup_at = at + t0;
+        } else {
+            rc = -1;
+        }
+    }
     rc |= s_get_sfact(o, "amd", &call->machine, t0);
     const json_t *d = json_object_get(o, "dtmf");
     for (size_t i = 0; rc == 0 && i < json_array_size(d) && i < CS_MAX_DTMF; i++) {
@@ -1015,6 +1068,7 @@ static const s_ev_field_t s_ev_fields[] = {
     S_EVF("hsrc", hangup_source, -1),
     S_EVF("sip", sip_code, -1),
     S_EVF("v", value, -1),
+    S_EVF("disp", disposition, -1),
 };
 #define S_NEVF (sizeof s_ev_fields / sizeof s_ev_fields[0])
 
@@ -1036,11 +1090,12 @@ static const char *s_canonical_type[] = {
     "callsync.hangup_requested",
     "callsync.transfer_requested",
     "callsync.consult_requested",
+    "callsync.wrapup",
 };
 /* one name and one canonical type per kind: a new kind must add both */
-_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_CONSULT_REQUESTED + 1,
+_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_WRAPUP + 1,
                "s_canonical_type must name every cs_event_kind_t");
-_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_CONSULT_REQUESTED + 1,
+_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_WRAPUP + 1,
                "s_kind_names must name every cs_event_kind_t");
 
 static const char *s_sources[] = {"webhook", "sdk", "command"};

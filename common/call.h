@@ -45,6 +45,7 @@ typedef enum {
     CS_EV_TRANSFER_REQUESTED, /* an agent hands the call on and leaves: ccid = its leg,
                                  value = "blind" | "warm", to = the target (see below) */
     CS_EV_CONSULT_REQUESTED,  /* an agent consults before a warm transfer: to = the target */
+    CS_EV_WRAPUP,             /* an agent's wrap-up: disposition, value = notes, agent_id */
 } cs_event_kind_t;
 
 typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
@@ -71,7 +72,9 @@ typedef struct {
     char hangup_cause[CS_STR_LEN];
     char hangup_source[16];
     char sip_code[16];
-    char value[CS_URL_LEN]; /* digit, recording URL, machine result, SDK state; CREATED: flow */
+    char value[CS_URL_LEN];       /* digit, recording URL, machine result, SDK state; CREATED: flow;
+                                     WRAPUP: notes */
+    char disposition[CS_STR_LEN]; /* WRAPUP: how the call went, in the agent's words */
 } cs_event_t;
 
 /* A set-once string: the best claim by (rank desc, at asc, value asc). */
@@ -136,6 +139,10 @@ typedef struct {
     cs_sfact_t machine;       /* answering machine detection result */
     char consult[CS_STR_LEN]; /* the latest consult's target ("+E.164" or an agent id) */
     int64_t consult_at;
+    /* The agent's wrap-up: the latest one wins, all three together (ties by
+     * the larger disposition, then notes). */
+    char disposition[CS_STR_LEN], notes[CS_URL_LEN], wrapup_by[CS_STR_LEN];
+    int64_t wrapup_at;
     int ndtmf;
     cs_dtmf_t dtmf[CS_MAX_DTMF]; /* sorted by (at, digit) */
 } cs_call_t;

@@ -451,6 +451,41 @@ json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen)
     return ids;
 }
 
+json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, int limit, char *err,
+                       size_t errlen)
+{
+    enum { PAGE = 200, MAX_SCANNED = 5000 };
+    json_t *out = json_array();
+    static __thread cs_call_t call;
+    for (int offset = 0; offset < MAX_SCANNED && (int)json_array_size(out) < limit;
+         offset += PAGE) {
+        redisReply *r = cs_redis_cmd(self->redis, "ZREVRANGEBYSCORE cs:calls +inf %lld LIMIT %d %d",
+                                     (long long)since_ms, offset, PAGE);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            s_redis_failed(self, r, "ZREVRANGEBYSCORE", err, errlen);
+            json_decref(out);
+            return NULL;
+        }
+        size_t n = r->elements;
+        for (size_t i = 0; i < n && (int)json_array_size(out) < limit; i++) {
+            if (cs_store_get(self, r->element[i]->str, &call, err, errlen) != 0)
+                continue; /* expired meanwhile */
+            int keep = !agent || !agent[0];
+            const char *agents[CS_MAX_LEGS + 2];
+            int na = keep ? 0 : cs_call_agents(&call, agents, CS_MAX_LEGS + 2);
+            for (int a = 0; a < na && !keep; a++)
+                keep = strcmp(agents[a], agent) == 0;
+            if (keep)
+                json_array_append_new(out, cs_call_to_json(&call));
+        }
+        freeReplyObject(r);
+        if (n < PAGE)
+            break;
+    }
+    err[0] = '\0';
+    return out;
+}
+
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen)
 {
     redisReply *r = cs_redis_cmd(self->redis, "LRANGE cs:hist:%s 0 -1", cs_id);

@@ -101,6 +101,14 @@ json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen);
  * hung up, which are left out. New reference, NULL on error. */
 json_t *cs_store_live(cs_store_t *self, const char *agent, char *err, size_t errlen);
 
+/* The records (JSON, as cs_call_to_json) of calls started at or after
+ * since_ms, newest first, at most limit; with agent, only the calls that
+ * agent took part in (cs_call_agents). At most 5 000 calls are looked at
+ * per request (the listing is for recent history, not bulk export). New
+ * array, or NULL (Redis; reason in err). */
+json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, int limit, char *err,
+                       size_t errlen);
+
 /* The call's history entries in arrival order (decode each with
  * cs_call_history_event() and the record). New reference, NULL on error. */
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen);

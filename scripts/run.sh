@@ -105,6 +105,8 @@ callsync is running (logs in .run/*.log; Ctrl-C stops everything)
                     (alice; dial +15550100001: rings 1 s with early media, then answers)
   dashboard         http://127.0.0.1:$relay_port/dashboard?token=$sam_token
                     (sam, a supervisor: every live call, agents by presence)
+  example CRM       http://127.0.0.1:$relay_port/crm-example.html?token=$token
+                    (the softphone embedded: <callsync-softphone>, tel: links, Callsync.dial())
   a call to her     curl -s -X POST -d '{"from":"+15557770001","to":"+15550009999"}' http://127.0.0.1:$sim_port/sim/calls
   server dial       CALLSYNC_REDIS_URL=$CALLSYNC_REDIS_URL bin/callsync-ctl dial --agent alice --to +15550100004
                     (rings alice's softphone, then the customer; the customer hangs up after 3 s)

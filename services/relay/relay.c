@@ -276,17 +276,111 @@ static int s_authorized(const cs_relay_t *self, const char *auth)
            sodium_memcmp(auth + 7, self->api_key, n) == 0;
 }
 
+/* "since": RFC 3339 or ms since the epoch; 0 on success. */
+static int s_since(const char *text, int64_t *ms)
+{
+    if (!text[0])
+        return -1;
+    if (strspn(text, "0123456789") == strlen(text) && strlen(text) <= 15) {
+        *ms = strtoll(text, NULL, 10);
+        return 0;
+    }
+    return cs_ts_parse(text, ms);
+}
+
+/* GET /v1/calls?active=1[&agent=] (live calls) or ?since=<time>[&agent=]
+ * [&limit=N] (calls started since, newest first; agent: the calls it took
+ * part in). */
 static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_response_t *res)
 {
-    char active[8] = "", agent[CS_TOKEN_AGENT_LEN] = "", err[256];
+    char active[8] = "", agent[CS_TOKEN_AGENT_LEN] = "", since[40] = "", limit[8] = "", err[256];
     cs_web_query_arg(req->query, "active", active, sizeof active);
     cs_web_query_arg(req->query, "agent", agent, sizeof agent);
+    cs_web_query_arg(req->query, "since", since, sizeof since);
+    cs_web_query_arg(req->query, "limit", limit, sizeof limit);
+    if (since[0]) {
+        int64_t from;
+        long n = limit[0] ? strtol(limit, NULL, 10) : 100;
+        if (s_since(since, &from))
+            return s_error(self, res, 400, "since: an RFC 3339 time or ms since the epoch");
+        if (limit[0] && (strspn(limit, "0123456789") != strlen(limit) || n < 1 || n > 500))
+            return s_error(self, res, 400, "limit: 1 to 500");
+        json_t *out = cs_store_since(self->store, from, agent, (int)n, err, sizeof err);
+        if (!out)
+            return s_error(self, res, 503, "storage unavailable");
+        return s_json(res, 200, out);
+    }
     if (strcmp(active, "1") != 0)
-        return s_error(self, res, 400, "only active=1 listings are kept: add ?active=1");
+        return s_error(self, res, 400, "list with ?active=1 or ?since=<time>");
     json_t *out = cs_store_live(self->store, agent, err, sizeof err);
     if (!out)
         return s_error(self, res, 503, "storage unavailable");
     s_json(res, 200, out);
+}
+
+/* ---- contacts: the CRM's directory, for screen pop ---- */
+
+/* The contact for a number (new reference), or NULL: *missing when there
+ * is none, else Redis failed. */
+static json_t *s_contact_get(cs_relay_t *self, const char *number, int *missing)
+{
+    *missing = 0;
+    redisReply *r = cs_redis_cmd(cs_store_redis(self->store), "GET cs:contact:%s", number);
+    json_t *c = NULL;
+    if (r && r->type == REDIS_REPLY_STRING)
+        c = json_loadb(r->str, r->len, 0, NULL);
+    else if (r && r->type == REDIS_REPLY_NIL)
+        *missing = 1;
+    freeReplyObject(r);
+    return c;
+}
+
+/* POST {number, name, company?, url?} stores (replaces) a contact; GET
+ * ?number= reads one. Bad input: 400 and nothing stored. */
+static void s_contacts(cs_relay_t *self, const cs_web_request_t *req, const json_t *body,
+                       cs_web_response_t *res)
+{
+    if (strcmp(req->method, "GET") == 0) {
+        char number[40] = "";
+        cs_web_query_arg(req->query, "number", number, sizeof number);
+        if (!s_e164(number))
+            return s_error(self, res, 400, "number: a +E.164 number");
+        int missing;
+        json_t *c = s_contact_get(self, number, &missing);
+        if (!c)
+            return s_error(self, res, missing ? 404 : 503,
+                           missing ? "no contact with that number" : "storage unavailable");
+        return s_json(res, 200, c);
+    }
+    const char *number = json_string_value(json_object_get(body, "number"));
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *company = json_string_value(json_object_get(body, "company"));
+    const char *url = json_string_value(json_object_get(body, "url"));
+    if (!s_e164(number))
+        return s_error(self, res, 400, "number: a +E.164 number");
+    if (!name || !name[0] || strlen(name) > 100)
+        return s_error(self, res, 400, "name: 1 to 100 characters");
+    if ((json_object_get(body, "company") && (!company || strlen(company) > 100)))
+        return s_error(self, res, 400, "company: a string of 100 characters at most");
+    if (json_object_get(body, "url") &&
+        (!url || strlen(url) > 500 ||
+         (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)))
+        return s_error(self, res, 400, "url: an http(s) URL of 500 characters at most");
+    json_t *c = json_pack("{s:s, s:s}", "number", number, "name", name);
+    if (company)
+        json_object_set_new(c, "company", json_string(company));
+    if (url)
+        json_object_set_new(c, "url", json_string(url));
+    char *text = json_dumps(c, JSON_COMPACT);
+    redisReply *r = cs_redis_cmd(cs_store_redis(self->store), "SET cs:contact:%s %s", number, text);
+    free(text);
+    int ok = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (!ok) {
+        json_decref(c);
+        return s_error(self, res, 503, "storage unavailable");
+    }
+    s_json(res, 200, c);
 }
 
 static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response_t *res)
@@ -339,6 +433,8 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
         } else {
             s_error(self, res, 404, "no such endpoint");
         }
+    } else if (strcmp(req->path, "/v1/contacts") == 0 && (get || post)) {
+        s_contacts(self, req, body, res);
     } else if (post && cs_web_path_id(req->path, "/v1/agents/", id, sizeof id, &rest) &&
                strcmp(rest, "/token") == 0) {
         int missing = 0;
@@ -700,6 +796,60 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     return NULL;
 }
 
+/* The agent's wrap-up of a call it took part in: disposition (1 to 63
+ * characters) and notes (500 at most), a fact on the record; the agent is
+ * then done (wrap-up -> available). Returns why it was refused, or NULL. */
+static const char *s_wrapup(cs_relay_t *self, const char *agent, const json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    const char *disp = json_string_value(json_object_get(msg, "disposition"));
+    const char *notes = json_string_value(json_object_get(msg, "notes"));
+    if (!id || !disp || !disp[0] || strlen(disp) >= CS_STR_LEN)
+        return "wrapup needs call and a disposition of 1 to 63 characters";
+    if (json_object_get(msg, "notes") && (!notes || strlen(notes) > 500))
+        return "wrapup notes: a string of 500 characters at most";
+    static __thread cs_call_t call;
+    char err[256];
+    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
+    if (rc)
+        return rc == 1 ? "no such call" : "storage unavailable";
+    if (!s_involved(&call, agent))
+        return "not a call of this agent";
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_WRAPUP;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = cs_ts_now_ms();
+    CS_COPY(ev.type, "callsync.wrapup");
+    char uuid[CS_UUID_STR_LEN];
+    cs_ids_uuid(uuid);
+    snprintf(ev.id, sizeof ev.id, "wrapup-%s", uuid);
+    CS_COPY(ev.cs_hint, call.id);
+    CS_COPY(ev.disposition, disp);
+    CS_COPY(ev.value, notes ? notes : "");
+    CS_COPY(ev.agent_id, agent);
+    cs_apply_t applied;
+    bool changed;
+    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err))
+        return "storage unavailable";
+    if (changed)
+        s_changed(self);
+    if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1)
+        cs_info("agent %s available (wrap-up of %s done)", agent, call.id);
+    return NULL;
+}
+
+/* The agent's calls of the last day, newest first (recent calls). */
+static void s_recent(cs_relay_t *self, uint64_t conn, const char *agent)
+{
+    char err[256];
+    json_t *calls =
+        cs_store_since(self->store, cs_ts_now_ms() - 86400000LL, agent, 20, err, sizeof err);
+    s_send(self, conn,
+           json_pack("{s:s, s:o}", "type", "recent", "calls", calls ? calls : json_array()));
+}
+
 void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
 {
     cs_relay_t *self = arg;
@@ -724,7 +874,21 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
         bad = "a message is a JSON object with a type";
     } else if (strcmp(type, "agents") == 0) {
         s_send(self, conn, json_pack("{s:s, s:o}", "type", "agents", "agents", s_agents(self)));
-    } else if (dashboard) {
+    } else if (strcmp(type, "calls") == 0) {
+        /* history since a time (the dashboard's "today"): every call for a
+         * dashboard (500 at most), the agent's own for a softphone (100) */
+        const json_t *since = json_object_get(msg, "since");
+        int64_t now = cs_ts_now_ms(), from = (int64_t)json_number_value(since);
+        char err[256];
+        json_t *calls = NULL;
+        if (!json_is_number(since) || from < now - 7 * 86400000LL || from > now)
+            bad = "calls needs since: ms since the epoch, within the last 7 days";
+        else if (!(calls = cs_store_since(self->store, from, dashboard ? NULL : agent,
+                                          dashboard ? 500 : 100, err, sizeof err)))
+            bad = "storage unavailable";
+        else
+            s_send(self, conn, json_pack("{s:s, s:o}", "type", "calls", "calls", calls));
+    } else if (dashboard && strcmp(type, "get") != 0) {
         bad = "the dashboard is read-only";
     } else if (strcmp(type, "dial") == 0) {
         const char *to = json_string_value(json_object_get(msg, "to"));
@@ -740,13 +904,29 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
         int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
         if (rc)
             bad = rc == 1 ? "no such call" : "storage unavailable";
-        else if (!s_involved(&call, agent))
+        else if (!dashboard && !s_involved(&call, agent))
             bad = "not a call of this agent";
         else
             s_send(self, conn,
                    json_pack("{s:s, s:o}", "type", "call", "call", cs_call_to_json(&call)));
     } else if (strcmp(type, "sdk") == 0) {
         bad = s_sdk_report(self, agent, msg);
+    } else if (strcmp(type, "wrapup") == 0) {
+        bad = s_wrapup(self, agent, msg);
+    } else if (strcmp(type, "recent") == 0) {
+        s_recent(self, conn, agent);
+    } else if (strcmp(type, "contact") == 0) {
+        const char *number = json_string_value(json_object_get(msg, "number"));
+        int missing = 0;
+        json_t *c = s_e164(number) ? s_contact_get(self, number, &missing) : NULL;
+        if (!s_e164(number))
+            bad = "contact needs number: a +E.164 number";
+        else if (!c && !missing)
+            bad = "storage unavailable";
+        else
+            s_send(self, conn,
+                   json_pack("{s:s, s:s, s:o}", "type", "contact", "number", number, "contact",
+                             c ? c : json_null()));
     } else if (strcmp(type, "transfer") == 0 || strcmp(type, "consult") == 0 ||
                strcmp(type, "complete") == 0) {
         bad = s_transfer(self, conn, agent, type, msg);

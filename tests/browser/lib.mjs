@@ -88,16 +88,34 @@ export class Stack {
     const api = { TELNYX_API_BASE: `${this.base}/v2`, TELNYX_API_KEY: 'sim-key', TELNYX_CONNECTION_ID: '1001', CALLSYNC_CALLER_ID: '+15550009999' };
     this.spawnLogged('orchestrator', bin('orchestrator'), [], { ...this.env, ...api, CALLSYNC_ORCH_PORT: String(this.orchPort) });
     this.spawnLogged('timer', bin('timer'), [], { ...this.env, ...api, CALLSYNC_TIMER_PORT: String(this.timerPort) });
-    this.spawnLogged('relay', bin('relay'), [], {
+    this.relayEnv = {
       ...this.env, ...api, CALLSYNC_RELAY_PORT: String(this.relayPort), CALLSYNC_API_KEY: this.apiKey,
       CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`, CALLSYNC_WEB_DIR: join(root, 'web', 'dist'),
-    });
+    };
+    this.spawnLogged('relay', bin('relay'), [], this.relayEnv);
     this.relay = `http://127.0.0.1:${this.relayPort}`;
     await until('the relay', async () => {
       try { return (await fetch(`${this.relay}/healthz`)).ok; } catch { return false; }
     });
     await until('the orchestrator', async () => {
       try { return (await fetch(`http://127.0.0.1:${this.orchPort}/healthz`)).ok; } catch { return false; }
+    });
+  }
+
+  // Stops the relay (SIGTERM; it must exit 0) and starts it again on the
+  // same port: every page's socket to it is cut meanwhile.
+  async restartRelay(downMs = 300) {
+    const i = this.procs.findIndex((x) => x.name === 'relay');
+    const { p } = this.procs[i];
+    const exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
+    p.kill('SIGTERM');
+    const e = await exited;
+    if (e.code !== 0) throw new Error(`the relay exited ${JSON.stringify(e)} on SIGTERM`);
+    this.procs.splice(i, 1);
+    await new Promise((r) => setTimeout(r, downMs));
+    this.spawnLogged('relay', bin('relay'), [], this.relayEnv);
+    await until('the relay again', async () => {
+      try { return (await fetch(`${this.relay}/healthz`)).ok; } catch { return false; }
     });
   }
 

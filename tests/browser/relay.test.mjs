@@ -39,6 +39,39 @@ test('the CRM API: 401 without the key, 404s, 400s, agent tokens', async () => {
   assert.equal(c.status, 409);
 });
 
+test('contacts for screen pop, and calls since a time: bad input is 400 and stores nothing', async () => {
+  const ada = { number: '+15550100001', name: 'Ada Lovelace', company: 'Analytical', url: 'https://crm.example/c/1' };
+  for (const bad of [
+    { name: 'No number' },
+    { number: '15550100001', name: 'No plus' },
+    { number: '+15550100002' },
+    { number: '+15550100002', name: 'x'.repeat(101) },
+    { number: '+15550100002', name: 'Bad url', url: 'javascript:alert(1)' },
+    { number: '+15550100002', name: 'Bad company', company: 7 },
+  ]) assert.equal((await stack.crm('POST', '/v1/contacts', bad)).status, 400, JSON.stringify(bad));
+  assert.equal((await stack.crm('GET', '/v1/contacts?number=%2B15550100002')).status, 404, 'nothing was stored');
+  assert.equal((await stack.crm('GET', '/v1/contacts?number=555')).status, 400);
+  assert.equal((await stack.crm('GET', '/v1/contacts?number=%2B15550100001', undefined, null)).status, 401);
+  const put = await stack.crm('POST', '/v1/contacts', ada);
+  assert.equal(put.status, 200);
+  assert.deepEqual((await stack.crm('GET', '/v1/contacts?number=%2B15550100001')).body, ada);
+  // calls since a time: a call made now is listed, newest first; bad times are refused
+  stack.ctl('agent', 'set', 'dora', '--sip-user', 'dora01', '--status', 'available');
+  const before = Date.now() - 1000;
+  const made = stack.ctl('dial', '--agent', 'dora', '--to', '+15550100004', '--browser');
+  const list = await stack.crm('GET', `/v1/calls?since=${before}&agent=dora`);
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.body.map((c) => c.id), [made.id]);
+  const iso = await stack.crm('GET', `/v1/calls?since=${encodeURIComponent(new Date(before).toISOString())}&limit=1`);
+  assert.equal(iso.status, 200);
+  assert.equal(iso.body.length, 1);
+  assert.equal((await stack.crm('GET', `/v1/calls?since=${Date.now() + 60000}`)).body.length, 0);
+  assert.equal((await stack.crm('GET', '/v1/calls?since=yesterday')).status, 400);
+  assert.equal((await stack.crm('GET', `/v1/calls?since=${before}&limit=0`)).status, 400);
+  assert.equal((await stack.crm('GET', `/v1/calls?since=${before}&limit=501`)).status, 400);
+  stack.ctl('hangup', made.id);
+});
+
 test('a softphone socket: refused without a token; with one, hello carries the SDK login token', async () => {
   const page = await stack.page();
   const ws = `ws://127.0.0.1:${stack.relayPort}/ws`;

@@ -3,12 +3,17 @@
 // five symptoms of a broken softphone are each checked here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Stack, until } from './lib.mjs';
+
+const shots = process.env.CALLSYNC_ARTIFACTS || join(process.cwd(), 'artifacts');
 
 let stack;
 let agent;
 let page;
 before(async () => {
+  mkdirSync(shots, { recursive: true });
   stack = await new Stack({ backbone: true }).start();
   agent = await stack.agent('dana');
   stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--name', 'Dana', '--status', 'available',
@@ -80,13 +85,15 @@ test('outbound: Calling…, Ringing… (no timer), In call with the timer from t
   assert.ok(ended.talk_seconds >= 0);
 });
 
-test('the dashboard: a supervisor sees a row per live call, its timer, and agents by presence; an agent is refused', async () => {
+test("the dashboard: a supervisor sees a row per live call, its timer, agents by presence and today's calls; an agent is refused", async () => {
   stack.ctl('agent', 'set', 'sam', '--sip-user', 'sam01', '--name', 'Sam', '--status', 'offline', '--role', 'supervisor');
   const { body: { token: samToken } } = await stack.crm('POST', '/v1/agents/sam/token');
   const ctx = await stack.browser.newContext();
   const board = await ctx.newPage();
   await board.goto(`${stack.relay}/dashboard?token=${encodeURIComponent(samToken)}`);
   await until('the board', () => board.evaluate(() => !!window.dashboard));
+  // today's figures come from the server: the call of the test before is there
+  await until("today's calls", async () => /answered 1/.test(await board.locator('#outcomes').textContent()));
   const rows = board.getByRole('table', { name: 'Live calls' }).locator('tbody tr');
   // dana calls; the wallboard shows the call, then its talk time
   stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
@@ -101,7 +108,7 @@ test('the dashboard: a supervisor sees a row per live call, its timer, and agent
   await page.getByRole('button', { name: 'Hang up' }).click();
   await waitStatus('Call ended');
   await until('the row goes', async () => (await rows.count()) === 0, 15000);
-  await until('the outcome', async () => /answered 1/.test(await board.locator('#outcomes').textContent()));
+  await until('the outcome', async () => /answered 2/.test(await board.locator('#outcomes').textContent()));
   // an agent's token does not open the wallboard
   const { body: { token: danaToken } } = await stack.crm('POST', '/v1/agents/dana/token');
   const refused = await ctx.newPage();
@@ -110,9 +117,11 @@ test('the dashboard: a supervisor sees a row per live call, its timer, and agent
   await ctx.close();
 });
 
-test('inbound: the softphone rings with the caller, Answer puts it in call, the caller hangs up', async () => {
+test('inbound: the softphone rings with the caller and pops the CRM contact, Answer puts it in call, the caller hangs up; wrap-up and recent calls', async () => {
   stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
   await stack.rest('POST', '/sim/numbers', { number: '+15557770009', ring_ms: 0 });
+  assert.equal((await stack.crm('POST', '/v1/contacts',
+    { number: '+15557770009', name: 'Grace Hopper', company: 'Navy', url: 'https://crm.example/c/9' })).status, 200);
   const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770009', to: '+15550009999' });
   const customer = inbound.body.data.call_control_id;
   try {
@@ -121,6 +130,10 @@ test('inbound: the softphone rings with the caller, Answer puts it in call, the 
     throw new Error(`${e.message}; the page: ${JSON.stringify(await page.evaluate(() => ({ sdkState: window.softphone.sdkState, callId: window.softphone.callId, view: window.softphone.view })))}`);
   }
   assert.equal(await page.locator('#remote').textContent(), '+15557770009');
+  // screen pop: the CRM's contact for the caller, while it rings
+  await until('the contact', async () => /Grace Hopper · Navy/.test(await page.locator('#contact').textContent()));
+  assert.equal(await page.getByRole('link', { name: 'Open in CRM' }).getAttribute('href'), 'https://crm.example/c/9');
+  await page.screenshot({ path: `${shots}/softphone-incoming.png` });
   await page.getByRole('button', { name: 'Answer' }).click();
   await waitStatus('In call');
   await until('the timer', () => timerShown());
@@ -131,4 +144,25 @@ test('inbound: the softphone rings with the caller, Answer puts it in call, the 
   assert.equal(rec.agent_id, 'dana');
   await stack.rest('POST', `/v2/calls/${encodeURIComponent(customer)}/actions/hangup`, {});
   await waitStatus('Call ended');
+  assert.match(await page.locator('#summary').textContent(), /^Talked 0:0\d · hung up$/);
+  // wrap-up: a disposition and notes, on the record
+  const wrap = page.getByRole('region', { name: 'Wrap-up' });
+  await wrap.getByLabel('Disposition').selectOption('Follow-up');
+  await wrap.getByLabel('Notes').fill('Wants a callback on Tuesday');
+  await wrap.getByRole('button', { name: 'Save' }).click();
+  const saved = await until('the wrap-up on the record', () => {
+    const r = stack.ctl('call', rec.id);
+    return r.wrapup && r;
+  });
+  assert.deepEqual({ ...saved.wrapup, at: undefined },
+    { disposition: 'Follow-up', notes: 'Wants a callback on Tuesday', agent_id: 'dana', at: undefined });
+  await until('"Saved"', async () => (await page.locator('#wrapup-saved').textContent()) === 'Saved: Follow-up');
+  // recent calls: this one, with how it went
+  const recent = page.getByRole('region', { name: 'Recent calls' });
+  await until('the call in recent calls', async () =>
+    /Follow-up/.test(await recent.locator('li', { hasText: '+15557770009' }).first().textContent().catch(() => '')));
+  await page.screenshot({ path: `${shots}/softphone-wrapup.png` });
+  // a number in the list fills the dial input
+  await recent.getByRole('button', { name: '+15557770009' }).first().click();
+  assert.equal(await page.getByLabel('Number').inputValue(), '+15557770009');
 });

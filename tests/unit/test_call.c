@@ -586,6 +586,37 @@ static void test_hold_leaves_with_its_leg(void **state)
     assert_string_equal(call.hold_leg, other.hold_leg);
 }
 
+/* Wrap-up: the latest one wins as a whole, in any order; it survives the
+ * stored form. */
+static void test_wrapup(void **state)
+{
+    (void)state;
+    cs_event_t a, b;
+    memset(&a, 0, sizeof a);
+    a.kind = CS_EV_WRAPUP;
+    a.source = CS_SRC_COMMAND;
+    a.clock = CS_CLOCK_LOCAL;
+    a.at = T0 + 70000;
+    snprintf(a.id, sizeof a.id, "w1");
+    snprintf(a.disposition, sizeof a.disposition, "Follow-up");
+    snprintf(a.value, sizeof a.value, "call back Tuesday");
+    snprintf(a.agent_id, sizeof a.agent_id, "agent-1");
+    b = a;
+    b.at = T0 + 90000;
+    snprintf(b.id, sizeof b.id, "w2");
+    snprintf(b.disposition, sizeof b.disposition, "Resolved");
+    b.value[0] = '\0'; /* the notes cleared */
+    cs_event_t evs[] = {s_created(-30), a, b};
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 3, &rec), 6);
+    json_t *w = json_object_get(rec, "wrapup");
+    assert_string_equal(s_str(w, "disposition"), "Resolved");
+    assert_string_equal(s_str(w, "notes"), "");
+    assert_string_equal(s_str(w, "agent_id"), "agent-1");
+    assert_string_equal(s_str(w, "at"), "2025-11-24T16:01:30.000Z");
+    json_decref(rec);
+}
+
 /* The SDK's hangup of a leg it names ends that leg (so a leg transferred
  * away ends nothing); one that names no leg ends the call, as before. */
 static void test_sdk_hangup_of_a_leg(void **state)
@@ -734,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_blind_transfer_unanswered),
         cmocka_unit_test(test_warm_transfer),
         cmocka_unit_test(test_sdk_hangup_of_a_leg),
+        cmocka_unit_test(test_wrapup),
         cmocka_unit_test(test_hold_leaves_with_its_leg),
         cmocka_unit_test(test_sdk_answer_then_webhook),
         cmocka_unit_test(test_duplicate_changes_nothing),

@@ -108,6 +108,47 @@ export function transferTarget(text) {
   return /^[A-Za-z0-9_.@-]{1,63}$/.test(t) ? t : null;
 }
 
+/**
+ * Recent calls as rows: the customer's number, an arrow for the direction,
+ * when, and how it went (talk time, the agent's disposition, or the cause).
+ */
+export function recentRows(calls, me, now) {
+  return calls.map((c) => {
+    const at = Date.parse(c.initiated_at || c.answered_at || '') || now;
+    const mins = Math.floor((now - at) / 60000);
+    const when = mins < 1 ? 'just now' : mins < 60 ? `${mins} min ago` : `${Math.floor(mins / 60)} h ago`;
+    const talk = typeof c.talk_seconds === 'number' ? clock(c.talk_seconds * 1000) : null;
+    const outcome = [talk || (c.state === 'ended' ? 'missed' : c.state),
+      c.wrapup && c.wrapup.disposition].filter(Boolean).join(' · ');
+    return {
+      id: c.id,
+      number: (c.direction === 'inbound' ? c.from : c.to) || '?',
+      arrow: c.direction === 'inbound' ? '↙' : '↗',
+      when,
+      outcome,
+    };
+  });
+}
+
+/**
+ * A call-quality estimate from WebRTC stats over the last interval: the
+ * ITU-T G.107 E-model, simplified as VoIP monitors do (one-way delay from
+ * the RTT plus a jitter buffer, a loss penalty), mapped to a MOS of 1..4.5.
+ * @param {{rtt: number, jitter: number, lost: number, received: number}} s
+ *   rtt and jitter in seconds; lost and received packets in the interval
+ * @returns {{mos: number, label: string}}
+ */
+export function mos({ rtt, jitter, lost, received }) {
+  const latency = ((rtt || 0) * 1000) / 2 + (jitter || 0) * 1000 * 2 + 10;
+  const total = (lost || 0) + (received || 0);
+  const lossPct = total > 0 ? (100 * Math.max(0, lost || 0)) / total : 0;
+  let r = 93.2 - (latency < 160 ? latency / 40 : (latency - 120) / 10) - 2.5 * lossPct;
+  r = Math.max(0, Math.min(100, r));
+  const m = 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r);
+  const value = Math.round(Math.max(1, Math.min(4.5, m)) * 10) / 10;
+  return { mos: value, label: value >= 4 ? 'good' : value >= 3.1 ? 'fair' : 'poor' };
+}
+
 /** A number as typed, to E.164 (+ and digits), or null. */
 export function e164(text) {
   const t = String(text || '').replace(/[\s().-]/g, '');

@@ -1,7 +1,8 @@
 // The supervisors' wallboard: every live call (a row each, its timer
-// ticking from the provider's answer), agents by presence, and what ended
-// while it was open. Rendered from core.board() over the records the relay
-// pushes; it holds no state of its own beyond them.
+// ticking from the provider's answer), agents by presence, and today's
+// calls (asked of the relay at the hello, since this browser's midnight,
+// then kept current by the pushes). Rendered from core.board() over the
+// records the relay sends; it holds no state of its own beyond them.
 import { board, clock } from './core.js';
 
 const $ = (id) => document.getElementById(id);
@@ -50,6 +51,15 @@ function start() {
       skew = msg.server_time - Date.now();
       for (const c of msg.calls) calls.set(c.id, c);
       agents = msg.agents || [];
+      // today's calls, from the server: since this browser's midnight
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0);
+      ws.send(JSON.stringify({ type: 'calls', since: midnight.getTime() }));
+    } else if (msg.type === 'calls') {
+      for (const c of msg.calls) {
+        const known = calls.get(c.id);
+        if (!known || c.version >= known.version) calls.set(c.id, c);
+      }
     } else if (msg.type === 'call') {
       const known = calls.get(msg.call.id);
       if (!known || msg.call.version >= known.version) calls.set(msg.call.id, msg.call);

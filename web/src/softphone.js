@@ -3,11 +3,15 @@
 // rendered from core.view() on every change and every second. The page
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
-import { view, clientState, e164, transferTarget } from './core.js';
+import { view, clientState, e164, transferTarget, recentRows, mos } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
+// Embedded in a CRM page (src/embed.js): the parent may ask to dial, and
+// hears what the screen shows.
+const embedded = params.get('embed') === '1' && window.parent !== window;
+let postedState = '';
 
 /** @type {import('./core.js').CallRecord|null} */
 let record = null;
@@ -23,6 +27,18 @@ let consultCall = null;
 let consultTo = '';
 let completing = false;
 let panel = ''; // '' | 'pad' | 'xfer'
+// One live softphone per agent across tabs: the tab holding the Web Lock
+// "callsync-live-<agent>" runs the SDK; the others mirror the agent's calls
+// from the relay and can still hang up (the server ends every leg).
+let live = false;
+let lockAsked = false;
+let rtc = null; // {host, login_token} from hello, for when this tab becomes live
+let backoff = 500; // the relay socket's reconnect delay, ms
+let quality = null; // {mos, label} of the call on screen, every 2 s
+let lastStats = null;
+const contacts = new Map(); // number -> contact | null (screen pop, asked once per number)
+let recentCalls = [];
+let recentFor = ''; // the ended call the recent list was last fetched after
 const ENDED = ['hangup', 'destroy', 'purge'];
 const recent = new Map(); // the agent's records seen lately, by id (a call ringing in)
 
@@ -43,13 +59,23 @@ const CONSULT_LABELS = {
 function render() {
   const v = view(record, sdkView(), Date.now() + skew, me);
   $('summary').textContent = v.summary;
+  $('quality').hidden = !(v.inCall && live && quality);
+  if (quality) $('quality').textContent = `Quality: ${quality.label} (MOS ${quality.mos.toFixed(1)})`;
+  renderContact(v.remote);
+  renderWrapup(v);
+  // the recent list again once a call has ended, and once its wrap-up is in
+  const recentKey = record ? `${record.id}:${record.wrapup ? record.wrapup.at : ''}` : '';
+  if (v.status === 'Call ended' && record && recentFor !== recentKey) {
+    recentFor = recentKey;
+    send({ type: 'recent' });
+  }
   const consulting = !!consultCall && !ENDED.includes(consultCall.state);
   // a panel belongs to the call it was opened on
   if ((panel === 'xfer' && !v.canTransfer && !consulting) || (panel === 'pad' && !v.inCall)) panel = '';
-  $('keypad').disabled = !v.inCall;
+  $('keypad').disabled = !v.inCall || !live;
   $('keypad').setAttribute('aria-expanded', String(panel === 'pad' && v.inCall));
   $('pad').hidden = !(panel === 'pad' && v.inCall);
-  $('transfer').disabled = !v.canTransfer && !consulting;
+  $('transfer').disabled = (!v.canTransfer && !consulting) || !live;
   $('transfer').setAttribute('aria-expanded', String(panel === 'xfer'));
   $('xfer').hidden = !(panel === 'xfer' && (v.canTransfer || consulting));
   $('xfer-blind').disabled = consulting;
@@ -64,18 +90,27 @@ function render() {
   timer.hidden = v.timer === null;
   timer.textContent = v.timer || '';
   $('remote').textContent = v.remote || '';
-  $('call').disabled = !v.canCall || !client;
+  $('call').disabled = !v.canCall || (live && !client);
+  $('mirror').hidden = live || !me;
   $('answer').hidden = !v.ringingIn;
   $('decline').hidden = !v.ringingIn;
   $('hangup').disabled = !v.canHangUp;
   $('hangup').hidden = v.ringingIn;
-  $('mute').disabled = !v.inCall;
+  $('mute').disabled = !v.inCall || !live;
   $('mute').setAttribute('aria-pressed', String(muted));
-  $('hold').disabled = !v.inCall;
+  $('hold').disabled = !v.inCall || !live;
   $('hold').setAttribute('aria-pressed', String(v.held));
+  if (embedded) {
+    const state = { type: 'callsync.state', status: v.status, call: record ? record.id : null, remote: v.remote };
+    const key = JSON.stringify(state);
+    if (key !== postedState) {
+      postedState = key;
+      window.parent.postMessage(state, '*');
+    }
+  }
   window.softphone = {
     record, view: v, sdkState: sdkCall && sdkCall.state, callId: sdkCall && sdkCall.id, stats,
-    consultState: consultCall && consultCall.state,
+    consultState: consultCall && consultCall.state, live,
   };
 }
 
@@ -122,14 +157,24 @@ function onRelay(msg) {
     if (msg.server_time) skew = msg.server_time - Date.now();
     $('agent').textContent = msg.agent.name || msg.agent.id;
     me = msg.agent.id;
+    backoff = 500;
+    $('banner').hidden = true;
+    send({ type: 'recent' });
+    const current = (msg.calls || [])[0];
+    if (current && (!record || record.state === 'ended')) record = current;
     if (!msg.rtc.login_token) {
       note('No SDK login for this agent: ask the operator to set its Telnyx credential.');
       return;
     }
-    connectSdk(msg.rtc.host, msg.rtc.login_token);
-    const live = (msg.calls || [])[0];
-    if (live && !record) record = live;
+    rtc = msg.rtc;
+    becomeLive();
   } else if (msg.type === 'dial') {
+    if (!live) {
+      // the live tab places it; this one shows it
+      if (!record || record.state === 'ended') record = msg.call;
+      render();
+      return;
+    }
     if (record && record.state !== 'ended' && record.id !== msg.call.id) {
       note(`Busy: the call to ${msg.call.to} was not placed`);
       return;
@@ -145,6 +190,14 @@ function onRelay(msg) {
     // the record of the call on screen, or the one whose leg is the SDK's
     // call: legs are linked by call_control_id, never guessed
     if ((record && msg.call.id === record.id) || (!record && ofSdkCall(msg.call))) record = msg.call;
+    // a mirror shows the agent's call in progress
+    else if (!live && msg.call.state !== 'ended' && msg.call.agent_id === me &&
+      (!record || record.state === 'ended')) record = msg.call;
+  } else if (msg.type === 'contact') {
+    contacts.set(msg.number, msg.contact || null);
+  } else if (msg.type === 'recent') {
+    recentCalls = msg.calls || [];
+    renderRecent();
   } else if (msg.type === 'consult') {
     // the relay has the consult on the record: place the consult call
     if (record && msg.call === record.id) startConsult(msg.to);
@@ -208,6 +261,41 @@ function watchAudio(call) {
   }, 20);
 }
 
+// Call quality from the SDK call's getStats, over the last 2 s.
+async function sampleQuality() {
+  const pc = sdkCall && sdkCall.peer && sdkCall.peer.instance;
+  if (!pc || !['active', 'held'].includes(sdkCall.state)) { quality = null; lastStats = null; return; }
+  let rtt = 0;
+  let inb = null;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'candidate-pair' && r.nominated && typeof r.currentRoundTripTime === 'number') rtt = r.currentRoundTripTime;
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') inb = r;
+  });
+  if (!inb) return;
+  const now = { lost: inb.packetsLost || 0, received: inb.packetsReceived || 0 };
+  const prev = lastStats || { lost: 0, received: 0 };
+  lastStats = now;
+  quality = mos({ rtt, jitter: inb.jitter || 0, lost: now.lost - prev.lost, received: now.received - prev.received });
+  render();
+}
+
+// Keyboard shortcuts (each button says its own in aria-keyshortcuts):
+// Alt+A answer, Alt+D decline, Alt+H hang up, Alt+M mute, Alt+O hold,
+// Alt+K keypad, Alt+T transfer; with the keypad open, digits send DTMF.
+const SHORTCUTS = { a: 'answer', d: 'decline', h: 'hangup', m: 'mute', o: 'hold', k: 'keypad', t: 'transfer' };
+function onKey(e) {
+  const id = e.altKey && !e.ctrlKey && !e.metaKey ? SHORTCUTS[e.key.toLowerCase()] : null;
+  if (id) {
+    const b = $(id);
+    if (!b.hidden && !b.disabled) { e.preventDefault(); b.click(); }
+    return;
+  }
+  const typing = e.target && ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName);
+  if (!typing && panel === 'pad' && /^[0-9*#]$/.test(e.key) && sdkCall && ['active', 'held'].includes(sdkCall.state)) {
+    sdkCall.dtmf(e.key);
+  }
+}
+
 function connectSdk(host, loginToken) {
   client = new TelnyxRTC({ host, login_token: loginToken, iceServers: [] });
   client.on('telnyx.ready', () => { note(''); render(); });
@@ -242,6 +330,64 @@ function connectSdk(host, loginToken) {
     render();
   });
   client.connect();
+}
+
+// Screen pop: the CRM's contact for the number on screen (POST
+// /v1/contacts), asked of the relay once per number.
+function renderContact(number) {
+  const el = $('contact');
+  if (!number) { el.replaceChildren(); return; }
+  if (!contacts.has(number)) {
+    contacts.set(number, undefined);
+    send({ type: 'contact', number });
+  }
+  const c = contacts.get(number);
+  if (!c) { el.replaceChildren(); return; }
+  const name = document.createElement('strong');
+  name.textContent = c.company ? `${c.name} · ${c.company}` : c.name;
+  const parts = [name];
+  if (c.url) {
+    const a = document.createElement('a');
+    a.href = c.url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    a.textContent = 'Open in CRM';
+    parts.push(a);
+  }
+  el.replaceChildren(...parts);
+}
+
+// Wrap-up: once the agent's call has ended, a disposition and notes, saved
+// on the record (and the agent is available again).
+function renderWrapup(v) {
+  const show = v.status === 'Call ended' && !!record && !v.summary.startsWith('Transferred');
+  $('wrapup').hidden = !show;
+  if (!show) return;
+  const saved = record.wrapup && record.wrapup.agent_id === me ? record.wrapup : null;
+  $('wrapup-saved').textContent = saved ? `Saved: ${saved.disposition}` : '';
+  if ($('wrapup').dataset.call !== record.id) {
+    // a fresh form per call
+    $('wrapup').dataset.call = record.id;
+    $('notes').value = saved ? saved.notes : '';
+    if (saved) $('disposition').value = saved.disposition;
+  }
+}
+
+function renderRecent() {
+  const list = $('recent-list');
+  list.replaceChildren(...recentRows(recentCalls, me, Date.now() + skew).map((r) => {
+    const li = document.createElement('li');
+    const who = document.createElement('button');
+    who.type = 'button';
+    who.textContent = r.number;
+    who.title = `Call ${r.number}`;
+    who.onclick = () => { $('number').value = r.number; $('number').focus(); };
+    const what = document.createElement('span');
+    what.className = 'muted';
+    what.textContent = `${r.arrow} ${r.when} · ${r.outcome}`;
+    li.append(who, what);
+    return li;
+  }));
 }
 
 function onConsult(c) {
@@ -303,17 +449,77 @@ function hangUp() {
   render();
 }
 
+// The relay's socket: on a cut, a "Reconnecting…" banner and retries with
+// a growing delay (to 8 s); the hello that follows brings the calls back.
+// The SDK's own socket reconnects by itself (telnyx_rtc reattach).
+function connectRelay() {
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  // a socket refused before its hello (a bad or expired token) is not
+  // retried: the page says why
+  let greeted = false;
+  let refused = null;
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === 'hello') greeted = true;
+    else if (msg.type === 'error' && !greeted) refused = msg.error;
+    onRelay(msg);
+  };
+  ws.onclose = () => {
+    if (refused) {
+      note(`callsync refused this page: ${refused}`);
+      return;
+    }
+    $('banner').hidden = false;
+    setTimeout(connectRelay, backoff);
+    backoff = Math.min(backoff * 2, 8000);
+  };
+}
+
+function becomeLive() {
+  if (live || lockAsked) return;
+  if (!navigator.locks) { goLive(); return; }
+  lockAsked = true;
+  // held for the life of the tab; the next tab in line gets it when this
+  // one closes
+  navigator.locks.request(`callsync-live-${me}`, () => {
+    goLive();
+    return new Promise(() => {});
+  });
+  // not granted at once: another tab is live
+  setTimeout(render, 0);
+}
+
+function goLive() {
+  live = true;
+  if (!client && rtc) connectSdk(rtc.host, rtc.login_token);
+  render();
+}
+
+// Call: the record first (the relay), then the SDK places it (place()).
+function dialNumber(text) {
+  const to = e164(text);
+  if (!to) { note('Enter a number like +15550100001'); return; }
+  const v = view(record, sdkView(), Date.now() + skew, me);
+  if (!v.canCall) { note(`Busy: finish this call before calling ${to}`); return; }
+  note('');
+  record = null;
+  sdkCall = null;
+  send({ type: 'dial', to });
+  render();
+}
+
 function start() {
   $('dial').onsubmit = (e) => {
     e.preventDefault();
-    const to = e164($('number').value);
-    if (!to) { note('Enter a number like +15550100001'); return; }
-    note('');
-    record = null;
-    sdkCall = null;
-    send({ type: 'dial', to });
-    render();
+    dialNumber($('number').value);
   };
+  if (embedded) {
+    window.addEventListener('message', (e) => {
+      if (e.source !== window.parent || !e.data || e.data.type !== 'callsync.dial') return;
+      $('number').value = e.data.to;
+      dialNumber(e.data.to);
+    });
+  }
   $('hangup').onclick = hangUp;
   $('decline').onclick = hangUp;
   $('answer').onclick = () => { if (sdkCall) sdkCall.answer(); };
@@ -358,6 +564,11 @@ function start() {
     render();
   };
   $('xfer-cancel').onclick = cancelConsult;
+  $('wrapup-form').onsubmit = (e) => {
+    e.preventDefault();
+    if (!record) return;
+    send({ type: 'wrapup', call: record.id, disposition: $('disposition').value, notes: $('notes').value });
+  };
   $('hold').onclick = () => {
     if (!sdkCall) return;
     if (sdkCall.state === 'held') sdkCall.unhold(); else sdkCall.hold();
@@ -367,10 +578,11 @@ function start() {
     render();
     return;
   }
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
-  ws.onmessage = (e) => onRelay(JSON.parse(e.data));
-  ws.onclose = () => note('Disconnected from callsync: reload the page');
+  connectRelay();
   setInterval(render, 1000);
+  setInterval(() => { sampleQuality().catch(() => {}); }, 2000);
+  document.addEventListener('keydown', onKey);
+  for (const [key, id] of Object.entries(SHORTCUTS)) $(id).setAttribute('aria-keyshortcuts', `Alt+${key.toUpperCase()}`);
   render();
 }
 

@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState, summary, transferTarget } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -114,4 +114,26 @@ test('transfers: the record is my screen only while the call is mine; summaries 
   assert.equal(transferTarget('+12'), null);
   assert.equal(transferTarget('bob smith'), null);
   assert.equal(clientState({ id: 'cs_1' }, 'consult', 'ann'), btoa('{"cs":"cs_1","role":"consult","agent":"ann"}'));
+});
+
+test('recent calls: the customer number, direction, when, and how it went', () => {
+  const rows = recentRows([
+    rec('ended', { direction: 'inbound', from: '+15557770009', initiated_at: new Date(T - 5 * 60000).toISOString(),
+      talk_seconds: 42, wrapup: { disposition: 'Follow-up' } }),
+    rec('ended', { initiated_at: new Date(T - 2 * 3600000).toISOString(), talk_seconds: null }),
+    rec('active', { initiated_at: new Date(T - 10000).toISOString() }),
+  ], 'ann', T);
+  assert.deepEqual(rows.map((r) => [r.number, r.arrow, r.when, r.outcome]), [
+    ['+15557770009', '↙', '5 min ago', '0:42 · Follow-up'],
+    ['+15550100001', '↗', '2 h ago', 'missed'],
+    ['+15550100001', '↗', 'just now', 'active'],
+  ]);
+});
+
+test('call quality: a clean loopback call is good, delay and loss bring it down', () => {
+  assert.deepEqual(mos({ rtt: 0.001, jitter: 0.001, lost: 0, received: 100 }), { mos: 4.4, label: 'good' });
+  assert.equal(mos({ rtt: 0.6, jitter: 0.05, lost: 0, received: 100 }).label, 'fair');
+  assert.equal(mos({ rtt: 0.05, jitter: 0.01, lost: 20, received: 80 }).label, 'poor');
+  assert.equal(mos({ rtt: 2, jitter: 0.5, lost: 90, received: 10 }).mos, 1);
+  assert.deepEqual(mos({}), { mos: 4.4, label: 'good' }, 'nothing measured yet: no penalty');
 });
