@@ -13,7 +13,7 @@ comma := ,
 VARIANT := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),rel)
 OBJ := build/$(VARIANT)
 
-PKGS := libczmq libzmq hiredis jansson libmicrohttpd libsodium libcurl libjwt libwebsockets
+PKGS := libczmq libzmq hiredis jansson libmicrohttpd libsodium libcurl libjwt libwebsockets libuv
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GStreamer (webrtcbin) is the sim's far-end media; only the sim and the

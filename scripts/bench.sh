@@ -3,6 +3,8 @@
 # machine. Starts its own Redis (AOF everysec, as in production) and
 # ingestors on free ports in a temp dir, runs bench/loadgen against one and
 # then two ingestors, with the one-core verify loop in the same run.
+# Then the sim, the orchestrator, the sim's media (MEDIA=0 skips it) and the
+# relay's push latency (RELAY=0 skips it; AGENTS=, RATE=, SECONDS=).
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor), RATES= (paced runs, webhooks/s) change the load.
 set -euo pipefail
@@ -143,4 +145,11 @@ if [ "${MEDIA:-1}" = 1 ]; then
   echo "-- callsync-sim media (real SDK in chromium)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error > /dev/null)
   scripts/netns.sh node bench/media.mjs
+fi
+
+# The relay (issue 6): webhook -> WS frame with AGENTS softphone sockets at
+# RATE webhooks/s (a WS load client, not browsers).
+if [ "${RELAY:-1}" = 1 ]; then
+  echo "-- callsync-relay (webhook -> WS frame)"
+  node --experimental-websocket --no-warnings bench/relayload.mjs
 fi

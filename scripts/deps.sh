@@ -8,6 +8,8 @@ pkgs=(
   build-essential pkg-config clang clang-format libclang-rt-14-dev
   libzmq3-dev libczmq-dev libhiredis-dev libjansson-dev
   libcurl4-openssl-dev libmicrohttpd-dev libwebsockets-dev libsodium-dev libcmocka-dev libjwt-dev
+  # libwebsockets on a libuv loop (epoll; poll() costs O(sockets) per wake-up)
+  libuv1-dev libwebsockets-evlib-uv
   redis-server redis-tools curl
   # the sim's far-end media: GStreamer webrtcbin (the -bad headers pull in
   # OpenCV's, ~550 MiB; measured 36 s to install here, so it stays)

@@ -5,7 +5,9 @@
  * publisher; the main thread follows the bus (call.changed) and pushes
  * each change to the sockets of the call's agent, and stops on SIGTERM. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -50,6 +52,15 @@ int main(int argc, char **argv)
     if (!cfg)
         return rc;
     rc = 1;
+    /* one descriptor per softphone: take every one the system allows (the
+     * soft limit is often 1 024; the WebSocket server sizes its tables
+     * from it) */
+    struct rlimit fds;
+    if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+        fds.rlim_cur = fds.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &fds))
+            cs_warn("could not raise the open-file limit: %s", strerror(errno));
+    }
     char err[256];
     long port;
     cs_store_t *store = NULL;

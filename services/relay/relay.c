@@ -24,6 +24,13 @@ typedef struct {
     int dashboard;                  /* a supervisor's wallboard: every call, read-only */
 } s_sock_t;
 
+/* The sockets of one agent (its tabs), or of every dashboard: a push
+ * looks up its recipients instead of scanning every socket. */
+typedef struct {
+    size_t n, cap;
+    uint64_t *conns;
+} s_conns_t;
+
 struct cs_relay {
     cs_store_t *store;
     cs_telnyx_t *api;
@@ -36,6 +43,8 @@ struct cs_relay {
     char web_dir[512];
     pthread_mutex_t lock; /* socks */
     zhashx_t *socks;      /* "conn" -> s_sock_t (owned) */
+    zhashx_t *by_agent;   /* agent -> s_conns_t (owned): its softphones */
+    s_conns_t dashboards;
     cs_counter_t counters[M_COUNT];
 };
 
@@ -43,6 +52,38 @@ static void s_free(void **item)
 {
     free(*item);
     *item = NULL;
+}
+
+static void s_conns_free(void **item)
+{
+    s_conns_t *c = *item;
+    if (c)
+        free(c->conns);
+    free(c);
+    *item = NULL;
+}
+
+static int s_conns_add(s_conns_t *c, uint64_t conn)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 4;
+        uint64_t *grown = realloc(c->conns, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        c->conns = grown;
+        c->cap = cap;
+    }
+    c->conns[c->n++] = conn;
+    return 0;
+}
+
+static void s_conns_remove(s_conns_t *c, uint64_t conn)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->conns[i] == conn) {
+            c->conns[i] = c->conns[--c->n];
+            return;
+        }
 }
 
 cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
@@ -62,6 +103,8 @@ cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
     pthread_mutex_init(&self->lock, NULL);
     self->socks = zhashx_new();
     zhashx_set_destructor(self->socks, s_free);
+    self->by_agent = zhashx_new();
+    zhashx_set_destructor(self->by_agent, s_conns_free);
     static const char *labels[M_COUNT] = {"outcome=\"pushed\"", NULL, NULL};
     self->counters[M_PUSHED] = (cs_counter_t){.name = "callsync_relay_pushes_total",
                                               .help = "Call records pushed to sockets",
@@ -79,6 +122,8 @@ void cs_relay_destroy(cs_relay_t **self_p)
         return;
     cs_relay_t *self = *self_p;
     zhashx_destroy(&self->socks);
+    zhashx_destroy(&self->by_agent);
+    free(self->dashboards.conns);
     pthread_mutex_destroy(&self->lock);
     sodium_memzero(&self->key, sizeof self->key);
     sodium_memzero(self->api_key, sizeof self->api_key);
@@ -128,34 +173,40 @@ static void s_bus_command(cs_relay_t *self, const char *topic, json_t *cmd)
 
 static int s_agent_online(cs_relay_t *self, const char *agent)
 {
-    int online = 0;
     pthread_mutex_lock(&self->lock);
-    for (s_sock_t *s = zhashx_first(self->socks); s; s = zhashx_next(self->socks))
-        online |= strcmp(s->agent, agent) == 0;
+    s_conns_t *c = zhashx_lookup(self->by_agent, agent);
+    int online = c && c->n > 0;
     pthread_mutex_unlock(&self->lock);
     return online;
 }
 
 /* Sends {"type", "call"} to the softphones of the given agents, and a
- * record ("call") to every dashboard. */
+ * record ("call") to every dashboard: the recipients are looked up by
+ * agent, and the message is serialized once. */
 static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
                    const json_t *call)
 {
-    uint64_t conns[64];
-    int n = 0;
+    s_conns_t to = {0, 0, NULL};
     pthread_mutex_lock(&self->lock);
-    for (s_sock_t *s = zhashx_first(self->socks); s && n < 64; s = zhashx_next(self->socks)) {
-        int to = s->dashboard && strcmp(type, "call") == 0;
-        for (int i = 0; !to && !s->dashboard && i < nagents; i++)
-            to = agents[i][0] && strcmp(s->agent, agents[i]) == 0;
-        if (to)
-            conns[n++] = s->conn;
+    for (int i = 0; i < nagents; i++) {
+        s_conns_t *c = agents[i][0] ? zhashx_lookup(self->by_agent, agents[i]) : NULL;
+        for (size_t k = 0; c && k < c->n; k++)
+            s_conns_add(&to, c->conns[k]);
     }
+    for (size_t k = 0; strcmp(type, "call") == 0 && k < self->dashboards.n; k++)
+        s_conns_add(&to, self->dashboards.conns[k]);
     pthread_mutex_unlock(&self->lock);
-    for (int i = 0; i < n; i++) {
-        s_send(self, conns[i], json_pack("{s:s, s:O}", "type", type, "call", call));
-        cs_counter_inc(&self->counters[M_PUSHED]);
+    if (to.n) {
+        json_t *msg = json_pack("{s:s, s:O}", "type", type, "call", call);
+        char *text = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        for (size_t k = 0; text && self->web && k < to.n; k++) {
+            cs_web_send(self->web, to.conns[k], text, strlen(text));
+            cs_counter_inc(&self->counters[M_PUSHED]);
+        }
+        free(text);
     }
+    free(to.conns);
 }
 
 static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
@@ -592,6 +643,14 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
     pthread_mutex_lock(&self->lock);
     zhashx_update(self->socks, key, s);
+    s_conns_t *mine = dashboard ? &self->dashboards : zhashx_lookup(self->by_agent, agent);
+    if (!mine) {
+        mine = calloc(1, sizeof *mine);
+        if (mine)
+            zhashx_insert(self->by_agent, agent, mine);
+    }
+    if (!mine || s_conns_add(mine, conn))
+        cs_warn("socket of %s: out of memory, it gets no pushes", agent);
     pthread_mutex_unlock(&self->lock);
     /* What the softphone starts from: who it is, how its SDK logs in, and
      * the agent's live calls (so a reload shows the call it was on). */
@@ -958,6 +1017,14 @@ void cs_relay_ws_close(void *arg, uint64_t conn)
     char key[24];
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
     pthread_mutex_lock(&self->lock);
+    s_sock_t *s = zhashx_lookup(self->socks, key);
+    if (s) {
+        s_conns_t *c = s->dashboard ? &self->dashboards : zhashx_lookup(self->by_agent, s->agent);
+        if (c)
+            s_conns_remove(c, conn);
+        if (c && !s->dashboard && c->n == 0)
+            zhashx_delete(self->by_agent, s->agent);
+    }
     zhashx_delete(self->socks, key);
     pthread_mutex_unlock(&self->lock);
 }

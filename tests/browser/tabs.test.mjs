@@ -83,3 +83,21 @@ test('the relay restarts mid-call: a Reconnecting… banner, then the call is st
   await second.keyboard.press('Alt+h');
   await waitStatus(second, 'Call ended');
 });
+
+test('devices: the chosen microphone is the one the call sends from (kept across reloads)', async () => {
+  await second.locator('#devices > summary').click();
+  const mic = second.getByLabel('Microphone');
+  await until('the microphones', async () => (await mic.locator('option').count()) > 1);
+  const options = await mic.locator('option').evaluateAll((os) => os.map((o) => ({ value: o.value, label: o.textContent })));
+  const pick = options[options.length - 1];
+  await mic.selectOption(pick.value);
+  await second.reload();
+  await until('live again', () => second.evaluate(() => window.softphone && window.softphone.live), 15000);
+  await until('ready', async () => !(await second.getByRole('button', { name: 'Call' }).isDisabled()), 15000);
+  await second.getByLabel('Number').fill('+15550100001');
+  await second.getByRole('button', { name: 'Call' }).click();
+  await waitStatus(second, 'In call');
+  assert.equal(await second.evaluate(() => window.softphone.micDevice()), pick.value, `the call sends from ${pick.label}`);
+  await second.getByRole('button', { name: 'Hang up' }).click();
+  await waitStatus(second, 'Call ended');
+});

@@ -111,6 +111,11 @@ function render() {
   window.softphone = {
     record, view: v, sdkState: sdkCall && sdkCall.state, callId: sdkCall && sdkCall.id, stats,
     consultState: consultCall && consultCall.state, live,
+    micDevice: () => {
+      const pc = sdkCall && sdkCall.peer && sdkCall.peer.instance;
+      const s = pc && pc.getSenders().find((x) => x.track && x.track.kind === 'audio');
+      return s ? s.track.getSettings().deviceId : null;
+    },
   };
 }
 
@@ -137,14 +142,39 @@ function note(text) {
   $('note').textContent = text;
 }
 
+// Microphone and speaker: the agent's choice, kept in this browser; the
+// SDK opens the chosen microphone for each call (and switches a live
+// call's), the speaker is where the page plays the far end.
+const chosen = () => ({ mic: localStorage.getItem('callsync.mic') || '', spk: localStorage.getItem('callsync.speaker') || '' });
+
+async function listDevices() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+  const all = await navigator.mediaDevices.enumerateDevices();
+  const { mic, spk } = chosen();
+  for (const [id, kind, current] of [['mic', 'audioinput', mic], ['spk', 'audiooutput', spk]]) {
+    const sel = $(id);
+    const opts = all.filter((d) => d.kind === kind && d.deviceId && d.deviceId !== 'default');
+    sel.replaceChildren(new Option('Default', ''), ...opts.map((d, n) => new Option(d.label || `${kind} ${n + 1}`, d.deviceId)));
+    sel.value = opts.some((d) => d.deviceId === current) ? current : '';
+  }
+}
+
+async function useSpeaker(id) {
+  for (const el of [$('speaker'), $('consult-speaker')]) {
+    if (typeof el.setSinkId === 'function') await el.setSinkId(id).catch(() => {});
+  }
+}
+
 function place(rec) {
   // The media path is built now, while the far end rings (ARCHITECTURE §1);
   // nothing waits for a webhook.
   record = rec;
   muted = false;
+  const { mic } = chosen();
   sdkCall = client.newCall({
     destinationNumber: rec.to,
     clientState: clientState(rec),
+    ...(mic ? { micId: mic } : {}),
     customHeaders: [{ name: 'X-Callsync-Id', value: rec.id }],
     audio: true,
     video: false,
@@ -522,7 +552,25 @@ function start() {
   }
   $('hangup').onclick = hangUp;
   $('decline').onclick = hangUp;
-  $('answer').onclick = () => { if (sdkCall) sdkCall.answer(); };
+  $('answer').onclick = () => {
+    if (!sdkCall) return;
+    sdkCall.answer();
+    const { mic } = chosen();
+    if (mic) sdkCall.setAudioInDevice(mic).catch(() => {});
+  };
+  $('mic').onchange = () => {
+    localStorage.setItem('callsync.mic', $('mic').value);
+    if (sdkCall && ['active', 'held', 'early'].includes(sdkCall.state) && $('mic').value) {
+      sdkCall.setAudioInDevice($('mic').value).catch((e) => note(`Microphone: ${e.message || e}`));
+    }
+  };
+  $('spk').onchange = () => {
+    localStorage.setItem('callsync.speaker', $('spk').value);
+    useSpeaker($('spk').value);
+  };
+  $('devices').addEventListener('toggle', () => { if ($('devices').open) listDevices(); });
+  if (navigator.mediaDevices) navigator.mediaDevices.addEventListener('devicechange', () => listDevices());
+  listDevices().then(() => useSpeaker(chosen().spk));
   $('mute').onclick = () => {
     if (!sdkCall) return;
     muted = !muted;

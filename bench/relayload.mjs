@@ -1,0 +1,201 @@
+// make bench, the relay section (issue 6): webhook received -> WS frame at
+// the agent's socket, with AGENTS (default 1000) softphone sockets, one
+// live call each, and webhooks at RATE (default 1000/s) for SECONDS
+// (default 10). A WS load client, not browsers: node's WebSocket
+// (--experimental-websocket). Starts its own Redis (AOF everysec), bus,
+// ingestor and relay on free ports in a temp dir.
+//
+// Each webhook changes its call's record (answered, then hold/unhold
+// toggles), so each one is exactly one push to one socket; the latency is
+// from the moment the signed webhook is handed to the HTTP client to the
+// moment its record arrives on the socket (the ingestor's HTTP, its Redis
+// write, the bus, the relay's fan-out and the socket, all included).
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createPrivateKey, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (n) => join(root, 'bin', `callsync-${n}`);
+const AGENTS = Number(process.env.AGENTS || 1000);
+const RATE = Number(process.env.RATE || 1000);
+const SECONDS = Number(process.env.SECONDS || 10);
+const API_KEY = 'bench-api-key';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+async function until(what, cond, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const up = (url) => until(url, async () => { try { return (await fetch(url)).ok; } catch { return false; } });
+const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+function cpuOf(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, s (USER_HZ 100)
+}
+const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+const dir = mkdtempSync(join(tmpdir(), 'callsync-relaybench-'));
+const procs = [];
+function run(name, file, args, env) {
+  const out = openSync(join(dir, `${name}.log`), 'a');
+  const p = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+  procs.push(p);
+  return p;
+}
+async function main() {
+  const sock = join(dir, 'redis.sock');
+  run('redis', 'redis-server', ['--port', '0', '--unixsocket', sock, '--dir', dir, '--save', '',
+    '--appendonly', 'yes', '--appendfsync', 'everysec']);
+  await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping'], { stdio: 'ignore' }); return true; } catch { return false; } });
+  const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
+  const [pub, sub, ingest, relay] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env = {
+    CALLSYNC_REDIS_URL: `unix://${sock}`, CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`,
+    CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`, CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'warn',
+  };
+  run('bus', bin('bus'), [], env);
+  run('ingestor', bin('ingestor'), [], { ...env, CALLSYNC_INGEST_PORT: String(ingest), TELNYX_PUBLIC_KEY: keys.public_key });
+  const relayProc = run('relay', bin('relay'), [], {
+    ...env, CALLSYNC_RELAY_PORT: String(relay), CALLSYNC_API_KEY: API_KEY, CALLSYNC_RTC_HOST: 'ws://127.0.0.1:9',
+    TELNYX_API_BASE: 'http://127.0.0.1:9/v2', TELNYX_API_KEY: 'unused',
+  });
+  await up(`http://127.0.0.1:${ingest}/healthz`);
+  await up(`http://127.0.0.1:${relay}/healthz`);
+
+  // agents and their tokens
+  const ids = Array.from({ length: AGENTS }, (_, i) => `bench${String(i).padStart(5, '0')}`);
+  for (let i = 0; i < ids.length; i += 32) {
+    await Promise.all(ids.slice(i, i + 32).map((id) => new Promise((resolve, reject) => {
+      const p = spawn(bin('ctl'), ['agent', 'set', id, '--sip-user', `${id}sip`, '--status', 'available'],
+        { env: { ...process.env, ...env }, stdio: 'ignore' });
+      p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`ctl agent set ${id}: ${c}`))));
+    })));
+  }
+  const auth = { authorization: `Bearer ${API_KEY}` };
+  const tokens = await Promise.all(ids.map(async (id) =>
+    (await (await fetch(`http://127.0.0.1:${relay}/v1/agents/${id}/token`, { method: 'POST', headers: auth })).json()).token));
+
+  // one socket per agent; each dials (the relay makes the record)
+  const calls = new Array(AGENTS);
+  const pending = new Array(AGENTS).fill(-1); // per socket: the event whose push is awaited
+  const sentAt = [];
+  const ackAt = [];
+  const frameAt = [];
+  const lat = [];
+  let pushes = 0;
+  const sockets = await Promise.all(tokens.map((t, i) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${relay}/ws?token=${encodeURIComponent(t)}`);
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type === 'hello') resolve(ws);
+      else if (m.type === 'dial') calls[i] = m.call.id;
+      else if (m.type === 'call' && pending[i] >= 0) {
+        const k = pending[i];
+        frameAt[k] = performance.now();
+        lat.push(frameAt[k] - sentAt[k]);
+        pending[i] = -1;
+        pushes++;
+      }
+    };
+    ws.onerror = () => reject(new Error(`socket ${i}`));
+  })));
+  sockets.forEach((ws, i) => ws.send(JSON.stringify({ type: 'dial', to: `+1555${String(2000000 + i).padStart(7, '0')}` })));
+  await until('every record', () => calls.filter(Boolean).length === AGENTS, 30000);
+
+  // the signed webhooks, made ahead of time
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(keys.seed, 'base64')]);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const total = RATE * SECONDS;
+  const t0 = Date.now() - 60000;
+  const hooks = [];
+  for (let k = 0; k < total; k++) {
+    const i = k % AGENTS;
+    const j = Math.floor(k / AGENTS);
+    const type = j === 0 ? 'call.initiated' : j === 1 ? 'call.answered' : j % 2 ? 'call.unhold' : 'call.hold';
+    const cs = Buffer.from(JSON.stringify({ cs: calls[i], role: 'customer' })).toString('base64');
+    const body = JSON.stringify({
+      data: {
+        event_type: type, id: `bench-${i}-${j}-${process.pid}`, record_type: 'event',
+        occurred_at: new Date(t0 + j * 1000 + i).toISOString(),
+        payload: {
+          call_control_id: `v3:bench-${i}-C`, call_leg_id: `leg-${i}`, call_session_id: `sess-${i}`,
+          client_state: cs, connection_id: '1001', from: '+15550009999', to: `+1555${String(2000000 + i).padStart(7, '0')}`,
+          direction: 'outgoing', state: type === 'call.initiated' ? 'bridging' : 'answered',
+          calling_party_type: 'pstn', start_time: new Date(t0).toISOString(),
+        },
+      },
+      meta: { attempt: 1, delivered_to: 'bench' },
+    });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const sig = sign(null, Buffer.from(`${ts}|${body}`), key).toString('base64');
+    hooks.push({ i, body, headers: { 'content-type': 'application/json', 'telnyx-signature-ed25519': sig, 'telnyx-timestamp': ts } });
+  }
+
+  // paced sending
+  const url = `http://127.0.0.1:${ingest}/webhooks/telnyx`;
+  const acks = [];
+  let sent = 0;
+  let failed = 0;
+  const cpu0 = cpuOf(relayProc.pid);
+  const start = performance.now();
+  await new Promise((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE));
+      while (sent < due) {
+        const k = sent++;
+        const h = hooks[k];
+        const at = performance.now();
+        sentAt[k] = at;
+        pending[h.i] = k;
+        fetch(url, { method: 'POST', headers: h.headers, body: h.body })
+          .then((r) => {
+            if (r.status !== 200) failed++;
+            ackAt[k] = performance.now();
+            acks.push(ackAt[k] - at);
+            return r.arrayBuffer();
+          })
+          .catch(() => { failed++; });
+      }
+      if (sent === total) { clearInterval(tick); resolve(); }
+    }, 1);
+  });
+  const elapsed = (performance.now() - start) / 1000;
+  await until('the last pushes', () => pushes >= total - failed, 10000).catch(() => {});
+  const cpu = cpuOf(relayProc.pid) - cpu0;
+  lat.sort((a, b) => a - b);
+  // after the ingestor's 2xx: the bus, the relay and the socket (a push may
+  // even beat the HTTP response to this client: those count as 0)
+  const after = [];
+  for (let k = 0; k < total; k++) if (ackAt[k] && frameAt[k]) after.push(Math.max(0, frameAt[k] - ackAt[k]));
+  after.sort((a, b) => a - b);
+  acks.sort((a, b) => a - b);
+  const f = (x) => x.toFixed(2);
+  console.log(`relay: ${AGENTS} sockets, ${total} webhooks at ${RATE}/s (${(total / elapsed).toFixed(0)}/s sent), ${pushes} pushes, ${failed} failed`);
+  console.log(`  webhook -> 2xx            p50 ${f(pct(acks, 50))} ms  p99 ${f(pct(acks, 99))} ms`);
+  console.log(`  webhook -> WS frame       p50 ${f(pct(lat, 50))} ms  p90 ${f(pct(lat, 90))} ms  p99 ${f(pct(lat, 99))} ms  max ${f(lat[lat.length - 1])} ms`);
+  console.log(`  2xx -> WS frame           p50 ${f(pct(after, 50))} ms  p90 ${f(pct(after, 90))} ms  p99 ${f(pct(after, 99))} ms`);
+  console.log(`  relay CPU ${((100 * cpu) / elapsed).toFixed(1)} % of a core, RSS ${rssOf(relayProc.pid).toFixed(1)} MiB` +
+    ` (machine: ${cpus().length} cores, ${cpus()[0].model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB)`);
+  for (const ws of sockets) ws.close();
+}
+
+main().catch((e) => { console.error(`relayload: ${e.stack || e}`); process.exitCode = 1; })
+  .finally(() => {
+    for (const p of procs) p.kill('SIGTERM');
+    if (process.env.CALLSYNC_KEEP) console.error(`kept ${dir}`);
+    else setTimeout(() => rmSync(dir, { recursive: true, force: true }), 300);
+  });
