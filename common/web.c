@@ -446,6 +446,7 @@ cs_web_t *cs_web_new(int port, size_t max_body, const cs_web_handlers_t *handler
     info.max_http_header_data = 8192;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = loops;
+    info.pcontext = &self->ctx; /* lws clears it once it is wholly destroyed */
     self->ctx = lws_create_context(&info);
     if (!self->ctx) {
         snprintf(err, errlen, "cannot listen on port %d", port);
@@ -462,15 +463,21 @@ void cs_web_destroy(cs_web_t **self_p)
     if (!self_p || !*self_p)
         return;
     cs_web_t *self = *self_p;
+    /* On a foreign loop lws is destroyed in steps: the first call closes
+     * its handles, the loop then runs their close callbacks, and a last
+     * call frees the context (lws clears self->ctx when it is done). */
     if (self->ctx)
         lws_context_destroy(self->ctx);
     if (self->loop_ready) {
-        /* lws has closed its handles; ours too, then the loop runs until
-         * every close has completed */
         uv_close((uv_handle_t *)&self->stopper, NULL);
-        while (uv_run(&self->loop, UV_RUN_NOWAIT))
-            ;
-        uv_loop_close(&self->loop);
+        uv_run(&self->loop, UV_RUN_DEFAULT);
+        if (self->ctx)
+            lws_context_destroy(self->ctx);
+        uv_run(&self->loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&self->loop))
+            cs_warn("web: the event loop still had handles at exit");
+    } else if (self->ctx) {
+        lws_context_destroy(self->ctx);
     }
     s_out_free_all(self->queued);
     zhashx_destroy(&self->conns);

@@ -771,6 +771,38 @@ static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const json_
     return "no such leg on this call";
 }
 
+/* Decline: the agent's own ringing leg is hung up, not the call: an
+ * inbound call goes on to the next available agent (the orchestrator's
+ * routing), a transfer ringing in fails back to routing, and a call the
+ * agent was asked to place (server dial) ends, as it only had that leg. */
+static const char *s_decline(cs_relay_t *self, const char *agent, const json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    static __thread cs_call_t call;
+    char err[256];
+    int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
+    if (rc)
+        return !id       ? "decline needs call: a call id"
+               : rc == 1 ? "no such call"
+                         : "storage unavailable";
+    if (!s_involved(&call, agent))
+        return "not a call of this agent";
+    const cs_leg_t *leg = NULL;
+    for (int i = 0; i < call.nlegs && !leg; i++)
+        if (cs_call_leg_is_agents(&call, &call.legs[i], agent) && !call.legs[i].ended.at &&
+            !call.legs[i].answered.at)
+            leg = &call.legs[i];
+    if (!leg)
+        return "nothing of this agent rings on that call";
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    s_bus_command(self, "cmd.hangup",
+                  json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg", leg->ccid,
+                            "command_id", command_id));
+    cs_info("call %s: %s declines", call.id, agent);
+    return NULL;
+}
+
 /* A transfer target: "+E.164", or another agent who has a softphone
  * credential (SIP user). Returns why not, or NULL. */
 static const char *s_target_bad(cs_relay_t *self, const char *to, const char *agent)
@@ -989,6 +1021,8 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
     } else if (strcmp(type, "transfer") == 0 || strcmp(type, "consult") == 0 ||
                strcmp(type, "complete") == 0) {
         bad = s_transfer(self, conn, agent, type, msg);
+    } else if (strcmp(type, "decline") == 0) {
+        bad = s_decline(self, agent, msg);
     } else if (strcmp(type, "hangup") == 0 && json_object_get(msg, "leg")) {
         bad = s_hangup_leg(self, agent, msg);
     } else if (strcmp(type, "hangup") == 0) {

@@ -260,8 +260,10 @@ static GstPadProbeReturn s_on_rtp(GstPad *pad, GstPadProbeInfo *info, gpointer u
     s_call_t *c = user;
     GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
     g_mutex_lock(&c->lock);
+    int64_t now = cs_ts_now_ms();
     if (!c->stats.first_rx_at)
-        c->stats.first_rx_at = cs_ts_now_ms();
+        c->stats.first_rx_at = now;
+    c->stats.last_rx_at = now;
     c->stats.rx_packets++;
     c->stats.rx_bytes += (long)gst_buffer_get_size(b);
     g_mutex_unlock(&c->lock);

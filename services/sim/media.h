@@ -30,6 +30,7 @@ typedef void (*sim_media_sdp_fn)(void *arg, const char *leg, const char *sdp);
 typedef struct {
     int64_t created_at, connected_at; /* ms, wall clock; 0: not yet */
     int64_t first_rx_at, first_tx_at;
+    int64_t last_rx_at; /* the browser's latest packet: a closed page stops sending */
     long rx_packets, rx_bytes, tx_packets;
     long loud_ms;        /* received audio above -40 dBFS, in ms: speech, not silence */
     double last_peak_db; /* of the last decoded buffer; -100 when silent */

@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "log.h"
 #include "text.h"
+#include "timestamp.h"
 
 /* How long a session's calls outlive its socket: the SDK reconnects within
  * about a minute of backoff (§2) or has given up. */
@@ -20,7 +21,8 @@ typedef struct {
     char user[64];
     uint64_t conn; /* 0: the socket is gone */
     int64_t gone_since;
-    long login_seq; /* the newest login of a user is the one that rings */
+    long login_seq;         /* the newest login of a user is the one that rings */
+    int64_t media_check_at; /* after a reconnection: is the page's media still there? */
 } s_session_t;
 
 typedef struct {
@@ -46,6 +48,10 @@ typedef struct {
     char number[32];
     uint64_t conn;
 } s_phone_t;
+
+/* No packet from the browser for this long: its page has gone (a browser
+ * sends a packet every 20 ms, silence included). */
+#define S_MEDIA_GONE_MS 400
 
 struct sim_rtc {
     sim_model_t *model;
@@ -248,6 +254,18 @@ static const char *s_str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* Gives a call back to a session by telnyx_rtc.attach: a fresh offer from
+ * new far-end media (the page that had it is gone). */
+static void s_reattach(sim_rtc_t *self, s_call_t *c, const char *sessid)
+{
+    CS_COPY(c->sessid, sessid);
+    free(c->local_sdp);
+    c->local_sdp = NULL;
+    c->want_attach = 1;
+    if (self->media)
+        sim_media_offer(self->media, c->ccid, SIM_TONE_TALK);
+}
+
 static void s_login(sim_rtc_t *self, uint64_t conn, json_t *id, const json_t *params, int64_t now)
 {
     char user[64];
@@ -287,6 +305,9 @@ static void s_login(sim_rtc_t *self, uint64_t conn, json_t *id, const json_t *pa
     for (s_call_t *c = zhashx_first(self->calls); c; c = zhashx_next(self->calls)) {
         if (strcmp(c->sessid, s->sessid) == 0) {
             json_array_append_new(reattached, json_string(c->call_id));
+            /* the same session back: a socket cut (media flows on, peer
+             * to peer) or a reload (sim_rtc_tick tells them apart) */
+            s->media_check_at = now + S_MEDIA_GONE_MS + 100;
             continue;
         }
         /* A page that came back as a new session (a reload) gets its
@@ -300,14 +321,8 @@ static void s_login(sim_rtc_t *self, uint64_t conn, json_t *id, const json_t *pa
     s_request(self, conn, "telnyx_rtc.clientReady",
               json_pack("{s:o}", "reattached_sessions", reattached));
     cs_info("rtc: %s logged in (session %s)", user, s->sessid);
-    for (s_call_t *c = zlistx_first(attach); c; c = zlistx_next(attach)) {
-        CS_COPY(c->sessid, s->sessid);
-        free(c->local_sdp);
-        c->local_sdp = NULL;
-        c->want_attach = 1;
-        if (self->media)
-            sim_media_offer(self->media, c->ccid, SIM_TONE_TALK);
-    }
+    for (s_call_t *c = zlistx_first(attach); c; c = zlistx_next(attach))
+        s_reattach(self, c, s->sessid);
     zlistx_destroy(&attach);
     for (s_call_t *c = zhashx_first(self->calls); c; c = zhashx_next(self->calls))
         if (strcmp(c->sessid, s->sessid) == 0)
@@ -777,9 +792,40 @@ void sim_rtc_local_sdp(sim_rtc_t *self, const char *ccid, const char *sdp, int64
     s_flush(self, c);
 }
 
-int64_t sim_rtc_tick(sim_rtc_t *self, int64_t now)
+/* A session that came back with reattached calls whose media has stopped:
+ * the page was reloaded (the SDK kept its session across, with
+ * hangupOnBeforeUnload off), and the new page has no call. It takes an
+ * attach with a fresh offer (§6: an SDK without calls answers the first
+ * attach as the call to recover). */
+static int64_t s_media_checks(sim_rtc_t *self, int64_t now)
 {
     int64_t next = 0;
+    for (s_session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
+        if (!s->media_check_at)
+            continue;
+        if (now < s->media_check_at) {
+            if (!next || s->media_check_at < next)
+                next = s->media_check_at;
+            continue;
+        }
+        s->media_check_at = 0;
+        for (s_call_t *c = zhashx_first(self->calls); c; c = zhashx_next(self->calls)) {
+            sim_media_stats_t st;
+            if (strcmp(c->sessid, s->sessid) != 0 || !c->answered || c->held || c->phone ||
+                !self->media || sim_media_stats(self->media, c->ccid, &st) != 0 || !st.last_rx_at ||
+                now - st.last_rx_at <= S_MEDIA_GONE_MS)
+                continue;
+            cs_info("rtc: %s's call %s has no media since its page went: attach", s->user,
+                    c->call_id);
+            s_reattach(self, c, s->sessid); /* the offer comes by sim_rtc_local_sdp */
+        }
+    }
+    return next;
+}
+
+int64_t sim_rtc_tick(sim_rtc_t *self, int64_t now)
+{
+    int64_t next = s_media_checks(self, now);
     zlistx_t *gone = zlistx_new();
     for (s_session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
         if (s->conn || !s->gone_since)

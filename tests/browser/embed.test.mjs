@@ -24,6 +24,8 @@ before(async () => {
   phone = page.frameLocator('iframe[title="callsync softphone"]');
   await until('the embedded softphone ready', async () =>
     (await phone.getByRole('status').textContent().catch(() => '')) === 'Ready', 20000);
+  // its SDK logged in: the Call button says so
+  await until('its phone connected', async () => !(await phone.getByRole('button', { name: 'Call' }).isDisabled()), 20000);
 });
 after(async () => {
   await stack.stop();

@@ -166,3 +166,24 @@ test('inbound: the softphone rings with the caller and pops the CRM contact, Ans
   await recent.getByRole('button', { name: '+15557770009' }).first().click();
   assert.equal(await page.getByLabel('Number').inputValue(), '+15557770009');
 });
+
+test('Decline passes an inbound call to the next agent; the caller is never dropped', async () => {
+  stack.ctl('agent', 'set', 'omar', '--sip-user', 'omar01', '--name', 'Omar', '--status', 'offline');
+  stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
+  await stack.rest('POST', '/sim/numbers', { number: '+15557770010', ring_ms: 0 });
+  const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770010', to: '+15550009999' });
+  const customer = inbound.body.data.call_control_id;
+  await waitStatus('Incoming call');
+  // omar comes online while it rings dana (his phone is a desk phone: the sim answers it)
+  stack.ctl('agent', 'set', 'omar', '--sip-user', 'omar01', '--status', 'available');
+  await page.getByRole('button', { name: 'Decline' }).click();
+  await waitStatus('Call ended');
+  const rec = await until('omar has it', () => {
+    const r = stack.ctl('call', customer);
+    return r.agent_id === 'omar' && r.state === 'active' && r;
+  }, 15000);
+  const dana = rec.legs.find((l) => l.agent_id === 'dana');
+  assert.ok(dana.ended_at && !dana.answered_at, "dana's leg ended unanswered");
+  assert.ok(!rec.legs.find((l) => l.role === 'customer').ended_at, 'the caller is still there');
+  stack.ctl('hangup', rec.id);
+});

@@ -31,6 +31,7 @@ let panel = ''; // '' | 'pad' | 'xfer'
 // "callsync-live-<agent>" runs the SDK; the others mirror the agent's calls
 // from the relay and can still hang up (the server ends every leg).
 let live = false;
+let sdkReady = false; // the SDK has logged in (telnyx.ready): calls can be placed
 let lockAsked = false;
 let rtc = null; // {host, login_token} from hello, for when this tab becomes live
 let backoff = 500; // the relay socket's reconnect delay, ms
@@ -90,7 +91,7 @@ function render() {
   timer.hidden = v.timer === null;
   timer.textContent = v.timer || '';
   $('remote').textContent = v.remote || '';
-  $('call').disabled = !v.canCall || (live && !client);
+  $('call').disabled = !v.canCall || (live && !sdkReady);
   $('mirror').hidden = live || !me;
   $('answer').hidden = !v.ringingIn;
   $('decline').hidden = !v.ringingIn;
@@ -190,6 +191,7 @@ function onRelay(msg) {
     backoff = 500;
     $('banner').hidden = true;
     send({ type: 'recent' });
+    for (const c of msg.calls || []) recent.set(c.id, c);
     const current = (msg.calls || [])[0];
     if (current && (!record || record.state === 'ended')) record = current;
     if (!msg.rtc.login_token) {
@@ -327,8 +329,12 @@ function onKey(e) {
 }
 
 function connectSdk(host, loginToken) {
-  client = new TelnyxRTC({ host, login_token: loginToken, iceServers: [] });
-  client.on('telnyx.ready', () => { note(''); render(); });
+  // hangupOnBeforeUnload off: a reload keeps the call (the SDK leaves a
+  // recovery marker and the new page gets the call back by
+  // telnyx_rtc.attach); a tab closed for good leaves the call to the other
+  // tabs, the agent's Hang up anywhere, or the platform's timeout
+  client = new TelnyxRTC({ host, login_token: loginToken, iceServers: [], hangupOnBeforeUnload: false });
+  client.on('telnyx.ready', () => { sdkReady = true; note(''); render(); });
   client.on('telnyx.error', (e) => note(`Phone error: ${(e && e.error && e.error.message) || 'see the console'}`));
   client.on('telnyx.notification', (n) => {
     if (n.type !== 'callUpdate') return;
@@ -341,8 +347,10 @@ function connectSdk(host, loginToken) {
       if (!sdkCall || c.id !== sdkCall.id) {
         // a call this page did not place (ours is sdkCall from newCall on):
         // one ringing in, on a fresh screen (its direction may not be set
-        // yet on its first update)
-        record = null;
+        // yet on its first update); or, after a reload, the call on screen
+        // given back by the SDK (telnyx_rtc.attach): its leg is the record's
+        sdkCall = c;
+        if (!(record && record.state !== 'ended' && ofSdkCall(record))) record = null;
         muted = false;
       }
       sdkCall = c;
@@ -531,6 +539,7 @@ function dialNumber(text) {
   if (!to) { note('Enter a number like +15550100001'); return; }
   const v = view(record, sdkView(), Date.now() + skew, me);
   if (!v.canCall) { note(`Busy: finish this call before calling ${to}`); return; }
+  if (live && !sdkReady) { note('The phone is still connecting: try again in a moment'); return; }
   note('');
   record = null;
   sdkCall = null;
@@ -551,7 +560,13 @@ function start() {
     });
   }
   $('hangup').onclick = hangUp;
-  $('decline').onclick = hangUp;
+  // Decline passes the call on (the next agent, or routing), never drops
+  // the caller: the SDK rejects, and the relay hangs up only this leg
+  $('decline').onclick = () => {
+    if (sdkCall && !ENDED.includes(sdkCall.state)) sdkCall.hangup();
+    if (record) send({ type: 'decline', call: record.id });
+    render();
+  };
   $('answer').onclick = () => {
     if (!sdkCall) return;
     sdkCall.answer();
@@ -627,7 +642,8 @@ function start() {
     return;
   }
   connectRelay();
-  setInterval(render, 1000);
+  // 4 times a second: the timer shown lags the talk time by 250 ms at most
+  setInterval(render, 250);
   setInterval(() => { sampleQuality().catch(() => {}); }, 2000);
   document.addEventListener('keydown', onKey);
   for (const [key, id] of Object.entries(SHORTCUTS)) $(id).setAttribute('aria-keyshortcuts', `Alt+${key.toUpperCase()}`);
