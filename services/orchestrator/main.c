@@ -43,11 +43,7 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
     } else if (strcmp(topic, "cmd.dial") == 0 || strcmp(topic, "cmd.transfer") == 0) {
         cs_orch_wake(orch, call);
     } else if (strcmp(topic, "cmd.hangup") == 0) {
-        const char *leg = json_string_value(json_object_get(cmd, "leg"));
-        if (leg)
-            cs_orch_hangup_leg(orch, call, leg);
-        else
-            cs_orch_hangup(orch, call);
+        cs_orch_hangup(orch, call, json_string_value(json_object_get(cmd, "leg")));
     } else if (strcmp(topic, "cmd.dtmf") == 0 || strcmp(topic, "cmd.record") == 0) {
         const char *digits = json_string_value(json_object_get(cmd, "digits"));
         const char *action = json_string_value(json_object_get(cmd, "action"));

@@ -504,7 +504,7 @@ void cs_orch_wake(cs_orch_t *self, const char *cs_id)
         cs_warn("call %s: cannot read it: %s", cs_id, err[0] ? err : "no such call");
 }
 
-void cs_orch_hangup(cs_orch_t *self, const char *cs_id)
+void cs_orch_hangup(cs_orch_t *self, const char *cs_id, const char *ccid)
 {
     static cs_call_t call;
     char err[256] = "";
@@ -513,29 +513,11 @@ void cs_orch_hangup(cs_orch_t *self, const char *cs_id)
         return;
     }
     for (int i = 0; i < call.nlegs; i++) {
-        if (call.legs[i].ended.at)
+        if (call.legs[i].ended.at || (ccid && strcmp(call.legs[i].ccid, ccid) != 0))
             continue;
         cs_intent_t in = {.kind = CS_INTENT_HANGUP_LEG};
         snprintf(in.key, sizeof in.key, "%s:hangup:%s", call.id, call.legs[i].ccid);
         CS_COPY(in.ccid, call.legs[i].ccid);
-        s_run(self, &call, &in);
-    }
-}
-
-void cs_orch_hangup_leg(cs_orch_t *self, const char *cs_id, const char *ccid)
-{
-    static cs_call_t call;
-    char err[256] = "";
-    if (cs_store_get(self->store, cs_id, &call, err, sizeof err) != 0) {
-        cs_warn("hangup %s: cannot read the call: %s", cs_id, err[0] ? err : "no such call");
-        return;
-    }
-    for (int i = 0; i < call.nlegs; i++) {
-        if (strcmp(call.legs[i].ccid, ccid) != 0 || call.legs[i].ended.at)
-            continue;
-        cs_intent_t in = {.kind = CS_INTENT_HANGUP_LEG};
-        snprintf(in.key, sizeof in.key, "%s:hangup:%s", call.id, ccid);
-        CS_COPY(in.ccid, ccid);
         s_run(self, &call, &in);
     }
 }

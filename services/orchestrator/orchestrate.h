@@ -46,12 +46,10 @@ void cs_orch_call(cs_orch_t *self, const cs_call_t *call);
 /* Reads a call by cs id and runs its rules (cmd.dial wakes this). */
 void cs_orch_wake(cs_orch_t *self, const char *cs_id);
 
-/* cmd.hangup: hang up every live leg of the call. */
-void cs_orch_hangup(cs_orch_t *self, const char *cs_id);
-
-/* cmd.hangup naming a leg: hangs up that leg only (an agent leaving its
- * part of the call: a consult it cancels, a transfer it declines). */
-void cs_orch_hangup_leg(cs_orch_t *self, const char *cs_id, const char *ccid);
+/* cmd.hangup: hang up every live leg of the call; with ccid (the command
+ * names a leg), that leg only (an agent leaving its part of the call: a
+ * consult it cancels, a call ringing in it declines). */
+void cs_orch_hangup(cs_orch_t *self, const char *cs_id, const char *ccid);
 
 /* cmd.dtmf / cmd.record: a command for the call's customer leg (else its
  * first live leg): send_dtmf with `digits`, or record_start/record_stop.

@@ -226,6 +226,22 @@ static int s_involved(const cs_call_t *call, const char *agent)
     return 0;
 }
 
+/* The call a socket message names ("call": a cs id or a control id), read
+ * into *call. Returns why it cannot be had, or NULL. */
+static const char *s_msg_call(cs_relay_t *self, const json_t *msg, const char *verb,
+                              cs_call_t *call)
+{
+    static __thread char why[96];
+    const char *id = json_string_value(json_object_get(msg, "call"));
+    char err[256];
+    if (!id) {
+        snprintf(why, sizeof why, "%s needs call: a call id", verb);
+        return why;
+    }
+    int rc = cs_store_get(self->store, id, call, err, sizeof err);
+    return rc == 0 ? NULL : rc == 1 ? "no such call" : "storage unavailable";
+}
+
 static void s_changed(cs_relay_t *self)
 {
     const char *rec = cs_store_last_record(self->store);
@@ -706,9 +722,9 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_
         return "sdk: not a state of the SDK's calls";
     static __thread cs_call_t call;
     char err[256];
-    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
-    if (rc)
-        return rc == 1 ? "no such call" : "storage unavailable";
+    const char *bad = s_msg_call(self, msg, "sdk", &call);
+    if (bad)
+        return bad;
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     /* the SDK call's leg, when the record knows it (never a leg of
@@ -777,14 +793,10 @@ static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const json_
  * agent was asked to place (server dial) ends, as it only had that leg. */
 static const char *s_decline(cs_relay_t *self, const char *agent, const json_t *msg)
 {
-    const char *id = json_string_value(json_object_get(msg, "call"));
     static __thread cs_call_t call;
-    char err[256];
-    int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
-    if (rc)
-        return !id       ? "decline needs call: a call id"
-               : rc == 1 ? "no such call"
-                         : "storage unavailable";
+    const char *bad = s_msg_call(self, msg, "decline", &call);
+    if (bad)
+        return bad;
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     const cs_leg_t *leg = NULL;
@@ -830,15 +842,13 @@ static const char *s_target_bad(cs_relay_t *self, const char *to, const char *ag
 static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent, const char *type,
                               const json_t *msg)
 {
-    const char *id = json_string_value(json_object_get(msg, "call"));
     const char *to = json_string_value(json_object_get(msg, "to"));
     static __thread cs_call_t call;
     char err[256];
-    int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
-    if (rc)
-        return !id       ? "a transfer needs call: a call id"
-               : rc == 1 ? "no such call"
-                         : "storage unavailable";
+    int rc;
+    const char *bad = s_msg_call(self, msg, type, &call);
+    if (bad)
+        return bad;
     if (strcmp(cs_call_agent(&call), agent) != 0)
         return "not a call of this agent";
     cs_state_t state = cs_call_state(&call);
@@ -850,7 +860,6 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     char cs_id[CS_ID_LEN], ccid[CS_CCID_LEN], target[CS_CCID_LEN] = "";
     CS_COPY(cs_id, call.id);
     CS_COPY(ccid, leg->ccid);
-    const char *bad = NULL;
     if (strcmp(type, "complete") == 0) {
         for (int i = 0; i < call.nlegs && !target[0]; i++)
             if (strcmp(call.legs[i].role.v, "consulted") == 0 && !call.legs[i].ended.at &&
@@ -901,9 +910,9 @@ static const char *s_wrapup(cs_relay_t *self, const char *agent, const json_t *m
         return "wrapup notes: a string of 500 characters at most";
     static __thread cs_call_t call;
     char err[256];
-    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
-    if (rc)
-        return rc == 1 ? "no such call" : "storage unavailable";
+    const char *bad = s_msg_call(self, msg, "wrapup", &call);
+    if (bad)
+        return bad;
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     cs_event_t ev;
