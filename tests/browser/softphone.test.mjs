@@ -144,7 +144,9 @@ test('inbound: the softphone rings with the caller and pops the CRM contact, Ans
   assert.equal(rec.agent_id, 'dana');
   await stack.rest('POST', `/v2/calls/${encodeURIComponent(customer)}/actions/hangup`, {});
   await waitStatus('Call ended');
-  assert.match(await page.locator('#summary').textContent(), /^Talked 0:0\d · hung up$/);
+  // the summary is the record's: it follows the provider's hangup, which may
+  // reach the page after the SDK's own
+  await until('the summary', async () => /^Talked 0:0\d · hung up$/.test(await page.locator('#summary').textContent()));
   // wrap-up: a disposition and notes, on the record
   const wrap = page.getByRole('region', { name: 'Wrap-up' });
   await wrap.getByLabel('Disposition').selectOption('Follow-up');

@@ -70,7 +70,7 @@ test('blind: Ann transfers her call to Ben, who answers and owns it; Ann is done
   await button('ben', 'Answer').click();
   await waitStatus('ben', 'In call');
   await until('Ben owns the call', () => stack.ctl('call', id).agent_id === 'ben');
-  assert.equal(await pages.ann.locator('#summary').textContent(), 'Transferred to ben');
+  await until("Ann's summary", async () => (await pages.ann.locator('#summary').textContent()) === 'Transferred to ben');
   await until("Ben's timer", () => pages.ben.getByRole('timer').isVisible());
   await shot('ann', 'blind-done');
   await shot('ben', 'blind-in-call');
@@ -110,7 +110,7 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
   await button('ann', 'Complete transfer').click();
   await waitStatus('ann', 'Call ended');
   await until('Ben owns the call', () => stack.ctl('call', id).agent_id === 'ben');
-  assert.equal(await pages.ann.locator('#summary').textContent(), 'Transferred to ben');
+  await until("Ann's summary", async () => (await pages.ann.locator('#summary').textContent()) === 'Transferred to ben');
   const r = stack.ctl('call', id);
   assert.equal(r.state, 'active', 'not on hold: the leg that held it has left');
   assert.ok(r.legs.filter((l) => l.agent_id === 'ann').every((l) => l.ended_at), "Ann's legs left");
