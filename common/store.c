@@ -359,20 +359,27 @@ int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *
     return s_create_outbound(self, "browser", agent_id, to, call, err, errlen);
 }
 
+void cs_store_command_fact(cs_event_t *ev, cs_event_kind_t kind, const char *type,
+                           const char *prefix, const char *cs_id)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->source = CS_SRC_COMMAND;
+    ev->clock = CS_CLOCK_LOCAL;
+    ev->at = cs_ts_now_ms();
+    CS_COPY(ev->type, type);
+    char uuid[CS_UUID_STR_LEN];
+    cs_ids_uuid(uuid);
+    snprintf(ev->id, sizeof ev->id, "%s-%s", prefix, uuid);
+    CS_COPY(ev->cs_hint, cs_id);
+}
+
 int cs_store_request_hangup(cs_store_t *self, const char *cs_id, const char *by, cs_call_t *call,
                             char *err, size_t errlen)
 {
     cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = CS_EV_HANGUP_REQUESTED;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, "callsync.hangup_requested");
-    char uuid[CS_UUID_STR_LEN];
-    cs_ids_uuid(uuid);
-    snprintf(ev.id, sizeof ev.id, "hangup-%s", uuid);
-    CS_COPY(ev.cs_hint, cs_id);
+    cs_store_command_fact(&ev, CS_EV_HANGUP_REQUESTED, "callsync.hangup_requested", "hangup",
+                          cs_id);
     CS_COPY(ev.value, by);
     cs_apply_t applied;
     bool changed;
@@ -384,16 +391,9 @@ int cs_store_request_transfer(cs_store_t *self, const char *cs_id, const char *c
                               size_t errlen)
 {
     cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = ccid ? CS_EV_TRANSFER_REQUESTED : CS_EV_CONSULT_REQUESTED;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, ccid ? "callsync.transfer_requested" : "callsync.consult_requested");
-    char uuid[CS_UUID_STR_LEN];
-    cs_ids_uuid(uuid);
-    snprintf(ev.id, sizeof ev.id, "%s-%s", ccid ? "xfer" : "consult", uuid);
-    CS_COPY(ev.cs_hint, cs_id);
+    cs_store_command_fact(&ev, ccid ? CS_EV_TRANSFER_REQUESTED : CS_EV_CONSULT_REQUESTED,
+                          ccid ? "callsync.transfer_requested" : "callsync.consult_requested",
+                          ccid ? "xfer" : "consult", cs_id);
     if (ccid)
         CS_COPY(ev.ccid, ccid);
     CS_COPY(ev.value, mode ? mode : "");

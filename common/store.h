@@ -71,6 +71,12 @@ int cs_store_create_dial(cs_store_t *self, const char *agent_id, const char *to,
 int cs_store_create_browser(cs_store_t *self, const char *agent_id, const char *to, cs_call_t *call,
                             char *err, size_t errlen);
 
+/* A fact a command makes (source command, this machine's clock, now) for a
+ * call: *ev is cleared, then kind, type, cs_hint and a fresh id
+ * ("<prefix>-<uuid>") are set; the caller adds what the fact says. */
+void cs_store_command_fact(cs_event_t *ev, cs_event_kind_t kind, const char *type,
+                           const char *prefix, const char *cs_id);
+
 /* Records a transfer request (CS_EV_TRANSFER_REQUESTED) on the leaving
  * leg `ccid`: mode "blind" (to: "+E.164" or an agent id) or "warm" (to:
  * the consulted leg's control id). Or, with ccid NULL, a consult request

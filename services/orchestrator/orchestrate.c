@@ -127,15 +127,8 @@ static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, con
                    const char *outcome)
 {
     cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = CS_EV_UNKNOWN;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, type);
-    snprintf(ev.id, sizeof ev.id, "cmd-%lld-%u", (long long)ev.at, randombytes_random());
+    cs_store_command_fact(&ev, CS_EV_UNKNOWN, type, "cmd", call->id);
     CS_COPY(ev.ccid, ccid);
-    CS_COPY(ev.cs_hint, call->id);
     CS_COPY(ev.value, outcome);
     static cs_call_t after;
     cs_apply_t applied;

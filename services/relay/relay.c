@@ -916,16 +916,7 @@ static const char *s_wrapup(cs_relay_t *self, const char *agent, const json_t *m
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = CS_EV_WRAPUP;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = cs_ts_now_ms();
-    CS_COPY(ev.type, "callsync.wrapup");
-    char uuid[CS_UUID_STR_LEN];
-    cs_ids_uuid(uuid);
-    snprintf(ev.id, sizeof ev.id, "wrapup-%s", uuid);
-    CS_COPY(ev.cs_hint, call.id);
+    cs_store_command_fact(&ev, CS_EV_WRAPUP, "callsync.wrapup", "wrapup", call.id);
     CS_COPY(ev.disposition, disp);
     CS_COPY(ev.value, notes ? notes : "");
     CS_COPY(ev.agent_id, agent);
