@@ -283,6 +283,21 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     return 0;
 }
 
+/* After a request written as a fact: the wake-up on the bus ({"v":1,
+ * "call", "command_id"}), and the record printed. */
+static int s_wake_and_print(const cs_config_t *cfg, const char *topic, const cs_call_t *call)
+{
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call->id, "command_id", command_id);
+    s_command(cfg, topic, cmd);
+    json_decref(cmd);
+    json_t *j = cs_call_to_json(call);
+    s_print(j);
+    json_decref(j);
+    return 0;
+}
+
 /* The request is a fact on the record first (durable: the orchestrator's
  * rules and sweep act on it even if the bus message below is lost), then
  * a wake-up on the bus. */
@@ -298,15 +313,7 @@ static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    char command_id[CS_UUID_STR_LEN];
-    cs_ids_uuid(command_id);
-    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call.id, "command_id", command_id);
-    s_command(cfg, "cmd.hangup", cmd);
-    json_decref(cmd);
-    json_t *j = cs_call_to_json(&call);
-    s_print(j);
-    json_decref(j);
-    return 0;
+    return s_wake_and_print(cfg, "cmd.hangup", &call);
 }
 
 /* A blind transfer on the operator's word: the call's agent leaves, the
@@ -363,15 +370,7 @@ static int s_transfer(const cs_config_t *cfg, cs_store_t *store, int argc, char 
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    char command_id[CS_UUID_STR_LEN];
-    cs_ids_uuid(command_id);
-    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call.id, "command_id", command_id);
-    s_command(cfg, "cmd.transfer", cmd);
-    json_decref(cmd);
-    json_t *j = cs_call_to_json(&call);
-    s_print(j);
-    json_decref(j);
-    return 0;
+    return s_wake_and_print(cfg, "cmd.transfer", &call);
 }
 
 /* A dev signing identity: the sim signs with the seed

@@ -169,6 +169,19 @@ static void s_bus_command(cs_relay_t *self, const char *topic, json_t *cmd)
     json_decref(cmd);
 }
 
+/* A cmd.* wake-up for a call (proto/README.md): {"v":1, "call", "leg"
+ * when it names one, "command_id"}; the fact it acts on is already on
+ * the record. */
+static void s_wake(cs_relay_t *self, const char *topic, const char *cs_id, const char *leg)
+{
+    char command_id[CS_UUID_STR_LEN];
+    cs_ids_uuid(command_id);
+    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", cs_id, "command_id", command_id);
+    if (leg)
+        json_object_set_new(cmd, "leg", json_string(leg));
+    s_bus_command(self, topic, cmd);
+}
+
 /* ---- shared actions ---- */
 
 static int s_agent_online(cs_relay_t *self, const char *agent)
@@ -308,11 +321,7 @@ static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const c
         }
         const cs_leg_t *leg = cs_call_agent_leg(&call, agent);
         if (leg) {
-            char command_id[CS_UUID_STR_LEN];
-            cs_ids_uuid(command_id);
-            s_bus_command(self, "cmd.hangup",
-                          json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg",
-                                    leg->ccid, "command_id", command_id));
+            s_wake(self, "cmd.hangup", call.id, leg->ccid);
         }
         *record = cs_call_to_json(&call);
         return 0;
@@ -326,10 +335,7 @@ static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const c
     const char *rec = cs_store_last_record(self->store);
     if (self->pub && rec)
         cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
-    char command_id[CS_UUID_STR_LEN];
-    cs_ids_uuid(command_id);
-    s_bus_command(self, "cmd.hangup",
-                  json_pack("{s:i, s:s, s:s}", "v", 1, "call", cs_id, "command_id", command_id));
+    s_wake(self, "cmd.hangup", cs_id, NULL);
     *record = cs_call_to_json(&call);
     return 0;
 }
@@ -777,11 +783,7 @@ static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const json_
             continue;
         if (!cs_call_leg_is_agents(&call, l, agent))
             return "not a leg of this agent";
-        char command_id[CS_UUID_STR_LEN];
-        cs_ids_uuid(command_id);
-        s_bus_command(self, "cmd.hangup",
-                      json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg", leg,
-                                "command_id", command_id));
+        s_wake(self, "cmd.hangup", call.id, leg);
         return NULL;
     }
     return "no such leg on this call";
@@ -806,11 +808,7 @@ static const char *s_decline(cs_relay_t *self, const char *agent, const json_t *
             leg = &call.legs[i];
     if (!leg)
         return "nothing of this agent rings on that call";
-    char command_id[CS_UUID_STR_LEN];
-    cs_ids_uuid(command_id);
-    s_bus_command(self, "cmd.hangup",
-                  json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, "leg", leg->ccid,
-                            "command_id", command_id));
+    s_wake(self, "cmd.hangup", call.id, leg->ccid);
     cs_info("call %s: %s declines", call.id, agent);
     return NULL;
 }
@@ -881,10 +879,7 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     if (rc)
         return rc == 1 ? "the call has ended" : "storage unavailable";
     s_changed(self);
-    char command_id[CS_UUID_STR_LEN];
-    cs_ids_uuid(command_id);
-    s_bus_command(self, "cmd.transfer",
-                  json_pack("{s:i, s:s, s:s}", "v", 1, "call", cs_id, "command_id", command_id));
+    s_wake(self, "cmd.transfer", cs_id, NULL);
     if (consult) /* the page now places its consult call (role "consult") */
         s_send(self, conn,
                json_pack("{s:s, s:s, s:s}", "type", "consult", "call", cs_id, "to", to));

@@ -83,6 +83,13 @@ static cs_event_t s_sdk(const char *state, int64_t dt)
 #define CO "+15550009999"
 #define CX "+15550100001"
 
+/* Merges events in the order given. */
+static void s_merge_each(cs_call_t *call, const cs_event_t *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cs_call_merge(call, &evs[i], NULL);
+}
+
 /* ---- permutation machinery ---- */
 
 /* The stored form must give back exactly the record it was made from. */
@@ -193,8 +200,7 @@ static void test_answered_at_is_the_customers(void **state)
         s_wh(CS_EV_ANSWERED, "e2", 2000, AG, "agent"),
         s_numbers(s_wh(CS_EV_INITIATED, "e3", 2100, CU, "customer"), "outgoing", CO, CX),
     };
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        cs_call_merge(&call, &evs[i], NULL);
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
     assert_int_equal(cs_call_answered_at(&call), 0);
     assert_int_equal(cs_call_state(&call), CS_STATE_RINGING);
     cs_event_t answer = s_wh(CS_EV_ANSWERED, "e4", 5500, CU, "customer");
@@ -475,8 +481,7 @@ static void test_blind_transfer(void **state)
     /* bob (who took it over) hangs up: now the call ends, talk time whole */
     static cs_call_t call;
     cs_call_init(&call, "cs_TEST");
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        cs_call_merge(&call, &evs[i], NULL);
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
     cs_event_t bye = s_hangup("b7", 61250, TR, "transfer", "normal_clearing", "caller", "200");
     cs_call_merge(&call, &bye, NULL);
     rec = cs_call_to_json(&call);
@@ -501,8 +506,7 @@ static void test_blind_transfer_unanswered(void **state)
         s_wh(CS_EV_INITIATED, "u5", 20100, TR, "transfer"),
         s_hangup("u6", 21000, TR, "transfer", "user_busy", "callee", "486"),
     };
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        cs_call_merge(&call, &evs[i], NULL);
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
     assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
     assert_string_equal(cs_call_agent(&call), "agent-1");
 }
@@ -567,8 +571,7 @@ static void test_hold_leaves_with_its_leg(void **state)
         s_wh(CS_EV_ANSWERED, "h2", 1250, CU, "customer"),
         s_wh(CS_EV_HOLD, "h3", 5000, AG, "agent"),
     };
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        cs_call_merge(&call, &evs[i], NULL);
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
     assert_int_equal(cs_call_state(&call), CS_STATE_HELD);
     cs_event_t xfer = s_xfer("x3", 20000, AG, "warm", TR);
     cs_call_merge(&call, &xfer, NULL);
@@ -630,8 +633,7 @@ static void test_sdk_hangup_of_a_leg(void **state)
         s_wh(CS_EV_ANSWERED, "s3", 1250, CU, "customer"),
         s_xfer("x1", 20000, AG, "blind", "bob"),
     };
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        cs_call_merge(&call, &evs[i], NULL);
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
     cs_event_t leg_bye = s_sdk("hangup", 20050);
     snprintf(leg_bye.ccid, sizeof leg_bye.ccid, "%s", AG);
     cs_call_merge(&call, &leg_bye, NULL);
