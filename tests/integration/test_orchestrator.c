@@ -4,6 +4,7 @@
  * orchestrator ends the agent's leg; `ctl hangup` ends every leg; two
  * orchestrators issue each command once. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,8 @@
 
 static h_env_t s_env;
 static int s_ingest, s_sim, s_teardown_failed, s_orch_port, s_timer_port;
+static pid_t s_orchs[4], s_timer_pid; /* the running instances, to kill mid-call */
+static int s_norchs;
 
 static pid_t s_orchestrator(void)
 {
@@ -42,6 +45,8 @@ static pid_t s_orchestrator(void)
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
     pid_t pid = h_spawn(&s_env, "orchestrator", extra, tag);
+    if (pid > 0 && s_norchs < 4)
+        s_orchs[s_norchs++] = pid;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
     return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
@@ -61,6 +66,7 @@ static pid_t s_timer(void)
     snprintf(tag, sizeof tag, "%d", port);
     const char *extra[] = {e_port, e_redis, e_pub, e_sub, e_base, "TELNYX_API_KEY=sim-key", NULL};
     pid_t pid = h_spawn(&s_env, "timer", extra, tag);
+    s_timer_pid = pid;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
     return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
@@ -640,6 +646,197 @@ static void test_blind_transfer_that_fails(void **state)
     assert_int_equal(s_commands(id, "command.route"), 1); /* "no agent available" */
 }
 
+static int s_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* What a finished call's record says, without what depends on when we
+ * looked or on how many times it changed (version, ids, times): its state,
+ * parties, ending, each leg's role and ending (in role order), and the
+ * commands its history holds by type. Not a leg's hangup_source: when we
+ * hang up both legs, the one hung up first (in control id order, random
+ * from call to call) is the "caller" and the other the "callee". Caller
+ * frees. */
+static char *s_outcome(const char *id)
+{
+    const char *args[] = {"call", id, NULL};
+    json_t *rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    char legs[4][160] = {{0}};
+    size_t n = json_array_size(json_object_get(rec, "legs"));
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *l = json_array_get(json_object_get(rec, "legs"), i);
+        snprintf(legs[i], sizeof legs[i], "%s/%s/%s/%s", s_str(l, "role"), s_str(l, "hangup_cause"),
+                 s_str(l, "sip_code"),
+                 json_is_null(json_object_get(l, "answered_at")) ? "unanswered" : "answered");
+    }
+    qsort(legs, n, sizeof legs[0], s_cmp);
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    fprintf(f, "%s %s agent=%s from=%s to=%s end=%s/%s", s_str(rec, "state"),
+            s_str(rec, "direction"), s_str(rec, "agent_id"), s_str(rec, "from"), s_str(rec, "to"),
+            s_str(rec, "hangup_cause"), s_str(rec, "hangup_source"));
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, " leg=%s", legs[i]);
+    static const char *const commands[] = {"command.dial_agent", "command.dial_customer",
+                                           "command.transfer",   "command.hangup",
+                                           "command.reject",     NULL};
+    for (int i = 0; commands[i]; i++)
+        fprintf(f, " %s=%d", commands[i] + 8, s_commands(id, commands[i]));
+    fclose(f);
+    json_decref(rec);
+    return out;
+}
+
+/* How many duplicate webhooks the ingestor has acknowledged so far. */
+static long s_duplicates(void)
+{
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_ingest);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    const char *line = strstr(body, "callsync_webhooks_total{outcome=\"duplicate\"} ");
+    long n = line ? strtol(strchr(line, '}') + 2, NULL, 10) : -1;
+    free(body);
+    return n;
+}
+
+static void s_faults(const char *body)
+{
+    json_t *r = NULL;
+    assert_int_equal(h_sim_call(s_sim, "POST", "/sim/faults", body, &r), 200);
+    json_decref(r);
+}
+
+/* Three flows to their end, one after the other: a server dial the callee
+ * hangs up (+4), a server dial to a busy number (+2), and an inbound call
+ * alice answers and the operator hangs up. Writes each call's outcome and
+ * the +4 call's talk time. */
+static void s_three_flows(char *out[3], double *talk)
+{
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100004"));
+    json_t *rec = s_until(id, s_ended_both, 20000);
+    *talk = s_num(rec, "talk_seconds");
+    json_decref(rec);
+    out[0] = s_outcome(id);
+    snprintf(id, sizeof id, "%s", s_dial("+15550100002"));
+    json_decref(s_until(id, s_ended_both, 20000));
+    out[1] = s_outcome(id);
+    char cc[128];
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770103"));
+    rec = s_until(cc, s_active_both, 20000);
+    snprintf(id, sizeof id, "%s", s_str(rec, "id"));
+    json_decref(rec);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_both, 20000));
+    out[2] = s_outcome(id);
+}
+
+/* Webhooks duplicated (half of them) and reordered (held up to 300 ms):
+ * the same flows end in the same records, with each command issued once
+ * as before. */
+static void test_faults_change_no_final_record(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "available");
+    s_agent("bob", "bob01", "offline");
+    s_agent("carol", "carol01", "offline");
+    s_agent("dave", "dave01", "offline");
+    char *clean[3], *faulty[3];
+    double talk_clean, talk_faulty;
+    s_faults("{}");
+    s_three_flows(clean, &talk_clean);
+    assert_true(s_agent_becomes("alice", "available", 5000));
+    long duplicates = s_duplicates();
+    assert_true(duplicates >= 0);
+    s_faults("{\"duplicate_rate\":0.5,\"reorder_ms\":300}");
+    s_three_flows(faulty, &talk_faulty);
+    s_faults("{}");
+    assert_true(s_duplicates() >=
+                duplicates + 5); /* the faults were on: ~14 webhooks, half twice */
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(faulty[i], clean[i]);
+        free(clean[i]);
+        free(faulty[i]);
+    }
+    /* provider times: the faults delay webhooks, not what they report */
+    assert_true(talk_clean > 2.9 && talk_clean < 3.1);
+    assert_true(talk_faulty > 2.9 && talk_faulty < 3.1);
+    assert_true(s_agent_becomes("alice", "available", 5000));
+}
+
+static int s_agent_leg_answered(const json_t *rec)
+{
+    const json_t *a = s_leg_of(rec, "role", "agent");
+    return a && !json_is_null(json_object_get(a, "answered_at"));
+}
+
+static long long s_pending_timers(void)
+{
+    redisContext *c = h_redis(&s_env);
+    redisReply *r = redisCommand(c, "ZCARD cs:timers");
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* Every orchestrator and the timer are killed (SIGKILL) while the agent's
+ * phone rings. The agent answers meanwhile. A new orchestrator carries the
+ * call on from its record (dials the customer, who talks and hangs up;
+ * hangs up the agent), each command once; the timers due meanwhile (the
+ * hangup check, the end of alice's wrap-up) wait in Redis and fire when a
+ * new timer starts. */
+static void test_killed_mid_call_and_restarted(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "available");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100004"));
+    for (int i = 0; i < 100 && s_commands(id, "command.dial_agent") == 0; i++) {
+        struct timespec pause = {0, 20000000L};
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(s_commands(id, "command.dial_agent"), 1);
+    for (int i = 0; i < s_norchs; i++)
+        h_stop(s_orchs[i], SIGKILL);
+    s_norchs = 0;
+    h_stop(s_timer_pid, SIGKILL);
+    json_decref(s_until(id, s_agent_leg_answered, 10000)); /* the sim answers in 2 s */
+    const char *args[] = {"call", id, NULL};
+    json_t *rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 1); /* nobody to dial */
+    json_decref(rec);
+
+    assert_true(s_orchestrator() > 0);
+    json_decref(s_until(id, s_ended_both, 15000));
+    assert_true(s_agent_becomes("alice", "wrap_up", 5000));
+    assert_true(s_pending_timers() > 0); /* no timer service: they wait */
+    assert_true(s_timer() > 0);
+    assert_true(s_agent_becomes("alice", "available", 5000)); /* wrapup_end fired */
+    assert_int_equal(s_commands(id, "command.dial_agent"), 1);
+    assert_int_equal(s_commands(id, "command.dial_customer"), 1);
+    assert_int_equal(s_commands(id, "command.hangup"), 1);
+    char url[128], *body = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_timer_port);
+    for (int i = 0; i < 100; i++) { /* the late ones fired: counted in the new instance */
+        free(body);
+        body = NULL;
+        assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+        if (!strstr(body, "callsync_timers_fired_total 0"))
+            break;
+        struct timespec pause = {0, 50000000L};
+        nanosleep(&pause, NULL);
+    }
+    assert_null(strstr(body, "callsync_timers_fired_total 0"));
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +854,8 @@ int main(void)
         cmocka_unit_test(test_blind_transfer),
         cmocka_unit_test(test_blind_transfer_that_fails),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_faults_change_no_final_record),
+        cmocka_unit_test(test_killed_mid_call_and_restarted),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
     return failed || s_teardown_failed;
