@@ -32,6 +32,7 @@ static const char *s_kind_names[] = {
     "transfer_requested",
     "consult_requested",
     "wrapup",
+    "transfer_failed",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -147,6 +148,66 @@ static bool s_lww_hold(cs_call_t *call, bool on, int64_t at, const char *ccid)
     return true;
 }
 
+/* The latest transfer request wins as a whole; a same-instant tie goes to
+ * the larger (mode, target), so order cannot matter. */
+static bool s_lww_xfer(cs_leg_t *leg, const cs_event_t *ev)
+{
+    if (!ev->value[0] || !ev->to[0])
+        return false;
+    if (leg->xfer.at) {
+        if (ev->at < leg->xfer.at)
+            return false;
+        if (ev->at == leg->xfer.at) {
+            int c = strcmp(ev->value, leg->xfer_mode.v);
+            if (!c)
+                c = strcmp(ev->to, leg->xfer_to.v);
+            if (c <= 0)
+                return false;
+        }
+    }
+    leg->xfer.at = ev->at;
+    leg->xfer.clock = ev->clock;
+    CS_COPY(leg->xfer_mode.v, ev->value);
+    CS_COPY(leg->xfer_to.v, ev->to);
+    leg->xfer_mode.at = leg->xfer_to.at = ev->at;
+    leg->xfer_mode.rank = leg->xfer_to.rank = (int)ev->clock;
+    return true;
+}
+
+/* The failure of the latest request answered wins (ties: kept, then the
+ * larger reason). */
+static bool s_lww_xfer_fail(cs_leg_t *leg, const cs_event_t *ev)
+{
+    bool kept = strcmp(ev->disposition, "kept") == 0;
+    if (!ev->at)
+        return false;
+    if (leg->xfer_fail_at) {
+        if (ev->at < leg->xfer_fail_at)
+            return false;
+        if (ev->at == leg->xfer_fail_at) {
+            int c = (int)kept - (int)leg->xfer_kept;
+            if (!c)
+                c = strncmp(ev->value, leg->xfer_fail, sizeof leg->xfer_fail - 1);
+            if (c <= 0)
+                return false;
+        }
+    }
+    leg->xfer_fail_at = ev->at;
+    leg->xfer_kept = kept;
+    CS_COPY(leg->xfer_fail, ev->value);
+    return true;
+}
+
+bool cs_call_leg_transferring(const cs_leg_t *leg)
+{
+    return leg->xfer.at && leg->xfer_fail_at != leg->xfer.at;
+}
+
+bool cs_call_leg_left(const cs_leg_t *leg)
+{
+    return cs_call_leg_transferring(leg) || (leg->xfer.at && !leg->xfer_kept);
+}
+
 /* On hold: the last word was hold, and the leg that said it is still in
  * the call (an agent who held the customer, then transferred the call on
  * and left, holds nothing). */
@@ -156,7 +217,7 @@ static bool s_held(const cs_call_t *call)
         return false;
     for (int i = 0; i < call->nlegs; i++)
         if (strcmp(call->legs[i].ccid, call->hold_leg) == 0)
-            return !call->legs[i].ended.at && !call->legs[i].xfer.at;
+            return !call->legs[i].ended.at && !cs_call_leg_left(&call->legs[i]);
     return true;
 }
 
@@ -330,10 +391,12 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
         if (!leg)
             return ch;
-        ch |= added | s_tfact_merge(&leg->xfer, at, ev->clock);
-        ch |= s_sfact_merge(&leg->xfer_mode, ev->value, at, (int)ev->clock);
-        ch |= s_sfact_merge(&leg->xfer_to, ev->to, at, (int)ev->clock);
-        return ch;
+        return ch | added | s_lww_xfer(leg, ev);
+    }
+    case CS_EV_TRANSFER_FAILED: {
+        bool added = false;
+        cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
+        return leg ? ch | added | s_lww_xfer_fail(leg, ev) : ch;
     }
     default:
         break;
@@ -385,7 +448,8 @@ static cs_tfact_t s_leg_time(const cs_leg_t *leg, size_t field)
 static int s_handed_to(const cs_call_t *call, const cs_leg_t *leg)
 {
     for (int i = 0; i < call->nlegs; i++)
-        if (call->legs[i].xfer.at && strcmp(call->legs[i].xfer_mode.v, "warm") == 0 &&
+        if (cs_call_leg_transferring(&call->legs[i]) &&
+            strcmp(call->legs[i].xfer_mode.v, "warm") == 0 &&
             strcmp(call->legs[i].xfer_to.v, leg->ccid) == 0)
             return 1;
     return 0;
@@ -411,7 +475,7 @@ static const char *s_agent(const cs_call_t *call)
     const cs_leg_t *took = NULL;
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
-        if (l->agent.v[0] && !l->xfer.at && s_took_over(call, l) &&
+        if (l->agent.v[0] && !cs_call_leg_left(l) && s_took_over(call, l) &&
             (!took || l->answered.at > took->answered.at))
             took = l;
     }
@@ -466,7 +530,7 @@ static cs_tfact_t s_leg_end(const cs_leg_t *leg)
  *   while the customer waits. */
 static int s_ends_call(const cs_call_t *call, const cs_leg_t *leg, const char *dir)
 {
-    if (!s_leg_end(leg).at || leg->xfer.at)
+    if (!s_leg_end(leg).at || cs_call_leg_left(leg))
         return 0;
     const char *role = leg->role.v;
     if (strcmp(role, "consult") == 0)
@@ -544,7 +608,7 @@ const cs_leg_t *cs_call_agent_leg(const cs_call_t *call, const char *agent)
     const cs_leg_t *best = NULL;
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *l = &call->legs[i];
-        if (!cs_call_leg_is_agents(call, l, agent) || l->ended.at || l->xfer.at ||
+        if (!cs_call_leg_is_agents(call, l, agent) || l->ended.at || cs_call_leg_left(l) ||
             strcmp(l->role.v, "customer") == 0 || strcmp(l->role.v, "consult") == 0)
             continue;
         if (!best || (l->answered.at && !best->answered.at))
@@ -663,6 +727,9 @@ json_t *cs_call_to_json(const cs_call_t *call)
         json_object_set_new(lo, "transferred_at", s_time_or_null(l->xfer.at));
         json_object_set_new(lo, "transfer", s_str_or_null(l->xfer_mode.v));
         json_object_set_new(lo, "transfer_to", s_str_or_null(l->xfer_to.v));
+        json_object_set_new(lo, "transfer_failed",
+                            l->xfer.at && !cs_call_leg_transferring(l) ? json_string(l->xfer_fail)
+                                                                       : json_null());
     }
     const char *agents[CS_MAX_LEGS + 2];
     int nagents = cs_call_agents(call, agents, CS_MAX_LEGS + 2);
@@ -761,6 +828,7 @@ static int64_t s_earliest(const cs_call_t *call)
                                    &l->ended,     &l->sdk_ended, &l->xfer};
         for (size_t j = 0; j < sizeof ltf / sizeof ltf[0]; j++)
             s_min(&t0, ltf[j]->at);
+        s_min(&t0, l->xfer_fail_at);
     }
     return t0;
 }
@@ -904,6 +972,10 @@ json_t *cs_call_to_store(const cs_call_t *call)
         s_put_tfact(lo, "xfer", &l->xfer, t0);
         s_put_leg_sfact(lo, "xmode", &l->xfer_mode, t0, &l->xfer);
         s_put_leg_sfact(lo, "xto", &l->xfer_to, t0, &l->xfer);
+        if (l->xfer_fail_at)
+            json_object_set_new(lo, "xfail",
+                                json_pack("[I, b, s]", (json_int_t)(l->xfer_fail_at - t0),
+                                          l->xfer_kept, l->xfer_fail));
         json_array_append_new(legs, lo);
     }
     json_object_set_new(o, "legs", legs);
@@ -983,6 +1055,19 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
         rc |= s_get_tfact(lo, "xfer", &l->xfer, t0);
         rc |= s_get_leg_sfact(lo, "xmode", &l->xfer_mode, t0, &l->xfer);
         rc |= s_get_leg_sfact(lo, "xto", &l->xfer_to, t0, &l->xfer);
+        const json_t *xfail = json_object_get(lo, "xfail");
+        if (xfail) {
+            json_int_t at;
+            int kept;
+            const char *why;
+            if (json_unpack((json_t *)xfail, "[I, b, s]", &at, &kept, &why)) {
+                rc = -1;
+            } else {
+                l->xfer_fail_at = at + t0;
+                l->xfer_kept = kept;
+                CS_COPY(l->xfer_fail, why);
+            }
+        }
     }
     rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered, t0);
     rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended, t0);
@@ -1091,11 +1176,12 @@ static const char *s_canonical_type[] = {
     "callsync.transfer_requested",
     "callsync.consult_requested",
     "callsync.wrapup",
+    "callsync.transfer_failed",
 };
 /* one name and one canonical type per kind: a new kind must add both */
-_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_WRAPUP + 1,
+_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_TRANSFER_FAILED + 1,
                "s_canonical_type must name every cs_event_kind_t");
-_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_WRAPUP + 1,
+_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_TRANSFER_FAILED + 1,
                "s_kind_names must name every cs_event_kind_t");
 
 static const char *s_sources[] = {"webhook", "sdk", "command"};

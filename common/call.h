@@ -46,6 +46,11 @@ typedef enum {
                                  value = "blind" | "warm", to = the target (see below) */
     CS_EV_CONSULT_REQUESTED,  /* an agent consults before a warm transfer: to = the target */
     CS_EV_WRAPUP,             /* an agent's wrap-up: disposition, value = notes, agent_id */
+    CS_EV_TRANSFER_FAILED,    /* the orchestrator could not carry a transfer out (Telnyx
+                                 refused the command, the target has no phone): ccid = the
+                                 leaving leg, at = the time of the request it answers,
+                                 value = why, disposition = "kept" when the leaving leg was
+                                 still in the call (its party keeps the call) or "left" */
 } cs_event_kind_t;
 
 typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
@@ -74,7 +79,8 @@ typedef struct {
     char sip_code[16];
     char value[CS_URL_LEN];       /* digit, recording URL, machine result, SDK state; CREATED: flow;
                                      WRAPUP: notes */
-    char disposition[CS_STR_LEN]; /* WRAPUP: how the call went, in the agent's words */
+    char disposition[CS_STR_LEN]; /* WRAPUP: how the call went, in the agent's words;
+                                     TRANSFER_FAILED: "kept" | "left" */
 } cs_event_t;
 
 /* A set-once string: the best claim by (rank desc, at asc, value asc). */
@@ -101,12 +107,19 @@ typedef struct {
      * hangup report of the leg decides all three together. */
     cs_sfact_t hangup_cause, hangup_source, sip_code;
     cs_tfact_t sdk_ended; /* the SDK holding this leg hung up (its report named the leg) */
-    /* The leg's party handed the call on and left: a blind transfer (to:
+    /* The leg's party hands the call on and leaves: a blind transfer (to:
      * "+E.164" or an agent id), or a warm transfer completed (to: the
-     * control id of the consulted leg that takes over). Its end then does
-     * not end the call. */
+     * control id of the consulted leg that takes over). The latest request
+     * wins, all three together, so a transfer that failed can be asked
+     * again. Its end then does not end the call (cs_call_leg_left). */
     cs_tfact_t xfer;
     cs_sfact_t xfer_mode, xfer_to;
+    /* The request of xfer_fail_at failed, for the reason xfer_fail; kept:
+     * the leg was still in the call then, and its party keeps it. The
+     * latest request answered wins (ties: kept, then the larger reason). */
+    int64_t xfer_fail_at;
+    bool xfer_kept;
+    char xfer_fail[CS_STR_LEN];
 } cs_leg_t;
 
 typedef struct {
@@ -178,6 +191,14 @@ bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const cha
  * own call), not the customer's, not a consult call, not one transferred
  * away; an answered one first. NULL when it has none. */
 const cs_leg_t *cs_call_agent_leg(const cs_call_t *call, const char *agent);
+
+/* Whether the leg's latest transfer request stands: asked, and not failed. */
+bool cs_call_leg_transferring(const cs_leg_t *leg);
+
+/* Whether the leg's party has left the call by a transfer: its request
+ * stands, or it failed after the leg had gone. Such a leg's end ends
+ * nothing, and it is nobody's way into the call. */
+bool cs_call_leg_left(const cs_leg_t *leg);
 
 /* Every agent the call has involved (its creator's, every leg's), for
  * pushing the record to each; returns how many were written to out[]. */

@@ -58,20 +58,26 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
     const cs_leg_t *customer = s_live_customer(call);
     for (int i = 0; i < call->nlegs && n < max; i++) {
         const cs_leg_t *leg = &call->legs[i];
-        if (!leg->xfer.at || !customer)
+        if (!cs_call_leg_transferring(leg) || !customer)
             continue;
+        /* keyed by the request's time: a transfer asked again after one
+         * failed is a new command */
         if (strcmp(leg->xfer_mode.v, "blind") == 0 && leg->xfer_to.v[0]) {
             out[n].kind = CS_INTENT_TRANSFER;
-            snprintf(out[n].key, sizeof out[n].key, "%s:xfer:%s", call->id, leg->ccid);
+            snprintf(out[n].key, sizeof out[n].key, "%s:xfer:%s:%lld", call->id, leg->ccid,
+                     (long long)leg->xfer.at);
             CS_COPY(out[n].ccid, customer->ccid);
             CS_COPY(out[n].target, leg->xfer_to.v);
+            CS_COPY(out[n].other, leg->ccid);
+            out[n].at = leg->xfer.at;
             n++;
         } else if (strcmp(leg->xfer_mode.v, "warm") == 0) {
             const cs_leg_t *to = s_by_ccid(call, leg->xfer_to.v);
             if (!to || to->ended.at)
                 continue;
             out[n].kind = CS_INTENT_COMPLETE;
-            snprintf(out[n].key, sizeof out[n].key, "%s:complete:%s", call->id, leg->ccid);
+            snprintf(out[n].key, sizeof out[n].key, "%s:complete:%s:%lld", call->id, leg->ccid,
+                     (long long)leg->xfer.at);
             CS_COPY(out[n].ccid, customer->ccid);
             CS_COPY(out[n].other, to->ccid);
             n++;
@@ -97,19 +103,20 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
     return n;
 }
 
-/* A blind transfer failed: each one has its target leg by now (none is
- * pending), and no agent-side leg is live. */
+/* A blind transfer failed: each one whose party left has its target leg
+ * by now or was refused (none is pending), and no agent-side leg is live. */
 static int s_transfer_failed(const cs_call_t *call)
 {
-    int blind = 0, targets = 0;
+    int blind = 0, settled = 0;
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *leg = &call->legs[i];
-        blind += leg->xfer.at && strcmp(leg->xfer_mode.v, "blind") == 0;
-        targets += s_role(leg, "transfer");
+        int left = cs_call_leg_left(leg) && strcmp(leg->xfer_mode.v, "blind") == 0;
+        blind += left;
+        settled += s_role(leg, "transfer") + (left && !cs_call_leg_transferring(leg));
         if (!leg->ended.at && !s_role(leg, "customer"))
             return 0;
     }
-    return blind > 0 && targets >= blind;
+    return blind > 0 && settled >= blind;
 }
 
 int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)

@@ -20,9 +20,11 @@
  *   blind:       a leg's party asked for a blind transfer and the customer
  *                is live -> transfer the customer's leg to the target (the
  *                platform unbridges the leaving leg, which hangs up)
- *   failed:      every blind transfer's target leg is there and none is
- *                live, nor any agent leg -> route as inbound (the next
- *                available agent, or nobody -> end the call)
+ *   failed:      every blind transfer's target leg is there (or Telnyx
+ *                refused it after its agent had gone) and none is live,
+ *                nor any agent leg -> route as inbound (the next available
+ *                agent, or nobody -> end the call). Refused while the
+ *                agent was still there: the agent keeps the call (call.h)
  *   consult:     an agent's consult call (a second SDK call, role
  *                "consult") is parked and the call names a consult target
  *                -> transfer that leg to the target
@@ -50,14 +52,16 @@ typedef enum {
 
 typedef struct {
     cs_intent_kind_t kind;
-    char key[CS_CCID_LEN + 48]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:route:<n>",
+    char key[CS_CCID_LEN + 72]; /* "<cs>:dial_agent", "<cs>:dial_customer", "<cs>:route:<n>",
                                    "<cs>:transfer_customer", "<cs>:hangup:<ccid>",
-                                   "<cs>:xfer:<leaving ccid>", "<cs>:consult:<ccid>",
-                                   "<cs>:complete:<leaving ccid>" */
+                                   "<cs>:xfer:<leaving ccid>:<request ms>",
+                                   "<cs>:consult:<ccid>",
+                                   "<cs>:complete:<leaving ccid>:<request ms>" */
     char ccid[CS_CCID_LEN];     /* the leg it acts on: the agent's for a dial, the
                                    customer's for a route, a transfer and a completion */
     char target[CS_STR_LEN];    /* TRANSFER, CONSULT: "+E.164" or an agent id */
-    char other[CS_CCID_LEN];    /* COMPLETE: the consulted leg */
+    char other[CS_CCID_LEN];    /* COMPLETE: the consulted leg; TRANSFER: the leaving leg */
+    int64_t at;                 /* TRANSFER: the time of the request it carries out */
 } cs_intent_t;
 
 /* Fills out[] with up to max intents; returns how many. */

@@ -138,6 +138,34 @@ static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, con
         cs_warn("call %s: %s not recorded: %s", call->id, type, err);
 }
 
+/* A blind transfer Telnyx refused (or that has no target to dial): a
+ * fact on the leaving leg, answering its request. If that leg is still in
+ * the call, its agent keeps the call; if it has gone, the customer goes
+ * back to routing (flows.h). A hangup of the leg racing this check is read
+ * as "kept", and then ends the call, as a hangup without a transfer does. */
+static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
+                              const char *why)
+{
+    int live = 0;
+    for (int i = 0; i < call->nlegs; i++)
+        live |= strcmp(call->legs[i].ccid, in->other) == 0 && !call->legs[i].ended.at;
+    cs_event_t ev;
+    cs_store_command_fact(&ev, CS_EV_TRANSFER_FAILED, "callsync.transfer_failed", "xfail",
+                          call->id);
+    CS_COPY(ev.ccid, in->other);
+    ev.at = in->at; /* the request it answers */
+    CS_COPY(ev.value, why);
+    CS_COPY(ev.disposition, live ? "kept" : "left");
+    static cs_call_t after;
+    cs_apply_t applied;
+    bool changed;
+    char err[256];
+    cs_info("call %s: transfer to %s failed (%s): %s", call->id, in->target, why,
+            live ? "the agent keeps the call" : "the customer goes back to routing");
+    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
+        cs_warn("call %s: transfer failure not recorded: %s", call->id, err);
+}
+
 static char *s_client_state(const char *cs_id, const char *role, const char *agent)
 {
     json_t *j = json_pack("{s:s, s:s}", "cs", cs_id, "role", role);
@@ -200,6 +228,8 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
                       cs_ts_now_ms() + 2000))
         cs_warn("call %s: hangup check for %s not scheduled (Redis)", call->id, in->ccid);
     s_fact(self, call, type, new_leg ? new_leg : in->ccid, outcome);
+    if (rc != 0 && settle && in->kind == CS_INTENT_TRANSFER && strcmp(res.code, "90018") != 0)
+        s_transfer_failed(self, call, in, outcome);
     json_decref(data);
 }
 
@@ -293,6 +323,8 @@ static int s_target(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     cs_warn("call %s: %s to agent %s, who has no SIP user", call->id, type, in->target);
     s_done(self, in->key);
     s_fact(self, call, type, in->ccid, "refused: no such agent");
+    if (in->kind == CS_INTENT_TRANSFER)
+        s_transfer_failed(self, call, in, "refused: no such agent");
     return -1;
 }
 

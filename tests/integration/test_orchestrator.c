@@ -837,6 +837,54 @@ static void test_killed_mid_call_and_restarted(void **state)
     free(body);
 }
 
+static int s_transfer_refused(const json_t *rec)
+{
+    const json_t *a = s_leg_of(rec, "agent_id", "alice");
+    return a && json_is_string(json_object_get(a, "transfer_failed"));
+}
+
+/* Telnyx refuses a blind transfer (here: erin's SIP URI is longer than it
+ * takes, 422 10016) while alice talks: alice keeps the call, the record
+ * says why; asked again, to dave, the transfer goes through. */
+static void test_blind_transfer_refused(void **state)
+{
+    (void)state;
+    char long_user[121];
+    memset(long_user, 'e', sizeof long_user - 1);
+    long_user[sizeof long_user - 1] = '\0';
+    s_agent("erin", long_user, "offline");
+    s_agent("alice", "alice01", "available");
+    s_agent("dave", "dave01", "available");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    json_decref(s_until(id, s_active_both, 15000));
+    const char *to_erin[] = {"transfer", id, "--to", "erin", NULL};
+    assert_int_equal(h_ctl(&s_env, to_erin, NULL, NULL), 0);
+    json_t *rec = s_until(id, s_transfer_refused, 8000);
+    const json_t *alice = s_leg_of(rec, "agent_id", "alice");
+    assert_non_null(strstr(s_str(alice, "transfer_failed"), "10016"));
+    assert_true(json_is_null(json_object_get(alice, "ended_at")));
+    assert_string_equal(s_str(rec, "state"), "active");
+    assert_string_equal(s_str(rec, "agent_id"), "alice");
+    json_decref(rec);
+    json_t *a = s_agent_record("alice");
+    assert_string_equal(s_str(a, "status"), "busy"); /* still on the call */
+    json_decref(a);
+
+    const char *to_dave[] = {"transfer", id, "--to", "dave", NULL};
+    assert_int_equal(h_ctl(&s_env, to_dave, NULL, NULL), 0);
+    rec = s_until(id, s_taken_by_dave, 15000);
+    assert_true(
+        json_is_null(json_object_get(s_leg_of(rec, "agent_id", "alice"), "transfer_failed")));
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.transfer"), 2);
+    assert_int_equal(s_commands(id, "callsync.transfer_failed"), 1);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_any, 8000));
+    s_agent("dave", "dave01", "offline");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -853,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_dtmf_and_recording),
         cmocka_unit_test(test_blind_transfer),
         cmocka_unit_test(test_blind_transfer_that_fails),
+        cmocka_unit_test(test_blind_transfer_refused),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_faults_change_no_final_record),
         cmocka_unit_test(test_killed_mid_call_and_restarted),

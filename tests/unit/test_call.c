@@ -511,6 +511,70 @@ static void test_blind_transfer_unanswered(void **state)
     assert_string_equal(cs_call_agent(&call), "agent-1");
 }
 
+static cs_event_t s_xfer_failed(const char *id, int64_t request_dt, const char *ccid,
+                                const char *kept)
+{
+    cs_event_t ev = s_xfer(id, request_dt, ccid, "", "");
+    ev.kind = CS_EV_TRANSFER_FAILED;
+    snprintf(ev.value, sizeof ev.value, "refused 422 10016: bad to");
+    snprintf(ev.disposition, sizeof ev.disposition, "%s", kept);
+    return ev;
+}
+
+/* Telnyx refuses a blind transfer while agent-1 is still talking: agent-1
+ * keeps the call; asked again, to bob, the transfer stands, whatever the
+ * order of the two requests and the failure (of the first). In every order
+ * of 7 events (5 040). */
+static void test_blind_transfer_refused(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "r1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_numbers(s_wh(CS_EV_INITIATED, "r2", 150, CU, "customer"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "r3", 1250, CU, "customer"),
+        s_xfer("x1", 20000, AG, "blind", "+15550100009"),
+        s_xfer_failed("x2", 20000, AG, "kept"),
+        s_xfer("x3", 30000, AG, "blind", "bob"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    json_t *leg = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(rec, "legs")); i++)
+        if (strcmp(s_str(json_array_get(json_object_get(rec, "legs"), i), "call_control_id"), AG) ==
+            0)
+            leg = json_array_get(json_object_get(rec, "legs"), i);
+    assert_non_null(leg);
+    assert_string_equal(s_str(leg, "transfer_to"), "bob");
+    assert_string_equal(s_str(leg, "transferred_at"), "2025-11-24T16:00:30.000Z");
+    assert_true(json_is_null(json_object_get(leg, "transfer_failed")));
+    json_decref(rec);
+
+    /* with only the first request and its failure: agent-1 keeps the call,
+     * and its hangup ends it */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    s_merge_each(&call, evs, 6);
+    rec = cs_call_to_json(&call);
+    assert_string_equal(s_str(json_array_get(json_object_get(rec, "legs"), 0), "transfer_failed"),
+                        "refused 422 10016: bad to");
+    json_decref(rec);
+    assert_non_null(cs_call_agent_leg(&call, "agent-1"));
+    cs_event_t bye = s_hangup("r4", 40000, AG, "agent", "normal_clearing", "caller", "200");
+    cs_call_merge(&call, &bye, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+
+    /* refused after agent-1 had hung up: its end still ends nothing */
+    cs_call_init(&call, "cs_TEST");
+    s_merge_each(&call, evs, 5);
+    cs_event_t gone = s_hangup("r5", 20050, AG, "agent", "normal_clearing", "caller", "200");
+    cs_event_t left = s_xfer_failed("x4", 20000, AG, "left");
+    cs_call_merge(&call, &gone, NULL);
+    cs_call_merge(&call, &left, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_null(cs_call_agent_leg(&call, "agent-1"));
+}
+
 /* Warm transfer: agent-1's own leg holds the customer; its consult call
  * (a second SDK call) reaches bob; bob's end during the consult ends
  * nothing; once the transfer is completed to bob's leg, agent-1's two
@@ -765,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_transferred_with_hold),
         cmocka_unit_test(test_blind_transfer),
         cmocka_unit_test(test_blind_transfer_unanswered),
+        cmocka_unit_test(test_blind_transfer_refused),
         cmocka_unit_test(test_warm_transfer),
         cmocka_unit_test(test_sdk_hangup_of_a_leg),
         cmocka_unit_test(test_wrapup),

@@ -196,7 +196,9 @@ static void test_blind_transfer(void **state)
     s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "blind", "ben", 2000);
     assert_int_equal(cs_flows_next(&call, in, 4), 1);
     assert_int_equal(in[0].kind, CS_INTENT_TRANSFER);
-    assert_string_equal(in[0].key, "cs_T:xfer:v3:agent");
+    assert_string_equal(in[0].key, "cs_T:xfer:v3:agent:2000");
+    assert_string_equal(in[0].other, "v3:agent");
+    assert_true(in[0].at == 2000);
     assert_string_equal(in[0].ccid, "v3:cust");
     assert_string_equal(in[0].target, "ben");
     s_merge(&call, CS_EV_HANGUP, "v3:agent", "agent", 2100, "s1"); /* unbridged */
@@ -209,6 +211,51 @@ static void test_blind_transfer(void **state)
     assert_int_equal(in[1].kind, CS_INTENT_ROUTE);
     assert_string_equal(in[1].key, "cs_T:route:2");
     assert_string_equal(in[1].ccid, "v3:cust");
+}
+
+static void s_failed(cs_call_t *call, const char *ccid, int64_t request_at, const char *kept)
+{
+    cs_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CS_EV_TRANSFER_FAILED;
+    ev.source = CS_SRC_COMMAND;
+    ev.clock = CS_CLOCK_LOCAL;
+    ev.at = request_at;
+    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    snprintf(ev.value, sizeof ev.value, "refused 422 10016");
+    snprintf(ev.disposition, sizeof ev.disposition, "%s", kept);
+    cs_call_merge(call, &ev, NULL);
+}
+
+/* Telnyx refuses a blind transfer while the agent is still there: no more
+ * transfer, no route; the agent's leg ends the call again. Asked again,
+ * it is a new command. Refused after the agent had gone: the customer
+ * goes back to routing. */
+static void test_blind_transfer_refused(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_intent_t in[4];
+    s_talking(&call, "cs_T");
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "blind", "+15550100009", 2000);
+    s_failed(&call, "v3:agent", 2000, "kept");
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "blind", "ben", 3000);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_TRANSFER);
+    assert_string_equal(in[0].key, "cs_T:xfer:v3:agent:3000");
+    assert_string_equal(in[0].target, "ben");
+    s_failed(&call, "v3:agent", 2000, "kept"); /* a late copy of the first failure */
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+
+    s_talking(&call, "cs_U");
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "blind", "+15550100009", 2000);
+    s_merge(&call, CS_EV_HANGUP, "v3:agent", "agent", 2050, "s1"); /* the agent left at once */
+    s_failed(&call, "v3:agent", 2000, "left");
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_ROUTE);
+    assert_string_equal(in[0].ccid, "v3:cust");
 }
 
 /* Warm: the consult leg goes to the target; a consult whose colleague's
@@ -235,7 +282,7 @@ static void test_warm_transfer(void **state)
     s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "warm", "v3:colleague", 6000);
     assert_int_equal(cs_flows_next(&call, in, 4), 1);
     assert_int_equal(in[0].kind, CS_INTENT_COMPLETE);
-    assert_string_equal(in[0].key, "cs_W:complete:v3:agent");
+    assert_string_equal(in[0].key, "cs_W:complete:v3:agent:6000");
     assert_string_equal(in[0].ccid, "v3:cust");
     assert_string_equal(in[0].other, "v3:colleague");
 
@@ -256,7 +303,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial),    cmocka_unit_test(test_browser),
         cmocka_unit_test(test_teardown),       cmocka_unit_test(test_inbound_routing),
-        cmocka_unit_test(test_blind_transfer), cmocka_unit_test(test_warm_transfer),
+        cmocka_unit_test(test_blind_transfer), cmocka_unit_test(test_blind_transfer_refused),
+        cmocka_unit_test(test_warm_transfer),
     };
     return cmocka_run_group_tests_name("flows", tests, NULL, NULL);
 }

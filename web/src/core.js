@@ -55,7 +55,9 @@ export function view(record, sdk, now, me) {
     canHangUp: !ended && !!(record || sdk),
     held,
     remote,
-    summary: ended && record ? summary(record, me) : ringingIn && record ? handedBy(record, me) : '',
+    summary: ended && record ? summary(record, me)
+      : ringingIn && record ? handedBy(record, me)
+      : answered && own ? transferFailed(record, me) : '',
     canTransfer: answered && own,
   };
 }
@@ -65,9 +67,19 @@ const CAUSES = {
   call_rejected: 'declined', timeout: 'no answer', no_answer: 'no answer',
 };
 
+/** Whether a leg's party handed the call on (a request that did not fail). */
+const handedOn = (l) => !!l.transferred_at && !l.transfer_failed;
+
+/** My latest transfer, refused: the call stayed mine; say so, and why. */
+export function transferFailed(record, me) {
+  const l = (record.legs || []).find((x) => x.transferred_at && x.transfer_failed &&
+    (!me || x.agent_id === me));
+  return l ? `Transfer to ${l.transfer_to} failed (${l.transfer_failed}): the call is still yours` : '';
+}
+
 /** Who hands a call ringing in to me: a transfer, or a consult. */
 export function handedBy(record, me) {
-  const by = (record.legs || []).find((l) => l.transferred_at && l.agent_id && l.agent_id !== me);
+  const by = (record.legs || []).find((l) => handedOn(l) && l.agent_id && l.agent_id !== me);
   if (by) return `Transfer from ${by.agent_id}`;
   if (record.consult && record.consult === me && record.agent_id !== me) return `Consult from ${record.agent_id}`;
   return '';
@@ -75,7 +87,7 @@ export function handedBy(record, me) {
 
 /** The call-ended line: how long it talked and how it ended, or to whom it was handed on. */
 export function summary(record, me) {
-  const mine = (record.legs || []).find((l) => l.transferred_at && (!me || l.agent_id === me));
+  const mine = (record.legs || []).find((l) => handedOn(l) && (!me || l.agent_id === me));
   if (mine) return `Transferred to ${mine.transfer === 'warm' ? (record.agent_id || 'a colleague') : mine.transfer_to}`;
   if (record.state !== 'ended') return '';
   const talk = typeof record.talk_seconds === 'number' ? clock(record.talk_seconds * 1000) : null;

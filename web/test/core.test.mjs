@@ -107,6 +107,17 @@ test('transfers: the record is my screen only while the call is mine; summaries 
     { state: 'active', direction: 'inbound' }, T, 'ben');
   assert.equal(consult.status, 'In call');
   assert.equal(consult.canTransfer, false);
+  // Telnyx refused Ann's transfer: the call is still hers, and she is told why
+  const refused = rec('active', { answered_at: new Date(T).toISOString(), agent_id: 'ann', legs: [
+    { ...legs[0], ended_at: null, transfer_to: '+15550100009', transfer_failed: 'refused 422 10016' },
+    legs[1]] });
+  const kept = view(refused, { state: 'active', direction: 'outbound' }, T + 20000, 'ann');
+  assert.equal(kept.status, 'In call');
+  assert.equal(kept.timer, '0:20');
+  assert.equal(kept.canTransfer, true);
+  assert.equal(kept.summary, 'Transfer to +15550100009 failed (refused 422 10016): the call is still yours');
+  assert.equal(summary({ ...refused, state: 'ended', talk_seconds: 30, hangup_cause: 'normal_clearing' }, 'ann'),
+    'Talked 0:30 · hung up');
   assert.equal(summary(rec('ended', { talk_seconds: 65.2, hangup_cause: 'normal_clearing' })), 'Talked 1:05 · hung up');
   assert.equal(summary(rec('ended', { talk_seconds: null, hangup_cause: 'user_busy' })), 'Not answered: busy');
   assert.equal(transferTarget(' ben '), 'ben');
