@@ -1,12 +1,15 @@
 /* orchload - what the orchestrator adds to a call, measured from the
- * calls' own histories: N server-dial calls are created at once (as
- * `callsync-ctl dial` does: a record, then cmd.dial on the bus); when all
- * are bridged, each history says when the agent's call.answered webhook
- * arrived and when the orchestrator's dial_customer command was recorded
- * as sent. Reports that reaction time (p50/p99) and the call setups per
- * second from the first dial to the last bridge.
+ * calls' own histories. Server-dial calls are created as `callsync-ctl
+ * dial` does (a record, then cmd.dial on the bus): N at once (a burst), or
+ * paced at R calls/s for S seconds (steady rate; the schedule counts, so
+ * falling behind is charged). When all are bridged, each history says when
+ * the agent's call.answered webhook arrived and when the orchestrator's
+ * dial_customer command was recorded as sent (the reaction time); a paced
+ * run also reports each call's setup: scheduled creation -> the later
+ * leg's call.bridged (provider clock: the sim, on this machine).
  *
- *   orchload --redis-url U --bus-pub E --agent A --calls N
+ *   orchload --redis-url U --bus-pub E --agent A --to +E164 --calls N
+ *   orchload --redis-url U --bus-pub E --agent A --to +E164 --rate R --seconds S
  *
  * The agent and the sim must be set up by the caller (scripts/bench.sh). */
 #include <czmq.h>
@@ -30,8 +33,8 @@ static int s_cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *pub = NULL, *agent = "alice";
-    int calls = 200;
+    const char *url = NULL, *pub = NULL, *agent = "alice", *to = "+15550100001";
+    int calls = 200, rate = 0, seconds = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--redis-url"))
             url = argv[i + 1];
@@ -39,9 +42,17 @@ int main(int argc, char **argv)
             pub = argv[i + 1];
         else if (!strcmp(argv[i], "--agent"))
             agent = argv[i + 1];
+        else if (!strcmp(argv[i], "--to"))
+            to = argv[i + 1];
         else if (!strcmp(argv[i], "--calls"))
             calls = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--rate"))
+            rate = (int)strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = (int)strtol(argv[i + 1], NULL, 10);
     }
+    if (rate > 0)
+        calls = rate * seconds;
     if (!url || !pub || calls < 1 || calls > 10000 || sodium_init() < 0) {
         fprintf(stderr, "usage: see the top of bench/orchload.c\n");
         return 2;
@@ -53,24 +64,33 @@ int main(int argc, char **argv)
         return 1;
     zclock_sleep(300); /* let the PUB connect before the first command */
     char(*ids)[CS_ID_LEN] = calloc((size_t)calls, CS_ID_LEN);
+    int64_t *due = calloc((size_t)calls, sizeof *due);
     static cs_call_t call;
     int64_t t0 = cs_ts_now_ms();
     for (int i = 0; i < calls; i++) {
-        if (cs_store_create_dial(store, agent, "+15550100001", &call, err, sizeof err))
+        due[i] = rate > 0 ? t0 + (int64_t)i * 1000 / rate : t0;
+        int64_t wait = due[i] - cs_ts_now_ms();
+        if (wait > 0)
+            zclock_sleep((int)wait);
+        if (cs_store_create_dial(store, agent, to, &call, err, sizeof err))
             return 1;
         CS_COPY(ids[i], call.id);
         char command_id[CS_UUID_STR_LEN];
         cs_ids_uuid(command_id);
         json_t *cmd = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "call", call.id, "agent_id",
-                                agent, "to", "+15550100001", "command_id", command_id);
+                                agent, "to", to, "command_id", command_id);
         cs_bus_publish(bus, "cmd.dial", cmd);
         json_decref(cmd);
     }
-    /* wait until every call is bridged (both legs), at most 60 s */
-    int64_t last_bridge = 0;
-    for (int done = 0; done < calls && cs_ts_now_ms() - t0 < 60000;) {
+    /* wait until every call is bridged (both legs), at most 60 s after
+     * the last was made */
+    int64_t last_bridge = 0, made = cs_ts_now_ms();
+    double *setup = calloc((size_t)calls, sizeof *setup);
+    int nsetup = 0;
+    for (int done = 0; done < calls && cs_ts_now_ms() - made < 60000;) {
         done = 0;
         last_bridge = 0;
+        nsetup = 0;
         for (int i = 0; i < calls; i++) {
             if (cs_store_get(store, ids[i], &call, err, sizeof err) != 0)
                 continue;
@@ -79,6 +99,8 @@ int main(int argc, char **argv)
                 if (call.legs[l].bridged.at > bridged)
                     bridged = call.legs[l].bridged.at;
             done += call.nlegs == 2 && bridged;
+            if (call.nlegs == 2 && bridged)
+                setup[nsetup++] = (double)(bridged - due[i]);
             if (bridged > last_bridge)
                 last_bridge = bridged;
         }
@@ -111,14 +133,23 @@ int main(int argc, char **argv)
             react[n++] = (double)(command_at - answered_rx);
     }
     qsort(react, (size_t)n, sizeof *react, s_cmp);
+    qsort(setup, (size_t)nsetup, sizeof *setup, s_cmp);
     double span = (double)(last_bridge - t0) / 1000.0;
-    printf("orchestrator: %d server-dial calls, %d bridged; agent answered (webhook in) -> "
-           "customer dial sent: p50 %.0f ms, p99 %.0f ms; %.0f setups/s from first dial to "
-           "last bridge (%.2f s, including the sim's 2 s agent ring and 1 s customer ring)\n",
-           calls, n, n ? react[n / 2] : -1,
-           n ? react[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1, span > 0 ? calls / span : 0,
-           span);
+#define P(a, k, q) ((k) ? (a)[((k) * (q)) / 100 < (k) ? ((k) * (q)) / 100 : (k)-1] : -1)
+    if (rate > 0)
+        printf("orchestrator, steady %d calls/s for %d s: %d calls, %d bridged; agent answered "
+               "(webhook in) -> customer dial sent: p50 %.0f ms, p99 %.0f ms; setup (scheduled "
+               "dial -> bridged) p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+               rate, seconds, calls, n, P(react, n, 50), P(react, n, 99), P(setup, nsetup, 50),
+               P(setup, nsetup, 99), nsetup ? setup[nsetup - 1] : -1);
+    else
+        printf("orchestrator: %d server-dial calls, %d bridged; agent answered (webhook in) -> "
+               "customer dial sent: p50 %.0f ms, p99 %.0f ms; %.0f setups/s from first dial to "
+               "last bridge (%.2f s, including the scripted rings)\n",
+               calls, n, P(react, n, 50), P(react, n, 99), span > 0 ? calls / span : 0, span);
     free(react);
+    free(setup);
+    free(due);
     free(ids);
     cs_bus_destroy(&bus);
     cs_store_destroy(&store);

@@ -3,8 +3,10 @@
 # machine. Starts its own Redis (AOF everysec, as in production) and
 # ingestors on free ports in a temp dir, runs bench/loadgen against one and
 # then two ingestors, with the one-core verify loop in the same run.
-# Then the sim, the orchestrator, the sim's media (MEDIA=0 skips it) and the
-# relay's push latency (RELAY=0 skips it; AGENTS=, RATE=, SECONDS=).
+# Then the sim, the orchestrator (a burst, then steady ORCH_RATES for
+# ORCH_SECONDS each), the sim's media and the relay's push latency
+# (AGENTS=, RATE=, SECONDS=). INGEST=0, SIM=0, MEDIA=0, RELAY=0 skip a
+# section.
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor), RATES= (paced runs, webhooks/s) change the load.
 set -euo pipefail
@@ -60,6 +62,7 @@ start_ingestor() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "$(free -g | awk '/Mem:/{print $2}') GiB; $(redis-server --version | cut -d' ' -f1-3)"
+if [ "${INGEST:-1}" = 1 ]; then
 echo "load: $calls calls x 6 events, $conns keep-alive connections, Redis AOF everysec"
 "$loadgen" --seed-file "$dir/seed" --verify-only
 
@@ -89,10 +92,11 @@ for r in ${RATES:-2000 4000}; do
   run=$((run + 1))
 done
 "$loadgen" --seed-file "$dir/seed" --verify-only
+fi
 
 # The sim: call setups/s with their webhooks delivered (to simload's own
 # receiver, so the ingestor's limits do not count).
-if [ -n "$simload" ]; then
+if [ -n "$simload" ] && [ "${SIM:-1}" = 1 ]; then
   sport=$(free_port)
   hport=$(free_port)
   CALLSYNC_SIM_PORT=$sport CALLSYNC_SIM_WEBHOOK_URL="http://127.0.0.1:$hport/" \
@@ -137,6 +141,17 @@ if [ -n "$orchload" ]; then
   echo "-- callsync-orchestrator"
   "$orchload" --redis-url "$CALLSYNC_REDIS_URL" --bus-pub "$bpub" --agent alice \
     --calls "${ORCH_CALLS:-300}"
+  # Steady rates: the agent's phone and the customer answer at once and the
+  # customer hangs up 2 s later, so what is measured is the orchestrator's
+  # work per call (two dials, a hangup, eight webhooks), not scripted rings.
+  for n in '"sip:alice01@sip.telnyx.com","ring_ms":0' '"+15550100077","ring_ms":0,"hangup_after_ms":2000'; do
+    curl -fsS -H 'Authorization: Bearer sim-key' -H 'Content-Type: application/json' \
+      -d "{\"number\":$n}" "http://127.0.0.1:$sport/sim/numbers" > /dev/null
+  done
+  for rate in ${ORCH_RATES:-25 50 100 200}; do
+    "$orchload" --redis-url "$CALLSYNC_REDIS_URL" --bus-pub "$bpub" --agent alice \
+      --to +15550100077 --rate "$rate" --seconds "${ORCH_SECONDS:-10}" || true
+  done
 fi
 
 # The sim's far-end media with the real SDK in chromium (issue 4), in a
