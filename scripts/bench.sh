@@ -160,6 +160,8 @@ if [ "${MEDIA:-1}" = 1 ]; then
   echo "-- callsync-sim media (real SDK in chromium)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error > /dev/null)
   scripts/netns.sh node bench/media.mjs
+  echo "-- the softphone through the whole stack (real SDK in chromium)"
+  scripts/netns.sh node bench/softphone.mjs
 fi
 
 # The relay (issue 6): webhook -> WS frame with AGENTS softphone sockets at
