@@ -157,6 +157,7 @@ lint:
 	@clang-format --dry-run -Werror $(C_FILES)
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|atoi|gets)\s*\(' $(C_FILES) \
 	  || (echo "lint: banned call above" >&2; exit 1)
+	@scripts/check-deploy.sh
 	@echo "lint: ok"
 
 format:

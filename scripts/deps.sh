@@ -20,6 +20,15 @@ pkgs=(
   chromium util-linux iproute2
 )
 
+# CALLSYNC_DEPS=build (deploy/Dockerfile): what building needs, not the
+# browser tests' chromium nor the test Redis.
+if [ "${CALLSYNC_DEPS:-}" = build ]; then
+  skip=" clang clang-format libclang-rt-14-dev redis-server chromium util-linux iproute2 "
+  keep=()
+  for p in "${pkgs[@]}"; do [[ $skip == *" $p "* ]] || keep+=("$p"); done
+  pkgs=("${keep[@]}")
+fi
+
 # Node.js runs the SDK conformance tests (and later builds the web app);
 # any node >= 18 on the PATH will do, else Debian's.
 command -v node > /dev/null || pkgs+=(nodejs npm)
