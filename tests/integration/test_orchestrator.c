@@ -21,6 +21,8 @@ static int s_ingest, s_sim, s_teardown_failed, s_orch_port, s_timer_port;
 static pid_t s_orchs[4], s_timer_pid; /* the running instances, to kill mid-call */
 static int s_norchs;
 
+static int s_agent_leg_answered(const json_t *rec);
+
 static pid_t s_orchestrator(void)
 {
     int port = h_free_port();
@@ -183,6 +185,62 @@ static void test_server_dial_customer_hangs_up(void **state)
     assert_int_equal(s_commands(id, "command.dial_agent"), 1);
     assert_int_equal(s_commands(id, "command.dial_customer"), 1);
     assert_int_equal(s_commands(id, "command.hangup"), 1); /* the agent's leg, by teardown */
+}
+
+/* The scripted numbers the other tests do not reach by a server dial
+ * (+1 stays, +2 is busy, +4 hangs up: elsewhere; +3 rings out after 30 s,
+ * in the SDK tests): +5 rejects (603), the agent's leg is hung up; +6
+ * answers without early media and talks until the operator hangs up. */
+static void test_server_dial_rejected_and_no_early_media(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100005"));
+    json_t *rec = s_until(id, s_ended_both, 15000);
+    const json_t *customer = NULL;
+    size_t i;
+    json_t *leg;
+    json_array_foreach(json_object_get(rec, "legs"), i, leg)
+    {
+        if (strcmp(s_str(leg, "role"), "customer") == 0)
+            customer = leg;
+    }
+    assert_non_null(customer);
+    assert_string_equal(s_str(customer, "hangup_cause"), "call_rejected");
+    assert_string_equal(s_str(customer, "sip_code"), "603");
+    assert_true(json_is_null(json_object_get(customer, "answered_at")));
+    assert_true(json_is_null(json_object_get(rec, "talk_seconds")));
+    json_decref(rec);
+    assert_int_equal(s_commands(id, "command.hangup"), 1); /* the agent's leg */
+
+    snprintf(id, sizeof id, "%s", s_dial("+15550100006"));
+    rec = s_until(id, s_active_both, 15000);
+    assert_false(json_is_null(json_object_get(rec, "answered_at")));
+    json_decref(rec);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_both, 8000));
+}
+
+/* An instance claimed the customer's dial and died before sending it
+ * (the claim is planted here, 3 s instead of the real 15 s): once the
+ * claim expires, the sweep sends it; once. */
+static void test_claimed_then_crashed_is_recovered(void **state)
+{
+    (void)state;
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
+    redisContext *c = h_redis(&s_env);
+    freeReplyObject(redisCommand(c, "SET cs:claim:%s:dial_customer dead-instance PX 3000", id));
+    redisFree(c);
+    int64_t planted = h_now_ms();
+    json_decref(s_until(id, s_agent_leg_answered, 10000));
+    json_decref(s_until(id, s_active_both, 15000));
+    assert_true(h_now_ms() - planted >= 3000); /* not before the claim expired */
+    assert_int_equal(s_commands(id, "command.dial_customer"), 1);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_both, 8000));
 }
 
 static void test_ctl_hangup_ends_every_leg(void **state)
@@ -889,6 +947,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_dial_customer_hangs_up),
+        cmocka_unit_test(test_server_dial_rejected_and_no_early_media),
+        cmocka_unit_test(test_claimed_then_crashed_is_recovered),
         cmocka_unit_test(test_ctl_hangup_ends_every_leg),
         cmocka_unit_test(test_ctl_hangup_survives_a_lost_command),
         cmocka_unit_test(test_guards_end_stuck_and_long_calls),
