@@ -122,6 +122,18 @@ static void s_done(cs_orch_t *self, const char *key)
     freeReplyObject(cs_redis_cmd(cs_store_redis(self->store), "SET cs:done:%s 1 EX 86400", key));
 }
 
+/* Merges a fact of ours into the call (and its history); a failure is
+ * logged, as the sweep will act on the record again. */
+static void s_record(cs_orch_t *self, const cs_event_t *ev)
+{
+    static cs_call_t after;
+    cs_apply_t applied;
+    bool changed;
+    char err[256];
+    if (cs_store_apply(self->store, ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
+        cs_warn("call %s: %s not recorded: %s", ev->cs_hint, ev->type, err);
+}
+
 /* The command and its outcome, as a fact in the call's history. */
 static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, const char *ccid,
                    const char *outcome)
@@ -130,12 +142,7 @@ static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, con
     cs_store_command_fact(&ev, CS_EV_UNKNOWN, type, "cmd", call->id);
     CS_COPY(ev.ccid, ccid);
     CS_COPY(ev.value, outcome);
-    static cs_call_t after;
-    cs_apply_t applied;
-    bool changed;
-    char err[256];
-    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
-        cs_warn("call %s: %s not recorded: %s", call->id, type, err);
+    s_record(self, &ev);
 }
 
 /* A blind transfer Telnyx refused (or that has no target to dial): a
@@ -156,14 +163,9 @@ static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_i
     ev.at = in->at; /* the request it answers */
     CS_COPY(ev.value, why);
     CS_COPY(ev.disposition, live ? "kept" : "left");
-    static cs_call_t after;
-    cs_apply_t applied;
-    bool changed;
-    char err[256];
     cs_info("call %s: transfer to %s failed (%s): %s", call->id, in->target, why,
             live ? "the agent keeps the call" : "the customer goes back to routing");
-    if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
-        cs_warn("call %s: transfer failure not recorded: %s", call->id, err);
+    s_record(self, &ev);
 }
 
 static char *s_client_state(const char *cs_id, const char *role, const char *agent)
