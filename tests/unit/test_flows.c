@@ -151,8 +151,8 @@ static void test_inbound_routing(void **state)
     assert_int_equal(in[0].kind, CS_INTENT_HANGUP_LEG);
 }
 
-static void s_request(cs_call_t *call, cs_event_kind_t kind, const char *ccid, const char *mode,
-                      const char *to, int64_t at)
+/* A fact of ours (a request, a command's outcome) about a leg. */
+static cs_event_t s_command_ev(cs_event_kind_t kind, const char *ccid, int64_t at)
 {
     cs_event_t ev;
     memset(&ev, 0, sizeof ev);
@@ -161,6 +161,13 @@ static void s_request(cs_call_t *call, cs_event_kind_t kind, const char *ccid, c
     ev.clock = CS_CLOCK_LOCAL;
     ev.at = at;
     snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    return ev;
+}
+
+static void s_request(cs_call_t *call, cs_event_kind_t kind, const char *ccid, const char *mode,
+                      const char *to, int64_t at)
+{
+    cs_event_t ev = s_command_ev(kind, ccid, at);
     snprintf(ev.value, sizeof ev.value, "%s", mode);
     snprintf(ev.to, sizeof ev.to, "%s", to);
     cs_call_merge(call, &ev, NULL);
@@ -215,13 +222,7 @@ static void test_blind_transfer(void **state)
 
 static void s_failed(cs_call_t *call, const char *ccid, int64_t request_at, const char *kept)
 {
-    cs_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = CS_EV_TRANSFER_FAILED;
-    ev.source = CS_SRC_COMMAND;
-    ev.clock = CS_CLOCK_LOCAL;
-    ev.at = request_at;
-    snprintf(ev.ccid, sizeof ev.ccid, "%s", ccid);
+    cs_event_t ev = s_command_ev(CS_EV_TRANSFER_FAILED, ccid, request_at);
     snprintf(ev.value, sizeof ev.value, "refused 422 10016");
     snprintf(ev.disposition, sizeof ev.disposition, "%s", kept);
     cs_call_merge(call, &ev, NULL);
