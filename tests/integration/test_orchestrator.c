@@ -714,9 +714,10 @@ static int s_cmp(const void *a, const void *b)
  * parties, ending, each leg's role and ending (in role order), and the
  * commands its history holds by type. Not a leg's hangup_source: when we
  * hang up both legs, the one hung up first (in control id order, random
- * from call to call) is the "caller" and the other the "callee". Caller
- * frees. */
-static char *s_outcome(const char *id)
+ * from call to call) is the "caller" and the other the "callee"; and the
+ * call's own source, which is its ending leg's, only when the far end
+ * ended it (ours: ours_hung_up = 0). Caller frees. */
+static char *s_outcome(const char *id, int ours_hung_up)
 {
     const char *args[] = {"call", id, NULL};
     json_t *rec = NULL;
@@ -736,7 +737,7 @@ static char *s_outcome(const char *id)
     FILE *f = open_memstream(&out, &size);
     fprintf(f, "%s %s agent=%s from=%s to=%s end=%s/%s", s_str(rec, "state"),
             s_str(rec, "direction"), s_str(rec, "agent_id"), s_str(rec, "from"), s_str(rec, "to"),
-            s_str(rec, "hangup_cause"), s_str(rec, "hangup_source"));
+            s_str(rec, "hangup_cause"), ours_hung_up ? "-" : s_str(rec, "hangup_source"));
     for (size_t i = 0; i < n; i++)
         fprintf(f, " leg=%s", legs[i]);
     static const char *const commands[] = {"command.dial_agent", "command.dial_customer",
@@ -779,10 +780,10 @@ static void s_three_flows(char *out[3], double *talk)
     json_t *rec = s_until(id, s_ended_both, 20000);
     *talk = s_num(rec, "talk_seconds");
     json_decref(rec);
-    out[0] = s_outcome(id);
+    out[0] = s_outcome(id, 0);
     snprintf(id, sizeof id, "%s", s_dial("+15550100002"));
     json_decref(s_until(id, s_ended_both, 20000));
-    out[1] = s_outcome(id);
+    out[1] = s_outcome(id, 0);
     char cc[128];
     snprintf(cc, sizeof cc, "%s", s_inbound("+15557770103"));
     rec = s_until(cc, s_active_both, 20000);
@@ -791,7 +792,7 @@ static void s_three_flows(char *out[3], double *talk)
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
     json_decref(s_until(id, s_ended_both, 20000));
-    out[2] = s_outcome(id);
+    out[2] = s_outcome(id, 1); /* the operator hung up */
 }
 
 /* Webhooks duplicated (half of them) and reordered (held up to 300 ms):
