@@ -136,7 +136,7 @@ bench: deps
 FUZZ_RUNS ?= 20000
 FUZZ_SECONDS ?= 0
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRC := $(COMMON_SRC) services/ingestor/verify.c services/relay/token.c \
+FUZZ_SRC := $(COMMON_SRC) services/ingestor/verify.c services/relay/token.c services/relay/wsmsg.c \
             $(filter-out %/main.c,$(wildcard services/sim/*.c))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 	@mkdir -p build/fuzz

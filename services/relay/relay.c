@@ -15,6 +15,7 @@
 #include "text.h"
 #include "timestamp.h"
 #include "token.h"
+#include "wsmsg.h"
 
 enum { M_PUSHED, M_REFUSED, M_WS_BAD, M_COUNT };
 
@@ -193,11 +194,11 @@ static int s_agent_online(cs_relay_t *self, const char *agent)
     return online;
 }
 
-/* Sends {"type", "call"} to the softphones of the given agents, and a
- * record ("call") to every dashboard: the recipients are looked up by
- * agent, and the message is serialized once. */
-static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
-                   const json_t *call)
+/* Sends msg (taken) to the softphones of the given agents, and to every
+ * dashboard when `dashboards`: the recipients are looked up by agent, and
+ * the message is serialized once. */
+static void s_push_msg(cs_relay_t *self, const char *const *agents, int nagents, int dashboards,
+                       json_t *msg)
 {
     s_conns_t to = {0, 0, NULL};
     pthread_mutex_lock(&self->lock);
@@ -206,20 +207,26 @@ static void s_push(cs_relay_t *self, const char *const *agents, int nagents, con
         for (size_t k = 0; c && k < c->n; k++)
             s_conns_add(&to, c->conns[k]);
     }
-    for (size_t k = 0; strcmp(type, "call") == 0 && k < self->dashboards.n; k++)
+    for (size_t k = 0; dashboards && k < self->dashboards.n; k++)
         s_conns_add(&to, self->dashboards.conns[k]);
     pthread_mutex_unlock(&self->lock);
-    if (to.n) {
-        json_t *msg = json_pack("{s:s, s:O}", "type", type, "call", call);
-        char *text = json_dumps(msg, JSON_COMPACT);
-        json_decref(msg);
-        for (size_t k = 0; text && self->web && k < to.n; k++) {
-            cs_web_send(self->web, to.conns[k], text, strlen(text));
-            cs_counter_inc(&self->counters[M_PUSHED]);
-        }
-        free(text);
+    char *text = to.n ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    for (size_t k = 0; text && self->web && k < to.n; k++) {
+        cs_web_send(self->web, to.conns[k], text, strlen(text));
+        cs_counter_inc(&self->counters[M_PUSHED]);
     }
+    free(text);
     free(to.conns);
+}
+
+/* {"type", "call": record} to the agents' softphones; a record change
+ * ("call") to every dashboard too. */
+static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
+                   const json_t *call)
+{
+    s_push_msg(self, agents, nagents, strcmp(type, "call") == 0,
+               json_pack("{s:s, s:O}", "type", type, "call", call));
 }
 
 static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
@@ -239,19 +246,13 @@ static int s_involved(const cs_call_t *call, const char *agent)
     return 0;
 }
 
-/* The call a socket message names ("call": a cs id or a control id), read
- * into *call. Returns why it cannot be had, or NULL. */
-static const char *s_msg_call(cs_relay_t *self, const json_t *msg, const char *verb,
-                              cs_call_t *call)
+/* The call a socket message names (a cs id or a control id; wsmsg.c has
+ * checked it is there), read into *call. Returns why it cannot be had, or
+ * NULL. */
+static const char *s_msg_call(cs_relay_t *self, const cs_wsmsg_t *m, cs_call_t *call)
 {
-    static __thread char why[96];
-    const char *id = json_string_value(json_object_get(msg, "call"));
     char err[256];
-    if (!id) {
-        snprintf(why, sizeof why, "%s needs call: a call id", verb);
-        return why;
-    }
-    int rc = cs_store_get(self->store, id, call, err, sizeof err);
+    int rc = cs_store_get(self->store, m->call, call, err, sizeof err);
     return rc == 0 ? NULL : rc == 1 ? "no such call" : "storage unavailable";
 }
 
@@ -260,13 +261,6 @@ static void s_changed(cs_relay_t *self)
     const char *rec = cs_store_last_record(self->store);
     if (self->pub && rec)
         cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
-}
-
-static int s_e164(const char *n)
-{
-    size_t len = n ? strlen(n) : 0;
-    return len >= 3 && len <= 16 && n[0] == '+' && n[1] != '0' &&
-           strspn(n + 1, "0123456789") == len - 1;
 }
 
 /* Click-to-call, from the CRM or the softphone: the record first, then the
@@ -416,7 +410,7 @@ static void s_contacts(cs_relay_t *self, const cs_web_request_t *req, const json
     if (strcmp(req->method, "GET") == 0) {
         char number[40] = "";
         cs_web_query_arg(req->query, "number", number, sizeof number);
-        if (!s_e164(number))
+        if (!cs_wsmsg_e164(number))
             return s_error(self, res, 400, "number: a +E.164 number");
         int missing;
         json_t *c = s_contact_get(self, number, &missing);
@@ -429,7 +423,7 @@ static void s_contacts(cs_relay_t *self, const cs_web_request_t *req, const json
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *company = json_string_value(json_object_get(body, "company"));
     const char *url = json_string_value(json_object_get(body, "url"));
-    if (!s_e164(number))
+    if (!cs_wsmsg_e164(number))
         return s_error(self, res, 400, "number: a +E.164 number");
     if (!name || !name[0] || strlen(name) > 100)
         return s_error(self, res, 400, "name: 1 to 100 characters");
@@ -481,7 +475,7 @@ static void s_api(cs_relay_t *self, const cs_web_request_t *req, cs_web_response
         json_t *rec = NULL;
         int status;
         const char *why;
-        if (!agent || !*agent || !s_e164(to))
+        if (!agent || !*agent || !cs_wsmsg_e164(to))
             s_error(self, res, 400, "agent_id and to (+E.164) are required");
         else if (s_dial(self, agent, to, &rec, &status, &why))
             s_error(self, res, status, why);
@@ -699,61 +693,38 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
  * browser's clock): its call states, media connected, and the first audio
  * packet after the answer (post_answer_audio_gap_ms). An agent reports on
  * its own calls only. Returns why it was refused, or NULL. */
-static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_t *msg)
+static const char *s_sdk_report(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m)
 {
-    const char *id = json_string_value(json_object_get(msg, "call"));
-    const char *state = json_string_value(json_object_get(msg, "state"));
-    const char *event = json_string_value(json_object_get(msg, "event"));
-    const json_t *at = json_object_get(msg, "at");
-    int64_t now = cs_ts_now_ms();
-    if (!id || !json_is_number(at) || (!state) == (!event))
-        return "sdk needs call, at (ms) and one of state or event";
-    int64_t t = (int64_t)json_number_value(at);
-    if (t < now - 86400000LL || t > now + 60000LL)
-        return "sdk: at is not a time of this call";
-    static const char *const states[] = {
-        "new",    "requesting", "trying", "recovering", "ringing", "answering", "early",
-        "active", "held",       "hangup", "destroy",    "purge",   NULL};
-    cs_event_kind_t kind = CS_EV_SDK_STATE;
-    if (event && strcmp(event, "media_connected") == 0)
-        kind = CS_EV_MEDIA_CONNECTED;
-    else if (event && strcmp(event, "first_audio") == 0)
-        kind = CS_EV_FIRST_AUDIO;
-    else if (event)
-        return "sdk: event is media_connected or first_audio";
-    int known = !state;
-    for (int i = 0; state && states[i]; i++)
-        known |= strcmp(state, states[i]) == 0;
-    if (!known)
-        return "sdk: not a state of the SDK's calls";
     static __thread cs_call_t call;
     char err[256];
-    const char *bad = s_msg_call(self, msg, "sdk", &call);
+    const char *bad = s_msg_call(self, m, &call);
     if (bad)
         return bad;
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     /* the SDK call's leg, when the record knows it (never a leg of
      * another call: the control id index would file the fact there) */
-    const char *leg = json_string_value(json_object_get(msg, "leg"));
     int known_leg = 0;
-    for (int i = 0; leg && i < call.nlegs; i++)
-        known_leg |= strcmp(call.legs[i].ccid, leg) == 0;
+    for (int i = 0; m->leg[0] && i < call.nlegs; i++)
+        known_leg |= strcmp(call.legs[i].ccid, m->leg) == 0;
     cs_event_t ev;
     memset(&ev, 0, sizeof ev);
     if (known_leg)
-        CS_COPY(ev.ccid, leg);
-    ev.kind = kind;
+        CS_COPY(ev.ccid, m->leg);
+    ev.kind = m->sdk_kind;
     ev.source = CS_SRC_SDK;
     ev.clock = CS_CLOCK_SDK;
-    ev.at = t;
-    CS_COPY(ev.type, kind == CS_EV_SDK_STATE         ? "sdk.state"
-                     : kind == CS_EV_MEDIA_CONNECTED ? "sdk.media_connected"
-                                                     : "sdk.first_audio");
+    ev.at = m->at;
+    CS_COPY(ev.type, ev.kind == CS_EV_SDK_STATE         ? "sdk.state"
+                     : ev.kind == CS_EV_MEDIA_CONNECTED ? "sdk.media_connected"
+                                                        : "sdk.first_audio");
     CS_COPY(ev.cs_hint, call.id);
-    CS_COPY(ev.value, state ? state : "");
-    snprintf(ev.id, sizeof ev.id, "sdk-%.24s-%s-%lld", call.id + 3, state ? state : event,
-             (long long)t);
+    CS_COPY(ev.value, m->state);
+    snprintf(ev.id, sizeof ev.id, "sdk-%.24s-%.15s-%lld", call.id + 3,
+             m->state[0]                        ? m->state
+             : ev.kind == CS_EV_MEDIA_CONNECTED ? "media_connected"
+                                                : "first_audio",
+             (long long)m->at);
     cs_apply_t applied;
     bool changed;
     if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err))
@@ -766,61 +737,89 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const json_
 
 /* Hangs up one of the agent's own legs (its consult call, say): never the
  * customer's. Returns why it was refused, or NULL. */
-static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const json_t *msg)
+static const char *s_hangup_leg(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m)
 {
-    const char *id = json_string_value(json_object_get(msg, "call"));
-    const char *leg = json_string_value(json_object_get(msg, "leg"));
     static __thread cs_call_t call;
-    char err[256];
-    if (!id || !leg)
-        return "hangup of a leg needs call and leg (a call_control_id)";
-    int rc = cs_store_get(self->store, id, &call, err, sizeof err);
-    if (rc)
-        return rc == 1 ? "no such call" : "storage unavailable";
+    const char *bad = s_msg_call(self, m, &call);
+    if (bad)
+        return bad;
     for (int i = 0; i < call.nlegs; i++) {
         const cs_leg_t *l = &call.legs[i];
-        if (strcmp(l->ccid, leg) != 0)
+        if (strcmp(l->ccid, m->leg) != 0)
             continue;
         if (!cs_call_leg_is_agents(&call, l, agent))
             return "not a leg of this agent";
-        s_wake(self, "cmd.hangup", call.id, leg);
+        s_wake(self, "cmd.hangup", call.id, m->leg);
         return NULL;
     }
     return "no such leg on this call";
+}
+
+/* The leg that rings at the agent's softphone on that call: one the server
+ * rang (an inbound call routed to the agent, a server dial, a transfer or
+ * consult to it), live and not answered; never a call the agent's browser
+ * placed itself. Returns why there is none, or NULL with *call read. */
+static const char *s_ringing_leg(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m,
+                                 cs_call_t *call, const cs_leg_t **leg)
+{
+    const char *bad = s_msg_call(self, m, call);
+    if (bad)
+        return bad;
+    if (!s_involved(call, agent))
+        return "not a call of this agent";
+    int placed = strcmp(call->flow.v, "browser") == 0;
+    *leg = NULL;
+    for (int i = 0; i < call->nlegs && !*leg; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        const char *role = l->role.v;
+        if (cs_call_leg_is_agents(call, l, agent) && !l->ended.at && !l->answered.at &&
+            strcmp(role, "consult") != 0 && !(placed && strcmp(role, "agent") == 0))
+            *leg = l;
+    }
+    return *leg ? NULL : "nothing of this agent rings on that call";
 }
 
 /* Decline: the agent's own ringing leg is hung up, not the call: an
  * inbound call goes on to the next available agent (the orchestrator's
  * routing), a transfer ringing in fails back to routing, and a call the
  * agent was asked to place (server dial) ends, as it only had that leg. */
-static const char *s_decline(cs_relay_t *self, const char *agent, const json_t *msg)
+static const char *s_decline(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m)
 {
     static __thread cs_call_t call;
-    const char *bad = s_msg_call(self, msg, "decline", &call);
+    const cs_leg_t *leg;
+    const char *bad = s_ringing_leg(self, agent, m, &call, &leg);
     if (bad)
         return bad;
-    if (!s_involved(&call, agent))
-        return "not a call of this agent";
-    const cs_leg_t *leg = NULL;
-    for (int i = 0; i < call.nlegs && !leg; i++)
-        if (cs_call_leg_is_agents(&call, &call.legs[i], agent) && !call.legs[i].ended.at &&
-            !call.legs[i].answered.at)
-            leg = &call.legs[i];
-    if (!leg)
-        return "nothing of this agent rings on that call";
     s_wake(self, "cmd.hangup", call.id, leg->ccid);
     cs_info("call %s: %s declines", call.id, agent);
     return NULL;
 }
 
-/* A transfer target: "+E.164", or another agent who has a softphone
- * credential (SIP user). Returns why not, or NULL. */
+/* Answer, from any of the agent's tabs (a mirror, say) or its page's
+ * keyboard: only the SDK holding the ringing call can answer it (the media
+ * is in that browser), so the relay checks the leg is the agent's and
+ * rings, then tells every softphone of the agent {"type":"answer","call",
+ * "leg"}; the live tab answers its SDK call, the others show it. */
+static const char *s_answer(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m)
+{
+    static __thread cs_call_t call;
+    const cs_leg_t *leg;
+    const char *bad = s_ringing_leg(self, agent, m, &call, &leg);
+    if (bad)
+        return bad;
+    s_push_msg(self, &agent, 1, 0,
+               json_pack("{s:s, s:s, s:s}", "type", "answer", "call", call.id, "leg", leg->ccid));
+    cs_info("call %s: %s answers leg %s", call.id, agent, leg->ccid);
+    return NULL;
+}
+
+/* A transfer target (wsmsg.c has checked its form): "+E.164", or another
+ * agent who has a softphone credential (SIP user). Returns why not, or
+ * NULL. */
 static const char *s_target_bad(cs_relay_t *self, const char *to, const char *agent)
 {
-    if (!to || !to[0])
-        return "a transfer needs to: a +E.164 number or an agent id";
     if (to[0] == '+')
-        return s_e164(to) ? NULL : "to: a +E.164 number like +15550100001, or an agent id";
+        return NULL; /* a number wsmsg.c has checked */
     if (strcmp(to, agent) == 0)
         return "the call is already yours";
     char err[256];
@@ -837,14 +836,14 @@ static const char *s_target_bad(cs_relay_t *self, const char *to, const char *ag
  * the record (refused once the call has ended), then a wake-up on the bus;
  * the orchestrator's rules carry it out. Only the call's agent, from its
  * live leg. Returns why it was refused, or NULL. */
-static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent, const char *type,
-                              const json_t *msg)
+static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent,
+                              const cs_wsmsg_t *m)
 {
-    const char *to = json_string_value(json_object_get(msg, "to"));
+    const char *to = m->to;
     static __thread cs_call_t call;
     char err[256];
     int rc;
-    const char *bad = s_msg_call(self, msg, type, &call);
+    const char *bad = s_msg_call(self, m, &call);
     if (bad)
         return bad;
     if (strcmp(cs_call_agent(&call), agent) != 0)
@@ -858,7 +857,7 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     char cs_id[CS_ID_LEN], ccid[CS_CCID_LEN], target[CS_CCID_LEN] = "";
     CS_COPY(cs_id, call.id);
     CS_COPY(ccid, leg->ccid);
-    if (strcmp(type, "complete") == 0) {
+    if (m->type == CS_WS_COMPLETE) {
         for (int i = 0; i < call.nlegs && !target[0]; i++)
             if (strcmp(call.legs[i].role.v, "consulted") == 0 && !call.legs[i].ended.at &&
                 call.legs[i].answered.at)
@@ -870,11 +869,11 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     } else {
         CS_COPY(target, to);
     }
-    int consult = strcmp(type, "consult") == 0;
+    int consult = m->type == CS_WS_CONSULT;
     rc = cs_store_request_transfer(self->store, cs_id, consult ? NULL : ccid,
-                                   consult                         ? NULL
-                                   : strcmp(type, "complete") == 0 ? "warm"
-                                                                   : "blind",
+                                   consult                     ? NULL
+                                   : m->type == CS_WS_COMPLETE ? "warm"
+                                                               : "blind",
                                    target, &call, err, sizeof err);
     if (rc)
         return rc == 1 ? "the call has ended" : "storage unavailable";
@@ -884,9 +883,9 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
         s_send(self, conn,
                json_pack("{s:s, s:s, s:s}", "type", "consult", "call", cs_id, "to", to));
     cs_info("call %s: %s %s %s", cs_id, agent,
-            consult                         ? "consults"
-            : strcmp(type, "complete") == 0 ? "completes a transfer to"
-                                            : "transfers to",
+            consult                     ? "consults"
+            : m->type == CS_WS_COMPLETE ? "completes a transfer to"
+                                        : "transfers to",
             target);
     return NULL;
 }
@@ -894,26 +893,19 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
 /* The agent's wrap-up of a call it took part in: disposition (1 to 63
  * characters) and notes (500 at most), a fact on the record; the agent is
  * then done (wrap-up -> available). Returns why it was refused, or NULL. */
-static const char *s_wrapup(cs_relay_t *self, const char *agent, const json_t *msg)
+static const char *s_wrapup(cs_relay_t *self, const char *agent, const cs_wsmsg_t *m)
 {
-    const char *id = json_string_value(json_object_get(msg, "call"));
-    const char *disp = json_string_value(json_object_get(msg, "disposition"));
-    const char *notes = json_string_value(json_object_get(msg, "notes"));
-    if (!id || !disp || !disp[0] || strlen(disp) >= CS_STR_LEN)
-        return "wrapup needs call and a disposition of 1 to 63 characters";
-    if (json_object_get(msg, "notes") && (!notes || strlen(notes) > 500))
-        return "wrapup notes: a string of 500 characters at most";
     static __thread cs_call_t call;
     char err[256];
-    const char *bad = s_msg_call(self, msg, "wrapup", &call);
+    const char *bad = s_msg_call(self, m, &call);
     if (bad)
         return bad;
     if (!s_involved(&call, agent))
         return "not a call of this agent";
     cs_event_t ev;
     cs_store_command_fact(&ev, CS_EV_WRAPUP, "callsync.wrapup", "wrapup", call.id);
-    CS_COPY(ev.disposition, disp);
-    CS_COPY(ev.value, notes ? notes : "");
+    CS_COPY(ev.disposition, m->disposition);
+    CS_COPY(ev.value, m->notes);
     CS_COPY(ev.agent_id, agent);
     cs_apply_t applied;
     bool changed;
@@ -950,94 +942,94 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
     }
     pthread_mutex_unlock(&self->lock);
     if (!agent[0])
-        return; /* refused at open; it is closing */
-    json_t *msg = json_loadb(text, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    const char *bad = NULL;
+        return;                   /* refused at open; it is closing */
+    static __thread cs_wsmsg_t m; /* 1 KiB of fields: off the loop's stack */
+    const char *bad = cs_wsmsg_decode(text, len, cs_ts_now_ms(), &m);
     json_t *rec = NULL;
     int status;
-    if (!json_is_object(msg) || !type) {
-        bad = "a message is a JSON object with a type";
-    } else if (strcmp(type, "agents") == 0) {
-        s_send(self, conn, json_pack("{s:s, s:o}", "type", "agents", "agents", s_agents(self)));
-    } else if (strcmp(type, "calls") == 0) {
-        /* history since a time (the dashboard's "today"): every call for a
-         * dashboard (500 at most), the agent's own for a softphone (100) */
-        const json_t *since = json_object_get(msg, "since");
-        int64_t now = cs_ts_now_ms(), from = (int64_t)json_number_value(since);
-        char err[256];
-        json_t *calls = NULL;
-        if (!json_is_number(since) || from < now - 7 * 86400000LL || from > now)
-            bad = "calls needs since: ms since the epoch, within the last 7 days";
-        else if (!(calls = cs_store_since(self->store, from, dashboard ? NULL : agent,
-                                          dashboard ? 500 : 100, err, sizeof err)))
-            bad = "storage unavailable";
-        else
-            s_send(self, conn, json_pack("{s:s, s:o}", "type", "calls", "calls", calls));
-    } else if (dashboard && strcmp(type, "get") != 0) {
+    char err[256];
+    static __thread cs_call_t call;
+    if (bad) {
+        /* refused as it is: wsmsg.h */
+    } else if (dashboard && m.type != CS_WS_AGENTS && m.type != CS_WS_CALLS &&
+               m.type != CS_WS_GET) {
         bad = "the dashboard is read-only";
-    } else if (strcmp(type, "dial") == 0) {
-        const char *to = json_string_value(json_object_get(msg, "to"));
-        if (!s_e164(to))
-            bad = "dial needs to: a +E.164 number";
-        else if (s_dial(self, agent, to, &rec, &status, &bad) == 0)
-            json_decref(rec); /* the record went out as {"type":"dial"} */
-    } else if (strcmp(type, "get") == 0) {
-        /* the Clone pattern: a page that missed a version asks again */
-        const char *id = json_string_value(json_object_get(msg, "call"));
-        static __thread cs_call_t call;
-        char err[256];
-        int rc = id ? cs_store_get(self->store, id, &call, err, sizeof err) : 1;
-        if (rc)
-            bad = rc == 1 ? "no such call" : "storage unavailable";
-        else if (!dashboard && !s_involved(&call, agent))
-            bad = "not a call of this agent";
-        else
-            s_send(self, conn,
-                   json_pack("{s:s, s:o}", "type", "call", "call", cs_call_to_json(&call)));
-    } else if (strcmp(type, "sdk") == 0) {
-        bad = s_sdk_report(self, agent, msg);
-    } else if (strcmp(type, "wrapup") == 0) {
-        bad = s_wrapup(self, agent, msg);
-    } else if (strcmp(type, "recent") == 0) {
-        s_recent(self, conn, agent);
-    } else if (strcmp(type, "contact") == 0) {
-        const char *number = json_string_value(json_object_get(msg, "number"));
-        int missing = 0;
-        json_t *c = s_e164(number) ? s_contact_get(self, number, &missing) : NULL;
-        if (!s_e164(number))
-            bad = "contact needs number: a +E.164 number";
-        else if (!c && !missing)
-            bad = "storage unavailable";
-        else
-            s_send(self, conn,
-                   json_pack("{s:s, s:s, s:o}", "type", "contact", "number", number, "contact",
-                             c ? c : json_null()));
-    } else if (strcmp(type, "transfer") == 0 || strcmp(type, "consult") == 0 ||
-               strcmp(type, "complete") == 0) {
-        bad = s_transfer(self, conn, agent, type, msg);
-    } else if (strcmp(type, "decline") == 0) {
-        bad = s_decline(self, agent, msg);
-    } else if (strcmp(type, "hangup") == 0 && json_object_get(msg, "leg")) {
-        bad = s_hangup_leg(self, agent, msg);
-    } else if (strcmp(type, "hangup") == 0) {
-        const char *id = json_string_value(json_object_get(msg, "call"));
-        if (!id)
-            bad = "hangup needs call: a call id";
-        else if (s_hangup(self, id, agent, agent, &rec, &status))
-            bad = status == 404   ? "no such call"
-                  : status == 403 ? "not a call of this agent"
-                                  : "storage unavailable";
-        else
-            json_decref(rec); /* the change comes back as {"type":"call"} */
     } else {
-        bad = "unknown message type";
+        switch (m.type) {
+        case CS_WS_AGENTS:
+            s_send(self, conn, json_pack("{s:s, s:o}", "type", "agents", "agents", s_agents(self)));
+            break;
+        case CS_WS_CALLS: {
+            /* history since a time (the dashboard's "today"): every call for
+             * a dashboard (500 at most), the agent's own for a softphone (100) */
+            json_t *calls = cs_store_since(self->store, m.since, dashboard ? NULL : agent,
+                                           dashboard ? 500 : 100, err, sizeof err);
+            if (!calls)
+                bad = "storage unavailable";
+            else
+                s_send(self, conn, json_pack("{s:s, s:o}", "type", "calls", "calls", calls));
+            break;
+        }
+        case CS_WS_DIAL:
+            if (s_dial(self, agent, m.to, &rec, &status, &bad) == 0)
+                json_decref(rec); /* the record went out as {"type":"dial"} */
+            break;
+        case CS_WS_GET: /* the Clone pattern: a page that missed a version asks again */
+            if ((bad = s_msg_call(self, &m, &call)))
+                break;
+            if (!dashboard && !s_involved(&call, agent))
+                bad = "not a call of this agent";
+            else
+                s_send(self, conn,
+                       json_pack("{s:s, s:o}", "type", "call", "call", cs_call_to_json(&call)));
+            break;
+        case CS_WS_SDK:
+            bad = s_sdk_report(self, agent, &m);
+            break;
+        case CS_WS_WRAPUP:
+            bad = s_wrapup(self, agent, &m);
+            break;
+        case CS_WS_RECENT:
+            s_recent(self, conn, agent);
+            break;
+        case CS_WS_CONTACT: {
+            int missing = 0;
+            json_t *c = s_contact_get(self, m.to, &missing);
+            if (!c && !missing)
+                bad = "storage unavailable";
+            else
+                s_send(self, conn,
+                       json_pack("{s:s, s:s, s:o}", "type", "contact", "number", m.to, "contact",
+                                 c ? c : json_null()));
+            break;
+        }
+        case CS_WS_TRANSFER:
+        case CS_WS_CONSULT:
+        case CS_WS_COMPLETE:
+            bad = s_transfer(self, conn, agent, &m);
+            break;
+        case CS_WS_ANSWER:
+            bad = s_answer(self, agent, &m);
+            break;
+        case CS_WS_DECLINE:
+            bad = s_decline(self, agent, &m);
+            break;
+        case CS_WS_HANGUP:
+            if (m.leg[0])
+                bad = s_hangup_leg(self, agent, &m);
+            else if (s_hangup(self, m.call, agent, agent, &rec, &status))
+                bad = status == 404   ? "no such call"
+                      : status == 403 ? "not a call of this agent"
+                                      : "storage unavailable";
+            else
+                json_decref(rec); /* the change comes back as {"type":"call"} */
+            break;
+        }
     }
     if (bad) {
         cs_counter_inc(&self->counters[M_WS_BAD]);
         s_send(self, conn, json_pack("{s:s, s:s}", "type", "error", "error", bad));
     }
-    json_decref(msg);
 }
 
 void cs_relay_ws_close(void *arg, uint64_t conn)

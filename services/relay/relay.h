@@ -14,10 +14,12 @@
  *     {"type":"call","call":record}      every change of the agent's calls
  *     {"type":"dial","call":record}      place this call (click-to-call)
  *     {"type":"error","error":"..."}     bad input; the socket stays
+ *     {"type":"answer","call","leg"}     answer this ringing leg (the live tab)
  *   and takes {"type":"dial","to"}, {"type":"hangup","call"},
- *   {"type":"get","call"} (a page that saw a version gap asks again) and
- *   {"type":"sdk","call","at", "state" | "event"} (what the SDK saw, as facts).
- *   (proto/README.md has every message.)
+ *   {"type":"get","call"} (a page that saw a version gap asks again),
+ *   {"type":"sdk","call","at", "state" | "event"} (what the SDK saw, as facts),
+ *   answer, decline, transfer, consult, complete, wrapup... (decoded and
+ *   checked by wsmsg.c; proto/README.md has every message).
  *
  *   GET / the softphone (?token=<agent token>), and its files, from
  *   CALLSYNC_WEB_DIR.

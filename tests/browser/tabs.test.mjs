@@ -40,6 +40,40 @@ after(async () => {
 const status = (p) => p.getByRole('status').textContent();
 const waitStatus = (p, want, ms = 15000) => until(`"${want}"`, async () => (await status(p)) === want, ms);
 
+test('two tabs: an inbound call rings in both, and Answer in the mirror answers it (the relay tells the live tab)', async () => {
+  assert.equal(await second.evaluate(() => window.softphone.live), false);
+  stack.ctl('agent', 'set', 'tia', '--status', 'available');
+  await stack.rest('POST', '/sim/numbers', { number: '+15557770021', ring_ms: 0 });
+  await stack.rest('POST', '/sim/calls', { from: '+15557770021', to: '+15550009999' });
+  await waitStatus(first, 'Incoming call');
+  await waitStatus(second, 'Incoming call');
+  assert.equal(await second.locator('#remote').textContent(), '+15557770021');
+  await second.screenshot({ path: join(shots, 'tabs-mirror-incoming.png') });
+  await second.getByRole('button', { name: 'Answer' }).click();
+  await waitStatus(first, 'In call');
+  await waitStatus(second, 'In call');
+  const rec = await until('the record', () => second.evaluate(() => window.softphone.record));
+  const leg = await until("tia's leg answered", () => {
+    const r = stack.ctl('call', rec.id);
+    return r.legs.find((l) => l.agent_id === 'tia' && l.role !== 'customer' && l.answered_at);
+  });
+  assert.equal(leg.role, 'agent');
+  assert.equal(await first.evaluate(() => window.softphone.sdkState), 'active', 'the live tab\'s SDK answered');
+  await second.getByRole('button', { name: 'Hang up' }).click();
+  await waitStatus(first, 'Call ended');
+  await waitStatus(second, 'Call ended');
+  // and an answer for a call that does not ring at tia is refused
+  const refused = await second.evaluate((id) => new Promise((resolve) => {
+    const ws = new WebSocket(`${location.origin.replace('http', 'ws')}/ws${location.search}`);
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type === 'hello') ws.send(JSON.stringify({ type: 'answer', call: id }));
+      if (m.type === 'error') { ws.close(); resolve(m.error); }
+    };
+  }), rec.id);
+  assert.equal(refused, 'nothing of this agent rings on that call');
+});
+
 test('two tabs: the second mirrors the first one\'s call and can hang it up; it takes over when the first closes', async () => {
   assert.equal(await second.evaluate(() => window.softphone.live), false);
   assert.equal(await second.locator('#mirror').isVisible(), true);

@@ -31,8 +31,11 @@ export function view(record, sdk, now, me) {
   const answered = !ended && (recState === 'active' || recState === 'held' ||
     sdkState === 'active' || sdkState === 'held');
   const held = !ended && (recState === 'held' || sdkState === 'held');
-  const ringingIn = !ended && !answered && !!sdk && sdk.direction === 'inbound' &&
-    (sdkState === 'ringing' || sdkState === 'new');
+  // the SDK says a call rings in; a tab without it (a mirror) has the
+  // record's word: a leg the server rang at this agent, unanswered
+  const ringingIn = !ended && !answered && (sdk
+    ? sdk.direction === 'inbound' && (sdkState === 'ringing' || sdkState === 'new')
+    : !!ringingLeg(record, me));
   let status = 'Ready';
   if (ended && (record || sdk)) status = 'Call ended';
   else if (held) status = 'On hold';
@@ -60,6 +63,22 @@ export function view(record, sdk, now, me) {
       : answered && own ? transferFailed(record, me) : '',
     canTransfer: answered && own,
   };
+}
+
+/**
+ * The leg that rings at this agent's softphone: one the server rang (an
+ * inbound call routed to the agent, a server dial, a transfer or consult to
+ * it), live and unanswered; never a call the agent's browser placed. The
+ * relay's answer and decline go by the same rule (services/relay/relay.c).
+ * @param {CallRecord|null} record
+ * @param {string} [me]
+ * @returns {object|null} the leg, as the record has it
+ */
+export function ringingLeg(record, me) {
+  if (!record || !me || record.state === 'ended') return null;
+  const placed = record.flow === 'browser';
+  return (record.legs || []).find((l) => l.agent_id === me && !l.answered_at && !l.ended_at &&
+    l.role !== 'customer' && l.role !== 'consult' && !(placed && l.role === 'agent')) || null;
 }
 
 const CAUSES = {

@@ -183,6 +183,28 @@ function place(rec) {
   render();
 }
 
+function sdkRinging() {
+  return !!sdkCall && sdkCall.direction === 'inbound' && ['new', 'ringing'].includes(sdkCall.state);
+}
+
+function answerSdk() {
+  pendingAnswer = null;
+  sdkCall.answer();
+  const { mic } = chosen();
+  if (mic) sdkCall.setAudioInDevice(mic).catch(() => {});
+}
+
+// An answer asked from another tab, for a leg whose invite has not reached
+// this SDK yet: answered when it rings here, within 10 s.
+let pendingAnswer = null; // {leg, until}
+
+function answerPending() {
+  if (!pendingAnswer || !live || !sdkRinging()) return;
+  const leg = sdkCall.telnyxIDs && sdkCall.telnyxIDs.telnyxCallControlId;
+  if (Date.now() > pendingAnswer.until) pendingAnswer = null;
+  else if (!leg || leg === pendingAnswer.leg) answerSdk();
+}
+
 function onRelay(msg) {
   if (msg.type === 'hello') {
     if (msg.server_time) skew = msg.server_time - Date.now();
@@ -230,6 +252,12 @@ function onRelay(msg) {
   } else if (msg.type === 'recent') {
     recentCalls = msg.calls || [];
     renderRecent();
+  } else if (msg.type === 'answer') {
+    // another tab of this agent answered: the live tab's SDK does it
+    if (live) {
+      pendingAnswer = { leg: msg.leg, until: Date.now() + 10000 };
+      answerPending();
+    }
   } else if (msg.type === 'consult') {
     // the relay has the consult on the record: place the consult call
     if (record && msg.call === record.id) startConsult(msg.to);
@@ -356,6 +384,7 @@ function connectSdk(host, loginToken) {
       sdkCall = c;
       if (!record) record = [...recent.values()].find(ofSdkCall) || null;
       report(c, { state: c.state });
+      answerPending();
       if (['early', 'active', 'held'].includes(c.state)) watchAudio(c);
       if (c.remoteStream) {
         const audio = $('speaker');
@@ -567,11 +596,11 @@ function start() {
     if (record) send({ type: 'decline', call: record.id });
     render();
   };
+  // Answer: the SDK holding the ringing call answers it; a tab without it
+  // (a mirror) asks the relay, which tells the live tab ({"type":"answer"})
   $('answer').onclick = () => {
-    if (!sdkCall) return;
-    sdkCall.answer();
-    const { mic } = chosen();
-    if (mic) sdkCall.setAudioInDevice(mic).catch(() => {});
+    if (live && sdkRinging()) answerSdk();
+    else if (record) send({ type: 'answer', call: record.id });
   };
   $('mic').onchange = () => {
     localStorage.setItem('callsync.mic', $('mic').value);

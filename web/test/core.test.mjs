@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -50,6 +50,30 @@ test('an inbound call rings with the caller shown, and answers', () => {
   assert.equal(v.remote, '+15557770001');
   assert.equal(view(rec('active', { direction: 'inbound', from: '+15557770001' }),
     { state: 'active', direction: 'inbound' }, T).ringingIn, false);
+});
+
+test('a tab without the SDK call (a mirror) rings from the record: a leg the server rang at me', () => {
+  const leg = (extra) => ({ call_control_id: 'v3:a', role: 'agent', agent_id: 'tia', answered_at: null, ended_at: null, ...extra });
+  const inbound = rec('ringing', { direction: 'inbound', flow: null, agent_id: 'tia',
+    legs: [{ call_control_id: 'v3:c', role: 'customer', agent_id: null }, leg()] });
+  assert.equal(ringingLeg(inbound, 'tia').call_control_id, 'v3:a');
+  const v = view(inbound, null, T, 'tia');
+  assert.equal(v.status, 'Incoming call');
+  assert.equal(v.ringingIn, true);
+  // not another agent's leg, not once answered or ended
+  assert.equal(ringingLeg(inbound, 'omar'), null);
+  assert.equal(ringingLeg({ ...inbound, legs: [leg({ answered_at: new Date(T).toISOString() })] }, 'tia'), null);
+  assert.equal(ringingLeg({ ...inbound, legs: [leg({ ended_at: new Date(T).toISOString() })] }, 'tia'), null);
+  assert.equal(ringingLeg({ ...inbound, state: 'ended' }, 'tia'), null);
+  // a call the agent's browser placed never rings at it, nor does its consult call
+  const placed = rec('ringing', { flow: 'browser', agent_id: 'tia', legs: [leg(), leg({ role: 'consult' })] });
+  assert.equal(ringingLeg(placed, 'tia'), null);
+  assert.equal(view(placed, null, T, 'tia').status, 'Ringing…');
+  // a server dial rings the agent first; a transfer to me rings me
+  assert.ok(ringingLeg(rec('dialing', { flow: 'server_dial', legs: [leg()] }), 'tia'));
+  assert.ok(ringingLeg(rec('active', { flow: 'browser', agent_id: 'bob', legs: [leg({ role: 'transfer' })] }), 'tia'));
+  // with the SDK's call, the SDK has the word
+  assert.equal(view(inbound, { state: 'active', direction: 'inbound' }, T, 'tia').ringingIn, false);
 });
 
 test('helpers: clock, numbers, clientState', () => {

@@ -1,0 +1,177 @@
+/* The relay's socket messages (wsmsg.c): what each kind of bad input gets
+ * back, and what a good message decodes to. Table-driven: one row per
+ * message, the reason it is refused (NULL: accepted). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wsmsg.h"
+
+#define NOW 1764000000000LL
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *why;
+    } rows[] = {
+        {"", "a message is a JSON object with a type"},
+        {"not json", "a message is a JSON object with a type"},
+        {"[\"dial\"]", "a message is a JSON object with a type"},
+        {"{\"type\":7}", "a message is a JSON object with a type"},
+        {"{\"call\":\"cs_1\"}", "a message is a JSON object with a type"},
+        {"{\"type\":\"dial\",\"type\":\"hangup\",\"call\":\"x\"}",
+         "a message is a JSON object with a type"}, /* a duplicate key is not one message */
+        {"{\"type\":\"reboot\"}", "unknown message type"},
+        {"{\"type\":\"dial\"}", "dial needs to: a +E.164 number"},
+        {"{\"type\":\"dial\",\"to\":\"15550100001\"}", "dial needs to: a +E.164 number"},
+        {"{\"type\":\"dial\",\"to\":\"+05550100001\"}", "dial needs to: a +E.164 number"},
+        {"{\"type\":\"dial\",\"to\":\"+1555010000123456\"}", "dial needs to: a +E.164 number"},
+        {"{\"type\":\"dial\",\"to\":\"+1555\\u00000100\"}", /* NUL in a string: not parsed */
+         "a message is a JSON object with a type"},
+        {"{\"type\":\"hangup\"}", "hangup needs call: a call id"},
+        {"{\"type\":\"hangup\",\"call\":\"\"}", "hangup needs call: a call id"},
+        {"{\"type\":\"hangup\",\"call\":42}", "hangup needs call: a call id"},
+        {"{\"type\":\"hangup\",\"call\":\"cs_1\",\"leg\":1}",
+         "hangup of a leg needs call and leg (a call_control_id)"},
+        {"{\"type\":\"get\"}", "this message needs call: a call id"},
+        {"{\"type\":\"answer\",\"call\":null}", "this message needs call: a call id"},
+        {"{\"type\":\"decline\",\"call\":[]}", "this message needs call: a call id"},
+        {"{\"type\":\"complete\"}", "this message needs call: a call id"},
+        {"{\"type\":\"calls\"}", "calls needs since: ms since the epoch, within the last 7 days"},
+        {"{\"type\":\"calls\",\"since\":1}",
+         "calls needs since: ms since the epoch, within the last 7 days"},
+        {"{\"type\":\"calls\",\"since\":1764000060000}",
+         "calls needs since: ms since the epoch, within the last 7 days"},
+        {"{\"type\":\"contact\",\"number\":\"alice\"}", "contact needs number: a +E.164 number"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1764000000000}",
+         "sdk needs call, at (ms) and one of state or event"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1764000000000,\"state\":\"active\","
+         "\"event\":\"first_audio\"}",
+         "sdk needs call, at (ms) and one of state or event"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":\"now\",\"state\":\"active\"}",
+         "sdk needs call, at (ms) and one of state or event"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1763000000000,\"state\":\"active\"}",
+         "sdk: at is not a time of this call"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1764000000000,\"state\":\"ringing!\"}",
+         "sdk: not a state of the SDK's calls"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1764000000000,\"event\":\"dtmf\"}",
+         "sdk: event is media_connected or first_audio"},
+        {"{\"type\":\"sdk\",\"call\":\"cs_1\",\"at\":1764000000000,\"state\":\"new\",\"leg\":{}}",
+         "sdk: leg is a call_control_id"},
+        {"{\"type\":\"wrapup\",\"call\":\"cs_1\"}",
+         "wrapup needs call and a disposition of 1 to 63 characters"},
+        {"{\"type\":\"wrapup\",\"call\":\"cs_1\",\"disposition\":\"sale\",\"notes\":5}",
+         "wrapup notes: a string of 500 characters at most"},
+        {"{\"type\":\"transfer\",\"call\":\"cs_1\"}",
+         "a transfer needs to: a +E.164 number or an agent id"},
+        {"{\"type\":\"consult\",\"to\":\"bob\"}", "a transfer needs call: a call id"},
+        {"{\"type\":\"transfer\",\"call\":\"cs_1\",\"to\":\"+1\"}",
+         "to: a +E.164 number like +15550100001, or an agent id"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        cs_wsmsg_t m;
+        const char *why = cs_wsmsg_decode(rows[i].text, strlen(rows[i].text), NOW, &m);
+        if (!why || strcmp(why, rows[i].why) != 0)
+            fail_msg("%s: got \"%s\", want \"%s\"", rows[i].text, why ? why : "(accepted)",
+                     rows[i].why);
+    }
+}
+
+/* Strings longer than their fields are refused, not cut: a cut control id
+ * could name another leg. */
+static void test_overlong_fields(void **state)
+{
+    (void)state;
+    char text[8192], big[CS_CCID_LEN + 2], notes[CS_WSMSG_NOTES_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    memset(notes, 'n', sizeof notes - 1);
+    notes[sizeof notes - 1] = '\0';
+    cs_wsmsg_t m;
+    snprintf(text, sizeof text, "{\"type\":\"hangup\",\"call\":\"%s\"}", big);
+    assert_string_equal(cs_wsmsg_decode(text, strlen(text), NOW, &m),
+                        "hangup needs call: a call id");
+    snprintf(text, sizeof text, "{\"type\":\"hangup\",\"call\":\"cs_1\",\"leg\":\"%s\"}", big);
+    assert_non_null(cs_wsmsg_decode(text, strlen(text), NOW, &m));
+    snprintf(text, sizeof text,
+             "{\"type\":\"wrapup\",\"call\":\"cs_1\",\"disposition\":\"sale\",\"notes\":\"%s\"}",
+             notes);
+    assert_string_equal(cs_wsmsg_decode(text, strlen(text), NOW, &m),
+                        "wrapup notes: a string of 500 characters at most");
+    notes[CS_WSMSG_NOTES_MAX] = '\0'; /* exactly 500 fit */
+    snprintf(text, sizeof text,
+             "{\"type\":\"wrapup\",\"call\":\"cs_1\",\"disposition\":\"sale\",\"notes\":\"%s\"}",
+             notes);
+    assert_null(cs_wsmsg_decode(text, strlen(text), NOW, &m));
+    assert_int_equal(strlen(m.notes), CS_WSMSG_NOTES_MAX);
+    snprintf(text, sizeof text, "{\"type\":\"transfer\",\"call\":\"cs_1\",\"to\":\"%.70s\"}", big);
+    assert_string_equal(cs_wsmsg_decode(text, strlen(text), NOW, &m),
+                        "a transfer needs to: a +E.164 number or an agent id");
+}
+
+static void test_accepted(void **state)
+{
+    (void)state;
+    cs_wsmsg_t m;
+    const char *t = "{\"type\":\"sdk\",\"call\":\"cs_01J\",\"at\":1764000000123.7,"
+                    "\"event\":\"first_audio\",\"leg\":\"v3:abc\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.type, CS_WS_SDK);
+    assert_int_equal(m.sdk_kind, CS_EV_FIRST_AUDIO);
+    assert_int_equal(m.at, 1764000000123LL);
+    assert_string_equal(m.call, "cs_01J");
+    assert_string_equal(m.leg, "v3:abc");
+    assert_string_equal(m.state, "");
+
+    t = "{\"type\":\"sdk\",\"call\":\"cs_01J\",\"at\":1764000000000,\"state\":\"early\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.sdk_kind, CS_EV_SDK_STATE);
+    assert_string_equal(m.state, "early");
+
+    t = "{\"type\":\"dial\",\"to\":\"+15550100001\",\"extra\":true}"; /* unknown keys: ignored */
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.type, CS_WS_DIAL);
+    assert_string_equal(m.to, "+15550100001");
+
+    t = "{\"type\":\"answer\",\"call\":\"v3:leg\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.type, CS_WS_ANSWER);
+    assert_string_equal(m.call, "v3:leg");
+
+    t = "{\"type\":\"hangup\",\"call\":\"cs_1\",\"leg\":\"v3:consult\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_string_equal(m.leg, "v3:consult");
+
+    t = "{\"type\":\"wrapup\",\"call\":\"cs_1\",\"disposition\":\"callback\",\"notes\":\"\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_string_equal(m.disposition, "callback");
+    assert_string_equal(m.notes, "");
+
+    t = "{\"type\":\"calls\",\"since\":1763990000000}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.since, 1763990000000LL);
+
+    t = "{\"type\":\"consult\",\"call\":\"cs_1\",\"to\":\"bob\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.type, CS_WS_CONSULT);
+    assert_string_equal(m.to, "bob");
+
+    t = "{\"type\":\"contact\",\"number\":\"+15550009999\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_string_equal(m.to, "+15550009999");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_overlong_fields),
+        cmocka_unit_test(test_accepted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
