@@ -5,6 +5,7 @@
  *
  *   loadgen --ports 8081[,8082] --calls N --connections C --seed-file F
  *           [--first-call K] [--rate R] [--redis-port P] [--verify-only] [--public-key]
+ *   loadgen --ports P --bodies FILE [--rate R] [--connections C] [--sent-log FILE]
  *
  * Without --rate it is a closed loop (each connection sends as soon as its
  * last answer came: the saturation throughput). With --rate R requests
@@ -15,7 +16,14 @@
  * Each call is six events (two legs: initiated x2, answered, bridged,
  * hangup x2) with ids as long as Telnyx's; events are sent round-robin
  * over calls so one call's events are spread in time, as in production.
- * All bodies are signed before the clock starts. */
+ * All bodies are signed before the clock starts.
+ *
+ * With --bodies, the webhooks are another tool's, signed ahead of time
+ * (bench/relayload.mjs): one per line, "<timestamp>\t<base64 signature>\t
+ * <body>". --sent-log writes one line per webhook, in file order: "<sent>
+ * <acked> <status>", CLOCK_MONOTONIC ns (the scheduled start when paced),
+ * so the tool that reads the far end of the path (a WS frame) can time it
+ * on the same clock (node's process.hrtime is CLOCK_MONOTONIC too). */
 #include <curl/curl.h>
 #include <hiredis.h>
 #include <sodium.h>
@@ -78,6 +86,79 @@ static size_t s_discard(void *data, size_t size, size_t n, void *user)
     return size * n;
 }
 
+static struct curl_slist *s_headers(const char *ts, const char *sig_b64)
+{
+    char h[200];
+    snprintf(h, sizeof h, "telnyx-signature-ed25519: %s", sig_b64);
+    struct curl_slist *l = curl_slist_append(NULL, h);
+    snprintf(h, sizeof h, "telnyx-timestamp: %s", ts);
+    curl_slist_append(l, h);
+    curl_slist_append(l, "Content-Type: application/json");
+    curl_slist_append(l, "Expect:");
+    return l;
+}
+
+/* Reads --bodies: "<ts>\t<sig>\t<body>" lines. The count, or 0. */
+static size_t s_read_bodies(const char *path, s_hook_t **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0, cap = 0;
+    s_hook_t *hooks = NULL;
+    char *line = NULL;
+    size_t linecap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &linecap, f)) > 0) {
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        char *sig = strchr(line, '\t'), *body = sig ? strchr(sig + 1, '\t') : NULL;
+        if (!body)
+            continue;
+        *sig++ = '\0';
+        *body++ = '\0';
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            hooks = realloc(hooks, cap * sizeof *hooks);
+        }
+        hooks[n].body = strdup(body);
+        hooks[n].headers = s_headers(line, sig);
+        n++;
+    }
+    free(line);
+    fclose(f);
+    *out = hooks;
+    return n;
+}
+
+/* Signs calls x 6 webhooks (see the top), round-robin over calls. */
+static size_t s_sign_calls(int calls, int first, const unsigned char *sk, s_hook_t **out)
+{
+    size_t total = (size_t)calls * 6;
+    s_hook_t *hooks = calloc(total, sizeof *hooks);
+    int64_t t0 = cs_ts_now_ms() - 120000;
+    char ts[32];
+    snprintf(ts, sizeof ts, "%lld", (long long)(cs_ts_now_ms() / 1000));
+    size_t k = 0;
+    for (int ev = 0; ev < 6; ev++)
+        for (int c = 0; c < calls; c++, k++) {
+            hooks[k].body = s_body(first + c, ev, t0 + c);
+            size_t len = strlen(hooks[k].body), tslen = strlen(ts);
+            unsigned char *msg = malloc(tslen + 1 + len), sig[64];
+            memcpy(msg, ts, tslen);
+            msg[tslen] = '|';
+            memcpy(msg + tslen + 1, hooks[k].body, len);
+            crypto_sign_detached(sig, NULL, msg, tslen + 1 + len, sk);
+            free(msg);
+            char b64[128];
+            sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+            hooks[k].headers = s_headers(ts, b64);
+        }
+
+    *out = hooks;
+    return total;
+}
+
 static int s_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -134,7 +215,7 @@ static void s_memory(int redis_port)
 
 int main(int argc, char **argv)
 {
-    const char *ports = "8081", *seed_file = NULL;
+    const char *ports = "8081", *seed_file = NULL, *bodies = NULL, *sent_log = NULL;
     int calls = 10000, conns = 16, redis_port = 0, verify_only = 0, first = 0;
     double rate = 0;
     for (int i = 1; i < argc; i++) {
@@ -152,6 +233,10 @@ int main(int argc, char **argv)
             rate = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--redis-port") && i + 1 < argc)
             redis_port = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--bodies") && i + 1 < argc)
+            bodies = argv[++i];
+        else if (!strcmp(argv[i], "--sent-log") && i + 1 < argc)
+            sent_log = argv[++i];
         else if (!strcmp(argv[i], "--verify-only"))
             verify_only = 1;
         else if (!strcmp(argv[i], "--public-key"))
@@ -161,63 +246,49 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (sodium_init() < 0 || !seed_file || calls == 0 || calls < -1 || conns < 1 || conns > 512)
+    if (sodium_init() < 0 || (!seed_file && !bodies) || calls == 0 || calls < -1 || conns < 1 ||
+        conns > 512)
         return 2;
-    unsigned char seed[32], pk[32], sk[64];
-    FILE *f = fopen(seed_file, "rb");
-    if (!f || fread(seed, 1, 32, f) != 32)
-        return 2;
-    fclose(f);
-    crypto_sign_seed_keypair(pk, sk, seed);
-    if (verify_only) {
-        s_verify_only(pk, sk);
-        return 0;
-    }
-    if (calls == -1) {
-        char b64[64];
-        sodium_bin2base64(b64, sizeof b64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
-        puts(b64);
-        return 0;
-    }
     int port_list[8], nports = 0;
     for (char *p = (char *)ports; *p && nports < 8;) {
         port_list[nports++] = (int)strtol(p, &p, 10);
         if (*p == ',')
             p++;
     }
-
-    /* sign everything first */
-    size_t total = (size_t)calls * 6;
-    s_hook_t *hooks = calloc(total, sizeof *hooks);
-    int64_t t0 = cs_ts_now_ms() - 120000;
-    char ts[32];
-    snprintf(ts, sizeof ts, "%lld", (long long)(cs_ts_now_ms() / 1000));
-    size_t k = 0;
-    for (int ev = 0; ev < 6; ev++)
-        for (int c = 0; c < calls; c++, k++) {
-            hooks[k].body = s_body(first + c, ev, t0 + c);
-            size_t len = strlen(hooks[k].body), tslen = strlen(ts);
-            unsigned char *msg = malloc(tslen + 1 + len), sig[64];
-            memcpy(msg, ts, tslen);
-            msg[tslen] = '|';
-            memcpy(msg + tslen + 1, hooks[k].body, len);
-            crypto_sign_detached(sig, NULL, msg, tslen + 1 + len, sk);
-            free(msg);
-            char b64[128], h[200];
-            sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
-            snprintf(h, sizeof h, "telnyx-signature-ed25519: %s", b64);
-            hooks[k].headers = curl_slist_append(NULL, h);
-            snprintf(h, sizeof h, "telnyx-timestamp: %s", ts);
-            curl_slist_append(hooks[k].headers, h);
-            curl_slist_append(hooks[k].headers, "Content-Type: application/json");
-            curl_slist_append(hooks[k].headers, "Expect:");
+    size_t total;
+    s_hook_t *hooks;
+    if (bodies) {
+        total = s_read_bodies(bodies, &hooks);
+        if (!total) {
+            fprintf(stderr, "loadgen: no webhooks in %s\n", bodies);
+            return 2;
         }
-
+    } else {
+        unsigned char seed[32], pk[32], sk[64];
+        FILE *f = fopen(seed_file, "rb");
+        if (!f || fread(seed, 1, 32, f) != 32)
+            return 2;
+        fclose(f);
+        crypto_sign_seed_keypair(pk, sk, seed);
+        if (verify_only) {
+            s_verify_only(pk, sk);
+            return 0;
+        }
+        if (calls == -1) {
+            char b64[64];
+            sodium_bin2base64(b64, sizeof b64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
+            puts(b64);
+            return 0;
+        }
+        total = s_sign_calls(calls, first, sk, &hooks);
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();
     CURL **easy = calloc((size_t)conns, sizeof *easy);
     double *started = calloc((size_t)conns, sizeof *started);
     double *lat = calloc(total, sizeof *lat);
+    double *sent_at = calloc(total, sizeof *sent_at), *acked_at = calloc(total, sizeof *acked_at);
+    int *codes = calloc(total, sizeof *codes);
     size_t *which = calloc((size_t)conns, sizeof *which);
     size_t next = 0, done = 0, failed = 0;
     char url[8][96];
@@ -258,7 +329,11 @@ int main(int argc, char **argv)
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
             if (m->data.result != CURLE_OK || status != 200)
                 failed++;
-            lat[done++] = s_now() - started[i];
+            double now_done = s_now();
+            lat[done++] = now_done - started[i];
+            sent_at[which[i]] = started[i];
+            acked_at[which[i]] = now_done;
+            codes[which[i]] = m->data.result == CURLE_OK ? (int)status : 0;
             curl_multi_remove_handle(multi, e);
             idle[nidle++] = (int)i;
         }
@@ -281,6 +356,14 @@ int main(int argc, char **argv)
            failed);
     if (redis_port)
         s_memory(redis_port);
+    FILE *log = sent_log ? fopen(sent_log, "w") : NULL;
+    for (size_t e = 0; log && e < total; e++)
+        fprintf(log, "%.0f %.0f %d\n", sent_at[e] * 1e9, acked_at[e] * 1e9, codes[e]);
+    if (log)
+        fclose(log);
+    free(sent_at);
+    free(acked_at);
+    free(codes);
     for (int i = 0; i < conns; i++)
         if (easy[i])
             curl_easy_cleanup(easy[i]);

@@ -7,13 +7,21 @@
 //
 // Each webhook changes its call's record (answered, then hold/unhold
 // toggles), so each one is exactly one push to one socket; the latency is
-// from the moment the signed webhook is handed to the HTTP client to the
-// moment its record arrives on the socket (the ingestor's HTTP, its Redis
-// write, the bus, the relay's fan-out and the socket, all included).
+// from the moment the signed webhook is due to be sent to the moment its
+// record arrives on the socket (the ingestor's HTTP, its Redis write, the
+// bus, the relay's fan-out and the socket, all included).
+//
+// The webhooks are sent by bench/loadgen (C, libcurl, paced, 32 keep-alive
+// connections; LOADGEN names the binary), not by this process: a node
+// client sending 1 000 requests/s beside 1 000 sockets measured its own
+// event loop. loadgen logs when each one was due and acknowledged on
+// CLOCK_MONOTONIC, the clock of process.hrtime here, so the two ends of the
+// path are timed on one clock. The n-th record pushed to socket i after the
+// start is the answer to webhook n * AGENTS + i.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createPrivateKey, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +32,7 @@ const AGENTS = Number(process.env.AGENTS || 1000);
 const RATE = Number(process.env.RATE || 1000);
 const SECONDS = Number(process.env.SECONDS || 10);
 const API_KEY = 'bench-api-key';
+const LOADGEN = process.env.LOADGEN || join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'rel', 'bench', 'loadgen');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -91,11 +100,9 @@ async function main() {
 
   // one socket per agent; each dials (the relay makes the record)
   const calls = new Array(AGENTS);
-  const pending = new Array(AGENTS).fill(-1); // per socket: the event whose push is awaited
-  const sentAt = [];
-  const ackAt = [];
-  const frameAt = [];
-  const lat = [];
+  const frames = new Array(AGENTS).fill(0); // per socket: records pushed since the start
+  const frameAt = []; // per webhook: its push's arrival, ns (CLOCK_MONOTONIC)
+  let measuring = false;
   let pushes = 0;
   const sockets = await Promise.all(tokens.map((t, i) => new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${relay}/ws?token=${encodeURIComponent(t)}`);
@@ -103,11 +110,8 @@ async function main() {
       const m = JSON.parse(e.data);
       if (m.type === 'hello') resolve(ws);
       else if (m.type === 'dial') calls[i] = m.call.id;
-      else if (m.type === 'call' && pending[i] >= 0) {
-        const k = pending[i];
-        frameAt[k] = performance.now();
-        lat.push(frameAt[k] - sentAt[k]);
-        pending[i] = -1;
+      else if (m.type === 'call' && measuring) {
+        frameAt[frames[i]++ * AGENTS + i] = process.hrtime.bigint();
         pushes++;
       }
     };
@@ -145,46 +149,39 @@ async function main() {
     hooks.push({ i, body, headers: { 'content-type': 'application/json', 'telnyx-signature-ed25519': sig, 'telnyx-timestamp': ts } });
   }
 
-  // paced sending
-  const url = `http://127.0.0.1:${ingest}/webhooks/telnyx`;
-  const acks = [];
-  let sent = 0;
-  let failed = 0;
+  // paced sending, by loadgen
+  const bodies = join(dir, 'webhooks.tsv');
+  const sentLog = join(dir, 'sent.log');
+  writeFileSync(bodies, hooks.map((h) => `${h.headers['telnyx-timestamp']}\t${h.headers['telnyx-signature-ed25519']}\t${h.body}\n`).join(''));
   const cpu0 = cpuOf(relayProc.pid);
   const start = performance.now();
-  await new Promise((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * RATE));
-      while (sent < due) {
-        const k = sent++;
-        const h = hooks[k];
-        const at = performance.now();
-        sentAt[k] = at;
-        pending[h.i] = k;
-        fetch(url, { method: 'POST', headers: h.headers, body: h.body })
-          .then((r) => {
-            if (r.status !== 200) failed++;
-            ackAt[k] = performance.now();
-            acks.push(ackAt[k] - at);
-            return r.arrayBuffer();
-          })
-          .catch(() => { failed++; });
-      }
-      if (sent === total) { clearInterval(tick); resolve(); }
-    }, 1);
+  measuring = true;
+  const out = await new Promise((resolve, reject) => {
+    let text = '';
+    const p = spawn(LOADGEN, ['--ports', String(ingest), '--bodies', bodies, '--rate', String(RATE),
+      '--connections', '32', '--sent-log', sentLog], { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.stdout.on('data', (d) => { text += d; });
+    p.on('exit', (c) => (c === 0 || c === 1 ? resolve(text) : reject(new Error(`loadgen exit ${c}`))));
   });
   const elapsed = (performance.now() - start) / 1000;
+  const log = readFileSync(sentLog, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  const failed = log.filter((l) => l[2] !== '200').length;
   await until('the last pushes', () => pushes >= total - failed, 10000).catch(() => {});
   const cpu = cpuOf(relayProc.pid) - cpu0;
-  lat.sort((a, b) => a - b);
-  // after the ingestor's 2xx: the bus, the relay and the socket (a push may
-  // even beat the HTTP response to this client: those count as 0)
-  const after = [];
-  for (let k = 0; k < total; k++) if (ackAt[k] && frameAt[k]) after.push(Math.max(0, frameAt[k] - ackAt[k]));
-  after.sort((a, b) => a - b);
-  acks.sort((a, b) => a - b);
+  const ms = (ns) => Number(ns) / 1e6;
+  const lat = [];
+  const acks = [];
+  const after = []; // the part after the ingestor's 2xx: bus, relay, socket (a push may beat the 2xx: 0)
+  log.forEach(([sent, acked], k) => {
+    acks.push(ms(BigInt(acked) - BigInt(sent)));
+    if (frameAt[k] === undefined) return;
+    lat.push(ms(frameAt[k] - BigInt(sent)));
+    after.push(Math.max(0, ms(frameAt[k] - BigInt(acked))));
+  });
+  for (const x of [lat, acks, after]) x.sort((a, b) => a - b);
   const f = (x) => x.toFixed(2);
   console.log(`relay: ${AGENTS} sockets, ${total} webhooks at ${RATE}/s (${(total / elapsed).toFixed(0)}/s sent), ${pushes} pushes, ${failed} failed`);
+  console.log(`  loadgen: ${out.trim()}`);
   console.log(`  webhook -> 2xx            p50 ${f(pct(acks, 50))} ms  p99 ${f(pct(acks, 99))} ms`);
   console.log(`  webhook -> WS frame       p50 ${f(pct(lat, 50))} ms  p90 ${f(pct(lat, 90))} ms  p99 ${f(pct(lat, 99))} ms  max ${f(lat[lat.length - 1])} ms`);
   console.log(`  2xx -> WS frame           p50 ${f(pct(after, 50))} ms  p90 ${f(pct(after, 90))} ms  p99 ${f(pct(after, 99))} ms`);

@@ -168,5 +168,5 @@ fi
 # RATE webhooks/s (a WS load client, not browsers).
 if [ "${RELAY:-1}" = 1 ]; then
   echo "-- callsync-relay (webhook -> WS frame)"
-  node --experimental-websocket --no-warnings bench/relayload.mjs
+  LOADGEN=$loadgen node --experimental-websocket --no-warnings bench/relayload.mjs
 fi
