@@ -377,6 +377,7 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         break;
     case CS_EV_HANGUP_REQUESTED:
         ch |= s_tfact_merge(&call->hangup_requested, at, ev->clock);
+        ch |= s_sfact_merge(&call->hangup_by, ev->value, at, (int)ev->clock);
         break;
     case CS_EV_FIRST_AUDIO:
         ch |= s_tfact_merge(&call->first_audio, at, ev->clock);
@@ -765,8 +766,20 @@ json_t *cs_call_to_json(const cs_call_t *call)
     json_object_set_new(o, "ended_at", s_time_or_null(ended.at));
     json_object_set_new(o, "hangup_cause",
                         s_str_or_null(ended_by ? ended_by->hangup_cause.v : NULL));
-    json_object_set_new(o, "hangup_source",
-                        s_str_or_null(ended_by ? ended_by->hangup_source.v : NULL));
+    /* A call we ended (Hang up, the CRM, callsync-ctl, a guard) was ended
+     * by our side, the company's: the caller of an outbound call, the
+     * callee of an inbound one. Not the source on whichever leg the
+     * platform happened to close first, which differs from call to call
+     * when we hang up both. A far end that hung up before we asked keeps
+     * its own. */
+    const char *source = ended_by ? ended_by->hangup_source.v : NULL;
+    if (call->hangup_requested.at &&
+        (!ended_by || s_leg_end(ended_by).at >= call->hangup_requested.at)) {
+        const char *dir = s_direction(call);
+        source = dir && strcmp(dir, "inbound") == 0 ? "callee" : "caller";
+    }
+    json_object_set_new(o, "hangup_source", s_str_or_null(source));
+    json_object_set_new(o, "hangup_requested_by", s_str_or_null(call->hangup_by.v));
     json_object_set_new(o, "sip_code", s_str_or_null(ended_by ? ended_by->sip_code.v : NULL));
     json_object_set_new(o, "talk_seconds", s_seconds(answered.at, ended.at));
     json_object_set_new(o, "ring_seconds", s_seconds(initiated.at, answered.at));
@@ -802,8 +815,8 @@ static void s_min(int64_t *t0, int64_t at)
 static int64_t s_earliest(const cs_call_t *call)
 {
     int64_t t0 = 0;
-    const cs_sfact_t *sf[] = {&call->direction, &call->agent_id, &call->from,
-                              &call->to,        &call->machine,  &call->flow};
+    const cs_sfact_t *sf[] = {&call->direction, &call->agent_id, &call->from,     &call->to,
+                              &call->machine,   &call->flow,     &call->hangup_by};
     for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++)
         s_min(&t0, sf[i]->at);
     const cs_tfact_t *tf[] = {&call->created,         &call->sdk_answered, &call->sdk_ended,
@@ -984,6 +997,7 @@ json_t *cs_call_to_store(const cs_call_t *call)
     s_put_tfact(o, "media", &call->media_connected, t0);
     s_put_tfact(o, "audio", &call->first_audio, t0);
     s_put_tfact(o, "hup_req", &call->hangup_requested, t0);
+    s_put_sfact(o, "hup_by", &call->hangup_by, t0);
     if (call->hold_at)
         json_object_set_new(
             o, "hold",
@@ -1074,6 +1088,7 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
     rc |= s_get_tfact(o, "media", &call->media_connected, t0);
     rc |= s_get_tfact(o, "audio", &call->first_audio, t0);
     rc |= s_get_tfact(o, "hup_req", &call->hangup_requested, t0);
+    rc |= s_get_sfact(o, "hup_by", &call->hangup_by, t0);
     const json_t *hold = json_object_get(o, "hold");
     if (hold) {
         int on;

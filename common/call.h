@@ -142,7 +142,8 @@ typedef struct {
      * so the call is ended at once and the rules hang up every live leg
      * until none is left; a lost bus message cannot undo it. */
     cs_tfact_t hangup_requested;
-    bool hold; /* last writer wins by event time */
+    cs_sfact_t hangup_by; /* who asked first: an agent id, "callsync-ctl", "max duration"... */
+    bool hold;            /* last writer wins by event time */
     int64_t hold_at;
     char hold_leg[CS_CCID_LEN]; /* the leg that put it on hold: held only while it is there */
     char sdk_state[16];         /* last writer wins by event time */

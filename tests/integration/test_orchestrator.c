@@ -252,7 +252,9 @@ static void test_ctl_hangup_ends_every_leg(void **state)
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
     json_t *rec = s_until(id, s_ended_both, 8000);
+    /* our side ended it, whichever leg the platform closed first */
     assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    assert_string_equal(s_str(rec, "hangup_requested_by"), "callsync-ctl");
     json_decref(rec);
 }
 
@@ -714,10 +716,10 @@ static int s_cmp(const void *a, const void *b)
  * parties, ending, each leg's role and ending (in role order), and the
  * commands its history holds by type. Not a leg's hangup_source: when we
  * hang up both legs, the one hung up first (in control id order, random
- * from call to call) is the "caller" and the other the "callee"; and the
- * call's own source, which is its ending leg's, only when the far end
- * ended it (ours: ours_hung_up = 0). Caller frees. */
-static char *s_outcome(const char *id, int ours_hung_up)
+ * from call to call) is the "caller" and the other the "callee". The
+ * call's own source is compared: for a call we ended it is our side's
+ * (the model's rule), whichever leg closed first. Caller frees. */
+static char *s_outcome(const char *id)
 {
     const char *args[] = {"call", id, NULL};
     json_t *rec = NULL;
@@ -737,7 +739,7 @@ static char *s_outcome(const char *id, int ours_hung_up)
     FILE *f = open_memstream(&out, &size);
     fprintf(f, "%s %s agent=%s from=%s to=%s end=%s/%s", s_str(rec, "state"),
             s_str(rec, "direction"), s_str(rec, "agent_id"), s_str(rec, "from"), s_str(rec, "to"),
-            s_str(rec, "hangup_cause"), ours_hung_up ? "-" : s_str(rec, "hangup_source"));
+            s_str(rec, "hangup_cause"), s_str(rec, "hangup_source"));
     for (size_t i = 0; i < n; i++)
         fprintf(f, " leg=%s", legs[i]);
     static const char *const commands[] = {"command.dial_agent", "command.dial_customer",
@@ -780,10 +782,10 @@ static void s_three_flows(char *out[3], double *talk)
     json_t *rec = s_until(id, s_ended_both, 20000);
     *talk = s_num(rec, "talk_seconds");
     json_decref(rec);
-    out[0] = s_outcome(id, 0);
+    out[0] = s_outcome(id);
     snprintf(id, sizeof id, "%s", s_dial("+15550100002"));
     json_decref(s_until(id, s_ended_both, 20000));
-    out[1] = s_outcome(id, 0);
+    out[1] = s_outcome(id);
     char cc[128];
     snprintf(cc, sizeof cc, "%s", s_inbound("+15557770103"));
     rec = s_until(cc, s_active_both, 20000);
@@ -792,7 +794,7 @@ static void s_three_flows(char *out[3], double *talk)
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
     json_decref(s_until(id, s_ended_both, 20000));
-    out[2] = s_outcome(id, 1); /* the operator hung up */
+    out[2] = s_outcome(id); /* the operator hung up */
 }
 
 /* Webhooks duplicated (half of them) and reordered (held up to 300 ms):

@@ -225,6 +225,7 @@ static void test_hangup_requested(void **state)
     req.clock = CS_CLOCK_LOCAL;
     req.at = T0 + 900;
     snprintf(req.id, sizeof req.id, "req");
+    snprintf(req.value, sizeof req.value, "alice");
     cs_event_t evs[] = {
         s_created(-30),
         s_numbers(s_wh(CS_EV_INITIATED, "e1", 0, AG, "agent"), "incoming", CO, CX),
@@ -239,7 +240,23 @@ static void test_hangup_requested(void **state)
     assert_string_equal(s_str(rec, "state"), "ended");
     assert_string_equal(s_str(rec, "ended_at"), "2025-11-24T16:00:01.000Z");
     assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    assert_string_equal(s_str(rec, "hangup_requested_by"), "alice");
     json_decref(rec);
+    /* Which leg the platform closes first, and so which one says "caller",
+     * is a race when we hang up both: our side ended this outbound call
+     * either way. */
+    evs[5] = s_hangup("e4", 1000, AG, "agent", "normal_clearing", "callee", "200");
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "hangup_source"), "caller");
+    json_decref(rec);
+    /* the customer hung up before anyone asked: the far end's word stands */
+    evs[6] = s_hangup("e5", 850, CU, "customer", "normal_clearing", "callee", "200");
+    assert_int_equal(s_all_orders(evs, 7, &rec), 5040);
+    assert_string_equal(s_str(rec, "hangup_source"), "callee");
+    assert_string_equal(s_str(rec, "hangup_requested_by"), "alice");
+    json_decref(rec);
+    evs[5] = s_hangup("e4", 1000, AG, "agent", "normal_clearing", "caller", "200");
+    evs[6] = s_hangup("e5", 1010, CU, "customer", "normal_clearing", "caller", "200");
     /* before Telnyx says anything: ended, by the request's own clock */
     static cs_call_t call;
     cs_call_init(&call, "cs_REQ");
