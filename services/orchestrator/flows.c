@@ -79,7 +79,8 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
             snprintf(out[n].key, sizeof out[n].key, "%s:complete:%s:%lld", call->id, leg->ccid,
                      (long long)leg->xfer.at);
             CS_COPY(out[n].ccid, customer->ccid);
-            CS_COPY(out[n].other, to->ccid);
+            CS_COPY(out[n].other, leg->ccid);
+            out[n].at = leg->xfer.at;
             n++;
         }
     }

@@ -60,8 +60,10 @@ typedef struct {
     char ccid[CS_CCID_LEN];     /* the leg it acts on: the agent's for a dial, the
                                    customer's for a route, a transfer and a completion */
     char target[CS_STR_LEN];    /* TRANSFER, CONSULT: "+E.164" or an agent id */
-    char other[CS_CCID_LEN];    /* COMPLETE: the consulted leg; TRANSFER: the leaving leg */
-    int64_t at;                 /* TRANSFER: the time of the request it carries out */
+    char other[CS_CCID_LEN];    /* TRANSFER, COMPLETE: the leaving leg (the agent's, whose
+                                   request it carries out; a warm one names the consulted
+                                   leg in its xfer_to) */
+    int64_t at;                 /* TRANSFER, COMPLETE: the time of the request */
 } cs_intent_t;
 
 /* Fills out[] with up to max intents; returns how many. */

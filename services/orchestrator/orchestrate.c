@@ -145,8 +145,9 @@ static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, con
     s_record(self, &ev);
 }
 
-/* A blind transfer Telnyx refused (or that has no target to dial): a
- * fact on the leaving leg, answering its request. If that leg is still in
+/* A transfer Telnyx refused (a blind one's transfer, a warm one's bridge)
+ * or that has no target to dial: a fact on the leaving leg, answering its
+ * request. If that leg is still in
  * the call, its agent keeps the call; if it has gone, the customer goes
  * back to routing (flows.h). A hangup of the leg racing this check is read
  * as "kept", and then ends the call, as a hangup without a transfer does. */
@@ -163,7 +164,8 @@ static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_i
     ev.at = in->at; /* the request it answers */
     CS_COPY(ev.value, why);
     CS_COPY(ev.disposition, live ? "kept" : "left");
-    cs_info("call %s: transfer to %s failed (%s): %s", call->id, in->target, why,
+    cs_info("call %s: transfer to %s failed (%s): %s", call->id,
+            in->target[0] ? in->target : "the consulted leg", why,
             live ? "the agent keeps the call" : "the customer goes back to routing");
     s_record(self, &ev);
 }
@@ -230,7 +232,8 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
                       cs_ts_now_ms() + 2000))
         cs_warn("call %s: hangup check for %s not scheduled (Redis)", call->id, in->ccid);
     s_fact(self, call, type, new_leg ? new_leg : in->ccid, outcome);
-    if (rc != 0 && settle && in->kind == CS_INTENT_TRANSFER && strcmp(res.code, "90018") != 0)
+    if (rc != 0 && settle && strcmp(res.code, "90018") != 0 &&
+        (in->kind == CS_INTENT_TRANSFER || in->kind == CS_INTENT_COMPLETE))
         s_transfer_failed(self, call, in, outcome);
     json_decref(data);
 }
@@ -409,11 +412,17 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
     case CS_INTENT_CONSULT:
         s_transfer_to_target(self, call, in);
         break;
-    case CS_INTENT_COMPLETE: {
+    case CS_INTENT_COMPLETE: { /* the customer to the leg the warm request names */
+        const cs_leg_t *leaving = NULL;
+        for (int i = 0; i < call->nlegs && !leaving; i++)
+            if (strcmp(call->legs[i].ccid, in->other) == 0)
+                leaving = &call->legs[i];
+        if (!leaving)
+            break;
         char esc[CS_CCID_LEN * 3 + 1];
         cs_telnyx_escape(in->ccid, esc, sizeof esc);
         snprintf(path, sizeof path, "/calls/%s/actions/bridge", esc);
-        s_send(self, call, in, path, json_pack("{s:s}", "call_control_id", in->other),
+        s_send(self, call, in, path, json_pack("{s:s}", "call_control_id", leaving->xfer_to.v),
                "command.bridge");
         break;
     }

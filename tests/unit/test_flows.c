@@ -285,7 +285,16 @@ static void test_warm_transfer(void **state)
     assert_int_equal(in[0].kind, CS_INTENT_COMPLETE);
     assert_string_equal(in[0].key, "cs_W:complete:v3:agent:6000");
     assert_string_equal(in[0].ccid, "v3:cust");
-    assert_string_equal(in[0].other, "v3:colleague");
+    assert_string_equal(in[0].other, "v3:agent");
+    assert_int_equal(in[0].at, 6000);
+    /* the bridge refused: the agent keeps the customer (on hold) and the
+     * colleague; "Complete transfer" again is a new request, a new command */
+    s_failed(&call, "v3:agent", 6000, "kept");
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "warm", "v3:colleague", 7000);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_string_equal(in[0].key, "cs_W:complete:v3:agent:7000");
 
     /* a consult the colleague hangs up: its leg is hung up, the call goes on */
     s_talking(&call, "cs_C");

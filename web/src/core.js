@@ -91,9 +91,13 @@ const handedOn = (l) => !!l.transferred_at && !l.transfer_failed;
 
 /** My latest transfer, refused: the call stayed mine; say so, and why. */
 export function transferFailed(record, me) {
-  const l = (record.legs || []).find((x) => x.transferred_at && x.transfer_failed &&
-    (!me || x.agent_id === me));
-  return l ? `Transfer to ${l.transfer_to} failed (${l.transfer_failed}): the call is still yours` : '';
+  const legs = record.legs || [];
+  const l = legs.find((x) => x.transferred_at && x.transfer_failed && (!me || x.agent_id === me));
+  if (!l) return '';
+  // a warm transfer names the consulted leg: say whose it is
+  const consulted = l.transfer === 'warm' ? legs.find((x) => x.call_control_id === l.transfer_to) : null;
+  const to = l.transfer === 'warm' ? (consulted && consulted.agent_id) || 'your colleague' : l.transfer_to;
+  return `Transfer to ${to} failed (${l.transfer_failed}): the call is still yours`;
 }
 
 /** Who hands a call ringing in to me: a transfer, or a consult. */

@@ -3,7 +3,7 @@
 // rendered from core.view() on every change and every second. The page
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
-import { view, clientState, e164, transferTarget, recentRows, mos } from './core.js';
+import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -26,6 +26,7 @@ let me = ''; // this softphone's agent id, from hello
 let consultCall = null;
 let consultTo = '';
 let completing = false;
+let completeVersion = 0; // the record's version when Complete transfer was asked
 let panel = ''; // '' | 'pad' | 'xfer'
 // One live softphone per agent across tabs: the tab holding the Web Lock
 // "callsync-live-<agent>" runs the SDK; the others mirror the agent's calls
@@ -247,6 +248,11 @@ function onRelay(msg) {
     // a mirror shows the agent's call in progress
     else if (!live && msg.call.state !== 'ended' && msg.call.agent_id === me &&
       (!record || record.state === 'ended')) record = msg.call;
+    // a completion that failed (the bridge refused) can be asked again:
+    // the request is one version, its failure a later one
+    if (completing && record && record.version > completeVersion + 1 && transferFailed(record, me)) {
+      completing = false;
+    }
   } else if (msg.type === 'contact') {
     contacts.set(msg.number, msg.contact || null);
   } else if (msg.type === 'recent') {
@@ -652,6 +658,7 @@ function start() {
   $('xfer-complete').onclick = () => {
     if (!record) return;
     completing = true;
+    completeVersion = record.version;
     send({ type: 'complete', call: record.id });
     render();
   };

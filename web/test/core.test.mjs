@@ -140,6 +140,12 @@ test('transfers: the record is my screen only while the call is mine; summaries 
   assert.equal(kept.timer, '0:20');
   assert.equal(kept.canTransfer, true);
   assert.equal(kept.summary, 'Transfer to +15550100009 failed (refused 422 10016): the call is still yours');
+  // a warm completion refused: the failure names the colleague, not the leg
+  const warm = rec('held', { answered_at: new Date(T).toISOString(), agent_id: 'ann', legs: [
+    { ...legs[0], ended_at: null, transfer: 'warm', transfer_to: 'v3:ben-leg', transfer_failed: 'refused 422 90015' },
+    legs[1], { call_control_id: 'v3:ben-leg', role: 'consulted', agent_id: 'ben', answered_at: new Date(T).toISOString(), ended_at: null }] });
+  assert.equal(view(warm, { state: 'held', direction: 'outbound' }, T, 'ann').summary,
+    'Transfer to ben failed (refused 422 90015): the call is still yours');
   assert.equal(summary({ ...refused, state: 'ended', talk_seconds: 30, hangup_cause: 'normal_clearing' }, 'ann'),
     'Talked 0:30 · hung up');
   assert.equal(summary(rec('ended', { talk_seconds: 65.2, hangup_cause: 'normal_clearing' })), 'Talked 1:05 · hung up');
