@@ -196,9 +196,9 @@ static int s_agent_online(cs_relay_t *self, const char *agent)
 
 /* Sends msg (taken) to the softphones of the given agents, and to every
  * dashboard when `dashboards`: the recipients are looked up by agent, and
- * the message is serialized once. */
-static void s_push_msg(cs_relay_t *self, const char *const *agents, int nagents, int dashboards,
-                       json_t *msg)
+ * the message is serialized once. Returns how many sockets it went to. */
+static size_t s_push_msg(cs_relay_t *self, const char *const *agents, int nagents, int dashboards,
+                         json_t *msg)
 {
     s_conns_t to = {0, 0, NULL};
     pthread_mutex_lock(&self->lock);
@@ -212,12 +212,12 @@ static void s_push_msg(cs_relay_t *self, const char *const *agents, int nagents,
     pthread_mutex_unlock(&self->lock);
     char *text = to.n ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
-    for (size_t k = 0; text && self->web && k < to.n; k++) {
+    size_t sent = 0;
+    for (size_t k = 0; text && self->web && k < to.n; k++, sent++)
         cs_web_send(self->web, to.conns[k], text, strlen(text));
-        cs_counter_inc(&self->counters[M_PUSHED]);
-    }
     free(text);
     free(to.conns);
+    return sent;
 }
 
 /* {"type", "call": record} to the agents' softphones; a record change
@@ -225,8 +225,10 @@ static void s_push_msg(cs_relay_t *self, const char *const *agents, int nagents,
 static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
                    const json_t *call)
 {
-    s_push_msg(self, agents, nagents, strcmp(type, "call") == 0,
-               json_pack("{s:s, s:O}", "type", type, "call", call));
+    size_t sent = s_push_msg(self, agents, nagents, strcmp(type, "call") == 0,
+                             json_pack("{s:s, s:O}", "type", type, "call", call));
+    for (size_t k = 0; k < sent; k++) /* records pushed, not other messages */
+        cs_counter_inc(&self->counters[M_PUSHED]);
 }
 
 static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
