@@ -71,6 +71,8 @@ void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     cs_http_body_t *b = *con_cls;
     if (b) {
+        if (b->user && b->user_free)
+            b->user_free(b->user);
         free(b->buf);
         free(b);
         *con_cls = NULL;

@@ -16,7 +16,9 @@ enum MHD_Result cs_http_send(struct MHD_Connection *c, int status, const char *t
 typedef struct {
     char *buf;
     size_t len, cap, max;
-    bool too_large; /* more than max arrived: buf was dropped */
+    bool too_large;                /* more than max arrived: buf was dropped */
+    void *user;                    /* the service's state for this request, freed with */
+    void (*user_free)(void *user); /* the body when the request completes */
 } cs_http_body_t;
 
 /* For an access handler: on the first call makes the body (into *con_cls),
@@ -45,7 +47,8 @@ enum MHD_Result cs_http_ops_handler(void *cls, struct MHD_Connection *c, const c
                                     const char *method, const char *version, const char *upload,
                                     size_t *upload_size, void **con_cls);
 
-/* MHD_OPTION_NOTIFY_COMPLETED callback freeing a collected body. */
+/* MHD_OPTION_NOTIFY_COMPLETED callback freeing a collected body (and its
+ * user state). */
 void cs_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
 

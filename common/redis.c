@@ -220,30 +220,40 @@ static const char *s_sha(cs_redis_t *self, const cs_redis_script_t *script)
     return self->shas[i].sha;
 }
 
+/* The argv of "EVALSHA sha nkeys args..." (at most S_EVAL_MAX entries; av
+ * borrows sha, nk and argv). Returns its length. */
+#define S_EVAL_MAX 64
+static int s_evalsha_argv(const char *sha, const char *nk, int argc, const char **argv,
+                          const size_t *lens, const char **av, size_t *al)
+{
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[i + 3] = argv[i];
+        al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+    }
+    return argc + 3;
+}
+
 redisReply *cs_redis_eval(cs_redis_t *self, const cs_redis_script_t *script, int nkeys, int argc,
                           const char **argv, const size_t *lens)
 {
-    const char *av[64];
-    size_t al[64];
+    const char *av[S_EVAL_MAX];
+    size_t al[S_EVAL_MAX];
     char nk[16];
-    if (argc + 3 > 64)
+    if (argc + 3 > S_EVAL_MAX)
         return NULL;
     snprintf(nk, sizeof nk, "%d", nkeys);
     for (int attempt = 0; attempt < 2; attempt++) {
         const char *sha = s_sha(self, script);
         if (!sha)
             return NULL;
-        av[0] = "EVALSHA";
-        al[0] = 7;
-        av[1] = sha;
-        al[1] = 40;
-        av[2] = nk;
-        al[2] = strlen(nk);
-        for (int i = 0; i < argc; i++) {
-            av[i + 3] = argv[i];
-            al[i + 3] = lens ? lens[i] : strlen(argv[i]);
-        }
-        redisReply *r = cs_redis_argv(self, argc + 3, av, al);
+        int n = s_evalsha_argv(sha, nk, argc, argv, lens, av, al);
+        redisReply *r = cs_redis_argv(self, n, av, al);
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
             self->nshas = 0; /* the server was restarted or flushed its scripts */
@@ -252,6 +262,28 @@ redisReply *cs_redis_eval(cs_redis_t *self, const cs_redis_script_t *script, int
         return r;
     }
     return NULL;
+}
+
+int cs_redis_prepare(cs_redis_t *self, const cs_redis_script_t *script)
+{
+    return s_sha(self, script) ? 0 : -1;
+}
+
+int cs_redis_append_eval(cs_redis_t *self, const cs_redis_script_t *script, int nkeys, int argc,
+                         const char **argv, const size_t *lens)
+{
+    const char *sha = NULL;
+    for (int i = 0; i < self->nshas && !sha; i++)
+        if (self->shas[i].script == script)
+            sha = self->shas[i].sha;
+    if (!sha || !self->ctx || argc + 3 > S_EVAL_MAX)
+        return -1; /* not prepared on this connection (it may be a new one) */
+    const char *av[S_EVAL_MAX];
+    size_t al[S_EVAL_MAX];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    int n = s_evalsha_argv(sha, nk, argc, argv, lens, av, al);
+    return redisAppendCommandArgv(self->ctx, n, av, al) == REDIS_OK ? 0 : -1;
 }
 
 int cs_redis_append(cs_redis_t *self, int argc, const char **argv, const size_t *lens)

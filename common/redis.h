@@ -41,6 +41,16 @@ redisReply *cs_redis_eval(cs_redis_t *self, const cs_redis_script_t *script, int
 int cs_redis_append(cs_redis_t *self, int argc, const char **argv, const size_t *lens);
 redisReply *cs_redis_reply(cs_redis_t *self);
 
+/* Pipelined scripts: cs_redis_prepare() loads the script's SHA when this
+ * connection lacks it (a blocking round trip, so call it before queueing
+ * anything); cs_redis_append_eval() then queues an EVALSHA, -1 when the
+ * script is not prepared or the server cannot be reached. A NOSCRIPT reply
+ * to a queued EVALSHA (the server lost its scripts) is the caller's to
+ * handle: cs_redis_eval() of the same script loads it again. */
+int cs_redis_prepare(cs_redis_t *self, const cs_redis_script_t *script);
+int cs_redis_append_eval(cs_redis_t *self, const cs_redis_script_t *script, int nkeys, int argc,
+                         const char **argv, const size_t *lens);
+
 bool cs_redis_ping(cs_redis_t *self);
 const char *cs_redis_error(const cs_redis_t *self);
 

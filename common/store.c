@@ -169,150 +169,302 @@ static int64_t s_started(const cs_call_t *call)
     return best;
 }
 
+/* One event between its two scripts: the keys it names, the call it
+ * resolved to, and the commit's arguments. Shared by cs_store_apply and
+ * cs_store_apply_batch, so both write exactly the same things. */
+typedef struct {
+    char k_cc[CS_CCID_LEN + 16], k_sess[CS_UUID_LEN + 16], k_dedupe[CS_UUID_LEN + 16];
+    char new_id[CS_CALL_ID_LEN];
+    char cs_id[CS_ID_LEN]; /* "" until resolved; "" after: no known call (unlinked) */
+    uint64_t version;      /* the record's version the merge started from */
+    int64_t received_at;
+    const char *rargv[8];
+    /* the commit */
+    char *rec_text, *ev_text;
+    char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], ver[24], started[24], ttl[24], raw_max[24],
+        hist_max[24];
+    const char *cargv[17];
+    size_t clens[17];
+} s_pending_t;
+
+typedef enum { S_MERGED, S_DUP, S_REFUSED, S_CONFLICT, S_DONE, S_FAILED } s_step_t;
+
+static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
+{
+    snprintf(p->k_cc, sizeof p->k_cc, "cs:idx:cc:%s", ev->ccid);
+    snprintf(p->k_sess, sizeof p->k_sess, "cs:idx:sess:%s", ev->session_id);
+    snprintf(p->k_dedupe, sizeof p->k_dedupe, "cs:dedupe:%s", ev->id);
+    p->received_at = cs_ts_now_ms();
+    cs_ids_call(p->new_id, p->received_at);
+    p->cs_id[0] = '\0';
+    p->version = 0;
+    p->rec_text = p->ev_text = NULL;
+    const char *rargv[] = {p->k_cc,
+                           p->k_sess,
+                           p->k_dedupe,
+                           ev->cs_hint,
+                           p->new_id,
+                           ev->kind != CS_EV_UNKNOWN ? "1" : "0",
+                           ev->ccid[0] ? "1" : "0",
+                           ev->session_id[0] ? "1" : "0"};
+    memcpy(p->rargv, rargv, sizeof rargv);
+}
+
+static void s_pending_clear(s_pending_t *p)
+{
+    free(p->rec_text);
+    free(p->ev_text);
+    p->rec_text = p->ev_text = NULL;
+}
+
+/* Reads the resolve script's reply (taking it) and merges ev into *call:
+ * S_MERGED (p->cs_id "" when the event belongs to no call), S_DUP,
+ * S_REFUSED, or S_FAILED (err says why). */
+static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *ev, redisReply *r,
+                           cs_call_t *call, bool *changed, char *err, size_t errlen)
+{
+    *changed = false;
+    p->cs_id[0] = '\0';
+    if (s_is_status(r, "dup")) {
+        freeReplyObject(r);
+        return S_DUP;
+    }
+    if (s_is_status(r, "none")) {
+        freeReplyObject(r);
+        cs_call_init(call, "");
+        p->version = 0;
+        return S_MERGED;
+    }
+    if (!s_is_status(r, "ok") || r->elements != 3) {
+        s_redis_failed(self, r, "resolve", err, errlen);
+        return S_FAILED;
+    }
+    const char *cs = r->element[1]->str;
+    if (s_load(cs, r->element[2]->str, r->element[2]->len, call, err, errlen)) {
+        freeReplyObject(r);
+        return S_FAILED;
+    }
+    CS_COPY(p->cs_id, cs);
+    freeReplyObject(r);
+    p->version = call->version;
+    if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
+        cs_call_state(call) == CS_STATE_ENDED)
+        return S_REFUSED;
+    bool dropped = false;
+    *changed = cs_call_merge(call, ev, &dropped);
+    if (dropped)
+        cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", p->cs_id, ev->ccid,
+                CS_MAX_LEGS, ev->id);
+    return S_MERGED;
+}
+
+/* Builds the commit script's arguments for a merged event. 0, or -1 (out
+ * of memory). */
+static int s_commit_args(const cs_store_t *self, s_pending_t *p, const cs_event_t *ev,
+                         const char *raw, size_t rawlen, const cs_call_t *call, bool changed)
+{
+    s_pending_clear(p);
+    json_t *entry = cs_call_history_entry(call, ev, p->received_at);
+    p->ev_text = json_dumps(entry, JSON_COMPACT);
+    json_decref(entry);
+    if (changed) {
+        json_t *doc = cs_call_to_store(call);
+        p->rec_text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+    }
+    if (!p->ev_text || (changed && !p->rec_text))
+        return -1;
+    snprintf(p->k_rec, sizeof p->k_rec, "cs:call:%s", p->cs_id);
+    snprintf(p->k_hist, sizeof p->k_hist, "cs:hist:%s", p->cs_id);
+    snprintf(p->ver, sizeof p->ver, "%llu", (unsigned long long)p->version);
+    snprintf(p->started, sizeof p->started, "%lld", (long long)s_started(call));
+    snprintf(p->ttl, sizeof p->ttl, "%ld", self->opts.dedupe_ttl_s);
+    snprintf(p->raw_max, sizeof p->raw_max, "%ld", self->opts.raw_log_max);
+    snprintf(p->hist_max, sizeof p->hist_max, "%ld", self->opts.history_max);
+    /* A call leaves cs:active once it is ended and no leg is live: an
+     * ended call with a leg still up is the orchestrator's to finish, and
+     * its sweep reads cs:active (a lost change notice must not leave a leg
+     * up). */
+    bool ended = p->cs_id[0] && cs_call_state(call) == CS_STATE_ENDED;
+    for (int i = 0; ended && i < call->nlegs; i++)
+        ended = call->legs[i].ended.at != 0;
+    const char *cargv[] = {p->k_rec,
+                           p->k_hist,
+                           p->k_dedupe,
+                           "cs:active",
+                           "cs:raw",
+                           "cs:calls",
+                           p->cs_id,
+                           p->ver,
+                           p->rec_text ? p->rec_text : "",
+                           p->ev_text,
+                           ended ? "1" : "0",
+                           p->ttl,
+                           raw ? raw : "",
+                           p->raw_max,
+                           ev->id,
+                           p->hist_max,
+                           p->started};
+    memcpy(p->cargv, cargv, sizeof cargv);
+    for (int i = 0; i < 17; i++) /* the raw body (12) is bytes, not a C string */
+        p->clens[i] = i == 12 ? (raw ? rawlen : 0) : strlen(cargv[i]);
+    return 0;
+}
+
+/* Reads the commit script's reply (taking it): S_DONE with call->version
+ * and, when the event changed the record, *record = "<version> <json>"
+ * (new, caller frees); or S_CONFLICT, S_DUP, S_FAILED. */
+static s_step_t s_committed(cs_store_t *self, s_pending_t *p, redisReply *r, cs_call_t *call,
+                            bool changed, char **record, char *err, size_t errlen)
+{
+    *record = NULL;
+    s_step_t step = s_is_status(r, "conflict") ? S_CONFLICT
+                    : s_is_status(r, "dup")    ? S_DUP
+                                               : S_DONE;
+    if (step != S_DONE) {
+        freeReplyObject(r);
+        return step;
+    }
+    if (!s_is_status(r, "ok") || r->elements != 2) {
+        s_redis_failed(self, r, "commit", err, errlen);
+        return S_FAILED;
+    }
+    call->version = strtoull(r->element[1]->str, NULL, 10);
+    freeReplyObject(r);
+    if (changed && p->rec_text) {
+        size_t n = strlen(p->rec_text) + 24;
+        *record = malloc(n);
+        if (*record)
+            snprintf(*record, n, "%llu %s", (unsigned long long)call->version, p->rec_text);
+    }
+    return S_DONE;
+}
+
 int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size_t rawlen,
                    cs_apply_t *outcome, cs_call_t *call, bool *changed, char *err, size_t errlen)
 {
-    char k_cc[CS_CCID_LEN + 16], k_sess[CS_UUID_LEN + 16], k_dedupe[CS_UUID_LEN + 16];
-    char new_id[CS_CALL_ID_LEN];
-    snprintf(k_cc, sizeof k_cc, "cs:idx:cc:%s", ev->ccid);
-    snprintf(k_sess, sizeof k_sess, "cs:idx:sess:%s", ev->session_id);
-    snprintf(k_dedupe, sizeof k_dedupe, "cs:dedupe:%s", ev->id);
-    cs_ids_call(new_id, cs_ts_now_ms());
+    s_pending_t p;
+    s_pending_init(&p, ev);
     *changed = false;
-
-    int64_t received_at = cs_ts_now_ms();
     int rc = -1;
-    char *rec_text = NULL, *ev_text = NULL;
     for (int attempt = 0; attempt < S_MAX_RETRIES; attempt++) {
-        const char *rargv[] = {k_cc,
-                               k_sess,
-                               k_dedupe,
-                               ev->cs_hint,
-                               new_id,
-                               ev->kind != CS_EV_UNKNOWN ? "1" : "0",
-                               ev->ccid[0] ? "1" : "0",
-                               ev->session_id[0] ? "1" : "0"};
-        redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 8, rargv, NULL);
-        if (s_is_status(r, "dup")) {
-            *outcome = CS_APPLY_DUPLICATE;
-            freeReplyObject(r);
-            rc = cs_store_get(self, ev->ccid[0] ? ev->ccid : "", call, err, errlen) < 0 ? -1 : 0;
-            if (rc == 0 && !ev->ccid[0])
-                cs_call_init(call, "");
+        redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 8, p.rargv, NULL);
+        s_step_t step = s_resolved(self, &p, ev, r, call, changed, err, errlen);
+        if (step == S_FAILED)
             goto out;
-        }
-        const char *cs = "";
-        uint64_t version = 0;
-        if (s_is_status(r, "ok") && r->elements == 3) {
-            cs = r->element[1]->str;
-            if (s_load(cs, r->element[2]->str, r->element[2]->len, call, err, errlen)) {
-                freeReplyObject(r);
-                goto out;
-            }
-            version = call->version;
-            if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
-                cs_call_state(call) == CS_STATE_ENDED) {
-                *outcome = CS_APPLY_REFUSED;
-                freeReplyObject(r);
-                rc = 0;
-                goto out;
-            }
-            bool dropped = false;
-            *changed = cs_call_merge(call, ev, &dropped);
-            if (dropped)
-                cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", cs, ev->ccid,
-                        CS_MAX_LEGS, ev->id);
-        } else if (!s_is_status(r, "none")) {
-            s_redis_failed(self, r, "resolve", err, errlen);
-            goto out;
-        }
-        char cs_id[CS_ID_LEN];
-        CS_COPY(cs_id, cs);
-        freeReplyObject(r);
-
-        free(rec_text);
-        free(ev_text);
-        rec_text = NULL;
-        json_t *entry = cs_call_history_entry(call, ev, received_at);
-        ev_text = json_dumps(entry, JSON_COMPACT);
-        json_decref(entry);
-        if (*changed) {
-            json_t *doc = cs_call_to_store(call);
-            rec_text = json_dumps(doc, JSON_COMPACT);
-            json_decref(doc);
-        }
-        char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], ver[24], started[24], ttl[24],
-            raw_max[24], hist_max[24];
-        snprintf(k_rec, sizeof k_rec, "cs:call:%s", cs_id);
-        snprintf(k_hist, sizeof k_hist, "cs:hist:%s", cs_id);
-        snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
-        snprintf(started, sizeof started, "%lld", (long long)s_started(call));
-        snprintf(ttl, sizeof ttl, "%ld", self->opts.dedupe_ttl_s);
-        snprintf(raw_max, sizeof raw_max, "%ld", self->opts.raw_log_max);
-        snprintf(hist_max, sizeof hist_max, "%ld", self->opts.history_max);
-        /* A call leaves cs:active once it is ended and no leg is live: an
-         * ended call with a leg still up is the orchestrator's to finish,
-         * and its sweep reads cs:active (a lost change notice must not
-         * leave a leg up). */
-        bool ended = cs_id[0] && cs_call_state(call) == CS_STATE_ENDED;
-        for (int i = 0; ended && i < call->nlegs; i++)
-            ended = call->legs[i].ended.at != 0;
-        const char *cargv[] = {k_rec,
-                               k_hist,
-                               k_dedupe,
-                               "cs:active",
-                               "cs:raw",
-                               "cs:calls",
-                               cs_id,
-                               ver,
-                               rec_text ? rec_text : "",
-                               ev_text,
-                               ended ? "1" : "0",
-                               ttl,
-                               raw ? raw : "",
-                               raw_max,
-                               ev->id,
-                               hist_max,
-                               started};
-        size_t clens[17];
-        for (int i = 0; i < 17; i++) /* the raw body (12) is bytes, not a C string */
-            clens[i] = i == 12 ? (raw ? rawlen : 0) : strlen(cargv[i]);
-        r = cs_redis_eval(self->redis, &s_commit, 6, 17, cargv, clens);
-        if (s_is_status(r, "conflict")) {
-            freeReplyObject(r);
-            continue; /* another writer got there first: merge into its record */
-        }
-        if (s_is_status(r, "dup")) {
-            freeReplyObject(r);
-            *outcome = CS_APPLY_DUPLICATE;
-            *changed = false;
+        if (step == S_REFUSED) {
+            *outcome = CS_APPLY_REFUSED;
             rc = 0;
             goto out;
         }
-        if (!s_is_status(r, "ok") || r->elements != 2) {
-            s_redis_failed(self, r, "commit", err, errlen);
-            goto out;
+        if (step == S_MERGED) {
+            if (s_commit_args(self, &p, ev, raw, rawlen, call, *changed)) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+            r = cs_redis_eval(self->redis, &s_commit, 6, 17, p.cargv, p.clens);
+            char *record;
+            step = s_committed(self, &p, r, call, *changed, &record, err, errlen);
+            if (step == S_CONFLICT)
+                continue; /* another writer got there first: merge into its record */
+            if (step == S_FAILED)
+                goto out;
+            if (step == S_DONE) {
+                free(self->last_record);
+                self->last_record = record;
+                *outcome = p.cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
+                rc = 0;
+                goto out;
+            }
         }
-        call->version = strtoull(r->element[1]->str, NULL, 10);
-        freeReplyObject(r);
-        free(self->last_record);
-        self->last_record = NULL;
-        if (*changed && rec_text) {
-            size_t n = strlen(rec_text) + 24;
-            self->last_record = malloc(n);
-            if (self->last_record)
-                snprintf(self->last_record, n, "%llu %s", (unsigned long long)call->version,
-                         rec_text);
-        }
-        *outcome = cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
-        rc = 0;
+        /* S_DUP: this event id is stored; the record as it is now */
+        *outcome = CS_APPLY_DUPLICATE;
+        *changed = false;
+        rc = cs_store_get(self, ev->ccid[0] ? ev->ccid : "", call, err, errlen) < 0 ? -1 : 0;
+        if (rc == 0 && !ev->ccid[0])
+            cs_call_init(call, "");
         goto out;
     }
     snprintf(err, errlen, "call record contended: %d merge conflicts in a row", S_MAX_RETRIES);
 out:
-    free(rec_text);
-    free(ev_text);
+    s_pending_clear(&p);
     return rc;
+}
+
+void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t n)
+{
+    /* Each job goes through the two pipelined round trips (B_BATCH) until
+     * it is finished there (B_FINISHED) or has to be applied alone,
+     * afterwards and in order (B_ALONE): a duplicate (its record is read
+     * back), a conflict, any failure (the single path retries, reconnects
+     * or explains), and a second event of a call already in the batch,
+     * which must merge into the first one's record once that is stored. */
+    enum { B_ALONE, B_BATCH, B_FINISHED };
+    s_pending_t *p = calloc(n ? n : 1, sizeof *p);
+    unsigned char *state = calloc(n ? n : 1, 1);
+    bool ready = p && state && cs_redis_prepare(self->redis, &s_resolve) == 0 &&
+                 cs_redis_prepare(self->redis, &s_commit) == 0;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->record = NULL;
+        jobs[i]->changed = false;
+        jobs[i]->err[0] = '\0';
+        if (!ready)
+            continue;
+        s_pending_init(&p[i], jobs[i]->ev);
+        if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0)
+            state[i] = B_BATCH;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (state[i] != B_BATCH)
+            continue;
+        cs_store_job_t *j = jobs[i];
+        redisReply *r = cs_redis_reply(self->redis);
+        s_step_t step =
+            s_resolved(self, &p[i], j->ev, r, j->call, &j->changed, j->err, sizeof j->err);
+        if (step == S_REFUSED) {
+            j->outcome = CS_APPLY_REFUSED;
+            j->rc = 0;
+            state[i] = B_FINISHED;
+            continue;
+        }
+        bool alone = step != S_MERGED;
+        for (size_t k = 0; k < i && !alone && p[i].cs_id[0]; k++)
+            alone = state[k] == B_BATCH && strcmp(p[k].cs_id, p[i].cs_id) == 0;
+        alone = alone ||
+                s_commit_args(self, &p[i], j->ev, j->raw, j->rawlen, j->call, j->changed) ||
+                cs_redis_append_eval(self->redis, &s_commit, 6, 17, p[i].cargv, p[i].clens);
+        state[i] = alone ? B_ALONE : B_BATCH;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (state[i] != B_BATCH)
+            continue;
+        cs_store_job_t *j = jobs[i];
+        redisReply *r = cs_redis_reply(self->redis);
+        if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
+            S_DONE) {
+            j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
+            j->rc = 0;
+            state[i] = B_FINISHED;
+        } else {
+            state[i] = B_ALONE;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        cs_store_job_t *j = jobs[i];
+        if (p)
+            s_pending_clear(&p[i]);
+        if (state && state[i] == B_FINISHED)
+            continue;
+        j->err[0] = '\0';
+        j->rc = cs_store_apply(self, j->ev, j->raw, j->rawlen, &j->outcome, j->call, &j->changed,
+                               j->err, sizeof j->err);
+        if (j->rc == 0 && j->changed && self->last_record) {
+            j->record = self->last_record; /* the job takes it */
+            self->last_record = NULL;
+        }
+    }
+    free(p);
+    free(state);
 }
 
 int cs_store_create(cs_store_t *self, const cs_event_t *ev, cs_call_t *call, char *err,

@@ -44,6 +44,33 @@ void cs_store_destroy(cs_store_t **self_p);
 int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size_t rawlen,
                    cs_apply_t *outcome, cs_call_t *call, bool *changed, char *err, size_t errlen);
 
+/* One event of a batch. The caller sets ev, raw, rawlen and call (where the
+ * record is written); the batch sets the rest, as cs_store_apply() would:
+ * rc 0 with outcome, changed and *call, and record = "<version> <stored
+ * JSON>" when the event changed the record (new; the caller frees it); or
+ * rc -1 with err. */
+typedef struct {
+    const cs_event_t *ev;
+    const char *raw;
+    size_t rawlen;
+    cs_call_t *call;
+    int rc;
+    cs_apply_t outcome;
+    bool changed;
+    char *record;
+    char err[200];
+} cs_store_job_t;
+
+/* Stores n events with the same effect as cs_store_apply() on each in
+ * turn, but in two pipelined round trips for the whole batch (group
+ * commit: one write and one read each way instead of two per event). The
+ * scripts still check each record's version, so batches from several
+ * writers interleave safely. What cannot go in the batch is applied alone
+ * afterwards, in order: a second event of a call already in the batch (it
+ * merges into the first one's stored record), a duplicate, a version
+ * conflict, a Redis error. Does not change cs_store_last_record(). */
+void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t n);
+
 /* The record as stored after the last cs_store_apply() that changed it,
  * "<version> <stored JSON>" (borrowed; valid until the next apply), or NULL.
  * This is also the body of a call.changed bus message. */

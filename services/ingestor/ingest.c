@@ -109,12 +109,10 @@ static void s_clean(char *s)
             *s = '\'';
 }
 
-int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signature,
-                      const char *timestamp, const char *body, size_t len, char *resp,
-                      size_t resplen)
+int cs_ingest_check(cs_ingest_t *self, const char *signature, const char *timestamp,
+                    const char *body, size_t len, cs_ingest_job_t *job)
 {
-    double t0 = s_now();
-    int status;
+    job->t0 = s_now();
     cs_verify_result_t v = cs_verify(self->cfg.public_key, signature, timestamp, body, len,
                                      cs_ts_now_ms() / 1000, self->cfg.tolerance_s);
     if (v != CS_VERIFY_OK) {
@@ -123,47 +121,56 @@ int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signatur
         cs_counter_inc(&self->counters[counter[v]]);
         cs_warn("webhook refused 401: %s (timestamp %s)", cs_verify_result_name(v),
                 timestamp ? timestamp : "-");
-        snprintf(resp, resplen, "{\"error\":\"%s\"}", cs_verify_result_name(v));
-        return 401;
+        snprintf(job->resp, sizeof job->resp, "{\"error\":\"%s\"}", cs_verify_result_name(v));
+        return job->status = 401;
     }
-    cs_event_t ev;
     char err[256];
-    if (cs_webhook_parse(body, len, &ev, err, sizeof err)) {
+    if (cs_webhook_parse(body, len, &job->ev, err, sizeof err)) {
         cs_counter_inc(&self->counters[M_BAD_EVENT]);
         s_clean(err);
-        cs_warn("webhook refused 400: %s (event %s)", err, ev.id[0] ? ev.id : "-");
-        snprintf(resp, resplen, "{\"error\":\"not a Telnyx v2 event: %s\"}", err);
-        return 400;
+        cs_warn("webhook refused 400: %s (event %s)", err, job->ev.id[0] ? job->ev.id : "-");
+        snprintf(job->resp, sizeof job->resp, "{\"error\":\"not a Telnyx v2 event: %s\"}", err);
+        return job->status = 400;
     }
-    static __thread cs_call_t call; /* 20 KiB: off the MHD thread's stack */
-    cs_apply_t outcome;
-    bool changed = false;
-    if (cs_store_apply(store, &ev, body, len, &outcome, &call, &changed, err, sizeof err)) {
+    job->store = (cs_store_job_t){.ev = &job->ev, .raw = body, .rawlen = len, .call = &job->call};
+    return job->status = 0;
+}
+
+void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job)
+{
+    const cs_event_t *ev = &job->ev;
+    cs_store_job_t *st = &job->store;
+    if (st->rc) {
         cs_counter_inc(&self->counters[M_UNAVAILABLE]);
-        s_clean(err);
-        cs_error("webhook %s (%s) not stored, 503: %s", ev.id, ev.type, err);
-        snprintf(resp, resplen, "{\"error\":\"storage unavailable\"}");
-        return 503;
+        s_clean(st->err);
+        cs_error("webhook %s (%s) not stored, 503: %s", ev->id, ev->type, st->err);
+        snprintf(job->resp, sizeof job->resp, "{\"error\":\"storage unavailable\"}");
+        job->status = 503;
+        return;
     }
     static const char *names[] = {"stored", "duplicate", "unlinked"};
+    cs_apply_t outcome = st->outcome;
     cs_counter_inc(&self->counters[outcome == CS_APPLY_STORED      ? M_STORED
                                    : outcome == CS_APPLY_DUPLICATE ? M_DUPLICATE
                                                                    : M_UNLINKED]);
-    const char *rec = cs_store_last_record(store);
-    if (changed && self->bus && rec && cs_bus_send(self->bus, "call.changed", rec, strlen(rec)))
+    if (st->changed && self->bus && st->record &&
+        cs_bus_send(self->bus, "call.changed", st->record, strlen(st->record)))
         cs_counter_inc(&self->counters[M_NOTICE_DROPPED]);
-    status = 200;
-    double dt = s_now() - t0;
+    free(st->record);
+    st->record = NULL;
+    double dt = s_now() - job->t0;
     cs_histogram_observe(&self->latency, dt);
-    if (outcome == CS_APPLY_STORED && ev.clock == CS_CLOCK_PROVIDER && ev.at > 0) {
-        int64_t late = cs_ts_now_ms() - ev.at;
+    if (outcome == CS_APPLY_STORED && ev->clock == CS_CLOCK_PROVIDER && ev->at > 0) {
+        int64_t late = cs_ts_now_ms() - ev->at;
         cs_histogram_observe(&self->delay, late > 0 ? (double)late / 1000.0 : 0.0);
     }
-    cs_info("webhook %s %s call=%s v=%llu %s%s %.2fms", ev.id, ev.type, call.id[0] ? call.id : "-",
-            (unsigned long long)call.version, names[outcome], changed ? " changed" : "", dt * 1000);
-    snprintf(resp, resplen, "{\"status\":\"%s\",\"call\":\"%s\",\"version\":%llu}", names[outcome],
-             call.id, (unsigned long long)call.version);
-    return status;
+    const cs_call_t *call = &job->call;
+    cs_info("webhook %s %s call=%s v=%llu %s%s %.2fms", ev->id, ev->type,
+            call->id[0] ? call->id : "-", (unsigned long long)call->version, names[outcome],
+            st->changed ? " changed" : "", dt * 1000);
+    snprintf(job->resp, sizeof job->resp, "{\"status\":\"%s\",\"call\":\"%s\",\"version\":%llu}",
+             names[outcome], call->id, (unsigned long long)call->version);
+    job->status = 200;
 }
 
 char *cs_ingest_metrics(cs_ingest_t *self, int redis_up)

@@ -32,10 +32,27 @@ typedef struct {
 cs_ingest_t *cs_ingest_new(const cs_ingest_config_t *cfg, cs_bus_t *bus);
 void cs_ingest_destroy(cs_ingest_t **self_p);
 
-/* Handles one POST. Writes a small JSON body into resp. Returns the status. */
-int cs_ingest_webhook(cs_ingest_t *self, cs_store_t *store, const char *signature,
-                      const char *timestamp, const char *body, size_t len, char *resp,
-                      size_t resplen);
+/* A webhook between its checks and its answer. */
+typedef struct {
+    cs_store_job_t store; /* what the store is asked, and what it answered */
+    cs_event_t ev;
+    cs_call_t call;
+    double t0;  /* when its checks began (the ack latency counts from here) */
+    int status; /* the answer, set by cs_ingest_check or cs_ingest_finish */
+    char resp[512];
+} cs_ingest_job_t;
+
+/* Checks one POST: signature, then envelope. 0 when the webhook is to be
+ * stored: job->store is ready for the store (it borrows body, which must
+ * outlive the job). Else the refusal's status, also in job->status, with
+ * job->resp the JSON body to answer. */
+int cs_ingest_check(cs_ingest_t *self, const char *signature, const char *timestamp,
+                    const char *body, size_t len, cs_ingest_job_t *job);
+
+/* After the store has answered for a checked job: counts it, announces a
+ * changed record on the bus, logs its line, and sets job->status (200, or
+ * 503 when Redis could not take it: Telnyx retries) and job->resp. */
+void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job);
 
 /* Counts a body refused by the HTTP layer as too large. */
 void cs_ingest_count_too_large(cs_ingest_t *self);

@@ -1,8 +1,13 @@
 /* callsync-ingestor - the HTTP endpoint for Telnyx webhooks.
  *
- * libmicrohttpd with a pool of worker threads, each with its own Redis
- * connection (hiredis is not thread-safe). Bodies are collected up to
- * CS_INGEST_MAX_BODY and handed whole to ingest.c. Stops on SIGTERM. */
+ * libmicrohttpd with a pool of worker threads. Bodies are collected up to
+ * CS_INGEST_MAX_BODY and checked whole by ingest.c on the worker; a
+ * webhook that passes is handed to the committer (group commit, its own
+ * Redis connection) and its connection suspended until the committer has
+ * stored it, so no worker waits on Redis. /healthz pings Redis on the
+ * worker's own connection (hiredis is not thread-safe). On SIGTERM: stop
+ * accepting, let the committer finish what it holds (every suspended
+ * connection is resumed and answered), then stop. */
 #include <microhttpd.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -11,6 +16,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "committer.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
@@ -19,10 +25,48 @@
 
 typedef struct {
     cs_ingest_t *ingest;
+    cs_committer_t *committer;
     const char *redis_url;
     cs_store_opts_t store_opts;
     pthread_key_t store_key;
 } s_server_t;
+
+/* A webhook in the committer's hands; the request's user state. */
+typedef struct {
+    cs_ingest_job_t job;
+    cs_commit_item_t item;
+    struct MHD_Connection *conn;
+    cs_ingest_t *ingest;
+} s_webhook_t;
+
+/* On the committer's thread, once the store has answered. */
+static void s_stored(cs_commit_item_t *item)
+{
+    s_webhook_t *w = item->arg;
+    cs_ingest_finish(w->ingest, &w->job);
+    MHD_resume_connection(w->conn); /* the handler runs again and answers */
+}
+
+/* /metrics: the ingest counters, then the committer's batches. */
+static char *s_metrics(s_server_t *srv, bool up)
+{
+    char *text = cs_ingest_metrics(srv->ingest, up);
+    unsigned long long batches, items;
+    cs_committer_counts(srv->committer, &batches, &items);
+    size_t n = text ? strlen(text) : 0;
+    char *out = text ? realloc(text, n + 512) : NULL;
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    snprintf(out + n, 512,
+             "# HELP callsync_ingest_batches_total Group commits (one batch of webhooks each)\n"
+             "# TYPE callsync_ingest_batches_total counter\ncallsync_ingest_batches_total %llu\n"
+             "# HELP callsync_ingest_batched_total Webhooks that went through a group commit\n"
+             "# TYPE callsync_ingest_batched_total counter\ncallsync_ingest_batched_total %llu\n",
+             batches, items);
+    return out;
+}
 
 static void s_store_free(void *p)
 {
@@ -62,7 +106,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
                           up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
                              : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
         if (strcmp(url, "/metrics") == 0) {
-            char *text = cs_ingest_metrics(srv->ingest, up);
+            char *text = s_metrics(srv, up);
             enum MHD_Result r =
                 cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
             free(text);
@@ -91,16 +135,30 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         cs_warn("webhook refused 413: body over %d bytes", CS_INGEST_MAX_BODY);
         return s_json(c, 413, "{\"error\":\"body over 256 KiB\"}");
     }
-    cs_store_t *store = s_store(srv);
-    if (!store)
-        return s_json(c, 503, "{\"error\":\"storage unavailable\"}");
-    char resp[512];
-    int status = cs_ingest_webhook(
-        srv->ingest, store,
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "telnyx-signature-ed25519"),
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "telnyx-timestamp"),
-        req->buf ? req->buf : "", req->len, resp, sizeof resp);
-    return s_json(c, status, resp);
+    s_webhook_t *w = req->user;
+    if (w) /* resumed: the committer has answered */
+        return s_json(c, w->job.status, w->job.resp);
+    w = malloc(sizeof *w); /* not zeroed: 20 KiB, and every field read is set */
+    if (!w)
+        return s_json(c, 503, "{\"error\":\"out of memory\"}");
+    req->user = w;
+    req->user_free = free;
+    if (cs_ingest_check(srv->ingest,
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "telnyx-signature-ed25519"),
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "telnyx-timestamp"),
+                        req->buf ? req->buf : "", req->len, &w->job))
+        return s_json(c, w->job.status, w->job.resp);
+    w->conn = c;
+    w->ingest = srv->ingest;
+    w->item = (cs_commit_item_t){.job = &w->job.store, .done = s_stored, .arg = w};
+    /* Suspended first, so the committer's resume cannot come before it. */
+    MHD_suspend_connection(c);
+    if (cs_committer_submit(srv->committer, &w->item)) {
+        w->job.status = 503; /* stopping */
+        snprintf(w->job.resp, sizeof w->job.resp, "{\"error\":\"shutting down\"}");
+        MHD_resume_connection(c);
+    }
+    return MHD_YES;
 }
 
 int main(int argc, char **argv)
@@ -154,7 +212,13 @@ int main(int argc, char **argv)
         cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     srv.ingest = cs_ingest_new(&icfg, bus);
     pthread_key_create(&srv.store_key, s_store_free);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+    srv.committer = cs_committer_new(srv.redis_url, &srv.store_opts, err, sizeof err);
+    if (!srv.committer) {
+        cs_error("committer: %s", err);
+        goto out;
+    }
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                             MHD_ALLOW_SUSPEND_RESUME,
                          (uint16_t)port, NULL, NULL, s_handle, &srv, MHD_OPTION_THREAD_POOL_SIZE,
                          (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, cs_http_completed, NULL,
                          MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 10000u,
@@ -170,6 +234,11 @@ int main(int argc, char **argv)
     cs_info("signal %d: stopping", sig);
     rc = 0;
 out:
+    if (d)
+        MHD_quiesce_daemon(d); /* no new connections */
+    /* answers every webhook it holds, so no connection stays suspended:
+     * stopping the daemon with one suspended is not allowed */
+    cs_committer_destroy(&srv.committer);
     if (d)
         MHD_stop_daemon(d);
     cs_ingest_destroy(&srv.ingest);

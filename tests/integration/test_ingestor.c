@@ -577,6 +577,148 @@ static void test_reference_fixtures(void **state)
     json_decref(rec);
 }
 
+/* The store's URL for Redis database db (each test store its own keys). */
+static void s_db_url(char *url, size_t len, int db)
+{
+    snprintf(url, len, "redis://127.0.0.1:%d/%d", s_env.redis_port, db);
+}
+
+/* The record of the call leg ccid belongs to, without its cs id (each
+ * database made its own). New reference. */
+static json_t *s_record_without_id(cs_store_t *store, const char *ccid)
+{
+    static cs_call_t call;
+    char err[256];
+    if (cs_store_get(store, ccid, &call, err, sizeof err) != 0)
+        fail_msg("no record for %s: %s", ccid, err);
+    json_t *rec = cs_call_to_json(&call);
+    json_object_del(rec, "id");
+    return rec;
+}
+
+/* Group commit is a way to store, not a different outcome: three calls'
+ * events, interleaved as they arrive in production, with a duplicate and an
+ * event of no known call among them, give the same outcome, change and
+ * version per event, and the same records, whether stored one by one or in
+ * batches (that hold several events of one call, so some go alone after
+ * the batch). With Redis down every job of a batch fails with a reason. */
+static void test_store_batch_same_as_one_by_one(void **state)
+{
+    (void)state;
+    enum { NCALLS = 3, N = NCALLS * 6 + 2 };
+    const char *prefix[NCALLS] = {"ba7c0001", "ba7c0002", "ba7c0003"};
+    s_events_t calls[NCALLS];
+    int64_t t0 = 1764000000000;
+    for (int c = 0; c < NCALLS; c++)
+        s_outbound(prefix[c], t0 + c * 10, &calls[c]);
+    const char *order[N];
+    int k = 0;
+    for (int e = 0; e < 6; e++)
+        for (int c = 0; c < NCALLS; c++) {
+            order[k++] = calls[c].body[e];
+            if (e == 2 && c == 0) /* a retry of call 0's answer, same batch */
+                order[k++] = calls[0].body[2];
+        }
+    char *unknown = h_event("call.conversation.ended", "ba7c0009-0000-4f0e-9d8e-0c5d5b1a7e11", t0,
+                            s_leg("ba7c0009", 'A', CO, CX, "sip"));
+    order[k++] = unknown;
+    assert_int_equal(k, N);
+
+    static cs_event_t ev[N];
+    static cs_call_t one[N], many[N];
+    char err[256];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(cs_webhook_parse(order[i], strlen(order[i]), &ev[i], err, sizeof err), 0);
+    char url[160];
+    s_db_url(url, sizeof url, 1);
+    cs_store_t *a = cs_store_new(url, NULL, err, sizeof err);
+    s_db_url(url, sizeof url, 2);
+    cs_store_t *b = cs_store_new(url, NULL, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+
+    cs_apply_t outcome[N];
+    bool changed[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(cs_store_apply(a, &ev[i], order[i], strlen(order[i]), &outcome[i], &one[i],
+                                        &changed[i], err, sizeof err),
+                         0);
+    static cs_store_job_t jobs[N];
+    const int sizes[] = {8, 1, 6, 5};
+    int at = 0, nbatches = (int)(sizeof sizes / sizeof sizes[0]);
+    for (int bi = 0; bi < nbatches; bi++) {
+        for (int i = at; i < at + sizes[bi]; i++)
+            jobs[i] = (cs_store_job_t){
+                .ev = &ev[i], .raw = order[i], .rawlen = strlen(order[i]), .call = &many[i]};
+        cs_store_job_t *batch[N];
+        for (int i = 0; i < sizes[bi]; i++)
+            batch[i] = &jobs[at + i];
+        cs_store_apply_batch(b, batch, (size_t)sizes[bi]);
+        at += sizes[bi];
+    }
+    assert_int_equal(at, N);
+    for (int i = 0; i < N; i++) {
+        cs_store_job_t *j = &jobs[i];
+        if (j->rc != 0)
+            fail_msg("event %d (%s): %s", i, ev[i].type, j->err);
+        assert_int_equal(j->outcome, outcome[i]);
+        assert_int_equal(j->changed, changed[i]);
+        assert_int_equal(many[i].version, one[i].version);
+        /* the bus notice: "<version> <record>" of this very write */
+        assert_int_equal(j->record != NULL, changed[i]);
+        if (j->record)
+            assert_int_equal(strtoull(j->record, NULL, 10), many[i].version);
+        free(j->record);
+    }
+    assert_int_equal(outcome[7], CS_APPLY_DUPLICATE);
+    assert_int_equal(outcome[N - 1], CS_APPLY_UNLINKED);
+    for (int c = 0; c < NCALLS; c++) {
+        json_t *x = s_record_without_id(a, s_cc(prefix[c], 'A'));
+        json_t *y = s_record_without_id(b, s_cc(prefix[c], 'A'));
+        if (!json_equal(x, y)) {
+            char *tx = json_dumps(x, JSON_COMPACT), *ty = json_dumps(y, JSON_COMPACT);
+            fail_msg("call %d differs:\n one by one %s\n batched    %s", c, tx, ty);
+        }
+        assert_string_equal(json_string_value(json_object_get(y, "state")), "ended");
+        json_decref(x);
+        json_decref(y);
+    }
+
+    /* Redis down: every job fails and says why; nothing is assumed stored */
+    s_events_t late;
+    s_outbound("ba7c0004", t0, &late);
+    static cs_event_t lev[3];
+    static cs_call_t lcall[3];
+    cs_store_job_t ljobs[3], *lbatch[3] = {&ljobs[0], &ljobs[1], &ljobs[2]};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            cs_webhook_parse(late.body[i], strlen(late.body[i]), &lev[i], err, sizeof err), 0);
+        ljobs[i] = (cs_store_job_t){
+            .ev = &lev[i], .raw = late.body[i], .rawlen = strlen(late.body[i]), .call = &lcall[i]};
+    }
+    h_redis_stop(&s_env);
+    cs_store_apply_batch(b, lbatch, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ljobs[i].rc, -1);
+        assert_true(strlen(ljobs[i].err) > 0);
+    }
+    assert_int_equal(h_redis_start(&s_env), 0);
+    cs_store_apply_batch(b, lbatch, 3); /* the retry lands */
+    for (int i = 0; i < 3; i++) {
+        if (ljobs[i].rc != 0)
+            fail_msg("retry of event %d: %s", i, ljobs[i].err);
+        assert_int_equal(ljobs[i].outcome, CS_APPLY_STORED);
+        free(ljobs[i].record);
+    }
+    assert_int_equal(lcall[2].version, 3);
+    s_free(&late);
+    free(unknown);
+    for (int c = 0; c < NCALLS; c++)
+        s_free(&calls[c]);
+    cs_store_destroy(&a);
+    cs_store_destroy(&b);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -606,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_reference_fixtures),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_redis_down_then_back),
+        cmocka_unit_test(test_store_batch_same_as_one_by_one),
     };
     int failed = cmocka_run_group_tests_name("ingestor", tests, setup, teardown);
     /* cmocka reports a failed teardown but does not count it: we do, since
