@@ -6,6 +6,7 @@
  *   loadgen --ports 8081[,8082] --calls N --connections C --seed-file F
  *           [--first-call K] [--rate R] [--redis-port P] [--verify-only] [--public-key]
  *   loadgen --ports P --bodies FILE [--rate R] [--connections C] [--sent-log FILE]
+ *   loadgen --seed-file F --calls N [--first-call K] --write-bodies FILE
  *
  * Without --rate it is a closed loop (each connection sends as soon as its
  * last answer came: the saturation throughput). With --rate R requests
@@ -23,7 +24,11 @@
  * <body>". --sent-log writes one line per webhook, in file order: "<sent>
  * <acked> <status>", CLOCK_MONOTONIC ns (the scheduled start when paced),
  * so the tool that reads the far end of the path (a WS frame) can time it
- * on the same clock (node's process.hrtime is CLOCK_MONOTONIC too). */
+ * on the same clock (node's process.hrtime is CLOCK_MONOTONIC too).
+ *
+ * --write-bodies signs the calls and writes them in the --bodies form
+ * instead of sending them, for a leaner sender (wrk, see
+ * bench/wrk-bodies.lua) that leaves the ingestor more of the machine. */
 #include <curl/curl.h>
 #include <hiredis.h>
 #include <sodium.h>
@@ -131,8 +136,10 @@ static size_t s_read_bodies(const char *path, s_hook_t **out)
     return n;
 }
 
-/* Signs calls x 6 webhooks (see the top), round-robin over calls. */
-static size_t s_sign_calls(int calls, int first, const unsigned char *sk, s_hook_t **out)
+/* Signs calls x 6 webhooks (see the top), round-robin over calls. With
+ * dump set, each is also written there as a --bodies line. */
+static size_t s_sign_calls(int calls, int first, const unsigned char *sk, FILE *dump,
+                           s_hook_t **out)
 {
     size_t total = (size_t)calls * 6;
     s_hook_t *hooks = calloc(total, sizeof *hooks);
@@ -153,6 +160,8 @@ static size_t s_sign_calls(int calls, int first, const unsigned char *sk, s_hook
             char b64[128];
             sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
             hooks[k].headers = s_headers(ts, b64);
+            if (dump)
+                fprintf(dump, "%s\t%s\t%s\n", ts, b64, hooks[k].body);
         }
 
     *out = hooks;
@@ -215,7 +224,8 @@ static void s_memory(int redis_port)
 
 int main(int argc, char **argv)
 {
-    const char *ports = "8081", *seed_file = NULL, *bodies = NULL, *sent_log = NULL;
+    const char *ports = "8081", *seed_file = NULL, *bodies = NULL, *sent_log = NULL,
+               *write_bodies = NULL;
     int calls = 10000, conns = 16, redis_port = 0, verify_only = 0, first = 0;
     double rate = 0;
     for (int i = 1; i < argc; i++) {
@@ -235,6 +245,8 @@ int main(int argc, char **argv)
             redis_port = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--bodies") && i + 1 < argc)
             bodies = argv[++i];
+        else if (!strcmp(argv[i], "--write-bodies") && i + 1 < argc)
+            write_bodies = argv[++i];
         else if (!strcmp(argv[i], "--sent-log") && i + 1 < argc)
             sent_log = argv[++i];
         else if (!strcmp(argv[i], "--verify-only"))
@@ -280,7 +292,14 @@ int main(int argc, char **argv)
             puts(b64);
             return 0;
         }
-        total = s_sign_calls(calls, first, sk, &hooks);
+        FILE *dump = write_bodies ? fopen(write_bodies, "w") : NULL;
+        if (write_bodies && !dump) {
+            fprintf(stderr, "loadgen: cannot write %s\n", write_bodies);
+            return 2;
+        }
+        total = s_sign_calls(calls, first, sk, dump, &hooks);
+        if (dump) /* another tool sends them (bench/wrk-bodies.lua) */
+            return fclose(dump) ? 2 : 0;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();

@@ -60,6 +60,41 @@ start_ingestor() {
   wait_http "http://127.0.0.1:$port/healthz"
 }
 
+# The same closed loop with wrk sending (bench/wrk-bodies.lua): it costs
+# the machine about half what libcurl does per request, so more of the two
+# cores go to the ingestor and Redis. Webhooks are counted as the ingestor
+# stored them (/metrics), CPU per webhook read from /proc around the run.
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrk_run() {
+  local first=$1 port=$2 n=$3 ipid rpid
+  command -v wrk > /dev/null || { echo "wrk: not installed (scripts/deps.sh)"; return 0; }
+  ipid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --write-bodies "$dir/bodies"
+  local s0 b0 w0 i0 r0 t0 s1 b1 w1 i1 r1 t1
+  s0=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
+  b0=$(metric "$port" callsync_ingest_batches_total)
+  w0=$(metric "$port" callsync_ingest_batched_total)
+  i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
+  BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$conns" \
+    -d "${WRK_SECONDS:-5}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
+  t1=$(date +%s.%N); i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
+  s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
+  b1=$(metric "$port" callsync_ingest_batches_total)
+  w1=$(metric "$port" callsync_ingest_batched_total)
+  local secs
+  secs=$(awk '/requests in/ {sub("s,", "", $4); print $4}' "$dir/wrk.out")
+  awk -v s="$((s1 - s0))" -v secs="$secs" -v b="$((b1 - b0))" -v w="$((w1 - w0))" \
+    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" \
+    -v p50="$(awk '$1 == "50%" {print $2}' "$dir/wrk.out")" \
+    -v p99="$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")" 'BEGIN {
+      printf "wrk closed loop: %.0f webhooks/s stored (%d in %ss), ack p50 %s p99 %s; ", s / secs, s, secs, p50, p99
+      printf "batch %.1f webhooks; CPU per webhook: ingestor %.0f us, redis %.0f us\n", (b ? w / b : 0), ci / hz / s * 1e6, cr / hz / s * 1e6 }'
+  grep -h "wrk-bodies" "$dir/wrk.out"
+  rm -f "$dir/bodies"
+}
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "$(free -g | awk '/Mem:/{print $2}') GiB; $(redis-server --version | cut -d' ' -f1-3)"
 if [ "${INGEST:-1}" = 1 ]; then
@@ -67,10 +102,11 @@ echo "load: $calls calls x 6 events, $conns keep-alive connections, Redis AOF ev
 "$loadgen" --seed-file "$dir/seed" --verify-only
 
 p1=$(free_port)
-start_ingestor "$p1" "${THREADS:-8}"
-echo "-- one ingestor (${THREADS:-8} threads)"
+start_ingestor "$p1" "${THREADS:-2}"
+echo "-- one ingestor (${THREADS:-2} threads)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
   --redis-port "$rport"
+wrk_run 1000000 "$p1" $((calls * 2))
 
 [ "${REDIS_STATS:-0}" = 1 ] && redis-cli -p "$rport" info commandstats | grep -E 'evalsha|cmdstat_get|cmdstat_set'
 # every run sends calls of its own: a repeated event id would only test dedupe
@@ -83,8 +119,8 @@ done
 
 redis-cli -p "$rport" flushall > /dev/null
 p2=$(free_port)
-start_ingestor "$p2" "${THREADS:-8}"
-echo "-- two ingestors (${THREADS:-8} threads each)"
+start_ingestor "$p2" "${THREADS:-2}"
+echo "-- two ingestors (${THREADS:-2} threads each)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns"
 for r in ${RATES:-2000 4000}; do
   "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns" \

@@ -18,12 +18,14 @@ pkgs=(
   libgstreamer-plugins-bad1.0-dev
   # browser tests: Debian's chromium (never a downloaded one), unshare + ip
   chromium util-linux iproute2
+  # make bench: a lean HTTP load generator beside bench/loadgen
+  wrk
 )
 
 # CALLSYNC_DEPS=build (deploy/Dockerfile): what building needs, not the
 # browser tests' chromium nor the test Redis.
 if [ "${CALLSYNC_DEPS:-}" = build ]; then
-  skip=" clang clang-format libclang-rt-14-dev redis-server chromium util-linux iproute2 "
+  skip=" clang clang-format libclang-rt-14-dev redis-server chromium util-linux iproute2 wrk "
   keep=()
   for p in "${pkgs[@]}"; do [[ $skip == *" $p "* ]] || keep+=("$p"); done
   pkgs=("${keep[@]}")

@@ -1,0 +1,58 @@
+-- wrk-bodies.lua - lets wrk post the signed webhooks that
+-- `loadgen --write-bodies FILE` wrote ("<ts>\t<sig>\t<body>" lines), each
+-- once: thread t of n sends lines t, t+n, t+2n... so no event id is sent
+-- twice. A thread that has sent all of its lines asks for /healthz, which
+-- stores nothing; so count stored webhooks from the ingestor's /metrics,
+-- not from wrk's request total (scripts/bench.sh does).
+--   BODIES=FILE wrk -s bench/wrk-bodies.lua -t T -c C -d D http://host:port
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local n = tonumber(os.getenv("WRK_THREADS") or "1")
+  local f = assert(io.open(os.getenv("BODIES"), "r"))
+  reqs, next_req, line_no = {}, 1, 0
+  for line in f:lines() do
+    if line_no % n == id then
+      local ts, sig, body = line:match("^([^\t]+)\t([^\t]+)\t(.*)$")
+      if body then
+        reqs[#reqs + 1] = wrk.format("POST", "/webhooks/telnyx", {
+          ["Content-Type"] = "application/json",
+          ["telnyx-timestamp"] = ts,
+          ["telnyx-signature-ed25519"] = sig,
+        }, body)
+      end
+    end
+    line_no = line_no + 1
+  end
+  f:close()
+  total = #reqs
+  spare = wrk.format("GET", "/healthz")
+  refused = 0
+end
+
+function request()
+  local r = reqs[next_req]
+  if r == nil then return spare end
+  next_req = next_req + 1
+  return r
+end
+
+function response(status, headers, body)
+  if status ~= 200 then refused = refused + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad, left = 0, 0
+  for _, t in ipairs(threads) do
+    bad = bad + t:get("refused")
+    left = left + t:get("total") - t:get("next_req") + 1
+  end
+  io.write(string.format("wrk-bodies: %d answers not 200, %d webhooks left unsent\n", bad, left))
+end
