@@ -173,7 +173,8 @@ void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job)
     job->status = 200;
 }
 
-char *cs_ingest_metrics(cs_ingest_t *self, int redis_up)
+char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, unsigned long long batches,
+                        unsigned long long batched)
 {
     cs_counter_t *cs[M_COUNT];
     for (int i = 0; i < M_COUNT; i++)
@@ -183,14 +184,18 @@ char *cs_ingest_metrics(cs_ingest_t *self, int redis_up)
     if (!text)
         return NULL;
     size_t n = strlen(text);
-    char *out = realloc(text, n + 128);
+    char *out = realloc(text, n + 640);
     if (!out) {
         free(text);
         return NULL;
     }
-    snprintf(out + n, 128,
+    snprintf(out + n, 640,
              "# HELP callsync_redis_up Redis reachable\n# TYPE callsync_redis_up "
-             "gauge\ncallsync_redis_up %d\n",
-             redis_up);
+             "gauge\ncallsync_redis_up %d\n"
+             "# HELP callsync_ingest_batches_total Group commits (one batch of webhooks each)\n"
+             "# TYPE callsync_ingest_batches_total counter\ncallsync_ingest_batches_total %llu\n"
+             "# HELP callsync_ingest_batched_total Webhooks that went through a group commit\n"
+             "# TYPE callsync_ingest_batched_total counter\ncallsync_ingest_batched_total %llu\n",
+             redis_up, batches, batched);
     return out;
 }

@@ -57,7 +57,9 @@ void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job);
 /* Counts a body refused by the HTTP layer as too large. */
 void cs_ingest_count_too_large(cs_ingest_t *self);
 
-/* Prometheus text (caller frees). */
-char *cs_ingest_metrics(cs_ingest_t *self, int redis_up);
+/* Prometheus text (caller frees): the counters and histograms here, Redis
+ * reachability, and the committer's batches and the webhooks in them. */
+char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, unsigned long long batches,
+                        unsigned long long batched);
 
 #endif

@@ -47,27 +47,6 @@ static void s_stored(cs_commit_item_t *item)
     MHD_resume_connection(w->conn); /* the handler runs again and answers */
 }
 
-/* /metrics: the ingest counters, then the committer's batches. */
-static char *s_metrics(s_server_t *srv, bool up)
-{
-    char *text = cs_ingest_metrics(srv->ingest, up);
-    unsigned long long batches, items;
-    cs_committer_counts(srv->committer, &batches, &items);
-    size_t n = text ? strlen(text) : 0;
-    char *out = text ? realloc(text, n + 512) : NULL;
-    if (!out) {
-        free(text);
-        return NULL;
-    }
-    snprintf(out + n, 512,
-             "# HELP callsync_ingest_batches_total Group commits (one batch of webhooks each)\n"
-             "# TYPE callsync_ingest_batches_total counter\ncallsync_ingest_batches_total %llu\n"
-             "# HELP callsync_ingest_batched_total Webhooks that went through a group commit\n"
-             "# TYPE callsync_ingest_batched_total counter\ncallsync_ingest_batched_total %llu\n",
-             batches, items);
-    return out;
-}
-
 static void s_store_free(void *p)
 {
     cs_store_t *store = p;
@@ -106,7 +85,9 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
                           up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
                              : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
         if (strcmp(url, "/metrics") == 0) {
-            char *text = s_metrics(srv, up);
+            unsigned long long batches, batched;
+            cs_committer_counts(srv->committer, &batches, &batched);
+            char *text = cs_ingest_metrics(srv->ingest, up, batches, batched);
             enum MHD_Result r =
                 cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
             free(text);
