@@ -23,6 +23,8 @@ static const s_var_t s_vars[] = {
     {"CALLSYNC_INGEST_PORT", "8081", "ingestor HTTP port (POST /webhooks/telnyx)"},
     {"CALLSYNC_INGEST_THREADS", "2",
      "ingestor HTTP worker threads (signature checks; storing is the committer thread's)"},
+    {"CALLSYNC_INGEST_CACHE", "20000",
+     "calls the ingestor's committer remembers to skip a Redis round trip (0: none)"},
     {"CALLSYNC_RELAY_PORT", "8080", "relay HTTP/WebSocket port"},
     {"CALLSYNC_ORCH_PORT", "8082", "orchestrator /healthz and /metrics port"},
     {"CALLSYNC_TIMER_PORT", "8083", "timer /metrics port"},

@@ -303,6 +303,19 @@ redisReply *cs_redis_reply(cs_redis_t *self)
     return r;
 }
 
+int cs_redis_flush(cs_redis_t *self)
+{
+    if (!self->ctx)
+        return -1;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(self->ctx, &done) != REDIS_OK) {
+            s_checked(self, NULL);
+            return -1;
+        }
+    return 0;
+}
+
 bool cs_redis_ping(cs_redis_t *self)
 {
     redisReply *r = cs_redis_cmd(self, "PING");

@@ -41,6 +41,11 @@ redisReply *cs_redis_eval(cs_redis_t *self, const cs_redis_script_t *script, int
 int cs_redis_append(cs_redis_t *self, int argc, const char **argv, const size_t *lens);
 redisReply *cs_redis_reply(cs_redis_t *self);
 
+/* Sends what is queued without waiting for a reply, so the server works
+ * while the caller does; cs_redis_reply() would send it anyway. 0, or -1
+ * on an I/O error (the replies then fail). */
+int cs_redis_flush(cs_redis_t *self);
+
 /* Pipelined scripts: cs_redis_prepare() loads the script's SHA when this
  * connection lacks it (a blocking round trip, so call it before queueing
  * anything); cs_redis_append_eval() then queues an EVALSHA, -1 when the

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callcache.h"
 #include "ids.h"
 #include "log.h"
 #include "redis.h"
@@ -16,7 +17,8 @@
 struct cs_store {
     cs_redis_t *redis;
     cs_store_opts_t opts;
-    char *last_record; /* "<version> <json>" as last written */
+    char *last_record;     /* "<version> <json>" as last written */
+    cs_callcache_t *cache; /* NULL unless opts.cache_calls */
 };
 
 /* Finds the call an event belongs to, creating its id when allowed, and
@@ -82,7 +84,15 @@ cs_store_t *cs_store_new(const char *redis_url, const cs_store_opts_t *opts, cha
         free(self);
         return NULL;
     }
-    self->opts = opts ? *opts : (cs_store_opts_t){86400, 100000, 512};
+    self->opts = opts ? *opts : (cs_store_opts_t){86400, 100000, 512, 0};
+    if (self->opts.cache_calls > 0) {
+        self->cache = cs_callcache_new((size_t)self->opts.cache_calls);
+        if (!self->cache) {
+            snprintf(err, errlen, "out of memory");
+            cs_store_destroy(&self);
+            return NULL;
+        }
+    }
     return self;
 }
 
@@ -91,6 +101,7 @@ void cs_store_destroy(cs_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     cs_redis_destroy(&(*self_p)->redis);
+    cs_callcache_destroy(&(*self_p)->cache);
     free((*self_p)->last_record);
     free(*self_p);
     *self_p = NULL;
@@ -155,6 +166,14 @@ int cs_store_decode(const char *text, size_t len, cs_call_t *call, char *err, si
     return rc;
 }
 
+void cs_store_cache_counts(const cs_store_t *self, unsigned long long *hits,
+                           unsigned long long *misses)
+{
+    *hits = *misses = 0;
+    if (self->cache)
+        cs_callcache_counts(self->cache, hits, misses);
+}
+
 const char *cs_store_last_record(const cs_store_t *self)
 {
     return self->last_record;
@@ -178,6 +197,8 @@ typedef struct {
     char cs_id[CS_ID_LEN]; /* "" until resolved; "" after: no known call (unlinked) */
     uint64_t version;      /* the record's version the merge started from */
     int64_t received_at;
+    char *hit; /* the record as cached, when the batch skips resolve (owned) */
+    size_t hitlen;
     const char *rargv[8];
     /* the commit */
     char *rec_text, *ev_text;
@@ -199,6 +220,8 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     p->cs_id[0] = '\0';
     p->version = 0;
     p->rec_text = p->ev_text = NULL;
+    p->hit = NULL;
+    p->hitlen = 0;
     const char *rargv[] = {p->k_cc,
                            p->k_sess,
                            p->k_dedupe,
@@ -215,6 +238,26 @@ static void s_pending_clear(s_pending_t *p)
     free(p->rec_text);
     free(p->ev_text);
     p->rec_text = p->ev_text = NULL;
+}
+
+/* Merges ev into the call's record as stored (doc, len bytes; "" is no
+ * record yet): S_MERGED, S_REFUSED, or S_FAILED (err says why). */
+static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, const char *cs, const char *doc,
+                        size_t len, cs_call_t *call, bool *changed, char *err, size_t errlen)
+{
+    if (s_load(cs, doc, len, call, err, errlen))
+        return S_FAILED;
+    CS_COPY(p->cs_id, cs);
+    p->version = call->version;
+    if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
+        cs_call_state(call) == CS_STATE_ENDED)
+        return S_REFUSED;
+    bool dropped = false;
+    *changed = cs_call_merge(call, ev, &dropped);
+    if (dropped)
+        cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", p->cs_id, ev->ccid,
+                CS_MAX_LEGS, ev->id);
+    return S_MERGED;
 }
 
 /* Reads the resolve script's reply (taking it) and merges ev into *call:
@@ -240,22 +283,31 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
         return S_FAILED;
     }
     const char *cs = r->element[1]->str;
-    if (s_load(cs, r->element[2]->str, r->element[2]->len, call, err, errlen)) {
-        freeReplyObject(r);
-        return S_FAILED;
+    const redisReply *doc = r->element[2];
+    if (self->cache) { /* what the script settled: the leg's call, the record as it is */
+        cs_callcache_set_leg(self->cache, ev->ccid, cs);
+        if (doc->len)
+            cs_callcache_set_record(self->cache, cs, doc->str, doc->len);
     }
-    CS_COPY(p->cs_id, cs);
+    s_step_t step = s_merge(p, ev, cs, doc->str, doc->len, call, changed, err, errlen);
     freeReplyObject(r);
-    p->version = call->version;
-    if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
-        cs_call_state(call) == CS_STATE_ENDED)
-        return S_REFUSED;
-    bool dropped = false;
-    *changed = cs_call_merge(call, ev, &dropped);
-    if (dropped)
-        cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", p->cs_id, ev->ccid,
-                CS_MAX_LEGS, ev->id);
-    return S_MERGED;
+    return step;
+}
+
+/* After a commit: the cache keeps the record as written (record NULL: the
+ * event did not change it, and the cached one is still current). */
+static void s_remember(cs_store_t *self, const s_pending_t *p, const char *record)
+{
+    if (self->cache && record && p->cs_id[0])
+        cs_callcache_set_record(self->cache, p->cs_id, record, strlen(record));
+}
+
+/* After a commit that did not land (conflict, duplicate, failure): the
+ * cached record may be behind; the event goes the full way. */
+static void s_forget(cs_store_t *self, const s_pending_t *p)
+{
+    if (self->cache && p->cs_id[0])
+        cs_callcache_forget(self->cache, p->cs_id);
 }
 
 /* Builds the commit script's arguments for a merged event. 0, or -1 (out
@@ -365,11 +417,14 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
             r = cs_redis_eval(self->redis, &s_commit, 6, 17, p.cargv, p.clens);
             char *record;
             step = s_committed(self, &p, r, call, *changed, &record, err, errlen);
+            if (step != S_DONE)
+                s_forget(self, &p);
             if (step == S_CONFLICT)
                 continue; /* another writer got there first: merge into its record */
             if (step == S_FAILED)
                 goto out;
             if (step == S_DONE) {
+                s_remember(self, &p, record);
                 free(self->last_record);
                 self->last_record = record;
                 *outcome = p.cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
@@ -398,8 +453,10 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
      * afterwards and in order (B_ALONE): a duplicate (its record is read
      * back), a conflict, any failure (the single path retries, reconnects
      * or explains), and a second event of a call already in the batch,
-     * which must merge into the first one's record once that is stored. */
-    enum { B_ALONE, B_BATCH, B_FINISHED };
+     * which must merge into the first one's record once that is stored.
+     * A job whose leg and record are in the cache skips the first round
+     * trip (B_HIT); its commit's version check covers a stale record. */
+    enum { B_ALONE, B_BATCH, B_HIT, B_FINISHED };
     s_pending_t *p = calloc(n ? n : 1, sizeof *p);
     unsigned char *state = calloc(n ? n : 1, 1);
     bool ready = p && state && cs_redis_prepare(self->redis, &s_resolve) == 0 &&
@@ -411,16 +468,38 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         if (!ready)
             continue;
         s_pending_init(&p[i], jobs[i]->ev);
-        if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0)
+        const char *cs, *doc = self->cache ? cs_callcache_find(self->cache, jobs[i]->ev->ccid, &cs,
+                                                               &p[i].hitlen)
+                                           : NULL;
+        if (doc) { /* copied: the cache's own may move before it is merged */
+            p[i].hit = malloc(p[i].hitlen + 1);
+            if (p[i].hit) {
+                memcpy(p[i].hit, doc, p[i].hitlen + 1);
+                CS_COPY(p[i].cs_id, cs);
+                state[i] = B_HIT;
+            }
+        } else if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0) {
             state[i] = B_BATCH;
+        }
     }
+    if (ready)
+        cs_redis_flush(self->redis); /* Redis resolves while the hits are merged */
     for (size_t i = 0; i < n; i++) {
-        if (state[i] != B_BATCH)
+        if (state[i] != B_BATCH && state[i] != B_HIT)
             continue;
         cs_store_job_t *j = jobs[i];
-        redisReply *r = cs_redis_reply(self->redis);
-        s_step_t step =
-            s_resolved(self, &p[i], j->ev, r, j->call, &j->changed, j->err, sizeof j->err);
+        s_step_t step;
+        if (state[i] == B_HIT) {
+            char cs[CS_ID_LEN];
+            CS_COPY(cs, p[i].cs_id);
+            step = s_merge(&p[i], j->ev, cs, p[i].hit, p[i].hitlen, j->call, &j->changed, j->err,
+                           sizeof j->err);
+            free(p[i].hit);
+            p[i].hit = NULL;
+        } else {
+            redisReply *r = cs_redis_reply(self->redis);
+            step = s_resolved(self, &p[i], j->ev, r, j->call, &j->changed, j->err, sizeof j->err);
+        }
         if (step == S_REFUSED) {
             j->outcome = CS_APPLY_REFUSED;
             j->rc = 0;
@@ -442,10 +521,12 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         redisReply *r = cs_redis_reply(self->redis);
         if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
             S_DONE) {
+            s_remember(self, &p[i], j->record);
             j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
             j->rc = 0;
             state[i] = B_FINISHED;
         } else {
+            s_forget(self, &p[i]);
             state[i] = B_ALONE;
         }
     }

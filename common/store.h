@@ -30,6 +30,8 @@ typedef struct {
     long dedupe_ttl_s; /* how long event ids are remembered */
     long raw_log_max;  /* entries kept in the raw webhook stream (approximate) */
     long history_max;  /* entries kept per call history (approximate) */
+    long cache_calls;  /* calls whose leg ids and record cs_store_apply_batch() remembers,
+                          to skip the resolve round trip (common/callcache.h); 0: none */
 } cs_store_opts_t;
 
 /* NULL only for a bad URL (reason in err). */
@@ -68,8 +70,17 @@ typedef struct {
  * writers interleave safely. What cannot go in the batch is applied alone
  * afterwards, in order: a second event of a call already in the batch (it
  * merges into the first one's stored record), a duplicate, a version
- * conflict, a Redis error. Does not change cs_store_last_record(). */
+ * conflict, a Redis error. Does not change cs_store_last_record().
+ * With opts.cache_calls, an event whose leg and record this store has seen
+ * skips the resolve round trip: it merges into the record as this store
+ * last read or wrote it, and the commit's version check sends it the full
+ * way when another writer has moved the record on. */
 void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t n);
+
+/* Batch events that found their call in the cache (and skipped resolve)
+ * and that did not, since new; 0 and 0 without a cache. */
+void cs_store_cache_counts(const cs_store_t *self, unsigned long long *hits,
+                           unsigned long long *misses);
 
 /* The record as stored after the last cs_store_apply() that changed it,
  * "<version> <stored JSON>" (borrowed; valid until the next apply), or NULL.

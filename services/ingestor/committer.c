@@ -13,7 +13,7 @@ struct cs_committer {
     pthread_cond_t wake;
     cs_commit_item_t *head, *tail;
     bool stopping;
-    unsigned long long batches, items;
+    cs_commit_stats_t stats; /* under lock; the cache's copied in after each batch */
 };
 
 static void *s_run(void *arg)
@@ -36,13 +36,17 @@ static void *s_run(void *arg)
         }
         if (!self->head)
             self->tail = NULL;
-        self->batches++;
-        self->items += n;
+        self->stats.batches++;
+        self->stats.items += n;
         pthread_mutex_unlock(&self->lock);
         cs_store_apply_batch(self->store, jobs, n);
         for (size_t i = 0; i < n; i++)
             taken[i]->done(taken[i]);
+        unsigned long long hits, misses;
+        cs_store_cache_counts(self->store, &hits, &misses);
         pthread_mutex_lock(&self->lock);
+        self->stats.cache_hits = hits;
+        self->stats.cache_misses = misses;
     }
     pthread_mutex_unlock(&self->lock);
     return NULL;
@@ -111,11 +115,9 @@ int cs_committer_submit(cs_committer_t *self, cs_commit_item_t *item)
     return 0;
 }
 
-void cs_committer_counts(cs_committer_t *self, unsigned long long *batches,
-                         unsigned long long *items)
+void cs_committer_stats(cs_committer_t *self, cs_commit_stats_t *stats)
 {
     pthread_mutex_lock(&self->lock);
-    *batches = self->batches;
-    *items = self->items;
+    *stats = self->stats;
     pthread_mutex_unlock(&self->lock);
 }

@@ -17,6 +17,14 @@
 
 typedef struct cs_committer cs_committer_t;
 
+/* What the committer has done so far (for /metrics). */
+typedef struct {
+    unsigned long long batches;      /* group commits */
+    unsigned long long items;        /* webhooks in them */
+    unsigned long long cache_hits;   /* webhooks that skipped resolve (store.h) */
+    unsigned long long cache_misses; /* webhooks that did not */
+} cs_commit_stats_t;
+
 typedef struct cs_commit_item cs_commit_item_t;
 struct cs_commit_item {
     cs_store_job_t *job;                  /* borrowed until done() */
@@ -37,8 +45,7 @@ void cs_committer_destroy(cs_committer_t **self_p);
  * done() is not called). */
 int cs_committer_submit(cs_committer_t *self, cs_commit_item_t *item);
 
-/* Batches stored and items in them so far (for /metrics). */
-void cs_committer_counts(cs_committer_t *self, unsigned long long *batches,
-                         unsigned long long *items);
+/* A snapshot of the counts. */
+void cs_committer_stats(cs_committer_t *self, cs_commit_stats_t *stats);
 
 #endif

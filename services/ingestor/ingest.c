@@ -173,8 +173,7 @@ void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job)
     job->status = 200;
 }
 
-char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, unsigned long long batches,
-                        unsigned long long batched)
+char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, const cs_commit_stats_t *commits)
 {
     cs_counter_t *cs[M_COUNT];
     for (int i = 0; i < M_COUNT; i++)
@@ -184,18 +183,25 @@ char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, unsigned long long batc
     if (!text)
         return NULL;
     size_t n = strlen(text);
-    char *out = realloc(text, n + 640);
+    char *out = realloc(text, n + 1024);
     if (!out) {
         free(text);
         return NULL;
     }
-    snprintf(out + n, 640,
+    snprintf(out + n, 1024,
              "# HELP callsync_redis_up Redis reachable\n# TYPE callsync_redis_up "
              "gauge\ncallsync_redis_up %d\n"
              "# HELP callsync_ingest_batches_total Group commits (one batch of webhooks each)\n"
              "# TYPE callsync_ingest_batches_total counter\ncallsync_ingest_batches_total %llu\n"
              "# HELP callsync_ingest_batched_total Webhooks that went through a group commit\n"
-             "# TYPE callsync_ingest_batched_total counter\ncallsync_ingest_batched_total %llu\n",
-             redis_up, batches, batched);
+             "# TYPE callsync_ingest_batched_total counter\ncallsync_ingest_batched_total %llu\n"
+             "# HELP callsync_ingest_cache_hits_total Webhooks whose call was cached (no resolve)\n"
+             "# TYPE callsync_ingest_cache_hits_total counter\n"
+             "callsync_ingest_cache_hits_total %llu\n"
+             "# HELP callsync_ingest_cache_misses_total Webhooks whose call was resolved in Redis\n"
+             "# TYPE callsync_ingest_cache_misses_total counter\n"
+             "callsync_ingest_cache_misses_total %llu\n",
+             redis_up, commits->batches, commits->items, commits->cache_hits,
+             commits->cache_misses);
     return out;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "committer.h"
 #include "metrics.h"
 #include "store.h"
 #include "verify.h"
@@ -58,8 +59,7 @@ void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job);
 void cs_ingest_count_too_large(cs_ingest_t *self);
 
 /* Prometheus text (caller frees): the counters and histograms here, Redis
- * reachability, and the committer's batches and the webhooks in them. */
-char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, unsigned long long batches,
-                        unsigned long long batched);
+ * reachability, and what the committer has done. */
+char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, const cs_commit_stats_t *commits);
 
 #endif

@@ -85,9 +85,9 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
                           up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
                              : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
         if (strcmp(url, "/metrics") == 0) {
-            unsigned long long batches, batched;
-            cs_committer_counts(srv->committer, &batches, &batched);
-            char *text = cs_ingest_metrics(srv->ingest, up, batches, batched);
+            cs_commit_stats_t commits;
+            cs_committer_stats(srv->committer, &commits);
+            char *text = cs_ingest_metrics(srv->ingest, up, &commits);
             enum MHD_Result r =
                 cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
             free(text);
@@ -144,10 +144,16 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {
-        "CALLSYNC_REDIS_URL", "CALLSYNC_INGEST_PORT",         "CALLSYNC_INGEST_THREADS",
-        "TELNYX_PUBLIC_KEY",  "CALLSYNC_WEBHOOK_TOLERANCE_S", "CALLSYNC_DEDUPE_TTL_S",
-        "CALLSYNC_BUS_PUB",   "CALLSYNC_LOG_LEVEL",           NULL};
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL",
+                                       "CALLSYNC_INGEST_PORT",
+                                       "CALLSYNC_INGEST_THREADS",
+                                       "TELNYX_PUBLIC_KEY",
+                                       "CALLSYNC_WEBHOOK_TOLERANCE_S",
+                                       "CALLSYNC_DEDUPE_TTL_S",
+                                       "CALLSYNC_BUS_PUB",
+                                       "CALLSYNC_LOG_LEVEL",
+                                       "CALLSYNC_INGEST_CACHE",
+                                       NULL};
     int rc;
     cs_config_t *cfg = cs_service_config("callsync-ingestor", "ingestor",
                                          "receives Telnyx webhooks, stores their facts in Redis",
@@ -156,7 +162,7 @@ int main(int argc, char **argv)
         return rc;
     rc = 1;
     char err[256];
-    long port, threads, tolerance, ttl;
+    long port, threads, tolerance, ttl, cache;
     cs_ingest_config_t icfg;
     s_server_t srv = {0};
     cs_bus_t *bus = NULL;
@@ -164,7 +170,8 @@ int main(int argc, char **argv)
     if (cs_config_int(cfg, "CALLSYNC_INGEST_PORT", 1, 65535, &port, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_INGEST_THREADS", 1, 64, &threads, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_WEBHOOK_TOLERANCE_S", 1, 86400, &tolerance, err, sizeof err) ||
-        cs_config_int(cfg, "CALLSYNC_DEDUPE_TTL_S", 60, 30 * 86400, &ttl, err, sizeof err)) {
+        cs_config_int(cfg, "CALLSYNC_DEDUPE_TTL_S", 60, 30 * 86400, &ttl, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_INGEST_CACHE", 0, 10000000, &cache, err, sizeof err)) {
         cs_error("%s", err);
         goto out;
     }
@@ -178,7 +185,7 @@ int main(int argc, char **argv)
     }
     icfg.tolerance_s = tolerance;
     srv.redis_url = cs_config_get(cfg, "CALLSYNC_REDIS_URL");
-    srv.store_opts = (cs_store_opts_t){ttl, 100000, 512};
+    srv.store_opts = (cs_store_opts_t){ttl, 100000, 512, 0};
     cs_store_t *probe = cs_store_new(srv.redis_url, &srv.store_opts, err, sizeof err);
     if (!probe) {
         cs_error("CALLSYNC_REDIS_URL: %s", err);
@@ -193,7 +200,9 @@ int main(int argc, char **argv)
         cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     srv.ingest = cs_ingest_new(&icfg, bus);
     pthread_key_create(&srv.store_key, s_store_free);
-    srv.committer = cs_committer_new(srv.redis_url, &srv.store_opts, err, sizeof err);
+    cs_store_opts_t committing = srv.store_opts; /* only the committer batches */
+    committing.cache_calls = cache;
+    srv.committer = cs_committer_new(srv.redis_url, &committing, err, sizeof err);
     if (!srv.committer) {
         cs_error("committer: %s", err);
         goto out;

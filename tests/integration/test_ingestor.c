@@ -602,11 +602,10 @@ static json_t *s_record_without_id(cs_store_t *store, const char *ccid)
  * version per event, and the same records, whether stored one by one or in
  * batches (that hold several events of one call, so some go alone after
  * the batch). With Redis down every job of a batch fails with a reason. */
-static void test_store_batch_same_as_one_by_one(void **state)
+static void s_batch_same_as_one_by_one(long cache, int db_one, int db_batched,
+                                       const char *const prefix[4])
 {
-    (void)state;
     enum { NCALLS = 3, N = NCALLS * 6 + 2 };
-    const char *prefix[NCALLS] = {"ba7c0001", "ba7c0002", "ba7c0003"};
     s_events_t calls[NCALLS];
     int64_t t0 = 1764000000000;
     for (int c = 0; c < NCALLS; c++)
@@ -630,10 +629,11 @@ static void test_store_batch_same_as_one_by_one(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(cs_webhook_parse(order[i], strlen(order[i]), &ev[i], err, sizeof err), 0);
     char url[160];
-    s_db_url(url, sizeof url, 1);
+    s_db_url(url, sizeof url, db_one);
     cs_store_t *a = cs_store_new(url, NULL, err, sizeof err);
-    s_db_url(url, sizeof url, 2);
-    cs_store_t *b = cs_store_new(url, NULL, err, sizeof err);
+    s_db_url(url, sizeof url, db_batched);
+    cs_store_t *b =
+        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, cache}, err, sizeof err);
     assert_non_null(a);
     assert_non_null(b);
 
@@ -684,39 +684,142 @@ static void test_store_batch_same_as_one_by_one(void **state)
         json_decref(y);
     }
 
-    /* Redis down: every job fails and says why; nothing is assumed stored */
+    unsigned long long hits, misses;
+    cs_store_cache_counts(b, &hits, &misses);
+    if (cache) /* the later batches found calls the first one stored */
+        assert_true(hits >= 6);
+    else
+        assert_true(hits == 0 && misses == 0);
+
+    /* Redis down: every job fails and says why; nothing is assumed stored.
+     * The call's first two events are stored before, so with a cache the
+     * failing ones are hits that skip resolve. */
     s_events_t late;
-    s_outbound("ba7c0004", t0, &late);
-    static cs_event_t lev[3];
-    static cs_call_t lcall[3];
-    cs_store_job_t ljobs[3], *lbatch[3] = {&ljobs[0], &ljobs[1], &ljobs[2]};
-    for (int i = 0; i < 3; i++) {
+    s_outbound(prefix[NCALLS], t0 + 100, &late);
+    static cs_event_t lev[4];
+    static cs_call_t lcall[4];
+    cs_store_job_t ljobs[4], *lbatch[4] = {&ljobs[0], &ljobs[1], &ljobs[2], &ljobs[3]};
+    for (int i = 0; i < 4; i++) {
         assert_int_equal(
             cs_webhook_parse(late.body[i], strlen(late.body[i]), &lev[i], err, sizeof err), 0);
         ljobs[i] = (cs_store_job_t){
             .ev = &lev[i], .raw = late.body[i], .rawlen = strlen(late.body[i]), .call = &lcall[i]};
     }
+    cs_store_apply_batch(b, lbatch, 2);
     h_redis_stop(&s_env);
-    cs_store_apply_batch(b, lbatch, 3);
-    for (int i = 0; i < 3; i++) {
+    cs_store_apply_batch(b, lbatch + 2, 2);
+    for (int i = 2; i < 4; i++) {
         assert_int_equal(ljobs[i].rc, -1);
         assert_true(strlen(ljobs[i].err) > 0);
     }
     assert_int_equal(h_redis_start(&s_env), 0);
-    cs_store_apply_batch(b, lbatch, 3); /* the retry lands */
-    for (int i = 0; i < 3; i++) {
+    cs_store_apply_batch(b, lbatch + 2, 2); /* the retry lands */
+    for (int i = 0; i < 4; i++) {
         if (ljobs[i].rc != 0)
             fail_msg("retry of event %d: %s", i, ljobs[i].err);
         assert_int_equal(ljobs[i].outcome, CS_APPLY_STORED);
         free(ljobs[i].record);
     }
-    assert_int_equal(lcall[2].version, 3);
+    assert_int_equal(lcall[3].version, 4);
     s_free(&late);
     free(unknown);
     for (int c = 0; c < NCALLS; c++)
         s_free(&calls[c]);
     cs_store_destroy(&a);
     cs_store_destroy(&b);
+}
+
+static void test_store_batch_same_as_one_by_one(void **state)
+{
+    (void)state;
+    const char *const prefix[] = {"ba7c0001", "ba7c0002", "ba7c0003", "ba7c0004"};
+    s_batch_same_as_one_by_one(0, 1, 2, prefix);
+}
+
+/* The same with the cache the ingestor's committer uses: most events skip
+ * resolve, and nothing else may differ. */
+static void test_store_batch_cached_same_as_one_by_one(void **state)
+{
+    (void)state;
+    const char *const prefix[] = {"ca7c0001", "ca7c0002", "ca7c0003", "ca7c0004"};
+    s_batch_same_as_one_by_one(100, 3, 4, prefix);
+}
+
+/* A cached record goes stale when another writer (a second ingestor, the
+ * orchestrator's command facts) stores a fact of the call. The next event
+ * through the cache must not overwrite that fact: its commit meets a newer
+ * version, goes the full way, and both facts are in the record. After it
+ * the cache holds the current record again, and the next events use it. */
+static void test_store_batch_cache_behind_another_writer(void **state)
+{
+    (void)state;
+    s_events_t call;
+    s_outbound("be7c0001", 1764000000000, &call);
+    static cs_event_t ev[6];
+    static cs_call_t rec[6];
+    char err[256], url[160];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(
+            cs_webhook_parse(call.body[i], strlen(call.body[i]), &ev[i], err, sizeof err), 0);
+    s_db_url(url, sizeof url, 5);
+    cs_store_t *cached =
+        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
+    cs_store_t *other = cs_store_new(url, NULL, err, sizeof err);
+    assert_non_null(cached);
+    assert_non_null(other);
+    cs_store_job_t jobs[6];
+    for (int i = 0; i < 6; i++)
+        jobs[i] = (cs_store_job_t){
+            .ev = &ev[i], .raw = call.body[i], .rawlen = strlen(call.body[i]), .call = &rec[i]};
+    cs_store_job_t *batch[] = {&jobs[0], &jobs[1]};
+    cs_store_apply_batch(cached, batch, 2);
+    assert_int_equal(jobs[1].rc, 0);
+    assert_int_equal(rec[1].version, 2);
+
+    cs_apply_t outcome;
+    bool changed;
+    assert_int_equal(cs_store_apply(other, &ev[2], call.body[2], strlen(call.body[2]), &outcome,
+                                    &rec[2], &changed, err, sizeof err),
+                     0);
+    assert_true(changed);
+    assert_int_equal(rec[2].version, 3); /* the answer, which the cache has not seen */
+
+    unsigned long long hits0, misses0, hits, misses;
+    cs_store_cache_counts(cached, &hits0, &misses0);
+    batch[0] = &jobs[3];
+    cs_store_apply_batch(cached, batch, 1);
+    if (jobs[3].rc != 0)
+        fail_msg("bridged: %s", jobs[3].err);
+    assert_int_equal(jobs[3].outcome, CS_APPLY_STORED);
+    cs_store_cache_counts(cached, &hits, &misses);
+    assert_true(hits == hits0 + 1); /* found, stale: the version check caught it */
+    assert_int_equal(rec[3].version, 4);
+    assert_true(rec[3].legs[0].answered.at || rec[3].legs[1].answered.at);
+    free(jobs[3].record);
+
+    cs_store_cache_counts(cached, &hits, &misses);
+    batch[0] = &jobs[4];
+    batch[1] = &jobs[5];
+    cs_store_apply_batch(cached, batch, 1);
+    cs_store_apply_batch(cached, batch + 1, 1);
+    for (int i = 4; i < 6; i++) {
+        if (jobs[i].rc != 0)
+            fail_msg("event %d: %s", i, jobs[i].err);
+        free(jobs[i].record);
+    }
+    cs_store_cache_counts(cached, &hits0, &misses0);
+    assert_true(hits0 == hits + 2 && misses0 == misses);
+    assert_int_equal(rec[5].version, 6);
+
+    json_t *r = s_record_without_id(other, s_cc("be7c0001", 'A'));
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "ended");
+    assert_non_null(json_string_value(json_object_get(r, "answered_at")));
+    json_decref(r);
+    free(jobs[0].record);
+    free(jobs[1].record);
+    s_free(&call);
+    cs_store_destroy(&cached);
+    cs_store_destroy(&other);
 }
 
 static void test_metrics(void **state)
@@ -749,6 +852,8 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_redis_down_then_back),
         cmocka_unit_test(test_store_batch_same_as_one_by_one),
+        cmocka_unit_test(test_store_batch_cached_same_as_one_by_one),
+        cmocka_unit_test(test_store_batch_cache_behind_another_writer),
     };
     int failed = cmocka_run_group_tests_name("ingestor", tests, setup, teardown);
     /* cmocka reports a failed teardown but does not count it: we do, since

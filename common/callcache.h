@@ -1,0 +1,51 @@
+/* callcache - what one writer last saw of recent calls, so that most
+ * events can skip the `resolve` round trip (common/store.c): which call a
+ * leg (call_control_id) belongs to, and the call's record as last read or
+ * written, "<version> <stored JSON>".
+ *
+ * A cached record may be stale (another writer moved on): that is safe,
+ * because the commit script checks the version and a conflict sends the
+ * event through the full path. A leg's call never changes once indexed
+ * (cs:idx:cc is set once, NX), so that part cannot be stale.
+ *
+ * Bounded: two generations of hash maps; a lookup that hits the old one
+ * moves the entry to the new one, and when the new one is full the old one
+ * is dropped. So what is used stays, at most `capacity` calls are held, and
+ * nothing is scanned. Not thread-safe: one per store, one store per thread. */
+#ifndef CS_CALLCACHE_H
+#define CS_CALLCACHE_H
+
+#include <stddef.h>
+
+typedef struct cs_callcache cs_callcache_t;
+
+/* capacity: calls remembered (legs: twice as many). NULL when out of memory
+ * or capacity is 0. */
+cs_callcache_t *cs_callcache_new(size_t capacity);
+void cs_callcache_destroy(cs_callcache_t **self_p);
+
+/* The call a leg belongs to and its record as last seen: the record
+ * ("<version> <stored JSON>", *len bytes) with its cs id in *cs_id, or
+ * NULL when either is unknown (a miss). Both borrowed: valid until the next
+ * call into the cache. Counted as a hit or a miss. */
+const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char **cs_id,
+                              size_t *len);
+
+/* Remembers which call a leg belongs to. */
+void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs_id);
+
+/* Remembers a copy of record (len bytes) for the call. */
+void cs_callcache_set_record(cs_callcache_t *self, const char *cs_id, const char *record,
+                             size_t len);
+
+/* Forgets the call's record (it is known to be stale). */
+void cs_callcache_forget(cs_callcache_t *self, const char *cs_id);
+
+/* Records held now (at most the capacity). */
+size_t cs_callcache_size(const cs_callcache_t *self);
+
+/* cs_callcache_find() hits and misses since new (for /metrics and tests). */
+void cs_callcache_counts(const cs_callcache_t *self, unsigned long long *hits,
+                         unsigned long long *misses);
+
+#endif
