@@ -72,10 +72,11 @@ wrk_run() {
   ipid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
   rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
   "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --write-bodies "$dir/bodies"
-  local s0 b0 w0 i0 r0 t0 s1 b1 w1 i1 r1 t1
+  local s0 b0 w0 h0 i0 r0 t0 s1 b1 w1 h1 i1 r1 t1
   s0=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b0=$(metric "$port" callsync_ingest_batches_total)
   w0=$(metric "$port" callsync_ingest_batched_total)
+  h0=$(metric "$port" callsync_ingest_cache_hits_total)
   i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
   BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$conns" \
     -d "${WRK_SECONDS:-5}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
@@ -83,14 +84,16 @@ wrk_run() {
   s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b1=$(metric "$port" callsync_ingest_batches_total)
   w1=$(metric "$port" callsync_ingest_batched_total)
+  h1=$(metric "$port" callsync_ingest_cache_hits_total)
   local secs
   secs=$(awk '/requests in/ {sub("s,", "", $4); print $4}' "$dir/wrk.out")
   awk -v s="$((s1 - s0))" -v secs="$secs" -v b="$((b1 - b0))" -v w="$((w1 - w0))" \
-    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" \
+    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" -v h="$((h1 - h0))" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$dir/wrk.out")" \
     -v p99="$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")" 'BEGIN {
       printf "wrk closed loop: %.0f webhooks/s stored (%d in %ss), ack p50 %s p99 %s; ", s / secs, s, secs, p50, p99
-      printf "batch %.1f webhooks; CPU per webhook: ingestor %.0f us, redis %.0f us\n", (b ? w / b : 0), ci / hz / s * 1e6, cr / hz / s * 1e6 }'
+      printf "batch %.1f webhooks, %.0f%% skipped resolve (cache); ", (b ? w / b : 0), (w ? 100 * h / w : 0)
+      printf "CPU per webhook: ingestor %.0f us, redis %.0f us\n", ci / hz / s * 1e6, cr / hz / s * 1e6 }'
   grep -h "wrk-bodies" "$dir/wrk.out"
   rm -f "$dir/bodies"
 }
@@ -106,7 +109,7 @@ start_ingestor "$p1" "${THREADS:-2}"
 echo "-- one ingestor (${THREADS:-2} threads)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
   --redis-port "$rport"
-wrk_run 1000000 "$p1" $((calls * 2))
+wrk_run 1000000 "$p1" "$calls"
 
 [ "${REDIS_STATS:-0}" = 1 ] && redis-cli -p "$rport" info commandstats | grep -E 'evalsha|cmdstat_get|cmdstat_set'
 # every run sends calls of its own: a repeated event id would only test dedupe
