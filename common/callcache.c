@@ -159,6 +159,14 @@ void cs_callcache_forget(cs_callcache_t *self, const char *cs_id)
     s_gens_delete(&self->records, cs_id);
 }
 
+void cs_callcache_clear(cs_callcache_t *self)
+{
+    zhashx_purge(self->legs.young);
+    zhashx_purge(self->legs.old);
+    zhashx_purge(self->records.young);
+    zhashx_purge(self->records.old);
+}
+
 size_t cs_callcache_size(const cs_callcache_t *self)
 {
     return zhashx_size(self->records.young) + zhashx_size(self->records.old);

@@ -41,6 +41,9 @@ void cs_callcache_set_record(cs_callcache_t *self, const char *cs_id, const char
 /* Forgets the call's record (it is known to be stale). */
 void cs_callcache_forget(cs_callcache_t *self, const char *cs_id);
 
+/* Forgets everything (the counts stay). */
+void cs_callcache_clear(cs_callcache_t *self);
+
 /* Records held now (at most the capacity). */
 size_t cs_callcache_size(const cs_callcache_t *self);
 

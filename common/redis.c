@@ -25,6 +25,7 @@ struct cs_redis {
         char sha[41];
     } shas[S_MAX_SCRIPTS];
     int nshas;
+    unsigned long connects; /* connections made so far */
 };
 
 static int s_parse_url(cs_redis_t *self, const char *url, char *err, size_t errlen)
@@ -129,6 +130,7 @@ static int s_connect(cs_redis_t *self)
             goto fail;
         freeReplyObject(r);
     }
+    self->connects++;
     return 0;
 fail:
     s_drop(self, r ? r->str : self->ctx->errstr);
@@ -323,6 +325,11 @@ bool cs_redis_ping(cs_redis_t *self)
     if (r)
         freeReplyObject(r);
     return ok;
+}
+
+unsigned long cs_redis_connects(const cs_redis_t *self)
+{
+    return self->connects;
 }
 
 const char *cs_redis_error(const cs_redis_t *self)

@@ -57,6 +57,10 @@ int cs_redis_append_eval(cs_redis_t *self, const cs_redis_script_t *script, int 
                          const char **argv, const size_t *lens);
 
 bool cs_redis_ping(cs_redis_t *self);
+
+/* Connections made so far: a change means the server may be another one,
+ * or restarted and missing its last writes (what a cache must forget). */
+unsigned long cs_redis_connects(const cs_redis_t *self);
 const char *cs_redis_error(const cs_redis_t *self);
 
 #endif

@@ -17,8 +17,9 @@
 struct cs_store {
     cs_redis_t *redis;
     cs_store_opts_t opts;
-    char *last_record;     /* "<version> <json>" as last written */
-    cs_callcache_t *cache; /* NULL unless opts.cache_calls */
+    char *last_record;            /* "<version> <json>" as last written */
+    cs_callcache_t *cache;        /* NULL unless opts.cache_calls */
+    unsigned long cache_connects; /* the Redis connection the cache was filled from */
 };
 
 /* Finds the call an event belongs to, creating its id when allowed, and
@@ -461,6 +462,14 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
     unsigned char *state = calloc(n ? n : 1, 1);
     bool ready = p && state && cs_redis_prepare(self->redis, &s_resolve) == 0 &&
                  cs_redis_prepare(self->redis, &s_commit) == 0;
+    if (self->cache && cs_redis_connects(self->redis) != self->cache_connects) {
+        /* a new connection: Redis may have restarted without its last
+         * writes (AOF everysec), or be a promoted replica. A record it has
+         * lost could come back at a version another writer has reached
+         * since, and pass the version check: so start from what it has. */
+        cs_callcache_clear(self->cache);
+        self->cache_connects = cs_redis_connects(self->redis);
+    }
     for (size_t i = 0; i < n; i++) {
         jobs[i]->record = NULL;
         jobs[i]->changed = false;

@@ -713,7 +713,11 @@ static void s_batch_same_as_one_by_one(long cache, int db_one, int db_batched,
         assert_true(strlen(ljobs[i].err) > 0);
     }
     assert_int_equal(h_redis_start(&s_env), 0);
+    cs_store_cache_counts(b, &hits, &misses);
+    unsigned long long hits_before = hits;
     cs_store_apply_batch(b, lbatch + 2, 2); /* the retry lands */
+    cs_store_cache_counts(b, &hits, &misses);
+    assert_true(hits == hits_before); /* a new connection: the cache started over */
     for (int i = 0; i < 4; i++) {
         if (ljobs[i].rc != 0)
             fail_msg("retry of event %d: %s", i, ljobs[i].err);
@@ -815,6 +819,35 @@ static void test_store_batch_cache_behind_another_writer(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "state")), "ended");
     assert_non_null(json_string_value(json_object_get(r, "answered_at")));
     json_decref(r);
+
+    /* Redis restarted (it may have lost its last second of writes): once
+     * reconnected, the cache starts over instead of trusting records read
+     * from the server before. The first batch after the restart meets the
+     * dead connection and reconnects; the next one finds nothing cached. */
+    h_redis_stop(&s_env);
+    assert_int_equal(h_redis_start(&s_env), 0);
+    s_events_t fresh;
+    s_outbound("be7c0002", 1764000100000, &fresh);
+    static cs_event_t fev;
+    static cs_call_t frec;
+    assert_int_equal(cs_webhook_parse(fresh.body[0], strlen(fresh.body[0]), &fev, err, sizeof err),
+                     0);
+    cs_store_job_t fjob = {
+        .ev = &fev, .raw = fresh.body[0], .rawlen = strlen(fresh.body[0]), .call = &frec};
+    batch[0] = &fjob;
+    cs_store_apply_batch(cached, batch, 1);
+    if (fjob.rc != 0)
+        fail_msg("after the restart: %s", fjob.err);
+    free(fjob.record);
+    cs_store_cache_counts(cached, &hits, &misses);
+    jobs[5].record = NULL;
+    batch[0] = &jobs[5]; /* a retry of the hangup, cached before the restart */
+    cs_store_apply_batch(cached, batch, 1);
+    assert_int_equal(jobs[5].rc, 0);
+    assert_int_equal(jobs[5].outcome, CS_APPLY_DUPLICATE);
+    cs_store_cache_counts(cached, &hits0, &misses0);
+    assert_true(hits0 == hits && misses0 == misses + 1);
+    s_free(&fresh);
     free(jobs[0].record);
     free(jobs[1].record);
     s_free(&call);

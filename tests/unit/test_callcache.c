@@ -42,12 +42,17 @@ static void test_find_needs_leg_and_record(void **state)
     assert_null(s_find(cache, "v3:b", &cs));
     assert_null(s_find(cache, "", &cs));
     assert_null(s_find(cache, NULL, &cs));
+    cs_callcache_set_record(cache, "cs_1", second, strlen(second));
+    assert_non_null(s_find(cache, "v3:a", &cs));
+    cs_callcache_clear(cache); /* a new Redis connection: nothing is trusted */
+    assert_int_equal(cs_callcache_size(cache), 0);
+    assert_null(s_find(cache, "v3:a", &cs));
     cs_callcache_set_leg(cache, "", "cs_2"); /* ignored */
     cs_callcache_set_record(cache, "", "1 {}", 4);
     unsigned long long hits, misses;
     cs_callcache_counts(cache, &hits, &misses);
-    assert_int_equal(hits, 3);
-    assert_int_equal(misses, 6);
+    assert_int_equal(hits, 4);
+    assert_int_equal(misses, 7);
     cs_callcache_destroy(&cache);
     assert_null(cache);
     cs_callcache_destroy(&cache); /* idempotent */
