@@ -8,7 +8,8 @@
 # (AGENTS=, RATE=, SECONDS=). INGEST=0, SIM=0, MEDIA=0, RELAY=0 skip a
 # section.
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
-# ingestor), RATES= (paced runs, webhooks/s) change the load.
+# ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed loops),
+# CACHE_PAIRS= (cache off/on pairs) change the load.
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
@@ -50,9 +51,9 @@ pids+=($!)
 until redis-cli -p "$rport" ping > /dev/null 2>&1; do sleep 0.05; done
 
 [ "${REDIS_UNIX:-0}" = 1 ] && REDIS_URL="unix://$dir/redis.sock"
-start_ingestor() {
+start_ingestor() { # port threads [VAR=value...]
   local port=$1 threads=$2
-  CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT=$port \
+  env "${@:3}" CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT=$port \
     CALLSYNC_INGEST_THREADS=$threads TELNYX_PUBLIC_KEY=$pk \
     CALLSYNC_BUS_PUB="tcp://127.0.0.1:$(free_port)" \
     bin/callsync-ingestor > "$dir/ingestor-$port.log" 2>&1 &
@@ -66,8 +67,8 @@ start_ingestor() {
 # stored them (/metrics), CPU per webhook read from /proc around the run.
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wrk_run() {
-  local first=$1 port=$2 n=$3 ipid rpid
+wrk_run() { # first-call port calls connections
+  local first=$1 port=$2 n=$3 c=$4 ipid rpid
   command -v wrk > /dev/null || { echo "wrk: not installed (scripts/deps.sh)"; return 0; }
   ipid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
   rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
@@ -78,7 +79,7 @@ wrk_run() {
   w0=$(metric "$port" callsync_ingest_batched_total)
   h0=$(metric "$port" callsync_ingest_cache_hits_total)
   i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
-  BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$conns" \
+  BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
     -d "${WRK_SECONDS:-5}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
   t1=$(date +%s.%N); i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
   s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
@@ -88,10 +89,10 @@ wrk_run() {
   local secs
   secs=$(awk '/requests in/ {sub("s,", "", $4); print $4}' "$dir/wrk.out")
   awk -v s="$((s1 - s0))" -v secs="$secs" -v b="$((b1 - b0))" -v w="$((w1 - w0))" \
-    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" -v h="$((h1 - h0))" \
+    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" -v h="$((h1 - h0))" -v c="$c" \
     -v p50="$(awk '$1 == "50%" {print $2}' "$dir/wrk.out")" \
     -v p99="$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")" 'BEGIN {
-      printf "wrk closed loop: %.0f webhooks/s stored (%d in %ss), ack p50 %s p99 %s; ", s / secs, s, secs, p50, p99
+      printf "wrk closed loop, %d connections: %.0f webhooks/s stored (%d in %ss), ack p50 %s p99 %s; ", c, s / secs, s, secs, p50, p99
       printf "batch %.1f webhooks, %.0f%% skipped resolve (cache); ", (b ? w / b : 0), (w ? 100 * h / w : 0)
       printf "CPU per webhook: ingestor %.0f us, redis %.0f us\n", ci / hz / s * 1e6, cr / hz / s * 1e6 }'
   grep -h "wrk-bodies" "$dir/wrk.out"
@@ -109,7 +110,24 @@ start_ingestor "$p1" "${THREADS:-2}"
 echo "-- one ingestor (${THREADS:-2} threads)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
   --redis-port "$rport"
-wrk_run 1000000 "$p1" "$calls"
+# Closed loop with wrk at several connection counts: past what keeps the
+# ingestor busy, more connections only queue (WRK_CONNS).
+first=1000000
+for c in ${WRK_CONNS:-8 16 32}; do
+  wrk_run "$first" "$p1" "$calls" "$c"
+  first=$((first + calls))
+done
+# The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0
+# on the same Redis, alternating (CACHE_PAIRS rounds; 0 skips).
+if [ "${CACHE_PAIRS:-2}" -gt 0 ]; then
+  p0=$(free_port)
+  start_ingestor "$p0" "${THREADS:-2}" CALLSYNC_INGEST_CACHE=0
+  for _ in $(seq "${CACHE_PAIRS:-2}"); do
+    echo -n "cache off: "; wrk_run "$first" "$p0" "$calls" "$conns"; first=$((first + calls))
+    echo -n "cache on:  "; wrk_run "$first" "$p1" "$calls" "$conns"; first=$((first + calls))
+  done
+  kill "$(ss -ltnpH "sport = :$p0" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+fi
 
 [ "${REDIS_STATS:-0}" = 1 ] && redis-cli -p "$rport" info commandstats | grep -E 'evalsha|cmdstat_get|cmdstat_set'
 # every run sends calls of its own: a repeated event id would only test dedupe
