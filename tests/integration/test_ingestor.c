@@ -868,6 +868,12 @@ static void test_metrics(void **state)
     assert_non_null(delay);
     assert_true(strtol(delay + strlen("callsync_webhook_delay_seconds_count "), NULL, 10) > 0);
     assert_non_null(strstr(body, "callsync_redis_up 1"));
+    /* the calls posted by the tests before: their later events found the
+     * call in the committer's cache */
+    const char *hits = strstr(body, "\ncallsync_ingest_cache_hits_total ");
+    assert_non_null(hits);
+    assert_true(strtol(hits + strlen("\ncallsync_ingest_cache_hits_total "), NULL, 10) > 0);
+    assert_non_null(strstr(body, "\ncallsync_ingest_cache_misses_total "));
     free(body);
 }
 
