@@ -3,6 +3,8 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,18 +130,62 @@ int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, char **body, size_
     return rc;
 }
 
+/* The forwarder is libzmq's zmq_proxy_steerable, on a thread of its own,
+ * between sockets bound here rather than by czmq's zproxy actor: zproxy
+ * asserts (the process aborts) when an endpoint cannot be bound, and a
+ * port that is taken must be an error message and exit status 1. The
+ * calling thread waits for SIGTERM/SIGINT (czmq's handler) and stops the
+ * proxy over its control socket. */
+typedef struct {
+    zsock_t *front, *back, *control;
+} s_proxy_t;
+
+static void *s_proxy_run(void *arg)
+{
+    s_proxy_t *p = arg;
+    sigset_t all; /* signals are the waiting thread's; a poll here must not end early */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    zmq_proxy_steerable(zsock_resolve(p->front), zsock_resolve(p->back), NULL,
+                        zsock_resolve(p->control));
+    return NULL;
+}
+
+static int s_bind(zsock_t *sock, const char *endpoint)
+{
+    if (sock && zsock_bind(sock, "%s", endpoint) >= 0)
+        return 0;
+    cs_error("bus: cannot bind %s: %s", endpoint, sock ? zmq_strerror(zmq_errno()) : "no socket");
+    return -1;
+}
+
 int cs_bus_forward(const char *pub_endpoint, const char *sub_endpoint)
 {
-    zactor_t *proxy = zactor_new(zproxy, NULL);
-    if (!proxy)
-        return -1;
-    zstr_sendx(proxy, "FRONTEND", "XSUB", pub_endpoint, NULL);
-    zsock_wait(proxy);
-    zstr_sendx(proxy, "BACKEND", "XPUB", sub_endpoint, NULL);
-    zsock_wait(proxy);
+    int rc = -1;
+    char control[64];
+    s_proxy_t p = {zsock_new(ZMQ_XSUB), zsock_new(ZMQ_XPUB), NULL};
+    zsock_t *stop = NULL;
+    pthread_t thread;
+    if (s_bind(p.front, pub_endpoint) || s_bind(p.back, sub_endpoint))
+        goto out;
+    snprintf(control, sizeof control, "inproc://callsync-bus-%p", (void *)&p);
+    p.control = zsock_new(ZMQ_PAIR);
+    stop = zsock_new(ZMQ_PAIR);
+    if (s_bind(p.control, control) || !stop || zsock_connect(stop, "%s", control) < 0 ||
+        pthread_create(&thread, NULL, s_proxy_run, &p)) {
+        cs_error("bus: cannot start the forwarder");
+        goto out;
+    }
     cs_info("bus: forwarding %s -> %s", pub_endpoint, sub_endpoint);
     while (!zsys_interrupted)
         zclock_sleep(200);
-    zactor_destroy(&proxy);
-    return 0;
+    zstr_send(stop, "TERMINATE");
+    pthread_join(thread, NULL);
+    rc = 0;
+out:
+    zsock_destroy(&stop);
+    zsock_destroy(&p.control);
+    zsock_destroy(&p.back);
+    zsock_destroy(&p.front);
+    return rc;
 }

@@ -3,7 +3,7 @@
  * Topology (proto/README.md): one forwarder, callsync-bus, binds an XSUB
  * endpoint (CALLSYNC_BUS_PUB) that every publisher connects to and an XPUB
  * endpoint (CALLSYNC_BUS_SUB) that every subscriber connects to; it is
- * czmq's zproxy, not a broker of ours. Any number of instances of each
+ * libzmq's own proxy (zmq_proxy_steerable), not a broker of ours. Any number of instances of each
  * service can therefore come and go. A message is two frames: the topic and
  * a body whose form the topic fixes (proto/README.md): JSON for commands,
  * the stored record string for call.changed.
@@ -37,8 +37,8 @@ int cs_bus_publish(cs_bus_t *self, const char *topic, const json_t *msg);
  * for a message that is not two frames (dropped, logged). */
 int cs_bus_recv(cs_bus_t *self, int timeout_ms, char **topic, char **body, size_t *len);
 
-/* Runs the forwarder until SIGTERM/SIGINT. Returns 0, or -1 if it could not
- * bind. */
+/* Runs the forwarder until SIGTERM/SIGINT. Returns 0, or -1 (logged, with
+ * the reason) if an endpoint cannot be bound: taken, or not an endpoint. */
 int cs_bus_forward(const char *pub_endpoint, const char *sub_endpoint);
 
 #endif

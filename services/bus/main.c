@@ -1,4 +1,4 @@
-/* callsync-bus - the bus forwarder: czmq's zproxy between the XSUB
+/* callsync-bus - the bus forwarder: libzmq's proxy between the XSUB
  * endpoint publishers connect to and the XPUB endpoint subscribers connect
  * to (see common/bus.h). Stateless; restart it and everyone reconnects. */
 #include <czmq.h>

@@ -64,17 +64,12 @@ export class Stack {
       '--save', '', '--appendonly', 'no']);
     await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping']); return true; } catch { return false; } });
     const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
-    const [pub, sub, ingest, orch, timer, relay] = [await freePort(), await freePort(), await freePort(),
-      await freePort(), await freePort(), await freePort()];
+    const [ingest, orch, timer, relay] = [await freePort(), await freePort(), await freePort(),
+      await freePort()];
     this.relayPort = relay;
     this.apiKey = 'crm-test-key';
-    this.env = {
-      CALLSYNC_REDIS_URL: `unix://${sock}`,
-      CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`, CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`,
-      CALLSYNC_LOG_LEVEL: 'info',
-    };
+    await this.startBus(sock);
     this.ingestPort = ingest;
-    this.spawnLogged('bus', bin('bus'), [], this.env);
     this.spawnLogged('ingestor', bin('ingestor'), [], { ...this.env, CALLSYNC_INGEST_PORT: String(ingest), TELNYX_PUBLIC_KEY: keys.public_key });
     this.seed = keys.seed;
     this.orchPort = orch;
@@ -82,6 +77,31 @@ export class Stack {
     await until('the ingestor', async () => {
       try { return (await fetch(`http://127.0.0.1:${ingest}/healthz`)).ok; } catch { return false; }
     });
+  }
+
+  // The bus's ports were free when picked, but another process may take one
+  // before the bus binds it (any outgoing connection draws a port from the
+  // same range). The bus then exits 1 ("cannot bind"): start it again on new
+  // ports, before any service has been given them.
+  async startBus(sock) {
+    const log = join(this.dir, 'bus.log');
+    const read = () => { try { return readFileSync(log, 'utf8'); } catch { return ''; } };
+    for (let attempt = 1; ; attempt++) {
+      const [pub, sub] = [await freePort(), await freePort()];
+      this.env = {
+        CALLSYNC_REDIS_URL: `unix://${sock}`,
+        CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`, CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`,
+        CALLSYNC_LOG_LEVEL: 'info',
+      };
+      const bus = this.spawnLogged('bus', bin('bus'), [], this.env);
+      const got = await until('the bus to bind or exit', () => {
+        if (bus.exitCode !== null || bus.signalCode !== null) return 'exited';
+        return read().includes('bus: forwarding') && 'up';
+      });
+      if (got === 'up') return;
+      this.procs = this.procs.filter((x) => x.p !== bus);
+      if (attempt === 5 || !read().includes('cannot bind')) throw new Error(`the bus did not start:\n${read()}`);
+    }
   }
 
   async startServices() {

@@ -30,7 +30,7 @@ before(async () => {
 after(async () => {
   await stack.stop();
   assert.equal(stack.sanitizer, null, 'no sanitizer report from any service');
-  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM`);
+  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM (it ended ${JSON.stringify(e)})`);
 });
 
 // a test that failed half-way leaves no call up for the next one
@@ -62,6 +62,7 @@ async function call(number) {
   const clicked = Date.now();
   await page.getByRole('button', { name: 'Call' }).click();
   await waitStatus('In call');
+  current = (await record())?.id ?? null; // afterEach hangs it up if what follows fails
   // the provider's answer (the SDK's "active" may come first, on the
   // browser's clock; the provider's time then wins, ARCHITECTURE §3)
   const rec = await until("the provider's answer on the record", async () => {

@@ -30,7 +30,7 @@ before(async () => {
 after(async () => {
   await stack.stop();
   assert.equal(stack.sanitizer, null, 'no sanitizer report from any service');
-  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM`);
+  for (const [name, e] of Object.entries(stack.exits)) assert.equal(e.code, 0, `${name} exits 0 on SIGTERM (it ended ${JSON.stringify(e)})`);
 });
 
 const status = (id) => pages[id].getByRole('status').textContent();

@@ -331,6 +331,30 @@ static void test_unknown_event_types(void **state)
     s_free(&evs);
 }
 
+/* Bad configuration of the forwarder: an endpoint that is taken (here, the
+ * running bus's own) or not an endpoint at all gets exit status 1 and a
+ * log line naming it and the reason; the running bus is unaffected
+ * (test_bus_notice comes after). */
+static void test_bus_refuses_what_it_cannot_bind(void **state)
+{
+    (void)state;
+    char taken[128], free_sub[128], bad[128];
+    snprintf(taken, sizeof taken, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(free_sub, sizeof free_sub, "CALLSYNC_BUS_SUB=tcp://127.0.0.1:%d", h_free_port());
+    snprintf(bad, sizeof bad, "CALLSYNC_BUS_PUB=not-an-endpoint");
+    const char *first[] = {taken, free_sub, NULL}, *second[] = {bad, free_sub, NULL};
+    pid_t pid = h_spawn(&s_env, "bus", first, "taken");
+    assert_true(pid > 0);
+    assert_int_equal(h_wait_exit(pid, 5000), 1);
+    char want[256];
+    snprintf(want, sizeof want, "cannot bind %s: Address already in use", s_env.bus_pub);
+    assert_true(h_log_has(&s_env, "bus", "taken", want));
+    pid = h_spawn(&s_env, "bus", second, "bad");
+    assert_true(pid > 0);
+    assert_int_equal(h_wait_exit(pid, 5000), 1);
+    assert_true(h_log_has(&s_env, "bus", "bad", "cannot bind not-an-endpoint: Invalid argument"));
+}
+
 static void test_bus_notice(void **state)
 {
     (void)state;
@@ -884,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_outbound_call_record),
         cmocka_unit_test(test_active_and_late_answer),
         cmocka_unit_test(test_unknown_event_types),
+        cmocka_unit_test(test_bus_refuses_what_it_cannot_bind),
         cmocka_unit_test(test_bus_notice),
         cmocka_unit_test(test_two_ingestors_concurrently),
         cmocka_unit_test(test_ctl_agents_dial_hangup),

@@ -282,13 +282,66 @@ int h_wait_http(const char *url, long status, int timeout_ms)
     return -1;
 }
 
+int h_wait_exit(pid_t pid, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 25) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            for (int i = 0; i < s_npids; i++)
+                if (s_pids[i] == pid)
+                    s_pids[i] = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        s_sleep_ms(25);
+    }
+    return -1;
+}
+
+int h_log_has(h_env_t *env, const char *name, const char *tag, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s-%s.log", env->dir, name, tag);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[1024];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The bus's two ports were free when picked, but another process (any
+ * outgoing connection takes a port from the same range) may take one before
+ * the bus binds it. The bus then exits 1 ("cannot bind"), and new ports are
+ * picked: the services started after it read env's endpoints. */
 pid_t h_bus(h_env_t *env)
 {
-    char pub[128], sub[128];
-    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", env->bus_pub);
-    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", env->bus_sub);
-    const char *extra[] = {pub, sub, NULL};
-    return h_spawn(env, "bus", extra, "0");
+    for (int attempt = 0; attempt < 5; attempt++) {
+        char pub[128], sub[128], tag[16];
+        if (attempt) {
+            snprintf(env->bus_pub, sizeof env->bus_pub, "tcp://127.0.0.1:%d", h_free_port());
+            snprintf(env->bus_sub, sizeof env->bus_sub, "tcp://127.0.0.1:%d", h_free_port());
+        }
+        snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", env->bus_pub);
+        snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", env->bus_sub);
+        snprintf(tag, sizeof tag, "%d", attempt);
+        const char *extra[] = {pub, sub, NULL};
+        pid_t pid = h_spawn(env, "bus", extra, tag);
+        if (pid < 0)
+            return -1;
+        for (int waited = 0; waited <= 5000; waited += 25) {
+            if (h_log_has(env, "bus", tag, "bus: forwarding"))
+                return pid;
+            if (h_wait_exit(pid, 0) >= 0)
+                break; /* could not bind: pick again */
+            s_sleep_ms(25);
+        }
+        if (!h_log_has(env, "bus", tag, "cannot bind"))
+            return -1;
+    }
+    return -1;
 }
 
 pid_t h_ingestor(h_env_t *env, int *port)

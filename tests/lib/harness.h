@@ -40,8 +40,16 @@ int h_redis_start(h_env_t *env);
 void h_redis_stop(h_env_t *env);
 redisContext *h_redis(h_env_t *env);
 
-/* Starts the bus forwarder on env's endpoints. */
+/* Starts the bus forwarder and waits until it has bound env's endpoints
+ * (picking new ones when a port was taken meanwhile). The pid, or -1. */
 pid_t h_bus(h_env_t *env);
+
+/* Waits up to timeout_ms for pid (a child from h_spawn) to exit: its exit
+ * status (128 + signal when killed), or -1 if it is still running. */
+int h_wait_exit(pid_t pid, int timeout_ms);
+
+/* Whether <dir>/<name>-<tag>.log has a line containing needle. */
+int h_log_has(h_env_t *env, const char *name, const char *tag, const char *needle);
 
 /* Starts an ingestor on a free port; *port set. Waits for /healthz 200. */
 pid_t h_ingestor(h_env_t *env, int *port);
