@@ -251,6 +251,60 @@ void cs_call_init(cs_call_t *call, const char *id)
     CS_COPY(call->id, id);
 }
 
+/* The packed form is four runs of the struct: everything before the
+ * legs, the legs in use, everything from the legs' end to the DTMF list,
+ * the digits in use. nlegs and ndtmf travel in the first and third. */
+#define S_HEAD offsetof(cs_call_t, legs)
+#define S_MID_AT (offsetof(cs_call_t, legs) + sizeof(((cs_call_t *)0)->legs))
+#define S_MID (offsetof(cs_call_t, dtmf) - S_MID_AT)
+_Static_assert(offsetof(cs_call_t, dtmf) + sizeof(((cs_call_t *)0)->dtmf) == sizeof(cs_call_t),
+               "the DTMF list ends the record");
+_Static_assert(offsetof(cs_call_t, nlegs) < S_HEAD, "nlegs is in the head");
+_Static_assert(offsetof(cs_call_t, ndtmf) >= S_MID_AT, "ndtmf is in the middle run");
+
+static size_t s_packed(int nlegs, int ndtmf)
+{
+    return S_HEAD + (size_t)nlegs * sizeof(cs_leg_t) + S_MID + (size_t)ndtmf * sizeof(cs_dtmf_t);
+}
+
+size_t cs_call_packed_size(const cs_call_t *call)
+{
+    return s_packed(call->nlegs, call->ndtmf);
+}
+
+void cs_call_pack(const cs_call_t *call, void *out)
+{
+    char *o = out;
+    const char *c = (const char *)call;
+    size_t legs = (size_t)call->nlegs * sizeof(cs_leg_t);
+    memcpy(o, c, S_HEAD);
+    memcpy(o + S_HEAD, call->legs, legs);
+    memcpy(o + S_HEAD + legs, c + S_MID_AT, S_MID);
+    memcpy(o + S_HEAD + legs + S_MID, call->dtmf, (size_t)call->ndtmf * sizeof(cs_dtmf_t));
+}
+
+int cs_call_unpack(cs_call_t *call, const void *in, size_t len)
+{
+    const char *i = in;
+    int nlegs, ndtmf;
+    if (len < S_HEAD + S_MID)
+        return -1;
+    memcpy(&nlegs, i + offsetof(cs_call_t, nlegs), sizeof nlegs);
+    if (nlegs < 0 || nlegs > CS_MAX_LEGS || len < s_packed(nlegs, 0))
+        return -1;
+    size_t legs = (size_t)nlegs * sizeof(cs_leg_t);
+    memcpy(&ndtmf, i + S_HEAD + legs + (offsetof(cs_call_t, ndtmf) - S_MID_AT), sizeof ndtmf);
+    if (ndtmf < 0 || ndtmf > CS_MAX_DTMF || len != s_packed(nlegs, ndtmf))
+        return -1;
+    char *c = (char *)call;
+    memset(call, 0, sizeof *call); /* the unused slots, as cs_call_init leaves them */
+    memcpy(c, i, S_HEAD);
+    memcpy(call->legs, i + S_HEAD, legs);
+    memcpy(c + S_MID_AT, i + S_HEAD + legs, S_MID);
+    memcpy(call->dtmf, i + S_HEAD + legs + S_MID, (size_t)ndtmf * sizeof(cs_dtmf_t));
+    return 0;
+}
+
 /* Finds the event's leg, adding it (kept sorted by ccid) when new. */
 static cs_leg_t *s_leg(cs_call_t *call, const cs_event_t *ev, bool *added, bool *dropped)
 {

@@ -20,7 +20,7 @@ typedef struct {
 
 struct cs_callcache {
     s_gens_t legs;    /* ccid -> cs id */
-    s_gens_t records; /* cs id -> "<version> <json>" */
+    s_gens_t records; /* cs id -> the record's bytes */
     unsigned long long hits, misses;
 };
 

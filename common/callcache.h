@@ -1,7 +1,8 @@
 /* callcache - what one writer last saw of recent calls, so that most
  * events can skip the `resolve` round trip (common/store.c): which call a
  * leg (call_control_id) belongs to, and the call's record as last read or
- * written, "<version> <stored JSON>".
+ * written. The record's bytes are the store's to choose: it keeps the
+ * packed record (cs_call_pack), so a hit is a few copies, not a parse.
  *
  * A cached record may be stale (another writer moved on): that is safe,
  * because the commit script checks the version and a conflict sends the
@@ -25,7 +26,7 @@ cs_callcache_t *cs_callcache_new(size_t capacity);
 void cs_callcache_destroy(cs_callcache_t **self_p);
 
 /* The call a leg belongs to and its record as last seen: the record
- * ("<version> <stored JSON>", *len bytes) with its cs id in *cs_id, or
+ * (*len bytes, as set) with its cs id in *cs_id, or
  * NULL when either is unknown (a miss). Both borrowed: valid until the next
  * call into the cache. Counted as a hit or a miss. */
 const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char **cs_id,

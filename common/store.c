@@ -198,8 +198,6 @@ typedef struct {
     char cs_id[CS_ID_LEN]; /* "" until resolved; "" after: no known call (unlinked) */
     uint64_t version;      /* the record's version the merge started from */
     int64_t received_at;
-    char *hit; /* the record as cached, when the batch skips resolve (owned) */
-    size_t hitlen;
     const char *rargv[8];
     /* the commit */
     char *rec_text, *ev_text;
@@ -221,8 +219,6 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     p->cs_id[0] = '\0';
     p->version = 0;
     p->rec_text = p->ev_text = NULL;
-    p->hit = NULL;
-    p->hitlen = 0;
     const char *rargv[] = {p->k_cc,
                            p->k_sess,
                            p->k_dedupe,
@@ -241,14 +237,10 @@ static void s_pending_clear(s_pending_t *p)
     p->rec_text = p->ev_text = NULL;
 }
 
-/* Merges ev into the call's record as stored (doc, len bytes; "" is no
- * record yet): S_MERGED, S_REFUSED, or S_FAILED (err says why). */
-static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, const char *cs, const char *doc,
-                        size_t len, cs_call_t *call, bool *changed, char *err, size_t errlen)
+/* Merges ev into the call's record as loaded: S_MERGED or S_REFUSED. */
+static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, cs_call_t *call, bool *changed)
 {
-    if (s_load(cs, doc, len, call, err, errlen))
-        return S_FAILED;
-    CS_COPY(p->cs_id, cs);
+    CS_COPY(p->cs_id, call->id);
     p->version = call->version;
     if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
         cs_call_state(call) == CS_STATE_ENDED)
@@ -259,6 +251,17 @@ static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, const char *cs, co
         cs_warn("call %s: leg %s beyond %d legs not tracked (event %s)", p->cs_id, ev->ccid,
                 CS_MAX_LEGS, ev->id);
     return S_MERGED;
+}
+
+/* The cache keeps the record as read or written, packed: a hit then costs
+ * a few copies, where the stored JSON would cost a parse (~11 us). */
+static void s_remember(cs_store_t *self, const cs_call_t *call)
+{
+    char packed[sizeof *call];
+    if (!self->cache || !call->id[0])
+        return;
+    cs_call_pack(call, packed);
+    cs_callcache_set_record(self->cache, call->id, packed, cs_call_packed_size(call));
 }
 
 /* Reads the resolve script's reply (taking it) and merges ev into *call:
@@ -285,22 +288,17 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
     }
     const char *cs = r->element[1]->str;
     const redisReply *doc = r->element[2];
+    if (s_load(cs, doc->str, doc->len, call, err, errlen)) {
+        freeReplyObject(r);
+        return S_FAILED;
+    }
     if (self->cache) { /* what the script settled: the leg's call, the record as it is */
         cs_callcache_set_leg(self->cache, ev->ccid, cs);
         if (doc->len)
-            cs_callcache_set_record(self->cache, cs, doc->str, doc->len);
+            s_remember(self, call);
     }
-    s_step_t step = s_merge(p, ev, cs, doc->str, doc->len, call, changed, err, errlen);
     freeReplyObject(r);
-    return step;
-}
-
-/* After a commit: the cache keeps the record as written (record NULL: the
- * event did not change it, and the cached one is still current). */
-static void s_remember(cs_store_t *self, const s_pending_t *p, const char *record)
-{
-    if (self->cache && record && p->cs_id[0])
-        cs_callcache_set_record(self->cache, p->cs_id, record, strlen(record));
+    return s_merge(p, ev, call, changed);
 }
 
 /* After a commit that did not land (conflict, duplicate, failure): the
@@ -425,7 +423,8 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
             if (step == S_FAILED)
                 goto out;
             if (step == S_DONE) {
-                s_remember(self, &p, record);
+                if (*changed && p.cs_id[0]) /* else the cached record is still current */
+                    s_remember(self, call);
                 free(self->last_record);
                 self->last_record = record;
                 *outcome = p.cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
@@ -477,16 +476,12 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         if (!ready)
             continue;
         s_pending_init(&p[i], jobs[i]->ev);
-        const char *cs, *doc = self->cache ? cs_callcache_find(self->cache, jobs[i]->ev->ccid, &cs,
-                                                               &p[i].hitlen)
-                                           : NULL;
-        if (doc) { /* copied: the cache's own may move before it is merged */
-            p[i].hit = malloc(p[i].hitlen + 1);
-            if (p[i].hit) {
-                memcpy(p[i].hit, doc, p[i].hitlen + 1);
-                CS_COPY(p[i].cs_id, cs);
-                state[i] = B_HIT;
-            }
+        const char *cs;
+        size_t len;
+        const char *packed =
+            self->cache ? cs_callcache_find(self->cache, jobs[i]->ev->ccid, &cs, &len) : NULL;
+        if (packed && cs_call_unpack(jobs[i]->call, packed, len) == 0) {
+            state[i] = B_HIT;
         } else if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0) {
             state[i] = B_BATCH;
         }
@@ -499,12 +494,8 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         cs_store_job_t *j = jobs[i];
         s_step_t step;
         if (state[i] == B_HIT) {
-            char cs[CS_ID_LEN];
-            CS_COPY(cs, p[i].cs_id);
-            step = s_merge(&p[i], j->ev, cs, p[i].hit, p[i].hitlen, j->call, &j->changed, j->err,
-                           sizeof j->err);
-            free(p[i].hit);
-            p[i].hit = NULL;
+            j->changed = false;
+            step = s_merge(&p[i], j->ev, j->call, &j->changed);
         } else {
             redisReply *r = cs_redis_reply(self->redis);
             step = s_resolved(self, &p[i], j->ev, r, j->call, &j->changed, j->err, sizeof j->err);
@@ -530,7 +521,8 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         redisReply *r = cs_redis_reply(self->redis);
         if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
             S_DONE) {
-            s_remember(self, &p[i], j->record);
+            if (j->changed && p[i].cs_id[0])
+                s_remember(self, j->call);
             j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
             j->rc = 0;
             state[i] = B_FINISHED;

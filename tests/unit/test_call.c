@@ -101,6 +101,13 @@ static void s_round_trip(const cs_call_t *call)
     assert_int_equal(cs_call_from_store(&back, doc, err, sizeof err), 0);
     assert_memory_equal(&back, call, sizeof back);
     json_decref(doc);
+    /* so is the packed form, which a cache hit reads instead */
+    static char packed[sizeof *call];
+    size_t len = cs_call_packed_size(call);
+    cs_call_pack(call, packed);
+    memset(&back, 0xa5, sizeof back);
+    assert_int_equal(cs_call_unpack(&back, packed, len), 0);
+    assert_memory_equal(&back, call, sizeof back);
 }
 
 static json_t *s_merge_all(const cs_event_t *evs, const int *order, int n)
@@ -790,6 +797,40 @@ static void test_leg_limit(void **state)
         assert_int_equal(dropped, i == CS_MAX_LEGS);
     }
     assert_int_equal(call.nlegs, CS_MAX_LEGS);
+    s_round_trip(&call); /* every leg slot in use */
+}
+
+/* The packed form (the ingestor's cache): what each kind of bad bytes
+ * gets. Every refusal is -1 and leaves the call as it was. */
+static void test_packed_refused(void **state)
+{
+    (void)state;
+    static cs_call_t call, out, before;
+    cs_call_init(&call, "cs_PK");
+    cs_event_t e = s_wh(CS_EV_DTMF, "1", 100, CU, "customer");
+    snprintf(e.value, sizeof e.value, "5");
+    cs_call_merge(&call, &e, NULL);
+    assert_int_equal(call.nlegs, 1);
+    assert_int_equal(call.ndtmf, 1);
+    static char packed[sizeof call + 1];
+    size_t len = cs_call_packed_size(&call);
+    assert_true(len < sizeof call / 2); /* 1 leg of 8, 1 digit of 64 */
+    cs_call_pack(&call, packed);
+    cs_call_init(&out, "cs_UNTOUCHED");
+    before = out;
+    assert_int_equal(cs_call_unpack(&out, packed, len - 1), -1); /* cut short */
+    assert_int_equal(cs_call_unpack(&out, packed, len + 1), -1); /* a byte too many */
+    assert_int_equal(cs_call_unpack(&out, packed, 10), -1);      /* not even the head */
+    int bad = CS_MAX_LEGS + 1;                                   /* a count out of range */
+    memcpy(packed + offsetof(cs_call_t, nlegs), &bad, sizeof bad);
+    assert_int_equal(cs_call_unpack(&out, packed, len), -1);
+    bad = -1;
+    memcpy(packed + offsetof(cs_call_t, nlegs), &bad, sizeof bad);
+    assert_int_equal(cs_call_unpack(&out, packed, len), -1);
+    assert_memory_equal(&out, &before, sizeof out);
+    cs_call_pack(&call, packed);
+    assert_int_equal(cs_call_unpack(&out, packed, len), 0);
+    assert_memory_equal(&out, &call, sizeof out);
 }
 
 static void test_store_round_trip(void **state)
@@ -822,11 +863,8 @@ static void test_store_round_trip(void **state)
         assert_memory_equal(&back, &evs[i], sizeof back);
         json_decref(entries[i]);
     }
-    json_t *doc = cs_call_to_store(&a);
+    s_round_trip(&a); /* stored and packed, DTMF and hold included */
     char err[128];
-    assert_int_equal(cs_call_from_store(&b, doc, err, sizeof err), 0);
-    assert_memory_equal(&a, &b, sizeof a);
-    json_decref(doc);
     json_t *bad = json_pack("{s:s, s:i, s:[{s:i}]}", "id", "cs_X", "t0", 0, "legs", "cc", 1);
     assert_int_equal(cs_call_from_store(&b, bad, err, sizeof err), -1);
     json_decref(bad);
@@ -855,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_changes_nothing),
         cmocka_unit_test(test_ended_is_never_revived),
         cmocka_unit_test(test_leg_limit),
+        cmocka_unit_test(test_packed_refused),
         cmocka_unit_test(test_store_round_trip),
     };
     return cmocka_run_group_tests_name("call", tests, NULL, NULL);
