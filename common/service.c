@@ -3,6 +3,8 @@
 
 #include <czmq.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -35,4 +37,18 @@ void cs_service_signals(sigset_t *sigs)
     sigaddset(sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* glibc's tcache keeps at most 7 freed chunks of a size per thread. A JSON
+ * tree frees dozens of one size at once; the rest go to the fastbins, and
+ * every malloc of 1 KB or more then consolidates them. With room for 2000
+ * the ingestor spends ~5 us less per webhook of ~115 (BENCHMARKS.md). */
+void cs_service_malloc_cache(char **argv)
+{
+    static const char tunables[] = "glibc.malloc.tcache_count=2000";
+    if (getenv("GLIBC_TUNABLES"))
+        return; /* the operator's, or already ours after the exec */
+    if (setenv("GLIBC_TUNABLES", tunables, 1) == 0)
+        execv("/proc/self/exe", argv);
+    unsetenv("GLIBC_TUNABLES"); /* no exec: glibc's defaults, which work */
 }

@@ -19,4 +19,11 @@ cs_config_t *cs_service_config(const char *prog, const char *ident, const char *
  * own handlers, and ignores SIGPIPE. Call before starting threads. */
 void cs_service_signals(sigset_t *sigs);
 
+/* Gives glibc's malloc a larger per-thread cache of freed chunks, for a
+ * service that builds and frees JSON trees on every request. glibc reads
+ * this setting (GLIBC_TUNABLES) only when a program starts, so it sets it
+ * and starts the program again, once, keeping the pid; a GLIBC_TUNABLES
+ * already set (the operator's) is left alone. Call first thing in main. */
+void cs_service_malloc_cache(char **argv);
+
 #endif

@@ -144,6 +144,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
 
 int main(int argc, char **argv)
 {
+    cs_service_malloc_cache(argv);
     static const char *const vars[] = {"CALLSYNC_REDIS_URL",
                                        "CALLSYNC_INGEST_PORT",
                                        "CALLSYNC_INGEST_THREADS",

@@ -331,6 +331,39 @@ static void test_unknown_event_types(void **state)
     s_free(&evs);
 }
 
+/* The GLIBC_TUNABLES a process runs with, or "" (its /proc environ). */
+static void s_tunables(pid_t pid, char *out, size_t len)
+{
+    char path[64], buf[16384];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        if (strncmp(buf + i, "GLIBC_TUNABLES=", 15) == 0)
+            snprintf(out, len, "%s", buf + i + 15);
+}
+
+/* The ingestor restarts itself once with a larger malloc cache (glibc
+ * reads it only at exec), same pid; an operator's GLIBC_TUNABLES is kept. */
+static void test_malloc_cache(void **state)
+{
+    (void)state;
+    char t[256];
+    s_tunables(s_ingestor_pid, t, sizeof t);
+    assert_string_equal(t, "glibc.malloc.tcache_count=2000");
+    setenv("GLIBC_TUNABLES", "glibc.malloc.mxfast=0", 1);
+    int port;
+    pid_t pid = h_ingestor(&s_env, &port);
+    unsetenv("GLIBC_TUNABLES");
+    assert_true(pid > 0);
+    s_tunables(pid, t, sizeof t);
+    assert_string_equal(t, "glibc.malloc.mxfast=0");
+    h_stop(pid, SIGTERM);
+}
+
 /* Bad configuration of the forwarder: an endpoint that is taken (here, the
  * running bus's own) or not an endpoint at all gets exit status 1 and a
  * log line naming it and the reason; the running bus is unaffected
@@ -908,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_outbound_call_record),
         cmocka_unit_test(test_active_and_late_answer),
         cmocka_unit_test(test_unknown_event_types),
+        cmocka_unit_test(test_malloc_cache),
         cmocka_unit_test(test_bus_refuses_what_it_cannot_bind),
         cmocka_unit_test(test_bus_notice),
         cmocka_unit_test(test_two_ingestors_concurrently),
