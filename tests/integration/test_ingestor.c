@@ -653,6 +653,54 @@ static json_t *s_record_without_id(cs_store_t *store, const char *ccid)
     return rec;
 }
 
+/* What the commit script writes besides the record: cs:calls holds each
+ * call under its start, which moves when an earlier leg turns up and not
+ * otherwise (the script skips the write then); a call's history keeps its
+ * last history_max entries. */
+static void test_store_start_index_and_history(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    int64_t t0 = 1764000100000;
+    s_outbound("hist0001", t0, &evs);
+    char url[160], err[256];
+    s_db_url(url, sizeof url, 7);
+    cs_store_t *store = cs_store_new(url, &(cs_store_opts_t){86400, 100000, 3, 0}, err, sizeof err);
+    assert_non_null(store);
+    redisContext *r = h_redis(&s_env);
+    assert_non_null(r);
+    freeReplyObject(redisCommand(r, "SELECT 7"));
+    static const int order[] = {1, 0, 2, 3, 4, 5}; /* the customer's leg first */
+    static const int64_t start[] = {150, 0, 0, 0, 0, 0};
+    static cs_call_t call;
+    for (int i = 0; i < 6; i++) {
+        cs_event_t ev;
+        cs_apply_t outcome;
+        bool changed;
+        const char *body = evs.body[order[i]];
+        assert_int_equal(cs_webhook_parse(body, strlen(body), &ev, err, sizeof err), 0);
+        assert_int_equal(cs_store_apply(store, &ev, body, strlen(body), &outcome, &call, &changed,
+                                        err, sizeof err),
+                         0);
+        assert_int_equal(outcome, CS_APPLY_STORED);
+        redisReply *score = redisCommand(r, "ZSCORE cs:calls %s", call.id);
+        assert_non_null(score);
+        assert_int_equal(score->type, REDIS_REPLY_STRING);
+        assert_int_equal(strtoll(score->str, NULL, 10), t0 + start[i]);
+        freeReplyObject(score);
+        redisReply *len = redisCommand(r, "LLEN cs:hist:%s", call.id);
+        assert_int_equal(len->integer, i + 1 < 3 ? i + 1 : 3);
+        freeReplyObject(len);
+    }
+    redisReply *last = redisCommand(r, "LINDEX cs:hist:%s -1", call.id);
+    assert_int_equal(last->type, REDIS_REPLY_STRING);
+    assert_non_null(strstr(last->str, "hist0001-0005")); /* the newest stays */
+    freeReplyObject(last);
+    redisFree(r);
+    cs_store_destroy(&store);
+    s_free(&evs);
+}
+
 /* Group commit is a way to store, not a different outcome: three calls'
  * events, interleaved as they arrive in production, with a duplicate and an
  * event of no known call among them, give the same outcome, change and
@@ -949,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_reference_fixtures),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_redis_down_then_back),
+        cmocka_unit_test(test_store_start_index_and_history),
         cmocka_unit_test(test_store_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cached_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cache_behind_another_writer),
