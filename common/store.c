@@ -222,7 +222,7 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     snprintf(p->k_sess, sizeof p->k_sess, "cs:idx:sess:%s", ev->session_id);
     snprintf(p->k_dedupe, sizeof p->k_dedupe, "cs:dedupe:%s", ev->id);
     p->received_at = cs_ts_now_ms();
-    cs_ids_call(p->new_id, p->received_at);
+    p->new_id[0] = '\0'; /* made when resolve is sent (s_new_id) */
     p->cs_id[0] = '\0';
     p->version = 0;
     p->start_read = 0;
@@ -236,6 +236,14 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
                            ev->ccid[0] ? "1" : "0",
                            ev->session_id[0] ? "1" : "0"};
     memcpy(p->rargv, rargv, sizeof rargv);
+}
+
+/* The id a new call would get, made only for a resolve: a cache hit needs
+ * none, and each costs a getrandom() system call (libsodium). */
+static void s_new_id(s_pending_t *p)
+{
+    if (!p->new_id[0])
+        cs_ids_call(p->new_id, p->received_at);
 }
 
 static void s_pending_clear(s_pending_t *p)
@@ -410,6 +418,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
     *changed = false;
     int rc = -1;
     for (int attempt = 0; attempt < S_MAX_RETRIES; attempt++) {
+        s_new_id(&p);
         redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 8, p.rargv, NULL);
         s_step_t step = s_resolved(self, &p, ev, r, call, changed, err, errlen);
         if (step == S_FAILED)
@@ -493,9 +502,11 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
             self->cache ? cs_callcache_find(self->cache, jobs[i]->ev->ccid, &cs, &len) : NULL;
         if (packed && cs_call_unpack(jobs[i]->call, packed, len) == 0) {
             state[i] = B_HIT;
-        } else if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0) {
-            state[i] = B_BATCH;
+            continue;
         }
+        s_new_id(&p[i]);
+        if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0)
+            state[i] = B_BATCH;
     }
     if (ready)
         cs_redis_flush(self->redis); /* Redis resolves while the hits are merged */
