@@ -6,7 +6,7 @@
  *   loadgen --ports 8081[,8082] --calls N --connections C --seed-file F
  *           [--first-call K] [--rate R] [--redis-port P] [--verify-only] [--public-key]
  *   loadgen --ports P --bodies FILE [--rate R] [--connections C] [--sent-log FILE]
- *   loadgen --seed-file F --calls N [--first-call K] --write-bodies FILE
+ *   loadgen --seed-file F --calls N [--first-call K] [--window W] --write-bodies FILE
  *
  * Without --rate it is a closed loop (each connection sends as soon as its
  * last answer came: the saturation throughput). With --rate R requests
@@ -17,6 +17,10 @@
  * Each call is six events (two legs: initiated x2, answered, bridged,
  * hangup x2) with ids as long as Telnyx's; events are sent round-robin
  * over calls so one call's events are spread in time, as in production.
+ * --window W (default: all calls) takes the calls W at a time: every event
+ * of a window's calls is sent before the next window's first, so W calls
+ * are in progress at once, and a long run does not need its whole call
+ * set in the ingestor's cache.
  * All bodies are signed before the clock starts.
  *
  * With --bodies, the webhooks are another tool's, signed ahead of time
@@ -144,7 +148,7 @@ static size_t s_read_bodies(const char *path, s_hook_t **out)
 
 /* Signs calls x 6 webhooks (see the top), round-robin over calls. With
  * dump set, each is also written there as a --bodies line. */
-static size_t s_sign_calls(int calls, int first, const unsigned char *sk, FILE *dump,
+static size_t s_sign_calls(int calls, int first, int window, const unsigned char *sk, FILE *dump,
                            s_hook_t **out)
 {
     size_t total = (size_t)calls * 6;
@@ -153,22 +157,23 @@ static size_t s_sign_calls(int calls, int first, const unsigned char *sk, FILE *
     char ts[32];
     snprintf(ts, sizeof ts, "%lld", (long long)(cs_ts_now_ms() / 1000));
     size_t k = 0;
-    for (int ev = 0; ev < 6; ev++)
-        for (int c = 0; c < calls; c++, k++) {
-            hooks[k].body = s_body(first + c, ev, t0 + c);
-            size_t len = strlen(hooks[k].body), tslen = strlen(ts);
-            unsigned char *msg = malloc(tslen + 1 + len), sig[64];
-            memcpy(msg, ts, tslen);
-            msg[tslen] = '|';
-            memcpy(msg + tslen + 1, hooks[k].body, len);
-            crypto_sign_detached(sig, NULL, msg, tslen + 1 + len, sk);
-            free(msg);
-            char b64[128];
-            sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
-            hooks[k].headers = s_headers(ts, b64);
-            if (dump)
-                fprintf(dump, "%s\t%s\t%s\n", ts, b64, hooks[k].body);
-        }
+    for (int w = 0; w < calls; w += window)
+        for (int ev = 0; ev < 6; ev++)
+            for (int c = w; c < calls && c < w + window; c++, k++) {
+                hooks[k].body = s_body(first + c, ev, t0 + c);
+                size_t len = strlen(hooks[k].body), tslen = strlen(ts);
+                unsigned char *msg = malloc(tslen + 1 + len), sig[64];
+                memcpy(msg, ts, tslen);
+                msg[tslen] = '|';
+                memcpy(msg + tslen + 1, hooks[k].body, len);
+                crypto_sign_detached(sig, NULL, msg, tslen + 1 + len, sk);
+                free(msg);
+                char b64[128];
+                sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+                hooks[k].headers = s_headers(ts, b64);
+                if (dump)
+                    fprintf(dump, "%s\t%s\t%s\n", ts, b64, hooks[k].body);
+            }
 
     *out = hooks;
     return total;
@@ -232,7 +237,7 @@ int main(int argc, char **argv)
 {
     const char *ports = "8081", *seed_file = NULL, *bodies = NULL, *sent_log = NULL,
                *write_bodies = NULL;
-    int calls = 10000, conns = 16, redis_port = 0, verify_only = 0, first = 0;
+    int calls = 10000, conns = 16, redis_port = 0, verify_only = 0, first = 0, window = 0;
     double rate = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ports") && i + 1 < argc)
@@ -245,6 +250,8 @@ int main(int argc, char **argv)
             seed_file = argv[++i];
         else if (!strcmp(argv[i], "--first-call") && i + 1 < argc)
             first = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--window") && i + 1 < argc)
+            window = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
             rate = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--redis-port") && i + 1 < argc)
@@ -265,7 +272,7 @@ int main(int argc, char **argv)
         }
     }
     if (sodium_init() < 0 || (!seed_file && !bodies) || calls == 0 || calls < -1 || conns < 1 ||
-        conns > 512)
+        conns > 512 || window < 0)
         return 2;
     int port_list[8], nports = 0;
     for (char *p = (char *)ports; *p && nports < 8;) {
@@ -303,7 +310,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "loadgen: cannot write %s\n", write_bodies);
             return 2;
         }
-        total = s_sign_calls(calls, first, sk, dump, &hooks);
+        total = s_sign_calls(calls, first, window ? window : calls, sk, dump, &hooks);
         if (dump) /* another tool sends them (bench/wrk-bodies.lua) */
             return fclose(dump) ? 2 : 0;
     }

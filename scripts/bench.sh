@@ -9,7 +9,8 @@
 # section.
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed loops),
-# CACHE_PAIRS= (cache off/on pairs) change the load.
+# CACHE_PAIRS= (cache off/on pairs), WRK_SUSTAIN= (seconds of the sustained
+# closed loop; 0 skips) change the load.
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
@@ -67,12 +68,13 @@ start_ingestor() { # port threads [VAR=value...]
 # stored them (/metrics), CPU per webhook read from /proc around the run.
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wrk_run() { # first-call port calls connections
-  local first=$1 port=$2 n=$3 c=$4 ipid rpid
+wrk_run() { # first-call port calls connections [window [seconds]]
+  local first=$1 port=$2 n=$3 c=$4 window=${5:-0} secs_run=${6:-${WRK_SECONDS:-5}} ipid rpid
   command -v wrk > /dev/null || { echo "wrk: not installed (scripts/deps.sh)"; return 0; }
   ipid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
   rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --write-bodies "$dir/bodies"
+  "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --window "$window" \
+    --write-bodies "$dir/bodies"
   local s0 b0 w0 h0 i0 r0 t0 s1 b1 w1 h1 i1 r1 t1
   s0=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b0=$(metric "$port" callsync_ingest_batches_total)
@@ -80,7 +82,7 @@ wrk_run() { # first-call port calls connections
   h0=$(metric "$port" callsync_ingest_cache_hits_total)
   i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
   BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
-    -d "${WRK_SECONDS:-5}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
+    -d "${secs_run}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
   t1=$(date +%s.%N); i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
   s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b1=$(metric "$port" callsync_ingest_batches_total)
@@ -117,6 +119,19 @@ for c in ${WRK_CONNS:-8 16 32}; do
   wrk_run "$first" "$p1" "$calls" "$c"
   first=$((first + calls))
 done
+# Sustained: one closed loop of WRK_SUSTAIN seconds (default 30; 0 skips)
+# at 16 connections, long enough to take in Redis's AOF rewrites (a fork,
+# and a child busy for a second or more, every few seconds at this write
+# rate), over calls 2 000 at a time (each call's six events within its
+# window, as calls overlap in production), with enough calls for 12 000/s.
+if [ "${WRK_SUSTAIN:-30}" -gt 0 ]; then
+  n=$((${WRK_SUSTAIN:-30} * 2000))
+  echo -n "sustained ${WRK_SUSTAIN:-30} s, redis $(redis-cli -p "$rport" info memory | awk -F: '/^used_memory_human/ {sub("\r", ""); print $2}') at the start: "
+  aof0=$(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}')
+  wrk_run "$first" "$p1" "$n" 16 2000 "${WRK_SUSTAIN:-30}"
+  first=$((first + n))
+  echo "AOF rewrites during it: $(($(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}') - aof0))"
+fi
 # The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0
 # on the same Redis, alternating (CACHE_PAIRS rounds; 0 skips).
 if [ "${CACHE_PAIRS:-2}" -gt 0 ]; then
