@@ -10,7 +10,8 @@
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed loops),
 # CACHE_PAIRS= (cache off/on pairs), WRK_SUSTAIN= (seconds of the sustained
-# closed loop; 0 skips) change the load.
+# closed loop; 0 skips) change the load; REDIS_ARGS= adds redis-server
+# settings.
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
@@ -46,8 +47,10 @@ wait_http() {
 head -c 32 /dev/urandom > "$dir/seed"
 pk=$("$loadgen" --seed-file "$dir/seed" --public-key)
 rport=$(free_port)
+# REDIS_ARGS: more redis-server settings to weigh (e.g. its AOF rewrite policy)
+# shellcheck disable=SC2086
 redis-server --port "$rport" --bind 127.0.0.1 --unixsocket "$dir/redis.sock" --dir "$dir" --appendonly yes \
-  --appendfsync everysec --save "" --daemonize no > "$dir/redis.log" 2>&1 &
+  --appendfsync everysec --save "" --daemonize no ${REDIS_ARGS:-} > "$dir/redis.log" 2>&1 &
 pids+=($!)
 until redis-cli -p "$rport" ping > /dev/null 2>&1; do sleep 0.05; done
 
