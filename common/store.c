@@ -271,7 +271,8 @@ static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, cs_call_t *call, b
 }
 
 /* The cache keeps the record as read or written, packed: a hit then costs
- * a few copies, where the stored JSON would cost a parse (~11 us). */
+ * a few copies, where the stored JSON would cost a parse (~11 us). An
+ * event of no known call (no id) leaves nothing to keep. */
 static void s_remember(cs_store_t *self, const cs_call_t *call)
 {
     char packed[sizeof *call];
@@ -443,7 +444,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
             if (step == S_FAILED)
                 goto out;
             if (step == S_DONE) {
-                if (*changed && p.cs_id[0]) /* else the cached record is still current */
+                if (*changed) /* else the cached record is still current */
                     s_remember(self, call);
                 free(self->last_record);
                 self->last_record = record;
@@ -543,7 +544,7 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         redisReply *r = cs_redis_reply(self->redis);
         if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
             S_DONE) {
-            if (j->changed && p[i].cs_id[0])
+            if (j->changed)
                 s_remember(self, j->call);
             j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
             j->rc = 0;
