@@ -270,9 +270,10 @@ static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, cs_call_t *call, b
     return S_MERGED;
 }
 
-/* The cache keeps the record as read or written, packed: a hit then costs
- * a few copies, where the stored JSON would cost a parse (~11 us). An
- * event of no known call (no id) leaves nothing to keep. */
+/* After a commit that landed: the cache keeps the record as it now stands
+ * in Redis (changed or not, call->version is the stored one), packed, so a
+ * hit costs a few copies where the stored JSON would cost a parse (~11 us).
+ * An event of no known call (no id) leaves nothing to keep. */
 static void s_remember(cs_store_t *self, const cs_call_t *call)
 {
     char packed[sizeof *call];
@@ -310,11 +311,8 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
         freeReplyObject(r);
         return S_FAILED;
     }
-    if (self->cache) { /* what the script settled: the leg's call, the record as it is */
+    if (self->cache) /* what the script settled; the record is kept once committed */
         cs_callcache_set_leg(self->cache, ev->ccid, cs);
-        if (doc->len)
-            s_remember(self, call);
-    }
     freeReplyObject(r);
     return s_merge(p, ev, call, changed);
 }
@@ -444,8 +442,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
             if (step == S_FAILED)
                 goto out;
             if (step == S_DONE) {
-                if (*changed) /* else the cached record is still current */
-                    s_remember(self, call);
+                s_remember(self, call);
                 free(self->last_record);
                 self->last_record = record;
                 *outcome = p.cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
@@ -517,7 +514,6 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         cs_store_job_t *j = jobs[i];
         s_step_t step;
         if (state[i] == B_HIT) {
-            j->changed = false;
             step = s_merge(&p[i], j->ev, j->call, &j->changed);
         } else {
             redisReply *r = cs_redis_reply(self->redis);
@@ -544,8 +540,7 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         redisReply *r = cs_redis_reply(self->redis);
         if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
             S_DONE) {
-            if (j->changed)
-                s_remember(self, j->call);
+            s_remember(self, j->call);
             j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
             j->rc = 0;
             state[i] = B_FINISHED;
