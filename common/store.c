@@ -44,32 +44,40 @@ static const cs_redis_script_t s_resolve = {
 
 /* Writes everything one event leaves behind, atomically, if the record is
  * still at the version the merge started from: {"dup"} | {"conflict"} |
- * {"ok", version}. Each call into Redis from a script costs about a
- * microsecond and a line in the AOF, so the version is read from the
- * record's first bytes (not the whole record), the history is trimmed only
- * once it is over its length, and cs:calls is written only when the
- * call's start moved (ARGV[11] "0" otherwise: the commit that wrote the
- * version read wrote that start). */
+ * {"ok", version}. Each call into Redis from a script costs a microsecond
+ * or two and a line in the AOF, so: the version is read from the record's
+ * first bytes (not the whole record); the dedupe mark is both the duplicate
+ * check and the write (SET NX; nothing is written before it, and a
+ * conflict, checked first, only reads); cs:active is written only when the
+ * call's membership changes (ARGV[5]: "1" leave, "0" join, "" neither; the
+ * commit that wrote the version read set it, see s_commit_args); the history
+ * is trimmed only once it is over its length; and cs:calls is written only
+ * when the call's start moved (ARGV[11] "0" otherwise). */
 static const cs_redis_script_t s_commit = {
     "commit",
-    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
     "local v = tonumber(ARGV[2])\n"
     "if ARGV[3] ~= '' then\n"
     "  local cur = redis.call('GETRANGE', KEYS[1], 0, 20)\n"
-    "  if (tonumber(string.match(cur, '^%d+')) or 0) ~= v then return {'conflict'} end\n"
+    "  if (tonumber(string.match(cur, '^%d+')) or 0) ~= v then\n"
+    "    if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "    return {'conflict'}\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[9] ~= '' then\n"
+    "  if not redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'NX', 'EX', ARGV[6])\n"
+    "  then return {'dup'} end\n"
+    "end\n"
+    "if ARGV[3] ~= '' then\n"
     "  v = v + 1\n"
     "  redis.call('SET', KEYS[1], v .. ' ' .. ARGV[3])\n"
     "  if ARGV[5] == '1' then redis.call('SREM', KEYS[4], ARGV[1])\n"
-    "  else redis.call('SADD', KEYS[4], ARGV[1]) end\n"
+    "  elseif ARGV[5] == '0' then redis.call('SADD', KEYS[4], ARGV[1]) end\n"
     "  if ARGV[11] ~= '0' then redis.call('ZADD', KEYS[6], 'LT', ARGV[11], ARGV[1]) end\n"
     "end\n"
     "if ARGV[1] ~= '' then\n"
     "  if redis.call('RPUSH', KEYS[2], ARGV[4]) > tonumber(ARGV[10]) then\n"
     "    redis.call('LTRIM', KEYS[2], -tonumber(ARGV[10]), -1)\n"
     "  end\n"
-    "end\n"
-    "if ARGV[9] ~= '' then\n"
-    "  redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'EX', ARGV[6])\n"
     "end\n"
     "if ARGV[7] ~= '' then\n"
     "  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'id', ARGV[9], 'cs', ARGV[1],\n"
@@ -204,6 +212,7 @@ typedef struct {
     char cs_id[CS_ID_LEN]; /* "" until resolved; "" after: no known call (unlinked) */
     uint64_t version;      /* the record's version the merge started from */
     int64_t start_read;    /* and the call's start in it (s_started) */
+    bool out_read;         /* and whether it was out of cs:active (s_out_of_active) */
     int64_t received_at;
     const char *rargv[8];
     /* the commit */
@@ -226,6 +235,7 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     p->cs_id[0] = '\0';
     p->version = 0;
     p->start_read = 0;
+    p->out_read = true;
     p->rec_text = p->ev_text = NULL;
     const char *rargv[] = {p->k_cc,
                            p->k_sess,
@@ -253,12 +263,24 @@ static void s_pending_clear(s_pending_t *p)
     p->rec_text = p->ev_text = NULL;
 }
 
+/* A call leaves cs:active once it is ended and no leg is live: an ended
+ * call with a leg still up is the orchestrator's to finish, and its sweep
+ * reads cs:active (a lost change notice must not leave a leg up). */
+static bool s_out_of_active(const cs_call_t *call)
+{
+    bool out = cs_call_state(call) == CS_STATE_ENDED;
+    for (int i = 0; out && i < call->nlegs; i++)
+        out = call->legs[i].ended.at != 0;
+    return out;
+}
+
 /* Merges ev into the call's record as loaded: S_MERGED or S_REFUSED. */
 static s_step_t s_merge(s_pending_t *p, const cs_event_t *ev, cs_call_t *call, bool *changed)
 {
     CS_COPY(p->cs_id, call->id);
     p->version = call->version;
     p->start_read = s_started(call);
+    p->out_read = !call->version || s_out_of_active(call); /* a new record is in no set */
     if ((ev->kind == CS_EV_TRANSFER_REQUESTED || ev->kind == CS_EV_CONSULT_REQUESTED) &&
         cs_call_state(call) == CS_STATE_ENDED)
         return S_REFUSED;
@@ -350,30 +372,19 @@ static int s_commit_args(const cs_store_t *self, s_pending_t *p, const cs_event_
     snprintf(p->ttl, sizeof p->ttl, "%ld", self->opts.dedupe_ttl_s);
     snprintf(p->raw_max, sizeof p->raw_max, "%ld", self->opts.raw_log_max);
     snprintf(p->hist_max, sizeof p->hist_max, "%ld", self->opts.history_max);
-    /* A call leaves cs:active once it is ended and no leg is live: an
-     * ended call with a leg still up is the orchestrator's to finish, and
-     * its sweep reads cs:active (a lost change notice must not leave a leg
-     * up). */
-    bool ended = p->cs_id[0] && cs_call_state(call) == CS_STATE_ENDED;
-    for (int i = 0; ended && i < call->nlegs; i++)
-        ended = call->legs[i].ended.at != 0;
-    const char *cargv[] = {p->k_rec,
-                           p->k_hist,
-                           p->k_dedupe,
-                           "cs:active",
-                           "cs:raw",
-                           "cs:calls",
-                           p->cs_id,
-                           p->ver,
-                           p->rec_text ? p->rec_text : "",
-                           p->ev_text,
-                           ended ? "1" : "0",
-                           p->ttl,
-                           raw ? raw : "",
-                           p->raw_max,
-                           ev->id,
-                           p->hist_max,
-                           p->started};
+    /* cs:active follows the record: every commit that lands writes the
+     * membership of the record it stores when that differs from the one of
+     * the record it merged into (which the commit that stored that one
+     * wrote, in the same atomic script), so a record and its membership
+     * never disagree and an unchanged membership costs Redis nothing. */
+    bool out = s_out_of_active(call);
+    const char *active_op = !p->cs_id[0] || out == p->out_read ? "" : out ? "1" : "0";
+    const char *cargv[] = {p->k_rec,       p->k_hist,  p->k_dedupe,
+                           "cs:active",    "cs:raw",   "cs:calls",
+                           p->cs_id,       p->ver,     p->rec_text ? p->rec_text : "",
+                           p->ev_text,     active_op,  p->ttl,
+                           raw ? raw : "", p->raw_max, ev->id,
+                           p->hist_max,    p->started};
     memcpy(p->cargv, cargv, sizeof cargv);
     for (int i = 0; i < 17; i++) /* the raw body (12) is bytes, not a C string */
         p->clens[i] = i == 12 ? (raw ? rawlen : 0) : strlen(cargv[i]);

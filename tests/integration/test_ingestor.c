@@ -701,6 +701,68 @@ static void test_store_start_index_and_history(void **state)
     s_free(&evs);
 }
 
+/* cs:active follows the record, and the commit writes it only when the
+ * call's membership changes: in from the first event, still in when the
+ * call has ended with a leg up (the orchestrator's sweep finishes it), out
+ * once every leg has ended, unchanged by a duplicate, back in when a new
+ * leg of the same session turns up after that, and out when it ends. Each
+ * event goes through the committer's path (a batch, with the cache). */
+static void test_store_active_set_follows_the_record(void **state)
+{
+    (void)state;
+    s_events_t evs;
+    int64_t t0 = 1764000200000;
+    s_outbound("acti0001", t0, &evs);
+    json_t *p = s_leg("acti0001", 'D', CO, "+15550100002", "pstn");
+    json_object_set_new(p, "direction", json_string("outgoing"));
+    evs.body[evs.n++] =
+        h_event("call.initiated", "acti0001-0006-4f0e-9d8e-0c5d5b1a7e11", t0 + 70000, p);
+    p = s_leg("acti0001", 'D', CO, "+15550100002", "pstn");
+    json_object_set_new(p, "hangup_cause", json_string("user_busy"));
+    evs.body[evs.n++] =
+        h_event("call.hangup", "acti0001-0007-4f0e-9d8e-0c5d5b1a7e11", t0 + 71000, p);
+    /* event index (5 again: its duplicate) and cs:active after it */
+    static const int order[] = {0, 1, 2, 3, 4, 5, 5, 6, 7};
+    static const bool member[] = {true, true, true, true, true, false, false, true, false};
+    static const cs_apply_t outcome[] = {CS_APPLY_STORED,    CS_APPLY_STORED, CS_APPLY_STORED,
+                                         CS_APPLY_STORED,    CS_APPLY_STORED, CS_APPLY_STORED,
+                                         CS_APPLY_DUPLICATE, CS_APPLY_STORED, CS_APPLY_STORED};
+    char url[160], err[256];
+    s_db_url(url, sizeof url, 8);
+    cs_store_t *store =
+        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
+    assert_non_null(store);
+    redisContext *r = h_redis(&s_env);
+    assert_non_null(r);
+    freeReplyObject(redisCommand(r, "SELECT 8"));
+    static cs_event_t ev;
+    static cs_call_t call;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *body = evs.body[order[i]];
+        assert_int_equal(cs_webhook_parse(body, strlen(body), &ev, err, sizeof err), 0);
+        cs_store_job_t job = {.ev = &ev, .raw = body, .rawlen = strlen(body), .call = &call};
+        cs_store_job_t *batch[] = {&job};
+        cs_store_apply_batch(store, batch, 1);
+        if (job.rc != 0)
+            fail_msg("event %zu: %s", i, job.err);
+        free(job.record);
+        assert_int_equal(job.outcome, outcome[i]);
+        redisReply *in = redisCommand(r, "SISMEMBER cs:active %s", call.id);
+        assert_non_null(in);
+        if (in->integer != member[i])
+            fail_msg("after event %zu (%s) cs:active %s the call, expected %s", i, ev.type,
+                     in->integer ? "holds" : "lacks", member[i] ? "in" : "out");
+        freeReplyObject(in);
+    }
+    assert_int_equal(call.nlegs, 3); /* the late leg joined the same call */
+    unsigned long long hits, misses;
+    cs_store_cache_counts(store, &hits, &misses);
+    assert_true(hits >= 4);
+    redisFree(r);
+    cs_store_destroy(&store);
+    s_free(&evs);
+}
+
 /* Group commit is a way to store, not a different outcome: three calls'
  * events, interleaved as they arrive in production, with a duplicate and an
  * event of no known call among them, give the same outcome, change and
@@ -998,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_redis_down_then_back),
         cmocka_unit_test(test_store_start_index_and_history),
+        cmocka_unit_test(test_store_active_set_follows_the_record),
         cmocka_unit_test(test_store_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cached_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cache_behind_another_writer),
