@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "log.h"
+
 struct cs_committer {
     cs_store_t *store; /* the thread's own connection */
     pthread_t thread;
@@ -39,9 +41,11 @@ static void *s_run(void *arg)
         self->stats.batches++;
         self->stats.items += n;
         pthread_mutex_unlock(&self->lock);
+        cs_log_hold(); /* a line per webhook: written once per batch */
         cs_store_apply_batch(self->store, jobs, n);
         for (size_t i = 0; i < n; i++)
             taken[i]->done(taken[i]);
+        cs_log_release();
         unsigned long long hits, misses;
         cs_store_cache_counts(self->store, &hits, &misses);
         pthread_mutex_lock(&self->lock);
