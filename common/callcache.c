@@ -137,6 +137,15 @@ const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char
     return record->data;
 }
 
+const char *cs_callcache_record(cs_callcache_t *self, const char *cs_id, size_t *len)
+{
+    const s_blob_t *record = cs_id && cs_id[0] ? s_gens_get(&self->records, cs_id) : NULL;
+    if (!record)
+        return NULL;
+    *len = record->len;
+    return record->data;
+}
+
 void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs_id)
 {
     if (!ccid[0] || !cs_id[0])

@@ -32,6 +32,11 @@ void cs_callcache_destroy(cs_callcache_t **self_p);
 const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char **cs_id,
                               size_t *len);
 
+/* The call's record as last seen (*len bytes), or NULL: for an event
+ * whose leg is new but whose call is known (a second leg), once resolve has
+ * named the call. Borrowed, as above. Not counted as a hit or a miss. */
+const char *cs_callcache_record(cs_callcache_t *self, const char *cs_id, size_t *len);
+
 /* Remembers which call a leg belongs to. */
 void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs_id);
 

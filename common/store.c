@@ -305,6 +305,25 @@ static void s_remember(cs_store_t *self, const cs_call_t *call)
     cs_callcache_set_record(self->cache, call->id, packed, cs_call_packed_size(call));
 }
 
+/* Loads the stored record doc (len bytes, "<version> <json>") from the
+ * cache when it holds the same call at the same version: 0, or -1 (not
+ * there; parse it). A version names one content, as every write of a
+ * record goes through the commit's version check; the cache starts over
+ * with each Redis connection (cs_store_apply_batch), so a Redis that lost
+ * writes cannot make an old version mean something else here. Saves the
+ * JSON parse (~10 us) for the first event of a call's second leg. */
+static int s_load_cached(cs_store_t *self, const char *cs, const char *doc, size_t len,
+                         cs_call_t *call)
+{
+    size_t plen;
+    const char *packed = self->cache && len ? cs_callcache_record(self->cache, cs, &plen) : NULL;
+    char *end;
+    uint64_t version = packed ? strtoull(doc, &end, 10) : 0;
+    if (!packed || end == doc || *end != ' ' || cs_call_unpack(call, packed, plen) != 0)
+        return -1;
+    return call->version == version && strcmp(call->id, cs) == 0 ? 0 : -1;
+}
+
 /* Reads the resolve script's reply (taking it) and merges ev into *call:
  * S_MERGED (p->cs_id "" when the event belongs to no call), S_DUP,
  * S_REFUSED, or S_FAILED (err says why). */
@@ -329,7 +348,9 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
     }
     const char *cs = r->element[1]->str;
     const redisReply *doc = r->element[2];
-    if (s_load(cs, doc->str, doc->len, call, err, errlen)) {
+    if (s_load_cached(self, cs, doc->str, doc->len, call) == 0)
+        ; /* the cache held this very version: no parse */
+    else if (s_load(cs, doc->str, doc->len, call, err, errlen)) {
         freeReplyObject(r);
         return S_FAILED;
     }

@@ -1022,6 +1022,73 @@ static void test_store_batch_cache_behind_another_writer(void **state)
     cs_store_destroy(&other);
 }
 
+/* A second leg's first event is not a cache hit (its leg is new), but its
+ * call is cached: the record resolve returns is taken from the cache when
+ * it is the same version, and parsed when another writer has moved it on.
+ * Here the other writer stores the bridge between the two legs' events; the
+ * customer's leg must join the record that has it, not the cached copy
+ * without it. (Were the cached copy taken anyway, the commit's version check
+ * would still catch it and send the event the full way: this is the
+ * outcome that must hold either way.) */
+static void test_store_second_leg_behind_another_writer(void **state)
+{
+    (void)state;
+    s_events_t call;
+    s_outbound("se7c0001", 1764000300000, &call);
+    static cs_event_t ev[6];
+    static cs_call_t rec[6];
+    char err[256], url[160];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(
+            cs_webhook_parse(call.body[i], strlen(call.body[i]), &ev[i], err, sizeof err), 0);
+    s_db_url(url, sizeof url, 9);
+    cs_store_t *cached =
+        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
+    cs_store_t *other = cs_store_new(url, NULL, err, sizeof err);
+    assert_non_null(cached);
+    assert_non_null(other);
+    cs_store_job_t jobs[6];
+    for (int i = 0; i < 6; i++)
+        jobs[i] = (cs_store_job_t){
+            .ev = &ev[i], .raw = call.body[i], .rawlen = strlen(call.body[i]), .call = &rec[i]};
+    cs_store_job_t *batch[] = {&jobs[0]};
+    cs_store_apply_batch(cached, batch, 1); /* the agent's leg: the call is cached */
+    assert_int_equal(jobs[0].rc, 0);
+    assert_int_equal(rec[0].version, 1);
+
+    cs_apply_t outcome;
+    bool changed;
+    assert_int_equal(cs_store_apply(other, &ev[3], call.body[3], strlen(call.body[3]), &outcome,
+                                    &rec[3], &changed, err, sizeof err),
+                     0);
+    assert_int_equal(rec[3].version, 2); /* the bridge, which the cache has not seen */
+
+    batch[0] = &jobs[1]; /* the customer's leg, new: resolve names the call */
+    cs_store_apply_batch(cached, batch, 1);
+    if (jobs[1].rc != 0)
+        fail_msg("customer's leg: %s", jobs[1].err);
+    assert_int_equal(jobs[1].outcome, CS_APPLY_STORED);
+    assert_int_equal(rec[1].version, 3);
+    assert_int_equal(rec[1].nlegs, 2);
+    bool bridged = false;
+    for (int i = 0; i < rec[1].nlegs; i++)
+        bridged = bridged || rec[1].legs[i].bridged.at != 0;
+    assert_true(bridged);
+
+    batch[0] = &jobs[2]; /* and the answer, now a hit on the record just stored */
+    cs_store_apply_batch(cached, batch, 1);
+    assert_int_equal(jobs[2].rc, 0);
+    assert_int_equal(rec[2].version, 4);
+    json_t *r = s_record_without_id(other, s_cc("se7c0001", 'C'));
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "active");
+    json_decref(r);
+    for (int i = 0; i < 3; i++)
+        free(jobs[i].record);
+    s_free(&call);
+    cs_store_destroy(&cached);
+    cs_store_destroy(&other);
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -1064,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_store_batch_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cached_same_as_one_by_one),
         cmocka_unit_test(test_store_batch_cache_behind_another_writer),
+        cmocka_unit_test(test_store_second_leg_behind_another_writer),
     };
     int failed = cmocka_run_group_tests_name("ingestor", tests, setup, teardown);
     /* cmocka reports a failed teardown but does not count it: we do, since

@@ -75,6 +75,21 @@ static void test_record_bytes(void **state)
     assert_int_equal(len, sizeof big - 1);
     assert_memory_equal(rec, big, len);
     assert_int_equal(rec[len], '\0');
+    /* by the call's id (a second leg's first event): the same bytes, and
+     * no hit or miss counted; nothing for an unknown or empty id */
+    unsigned long long hits, misses, hits2, misses2;
+    cs_callcache_counts(cache, &hits, &misses);
+    size_t len2 = 0;
+    const char *again = cs_callcache_record(cache, "cs_big", &len2);
+    assert_non_null(again);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, big, len2);
+    assert_null(cs_callcache_record(cache, "cs_other", &len2));
+    assert_null(cs_callcache_record(cache, "", &len2));
+    cs_callcache_forget(cache, "cs_big");
+    assert_null(cs_callcache_record(cache, "cs_big", &len2));
+    cs_callcache_counts(cache, &hits2, &misses2);
+    assert_true(hits2 == hits && misses2 == misses);
     cs_callcache_destroy(&cache);
 }
 
