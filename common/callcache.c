@@ -19,8 +19,9 @@ typedef struct {
 } s_gens_t;
 
 struct cs_callcache {
-    s_gens_t legs;    /* ccid -> cs id */
-    s_gens_t records; /* cs id -> the record's bytes */
+    s_gens_t legs;     /* ccid -> cs id */
+    s_gens_t sessions; /* call_session_id -> cs id */
+    s_gens_t records;  /* cs id -> the record's bytes */
     unsigned long long hits, misses;
 };
 
@@ -103,7 +104,8 @@ cs_callcache_t *cs_callcache_new(size_t capacity)
     cs_callcache_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    if (s_gens_init(&self->legs, capacity * 2) || s_gens_init(&self->records, capacity)) {
+    if (s_gens_init(&self->legs, capacity * 2) || s_gens_init(&self->sessions, capacity) ||
+        s_gens_init(&self->records, capacity)) {
         cs_callcache_destroy(&self);
         return NULL;
     }
@@ -115,24 +117,33 @@ void cs_callcache_destroy(cs_callcache_t **self_p)
     if (!self_p || !*self_p)
         return;
     s_gens_clear(&(*self_p)->legs);
+    s_gens_clear(&(*self_p)->sessions);
     s_gens_clear(&(*self_p)->records);
     free(*self_p);
     *self_p = NULL;
 }
 
-const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char **cs_id,
-                              size_t *len)
+const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char *sess,
+                              const char *hint, const char **cs_id, size_t *len, bool *joins)
 {
     const s_blob_t *leg = ccid && ccid[0] ? s_gens_get(&self->legs, ccid) : NULL;
-    /* the record's lookup may move entries: the leg's copy stays put,
-     * since the two maps are apart */
-    const s_blob_t *record = leg ? s_gens_get(&self->records, leg->data) : NULL;
+    const char *cs = leg ? leg->data : NULL;
+    *joins = false;
+    if (!cs && ccid && ccid[0] && sess && sess[0]) {
+        const s_blob_t *of_session = s_gens_get(&self->sessions, sess);
+        cs = !of_session ? NULL : hint && hint[0] ? hint : of_session->data;
+        *joins = cs != NULL;
+    }
+    /* the record's lookup may move entries: the leg's and the session's
+     * copies stay put, since the maps are apart (a hint is the caller's) */
+    const s_blob_t *record = cs ? s_gens_get(&self->records, cs) : NULL;
     if (!record) {
         self->misses++;
+        *joins = false;
         return NULL;
     }
     self->hits++;
-    *cs_id = leg->data;
+    *cs_id = cs;
     *len = record->len;
     return record->data;
 }
@@ -156,6 +167,16 @@ void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs
     s_gens_put(&self->legs, ccid, cs_id, strlen(cs_id));
 }
 
+void cs_callcache_set_session(cs_callcache_t *self, const char *sess, const char *cs_id)
+{
+    if (!sess[0] || !cs_id[0])
+        return;
+    const s_blob_t *known = s_gens_get(&self->sessions, sess);
+    if (known && strcmp(known->data, cs_id) == 0)
+        return;
+    s_gens_put(&self->sessions, sess, cs_id, strlen(cs_id));
+}
+
 void cs_callcache_set_record(cs_callcache_t *self, const char *cs_id, const char *record,
                              size_t len)
 {
@@ -172,6 +193,8 @@ void cs_callcache_clear(cs_callcache_t *self)
 {
     zhashx_purge(self->legs.young);
     zhashx_purge(self->legs.old);
+    zhashx_purge(self->sessions.young);
+    zhashx_purge(self->sessions.old);
     zhashx_purge(self->records.young);
     zhashx_purge(self->records.old);
 }

@@ -16,6 +16,7 @@
 #ifndef CS_CALLCACHE_H
 #define CS_CALLCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cs_callcache cs_callcache_t;
@@ -25,12 +26,21 @@ typedef struct cs_callcache cs_callcache_t;
 cs_callcache_t *cs_callcache_new(size_t capacity);
 void cs_callcache_destroy(cs_callcache_t **self_p);
 
-/* The call a leg belongs to and its record as last seen: the record
- * (*len bytes, as set) with its cs id in *cs_id, or
- * NULL when either is unknown (a miss). Both borrowed: valid until the next
- * call into the cache. Counted as a hit or a miss. */
-const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char **cs_id,
-                              size_t *len);
+/* The call an event belongs to and its record as last seen: the record
+ * (*len bytes, as set) with its cs id in *cs_id, or NULL when either is
+ * unknown (a miss). Both borrowed: valid until the next call into the
+ * cache. Counted as a hit or a miss.
+ *
+ * By the event's leg (ccid) when the cache knows it (*joins false). Else,
+ * for a leg new to the cache, by the call the leg joins, as `resolve`
+ * would name it when the leg is not indexed yet (*joins true): the hint
+ * (the cs id in our client_state) when there is one, else the call the
+ * session belongs to; either way only when the session (sess, not empty)
+ * is known here, so that its index is set in Redis. The caller must then
+ * check in the same atomic step that the leg is not indexed to another
+ * call, and index it (the commit script does). */
+const char *cs_callcache_find(cs_callcache_t *self, const char *ccid, const char *sess,
+                              const char *hint, const char **cs_id, size_t *len, bool *joins);
 
 /* The call's record as last seen (*len bytes), or NULL: for an event
  * whose leg is new but whose call is known (a second leg), once resolve has
@@ -39,6 +49,9 @@ const char *cs_callcache_record(cs_callcache_t *self, const char *cs_id, size_t 
 
 /* Remembers which call a leg belongs to. */
 void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs_id);
+
+/* Remembers which call a session belongs to (its cs:idx:sess, as set). */
+void cs_callcache_set_session(cs_callcache_t *self, const char *sess, const char *cs_id);
 
 /* Remembers a copy of record (len bytes) for the call. */
 void cs_callcache_set_record(cs_callcache_t *self, const char *cs_id, const char *record,

@@ -23,11 +23,13 @@ struct cs_store {
 };
 
 /* Finds the call an event belongs to, creating its id when allowed, and
- * returns the record as stored: {"dup"} | {"none"} | {"ok", cs, version, record}. */
+ * returns the record as stored: {"dup"} | {"none"} | {"ok", cs, record,
+ * session's}: the last, when the session was looked up, is the call its
+ * index names (set now or before; "" when not looked up), for the cache. */
 static const cs_redis_script_t s_resolve = {
     "resolve",
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
-    "local cs = false\n"
+    "local cs, sess = false, ''\n"
     "if ARGV[4] == '1' then cs = redis.call('GET', KEYS[1]) end\n"
     "if not cs then\n"
     "  if ARGV[1] ~= '' then cs = ARGV[1] end\n"
@@ -37,9 +39,9 @@ static const cs_redis_script_t s_resolve = {
     "    cs = ARGV[2]\n"
     "  end\n"
     "  if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
-    "  if ARGV[5] == '1' then redis.call('SET', KEYS[2], cs, 'NX') end\n"
+    "  if ARGV[5] == '1' then sess = redis.call('SET', KEYS[2], cs, 'NX', 'GET') or cs end\n"
     "end\n"
-    "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or ''}\n",
+    "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or '', sess}\n",
 };
 
 /* Writes everything one event leaves behind, atomically, if the record is
@@ -52,21 +54,32 @@ static const cs_redis_script_t s_resolve = {
  * call's membership changes (ARGV[5]: "1" leave, "0" join, "" neither; the
  * commit that wrote the version read set it, see s_commit_args); the history
  * is trimmed only once it is over its length; and cs:calls is written only
- * when the call's start moved (ARGV[11] "0" otherwise). */
+ * when the call's start moved (ARGV[11] "0" otherwise). ARGV[12] "1": the
+ * event's leg joins the call without a resolve (cs_callcache_find): it
+ * must not be indexed to another call (a conflict: the full way decides),
+ * and is indexed here when it is not indexed yet. */
 static const cs_redis_script_t s_commit = {
     "commit",
     "local v = tonumber(ARGV[2])\n"
+    "local stale = false\n"
     "if ARGV[3] ~= '' then\n"
     "  local cur = redis.call('GETRANGE', KEYS[1], 0, 20)\n"
-    "  if (tonumber(string.match(cur, '^%d+')) or 0) ~= v then\n"
-    "    if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
-    "    return {'conflict'}\n"
-    "  end\n"
+    "  stale = (tonumber(string.match(cur, '^%d+')) or 0) ~= v\n"
+    "end\n"
+    "local owner = false\n"
+    "if not stale and ARGV[12] == '1' then\n"
+    "  owner = redis.call('GET', KEYS[7])\n"
+    "  stale = owner and owner ~= ARGV[1]\n"
+    "end\n"
+    "if stale then\n"
+    "  if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "  return {'conflict'}\n"
     "end\n"
     "if ARGV[9] ~= '' then\n"
     "  if not redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'NX', 'EX', ARGV[6])\n"
     "  then return {'dup'} end\n"
     "end\n"
+    "if ARGV[12] == '1' and not owner then redis.call('SET', KEYS[7], ARGV[1]) end\n"
     "if ARGV[3] ~= '' then\n"
     "  v = v + 1\n"
     "  redis.call('SET', KEYS[1], v .. ' ' .. ARGV[3])\n"
@@ -213,14 +226,15 @@ typedef struct {
     uint64_t version;      /* the record's version the merge started from */
     int64_t start_read;    /* and the call's start in it (s_started) */
     bool out_read;         /* and whether it was out of cs:active (s_out_of_active) */
+    bool joins;            /* its leg joins the call without a resolve (cs_callcache_find) */
     int64_t received_at;
     const char *rargv[8];
     /* the commit */
     char *rec_text, *ev_text;
     char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], ver[24], started[24], ttl[24], raw_max[24],
         hist_max[24];
-    const char *cargv[17];
-    size_t clens[17];
+    const char *cargv[19];
+    size_t clens[19];
 } s_pending_t;
 
 typedef enum { S_MERGED, S_DUP, S_REFUSED, S_CONFLICT, S_DONE, S_FAILED } s_step_t;
@@ -236,6 +250,7 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     p->version = 0;
     p->start_read = 0;
     p->out_read = true;
+    p->joins = false;
     p->rec_text = p->ev_text = NULL;
     const char *rargv[] = {p->k_cc,
                            p->k_sess,
@@ -342,7 +357,7 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
         p->version = 0;
         return S_MERGED;
     }
-    if (!s_is_status(r, "ok") || r->elements != 3) {
+    if (!s_is_status(r, "ok") || r->elements != 4) {
         s_redis_failed(self, r, "resolve", err, errlen);
         return S_FAILED;
     }
@@ -354,8 +369,10 @@ static s_step_t s_resolved(cs_store_t *self, s_pending_t *p, const cs_event_t *e
         freeReplyObject(r);
         return S_FAILED;
     }
-    if (self->cache) /* what the script settled; the record is kept once committed */
+    if (self->cache) { /* what the script settled; the record is kept once committed */
         cs_callcache_set_leg(self->cache, ev->ccid, cs);
+        cs_callcache_set_session(self->cache, ev->session_id, r->element[3]->str);
+    }
     freeReplyObject(r);
     return s_merge(p, ev, call, changed);
 }
@@ -400,15 +417,15 @@ static int s_commit_args(const cs_store_t *self, s_pending_t *p, const cs_event_
      * never disagree and an unchanged membership costs Redis nothing. */
     bool out = s_out_of_active(call);
     const char *active_op = !p->cs_id[0] || out == p->out_read ? "" : out ? "1" : "0";
-    const char *cargv[] = {p->k_rec,       p->k_hist,  p->k_dedupe,
-                           "cs:active",    "cs:raw",   "cs:calls",
-                           p->cs_id,       p->ver,     p->rec_text ? p->rec_text : "",
-                           p->ev_text,     active_op,  p->ttl,
-                           raw ? raw : "", p->raw_max, ev->id,
-                           p->hist_max,    p->started};
+    const char *cargv[] = {
+        /* keys */
+        p->k_rec, p->k_hist, p->k_dedupe, "cs:active", "cs:raw", "cs:calls", p->k_cc,
+        /* ARGV[1..12] */
+        p->cs_id, p->ver, p->rec_text ? p->rec_text : "", p->ev_text, active_op, p->ttl,
+        raw ? raw : "", p->raw_max, ev->id, p->hist_max, p->started, p->joins ? "1" : "0"};
     memcpy(p->cargv, cargv, sizeof cargv);
-    for (int i = 0; i < 17; i++) /* the raw body (12) is bytes, not a C string */
-        p->clens[i] = i == 12 ? (raw ? rawlen : 0) : strlen(cargv[i]);
+    for (int i = 0; i < 19; i++) /* the raw body (13) is bytes, not a C string */
+        p->clens[i] = i == 13 ? (raw ? rawlen : 0) : strlen(cargv[i]);
     return 0;
 }
 
@@ -464,7 +481,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
                 snprintf(err, errlen, "out of memory");
                 goto out;
             }
-            r = cs_redis_eval(self->redis, &s_commit, 6, 17, p.cargv, p.clens);
+            r = cs_redis_eval(self->redis, &s_commit, 7, 19, p.cargv, p.clens);
             char *record;
             step = s_committed(self, &p, r, call, *changed, &record, err, errlen);
             if (step != S_DONE)
@@ -526,14 +543,17 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         if (!ready)
             continue;
         s_pending_init(&p[i], jobs[i]->ev);
+        const cs_event_t *ev = jobs[i]->ev;
         const char *cs;
         size_t len;
-        const char *packed =
-            self->cache ? cs_callcache_find(self->cache, jobs[i]->ev->ccid, &cs, &len) : NULL;
+        const char *packed = self->cache ? cs_callcache_find(self->cache, ev->ccid, ev->session_id,
+                                                             ev->cs_hint, &cs, &len, &p[i].joins)
+                                         : NULL;
         if (packed && cs_call_unpack(jobs[i]->call, packed, len) == 0) {
             state[i] = B_HIT;
             continue;
         }
+        p[i].joins = false;
         s_new_id(&p[i]);
         if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0)
             state[i] = B_BATCH;
@@ -562,7 +582,7 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
             alone = state[k] == B_BATCH && strcmp(p[k].cs_id, p[i].cs_id) == 0;
         alone = alone ||
                 s_commit_args(self, &p[i], j->ev, j->raw, j->rawlen, j->call, j->changed) ||
-                cs_redis_append_eval(self->redis, &s_commit, 6, 17, p[i].cargv, p[i].clens);
+                cs_redis_append_eval(self->redis, &s_commit, 7, 19, p[i].cargv, p[i].clens);
         state[i] = alone ? B_ALONE : B_BATCH;
     }
     for (size_t i = 0; i < n; i++) {
@@ -573,6 +593,8 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         if (s_committed(self, &p[i], r, j->call, j->changed, &j->record, j->err, sizeof j->err) ==
             S_DONE) {
             s_remember(self, j->call);
+            if (p[i].joins) /* the commit indexed the leg (or found it indexed) to the call */
+                cs_callcache_set_leg(self->cache, j->ev->ccid, p[i].cs_id);
             j->outcome = p[i].cs_id[0] ? CS_APPLY_STORED : CS_APPLY_UNLINKED;
             j->rc = 0;
             state[i] = B_FINISHED;

@@ -13,7 +13,9 @@
 static const char *s_find(cs_callcache_t *cache, const char *ccid, const char **cs)
 {
     size_t len = 0;
-    const char *rec = cs_callcache_find(cache, ccid, cs, &len);
+    bool joins = true;
+    const char *rec = cs_callcache_find(cache, ccid, NULL, NULL, cs, &len, &joins);
+    assert_false(joins);
     if (rec)
         assert_int_equal(len, strlen(rec));
     return rec;
@@ -58,6 +60,47 @@ static void test_find_needs_leg_and_record(void **state)
     cs_callcache_destroy(&cache); /* idempotent */
 }
 
+/* A leg new to the cache joins the call resolve would name: the hint when
+ * there is one, else its session's call; only when the session is known
+ * here, and only when that call's record is. A known leg never "joins". */
+static void test_a_new_leg_joins_by_session_or_hint(void **state)
+{
+    (void)state;
+    cs_callcache_t *cache = cs_callcache_new(10);
+    const char *cs = NULL;
+    size_t len;
+    bool joins = true;
+    cs_callcache_set_record(cache, "cs_1", "1 x", 3);
+    cs_callcache_set_record(cache, "cs_2", "4 y", 3);
+    assert_null(cs_callcache_find(cache, "v3:c", "sess-1", "", &cs, &len, &joins));
+    assert_false(joins); /* the session is not known */
+    cs_callcache_set_session(cache, "sess-1", "cs_1");
+    assert_string_equal(cs_callcache_find(cache, "v3:c", "sess-1", "", &cs, &len, &joins), "1 x");
+    assert_true(joins);
+    assert_string_equal(cs, "cs_1");
+    assert_string_equal(cs_callcache_find(cache, "v3:c", "sess-1", "cs_2", &cs, &len, &joins),
+                        "4 y");
+    assert_true(joins); /* the hint wins over the session, as in resolve */
+    assert_string_equal(cs, "cs_2");
+    assert_null(cs_callcache_find(cache, "v3:c", "sess-1", "cs_9", &cs, &len, &joins));
+    assert_false(joins); /* the hint's record is not here */
+    assert_null(cs_callcache_find(cache, "v3:c", "", "cs_2", &cs, &len, &joins));
+    assert_false(joins); /* no session: resolve would index it */
+    assert_null(cs_callcache_find(cache, "", "sess-1", "", &cs, &len, &joins));
+    assert_false(joins); /* no leg to index */
+    cs_callcache_set_leg(cache, "v3:c", "cs_2");
+    assert_string_equal(cs_callcache_find(cache, "v3:c", "sess-1", "", &cs, &len, &joins), "4 y");
+    assert_false(joins); /* known: by its leg */
+    cs_callcache_clear(cache);
+    cs_callcache_set_record(cache, "cs_1", "1 x", 3);
+    assert_null(cs_callcache_find(cache, "v3:d", "sess-1", "", &cs, &len, &joins));
+    assert_false(joins);                         /* the sessions went with the clear */
+    cs_callcache_set_session(cache, "", "cs_1"); /* ignored */
+    cs_callcache_set_session(cache, "sess-2", "");
+    assert_null(cs_callcache_find(cache, "v3:d", "sess-2", "", &cs, &len, &joins));
+    cs_callcache_destroy(&cache);
+}
+
 /* Records of any length and content are kept byte for byte. */
 static void test_record_bytes(void **state)
 {
@@ -70,7 +113,8 @@ static void test_record_bytes(void **state)
     cs_callcache_set_record(cache, "cs_big", big, sizeof big - 1);
     const char *cs;
     size_t len = 0;
-    const char *rec = cs_callcache_find(cache, "v3:big", &cs, &len);
+    bool joins;
+    const char *rec = cs_callcache_find(cache, "v3:big", NULL, NULL, &cs, &len, &joins);
     assert_non_null(rec);
     assert_int_equal(len, sizeof big - 1);
     assert_memory_equal(rec, big, len);
@@ -133,6 +177,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_needs_leg_and_record),
+        cmocka_unit_test(test_a_new_leg_joins_by_session_or_hint),
         cmocka_unit_test(test_record_bytes),
         cmocka_unit_test(test_capacity_keeps_what_is_used),
     };
