@@ -326,7 +326,8 @@ static void s_remember(cs_store_t *self, const cs_call_t *call)
  * record goes through the commit's version check; the cache starts over
  * with each Redis connection (cs_store_apply_batch), so a Redis that lost
  * writes cannot make an old version mean something else here. Saves the
- * JSON parse (~10 us) for the first event of a call's second leg. */
+ * JSON parse (~10 us) when an event resolves to a call the cache holds
+ * (a new leg whose session the cache has not seen). */
 static int s_load_cached(cs_store_t *self, const char *cs, const char *doc, size_t len,
                          cs_call_t *call)
 {
