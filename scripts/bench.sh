@@ -11,7 +11,9 @@
 # ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed loops),
 # CACHE_PAIRS= (cache off/on pairs), WRK_SUSTAIN= (seconds of the sustained
 # closed loop; 0 skips) change the load; REDIS_ARGS= adds redis-server
-# settings.
+# settings. To compare two builds side by side: INGESTOR= (the ingestor
+# binary, default bin/callsync-ingestor) and STOP_AFTER=sustained (the run
+# ends after the sustained loop), alternating the builds.
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
@@ -60,7 +62,7 @@ start_ingestor() { # port threads [VAR=value...]
   env "${@:3}" CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT=$port \
     CALLSYNC_INGEST_THREADS=$threads TELNYX_PUBLIC_KEY=$pk \
     CALLSYNC_BUS_PUB="tcp://127.0.0.1:$(free_port)" \
-    bin/callsync-ingestor > "$dir/ingestor-$port.log" 2>&1 &
+    "${INGESTOR:-bin/callsync-ingestor}" > "$dir/ingestor-$port.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$port/healthz"
 }
@@ -135,6 +137,7 @@ if [ "${WRK_SUSTAIN:-30}" -gt 0 ]; then
   first=$((first + n))
   echo "AOF rewrites during it: $(($(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}') - aof0))"
 fi
+[ "${STOP_AFTER:-}" = sustained ] && exit 0
 # The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0
 # on the same Redis, alternating (CACHE_PAIRS rounds; 0 skips).
 if [ "${CACHE_PAIRS:-2}" -gt 0 ]; then
