@@ -7,7 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "redis.h"
@@ -128,12 +133,67 @@ static void test_unix_socket_and_db(void **state)
     redisFree(c);
 }
 
+/* A test binary killed from outside (a cancelled CI run, a timeout) must
+ * not leave its Redis and services running: the harness starts each with
+ * PR_SET_PDEATHSIG. A forked "test binary" sets up an environment and
+ * dies without cleaning up; its Redis must stop on its own. This process
+ * becomes the subreaper, so the orphaned Redis is reparented here and its
+ * end can be waited for. */
+static void test_services_die_with_the_test(void **state)
+{
+    (void)state;
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t test = fork();
+    assert_true(test >= 0);
+    if (test == 0) {
+        h_env_t env;
+        if (h_setup(&env) != 0)
+            _exit(1);
+        struct {
+            pid_t redis;
+            char dir[256];
+        } info = {env.redis_pid, ""};
+        snprintf(info.dir, sizeof info.dir, "%s", env.dir);
+        if (write(fds[1], &info, sizeof info) != (ssize_t)sizeof info)
+            _exit(1);
+        _exit(0); /* killed, as it were: no h_cleanup */
+    }
+    close(fds[1]);
+    struct {
+        pid_t redis;
+        char dir[256];
+    } info;
+    assert_int_equal(read(fds[0], &info, sizeof info), (ssize_t)sizeof info);
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(test, &status, 0), test);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid_t gone = 0;
+    for (int i = 0; i < 100 && gone == 0; i++) { /* up to 10 s */
+        gone = waitpid(info.redis, &status, WNOHANG);
+        if (gone == 0)
+            usleep(100 * 1000);
+    }
+    if (gone != info.redis) {
+        kill(info.redis, SIGKILL);
+        waitpid(info.redis, &status, 0);
+        fail_msg("redis %d outlived its test binary", (int)info.redis);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", info.dir);
+    assert_int_equal(system(cmd), 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_scripts_pipelining_reconnect),
         cmocka_unit_test(test_unix_socket_and_db),
+        cmocka_unit_test(test_services_die_with_the_test),
     };
     int failed = cmocka_run_group_tests_name("redis", tests, setup, teardown);
     return failed || s_teardown_failed;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -66,15 +67,29 @@ static pid_t s_spawn(char *const argv[], const char *const *extra_env, const cha
         envp[i] = (char *)extra_env[i];
     for (size_t i = 0; i < n; i++)
         envp[m + i] = environ[i];
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
+    /* fork + exec rather than posix_spawn, for PR_SET_PDEATHSIG: a test
+     * binary killed from outside (a cancelled CI run, a timeout) takes its
+     * Redis and services with it instead of leaving them running. Between
+     * fork and exec only async-signal-safe calls. */
+    if (access(argv[0], X_OK) != 0) {
+        free(envp);
+        return -1; /* not built: say so now, not as a child that exits 127 */
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(127); /* the parent is already gone */
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        if (fd > 2)
+            close(fd);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
     free(envp);
-    if (rc != 0)
+    if (pid < 0)
         return -1;
     if (s_npids < H_MAX_PIDS)
         s_pids[s_npids++] = pid;

@@ -32,7 +32,9 @@ int h_cleanup(h_env_t *env);
 int h_free_port(void);
 
 /* Starts bin/<name> with extra "K=V" env entries (NULL-ended); output goes
- * to <dir>/<name>-<port>.log. Returns the pid or -1. */
+ * to <dir>/<name>-<port>.log. Returns the pid, or -1 (not built, or no
+ * fork). Every process the harness starts gets SIGTERM when the thread that
+ * started it ends, so start them from the test's main thread. */
 pid_t h_spawn(h_env_t *env, const char *name, const char *const *extra_env, const char *tag);
 void h_stop(pid_t pid, int sig);
 
