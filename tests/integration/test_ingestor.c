@@ -933,68 +933,103 @@ static void test_store_batch_cached_same_as_one_by_one(void **state)
  * through the cache must not overwrite that fact: its commit meets a newer
  * version, goes the full way, and both facts are in the record. After it
  * the cache holds the current record again, and the next events use it. */
+/* Two writers on one database and one outbound call's six events, parsed
+ * and ready as jobs: `cached` is the committer's store (with its cache),
+ * `other` a second writer (a second ingestor, the orchestrator). Freed with
+ * every job's record by s_writers_destroy. */
+typedef struct {
+    s_events_t call;
+    cs_event_t ev[6];
+    cs_call_t rec[6];
+    cs_store_job_t jobs[6];
+    cs_store_t *cached, *other;
+} s_writers_t;
+
+static s_writers_t *s_writers_new(const char *prefix, int64_t t0, int db)
+{
+    s_writers_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    s_outbound(prefix, t0, &w->call);
+    char err[256], url[160];
+    for (int i = 0; i < 6; i++) {
+        const char *b = w->call.body[i];
+        assert_int_equal(cs_webhook_parse(b, strlen(b), &w->ev[i], err, sizeof err), 0);
+        w->jobs[i] =
+            (cs_store_job_t){.ev = &w->ev[i], .raw = b, .rawlen = strlen(b), .call = &w->rec[i]};
+    }
+    s_db_url(url, sizeof url, db);
+    w->cached = cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
+    w->other = cs_store_new(url, NULL, err, sizeof err);
+    assert_non_null(w->cached);
+    assert_non_null(w->other);
+    return w;
+}
+
+/* Stores event i through the cached writer's committer path (a batch of
+ * one); its job says how it went. */
+static cs_store_job_t *s_writers_batch(s_writers_t *w, int i)
+{
+    cs_store_job_t *job = &w->jobs[i];
+    free(job->record);
+    job->record = NULL;
+    cs_store_job_t *batch[] = {job};
+    cs_store_apply_batch(w->cached, batch, 1);
+    return job;
+}
+
+/* Stores event i through the other writer; 0 or -1. */
+static int s_writers_other(s_writers_t *w, int i)
+{
+    cs_apply_t outcome;
+    bool changed;
+    char err[256];
+    return cs_store_apply(w->other, &w->ev[i], w->call.body[i], strlen(w->call.body[i]), &outcome,
+                          &w->rec[i], &changed, err, sizeof err);
+}
+
+static void s_writers_destroy(s_writers_t **w_p)
+{
+    s_writers_t *w = *w_p;
+    for (int i = 0; i < 6; i++)
+        free(w->jobs[i].record);
+    s_free(&w->call);
+    cs_store_destroy(&w->cached);
+    cs_store_destroy(&w->other);
+    free(w);
+    *w_p = NULL;
+}
+
 static void test_store_batch_cache_behind_another_writer(void **state)
 {
     (void)state;
-    s_events_t call;
-    s_outbound("be7c0001", 1764000000000, &call);
-    static cs_event_t ev[6];
-    static cs_call_t rec[6];
-    char err[256], url[160];
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(
-            cs_webhook_parse(call.body[i], strlen(call.body[i]), &ev[i], err, sizeof err), 0);
-    s_db_url(url, sizeof url, 5);
-    cs_store_t *cached =
-        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
-    cs_store_t *other = cs_store_new(url, NULL, err, sizeof err);
-    assert_non_null(cached);
-    assert_non_null(other);
-    cs_store_job_t jobs[6];
-    for (int i = 0; i < 6; i++)
-        jobs[i] = (cs_store_job_t){
-            .ev = &ev[i], .raw = call.body[i], .rawlen = strlen(call.body[i]), .call = &rec[i]};
-    cs_store_job_t *batch[] = {&jobs[0], &jobs[1]};
-    cs_store_apply_batch(cached, batch, 2);
-    assert_int_equal(jobs[1].rc, 0);
-    assert_int_equal(rec[1].version, 2);
+    s_writers_t *w = s_writers_new("be7c0001", 1764000000000, 5);
+    cs_store_job_t *batch[] = {&w->jobs[0], &w->jobs[1]};
+    cs_store_apply_batch(w->cached, batch, 2);
+    assert_int_equal(w->jobs[1].rc, 0);
+    assert_int_equal(w->rec[1].version, 2);
 
-    cs_apply_t outcome;
-    bool changed;
-    assert_int_equal(cs_store_apply(other, &ev[2], call.body[2], strlen(call.body[2]), &outcome,
-                                    &rec[2], &changed, err, sizeof err),
-                     0);
-    assert_true(changed);
-    assert_int_equal(rec[2].version, 3); /* the answer, which the cache has not seen */
+    assert_int_equal(s_writers_other(w, 2), 0);
+    assert_int_equal(w->rec[2].version, 3); /* the answer, which the cache has not seen */
 
     unsigned long long hits0, misses0, hits, misses;
-    cs_store_cache_counts(cached, &hits0, &misses0);
-    batch[0] = &jobs[3];
-    cs_store_apply_batch(cached, batch, 1);
-    if (jobs[3].rc != 0)
-        fail_msg("bridged: %s", jobs[3].err);
-    assert_int_equal(jobs[3].outcome, CS_APPLY_STORED);
-    cs_store_cache_counts(cached, &hits, &misses);
+    cs_store_cache_counts(w->cached, &hits0, &misses0);
+    cs_store_job_t *job = s_writers_batch(w, 3);
+    if (job->rc != 0)
+        fail_msg("bridged: %s", job->err);
+    assert_int_equal(job->outcome, CS_APPLY_STORED);
+    cs_store_cache_counts(w->cached, &hits, &misses);
     assert_true(hits == hits0 + 1); /* found, stale: the version check caught it */
-    assert_int_equal(rec[3].version, 4);
-    assert_true(rec[3].legs[0].answered.at || rec[3].legs[1].answered.at);
-    free(jobs[3].record);
+    assert_int_equal(w->rec[3].version, 4);
+    assert_true(w->rec[3].legs[0].answered.at || w->rec[3].legs[1].answered.at);
 
-    cs_store_cache_counts(cached, &hits, &misses);
-    batch[0] = &jobs[4];
-    batch[1] = &jobs[5];
-    cs_store_apply_batch(cached, batch, 1);
-    cs_store_apply_batch(cached, batch + 1, 1);
-    for (int i = 4; i < 6; i++) {
-        if (jobs[i].rc != 0)
-            fail_msg("event %d: %s", i, jobs[i].err);
-        free(jobs[i].record);
-    }
-    cs_store_cache_counts(cached, &hits0, &misses0);
+    for (int i = 4; i < 6; i++)
+        if (s_writers_batch(w, i)->rc != 0)
+            fail_msg("event %d: %s", i, w->jobs[i].err);
+    cs_store_cache_counts(w->cached, &hits0, &misses0);
     assert_true(hits0 == hits + 2 && misses0 == misses);
-    assert_int_equal(rec[5].version, 6);
+    assert_int_equal(w->rec[5].version, 6);
 
-    json_t *r = s_record_without_id(other, s_cc("be7c0001", 'A'));
+    json_t *r = s_record_without_id(w->other, s_cc("be7c0001", 'A'));
     assert_string_equal(json_string_value(json_object_get(r, "state")), "ended");
     assert_non_null(json_string_value(json_object_get(r, "answered_at")));
     json_decref(r);
@@ -1005,33 +1040,20 @@ static void test_store_batch_cache_behind_another_writer(void **state)
      * dead connection and reconnects; the next one finds nothing cached. */
     h_redis_stop(&s_env);
     assert_int_equal(h_redis_start(&s_env), 0);
-    s_events_t fresh;
-    s_outbound("be7c0002", 1764000100000, &fresh);
-    static cs_event_t fev;
-    static cs_call_t frec;
-    assert_int_equal(cs_webhook_parse(fresh.body[0], strlen(fresh.body[0]), &fev, err, sizeof err),
-                     0);
-    cs_store_job_t fjob = {
-        .ev = &fev, .raw = fresh.body[0], .rawlen = strlen(fresh.body[0]), .call = &frec};
-    batch[0] = &fjob;
-    cs_store_apply_batch(cached, batch, 1);
-    if (fjob.rc != 0)
-        fail_msg("after the restart: %s", fjob.err);
-    free(fjob.record);
-    cs_store_cache_counts(cached, &hits, &misses);
-    jobs[5].record = NULL;
-    batch[0] = &jobs[5]; /* a retry of the hangup, cached before the restart */
-    cs_store_apply_batch(cached, batch, 1);
-    assert_int_equal(jobs[5].rc, 0);
-    assert_int_equal(jobs[5].outcome, CS_APPLY_DUPLICATE);
-    cs_store_cache_counts(cached, &hits0, &misses0);
+    s_writers_t *fresh = s_writers_new("be7c0002", 1764000100000, 5);
+    cs_store_job_t *fjob = &fresh->jobs[0];
+    batch[0] = fjob;
+    cs_store_apply_batch(w->cached, batch, 1);
+    if (fjob->rc != 0)
+        fail_msg("after the restart: %s", fjob->err);
+    cs_store_cache_counts(w->cached, &hits, &misses);
+    job = s_writers_batch(w, 5); /* a retry of the hangup, cached before the restart */
+    assert_int_equal(job->rc, 0);
+    assert_int_equal(job->outcome, CS_APPLY_DUPLICATE);
+    cs_store_cache_counts(w->cached, &hits0, &misses0);
     assert_true(hits0 == hits && misses0 == misses + 1);
-    s_free(&fresh);
-    free(jobs[0].record);
-    free(jobs[1].record);
-    s_free(&call);
-    cs_store_destroy(&cached);
-    cs_store_destroy(&other);
+    s_writers_destroy(&fresh);
+    s_writers_destroy(&w);
 }
 
 /* A second leg's first event is not a cache hit (its leg is new), but its
@@ -1045,60 +1067,30 @@ static void test_store_batch_cache_behind_another_writer(void **state)
 static void test_store_second_leg_behind_another_writer(void **state)
 {
     (void)state;
-    s_events_t call;
-    s_outbound("se7c0001", 1764000300000, &call);
-    static cs_event_t ev[6];
-    static cs_call_t rec[6];
-    char err[256], url[160];
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(
-            cs_webhook_parse(call.body[i], strlen(call.body[i]), &ev[i], err, sizeof err), 0);
-    s_db_url(url, sizeof url, 9);
-    cs_store_t *cached =
-        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
-    cs_store_t *other = cs_store_new(url, NULL, err, sizeof err);
-    assert_non_null(cached);
-    assert_non_null(other);
-    cs_store_job_t jobs[6];
-    for (int i = 0; i < 6; i++)
-        jobs[i] = (cs_store_job_t){
-            .ev = &ev[i], .raw = call.body[i], .rawlen = strlen(call.body[i]), .call = &rec[i]};
-    cs_store_job_t *batch[] = {&jobs[0]};
-    cs_store_apply_batch(cached, batch, 1); /* the agent's leg: the call is cached */
-    assert_int_equal(jobs[0].rc, 0);
-    assert_int_equal(rec[0].version, 1);
+    s_writers_t *w = s_writers_new("se7c0001", 1764000300000, 9);
+    assert_int_equal(s_writers_batch(w, 0)->rc, 0); /* the agent's leg: the call is cached */
+    assert_int_equal(w->rec[0].version, 1);
+    assert_int_equal(s_writers_other(w, 3), 0);
+    assert_int_equal(w->rec[3].version, 2); /* the bridge, which the cache has not seen */
 
-    cs_apply_t outcome;
-    bool changed;
-    assert_int_equal(cs_store_apply(other, &ev[3], call.body[3], strlen(call.body[3]), &outcome,
-                                    &rec[3], &changed, err, sizeof err),
-                     0);
-    assert_int_equal(rec[3].version, 2); /* the bridge, which the cache has not seen */
-
-    batch[0] = &jobs[1]; /* the customer's leg, new: resolve names the call */
-    cs_store_apply_batch(cached, batch, 1);
-    if (jobs[1].rc != 0)
-        fail_msg("customer's leg: %s", jobs[1].err);
-    assert_int_equal(jobs[1].outcome, CS_APPLY_STORED);
-    assert_int_equal(rec[1].version, 3);
-    assert_int_equal(rec[1].nlegs, 2);
+    cs_store_job_t *job = s_writers_batch(w, 1); /* the customer's leg, new */
+    if (job->rc != 0)
+        fail_msg("customer's leg: %s", job->err);
+    assert_int_equal(job->outcome, CS_APPLY_STORED);
+    assert_int_equal(w->rec[1].version, 3);
+    assert_int_equal(w->rec[1].nlegs, 2);
     bool bridged = false;
-    for (int i = 0; i < rec[1].nlegs; i++)
-        bridged = bridged || rec[1].legs[i].bridged.at != 0;
+    for (int i = 0; i < w->rec[1].nlegs; i++)
+        bridged = bridged || w->rec[1].legs[i].bridged.at != 0;
     assert_true(bridged);
 
-    batch[0] = &jobs[2]; /* and the answer, now a hit on the record just stored */
-    cs_store_apply_batch(cached, batch, 1);
-    assert_int_equal(jobs[2].rc, 0);
-    assert_int_equal(rec[2].version, 4);
-    json_t *r = s_record_without_id(other, s_cc("se7c0001", 'C'));
+    job = s_writers_batch(w, 2); /* and the answer, a hit on the record just stored */
+    assert_int_equal(job->rc, 0);
+    assert_int_equal(w->rec[2].version, 4);
+    json_t *r = s_record_without_id(w->other, s_cc("se7c0001", 'C'));
     assert_string_equal(json_string_value(json_object_get(r, "state")), "active");
     json_decref(r);
-    for (int i = 0; i < 3; i++)
-        free(jobs[i].record);
-    s_free(&call);
-    cs_store_destroy(&cached);
-    cs_store_destroy(&other);
+    s_writers_destroy(&w);
 }
 
 /* A leg the cache would join to its session's call, but that another
@@ -1109,52 +1101,25 @@ static void test_store_second_leg_behind_another_writer(void **state)
 static void test_store_joining_leg_indexed_elsewhere(void **state)
 {
     (void)state;
-    s_events_t call;
-    s_outbound("je7c0001", 1764000400000, &call);
-    static cs_event_t ev[6];
-    static cs_call_t rec[6];
-    char err[256], url[160];
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(
-            cs_webhook_parse(call.body[i], strlen(call.body[i]), &ev[i], err, sizeof err), 0);
-    s_db_url(url, sizeof url, 10);
-    cs_store_t *cached =
-        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 100}, err, sizeof err);
-    cs_store_t *other = cs_store_new(url, NULL, err, sizeof err);
-    assert_non_null(cached);
-    assert_non_null(other);
-    cs_store_job_t job = {
-        .ev = &ev[0], .raw = call.body[0], .rawlen = strlen(call.body[0]), .call = &rec[0]};
-    cs_store_job_t *batch[] = {&job};
-    cs_store_apply_batch(cached, batch, 1); /* the session's call, X */
-    assert_int_equal(job.rc, 0);
-    free(job.record);
+    s_writers_t *w = s_writers_new("je7c0001", 1764000400000, 10);
+    assert_int_equal(s_writers_batch(w, 0)->rc, 0); /* the session's call, X */
+    CS_COPY(w->ev[1].cs_hint, "cs_01OTHERCALL0000000000000Y");
+    assert_int_equal(s_writers_other(w, 1), 0);
+    assert_string_equal(w->rec[1].id, "cs_01OTHERCALL0000000000000Y");
 
-    CS_COPY(ev[1].cs_hint, "cs_01OTHERCALL0000000000000Y");
-    cs_apply_t outcome;
-    bool changed;
-    assert_int_equal(cs_store_apply(other, &ev[1], call.body[1], strlen(call.body[1]), &outcome,
-                                    &rec[1], &changed, err, sizeof err),
-                     0);
-    assert_string_equal(rec[1].id, "cs_01OTHERCALL0000000000000Y");
-
-    job = (cs_store_job_t){
-        .ev = &ev[2], .raw = call.body[2], .rawlen = strlen(call.body[2]), .call = &rec[2]};
-    cs_store_apply_batch(cached, batch, 1); /* the customer's answer: no hint */
-    if (job.rc != 0)
-        fail_msg("answer: %s", job.err);
-    assert_int_equal(job.outcome, CS_APPLY_STORED);
-    assert_string_equal(rec[2].id, "cs_01OTHERCALL0000000000000Y");
-    assert_int_equal(rec[2].version, 2);
-    free(job.record);
+    cs_store_job_t *job = s_writers_batch(w, 2); /* the customer's answer: no hint */
+    if (job->rc != 0)
+        fail_msg("answer: %s", job->err);
+    assert_int_equal(job->outcome, CS_APPLY_STORED);
+    assert_string_equal(w->rec[2].id, "cs_01OTHERCALL0000000000000Y");
+    assert_int_equal(w->rec[2].version, 2);
     static cs_call_t x;
-    assert_int_equal(cs_store_get(other, s_cc("je7c0001", 'A'), &x, err, sizeof err), 0);
-    assert_string_equal(x.id, rec[0].id);
+    char err[256];
+    assert_int_equal(cs_store_get(w->other, s_cc("je7c0001", 'A'), &x, err, sizeof err), 0);
+    assert_string_equal(x.id, w->rec[0].id);
     assert_int_equal(x.version, 1);
     assert_int_equal(x.nlegs, 1);
-    s_free(&call);
-    cs_store_destroy(&cached);
-    cs_store_destroy(&other);
+    s_writers_destroy(&w);
 }
 
 static void test_metrics(void **state)

@@ -52,6 +52,14 @@ static char *s_written(void)
     return text;
 }
 
+/* buf holds n - 1 copies of c, then NUL. */
+static char *s_filled(char *buf, size_t n, char c)
+{
+    memset(buf, c, n - 1);
+    buf[n - 1] = '\0';
+    return buf;
+}
+
 static void test_line_shape_and_levels(void **state)
 {
     (void)state;
@@ -74,9 +82,7 @@ static void test_long_message_is_cut(void **state)
 {
     (void)state;
     char big[3000];
-    memset(big, 'x', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    cs_warn("%s", big);
+    cs_warn("%s", s_filled(big, sizeof big, 'x'));
     char *text = s_written();
     size_t len = strlen(text);
     assert_int_equal(text[len - 1], '\n');
@@ -110,8 +116,7 @@ static void test_a_full_hold_writes_early(void **state)
 {
     (void)state;
     char chunk[901];
-    memset(chunk, 'y', sizeof chunk - 1);
-    chunk[sizeof chunk - 1] = '\0';
+    s_filled(chunk, sizeof chunk, 'y');
     cs_log_hold();
     for (int i = 0; i < 40; i++) /* ~38 KB: more than a hold keeps */
         cs_info("%02d %s", i, chunk);
