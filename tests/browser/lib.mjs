@@ -64,19 +64,33 @@ export class Stack {
       '--save', '', '--appendonly', 'no']);
     await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping']); return true; } catch { return false; } });
     const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
-    const [ingest, orch, timer, relay] = [await freePort(), await freePort(), await freePort(),
-      await freePort()];
-    this.relayPort = relay;
     this.apiKey = 'crm-test-key';
     await this.startBus(sock);
-    this.ingestPort = ingest;
-    this.spawnLogged('ingestor', bin('ingestor'), [], { ...this.env, CALLSYNC_INGEST_PORT: String(ingest), TELNYX_PUBLIC_KEY: keys.public_key });
+    ({ port: this.ingestPort } = await this.startListening('ingestor', 'CALLSYNC_INGEST_PORT',
+      { ...this.env, TELNYX_PUBLIC_KEY: keys.public_key }));
     this.seed = keys.seed;
-    this.orchPort = orch;
-    this.timerPort = timer;
-    await until('the ingestor', async () => {
-      try { return (await fetch(`http://127.0.0.1:${ingest}/healthz`)).ok; } catch { return false; }
-    });
+  }
+
+  // A service's port was free when picked, but another process may take it
+  // before the service binds it, as with the bus. The service then exits
+  // ("cannot listen on port N") and is started again on a new port. Returns
+  // { port, p } once its /healthz answers 200.
+  async startListening(name, portVar, env) {
+    const log = join(this.dir, `${name}.log`);
+    const read = () => { try { return readFileSync(log, 'utf8'); } catch { return ''; } };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const from = read().length;
+      const p = this.spawnLogged(name, bin(name), [], { ...env, [portVar]: String(port) });
+      const got = await until(`the ${name}`, async () => {
+        if (p.exitCode !== null || p.signalCode !== null) return 'exited';
+        try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok && 'up'; } catch { return false; }
+      });
+      if (got === 'up') return { port, p };
+      this.procs = this.procs.filter((x) => x.p !== p);
+      const said = read().slice(from);
+      if (attempt === 5 || !said.includes('cannot listen')) throw new Error(`the ${name} did not start:\n${said}`);
+    }
   }
 
   // The bus's ports were free when picked, but another process may take one
@@ -106,20 +120,17 @@ export class Stack {
 
   async startServices() {
     const api = { TELNYX_API_BASE: `${this.base}/v2`, TELNYX_API_KEY: 'sim-key', TELNYX_CONNECTION_ID: '1001', CALLSYNC_CALLER_ID: '+15550009999' };
-    this.spawnLogged('orchestrator', bin('orchestrator'), [], { ...this.env, ...api, CALLSYNC_ORCH_PORT: String(this.orchPort) });
-    this.spawnLogged('timer', bin('timer'), [], { ...this.env, ...api, CALLSYNC_TIMER_PORT: String(this.timerPort) });
-    this.relayEnv = {
-      ...this.env, ...api, CALLSYNC_RELAY_PORT: String(this.relayPort), CALLSYNC_API_KEY: this.apiKey,
+    ({ port: this.orchPort } = await this.startListening('orchestrator', 'CALLSYNC_ORCH_PORT',
+      { ...this.env, ...api }));
+    ({ port: this.timerPort } = await this.startListening('timer', 'CALLSYNC_TIMER_PORT',
+      { ...this.env, ...api }));
+    const relayEnv = {
+      ...this.env, ...api, CALLSYNC_API_KEY: this.apiKey,
       CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`, CALLSYNC_WEB_DIR: join(root, 'web', 'dist'),
     };
-    this.spawnLogged('relay', bin('relay'), [], this.relayEnv);
+    ({ port: this.relayPort } = await this.startListening('relay', 'CALLSYNC_RELAY_PORT', relayEnv));
+    this.relayEnv = { ...relayEnv, CALLSYNC_RELAY_PORT: String(this.relayPort) }; // restartRelay's
     this.relay = `http://127.0.0.1:${this.relayPort}`;
-    await until('the relay', async () => {
-      try { return (await fetch(`${this.relay}/healthz`)).ok; } catch { return false; }
-    });
-    await until('the orchestrator', async () => {
-      try { return (await fetch(`http://127.0.0.1:${this.orchPort}/healthz`)).ok; } catch { return false; }
-    });
   }
 
   // Stops the relay (SIGTERM; it must exit 0) and starts it again on the
@@ -157,20 +168,15 @@ export class Stack {
       });
     });
     await new Promise((r) => this.hooks.listen(0, '127.0.0.1', r));
-    this.simPort = await freePort();
     this.simLog = join(this.dir, 'sim.log');
-    this.sim = this.spawnLogged('sim', bin('sim'), [], {
-      CALLSYNC_SIM_PORT: String(this.simPort),
+    ({ port: this.simPort, p: this.sim } = await this.startListening('sim', 'CALLSYNC_SIM_PORT', {
       CALLSYNC_SIM_WEBHOOK_URL: this.backbone
         ? `http://127.0.0.1:${this.ingestPort}/webhooks/telnyx`
         : `http://127.0.0.1:${this.hooks.address().port}/webhooks`,
       CALLSYNC_LOG_LEVEL: process.env.CALLSYNC_LOG_LEVEL || 'info',
       ...(this.backbone ? { CALLSYNC_SIM_SIGNING_SEED: this.seed } : {}),
-    });
+    }));
     this.base = `http://127.0.0.1:${this.simPort}`;
-    await until('the sim', async () => {
-      try { return (await fetch(`${this.base}/healthz`)).ok; } catch { return false; }
-    });
     if (this.backbone) await this.startServices();
 
     const bundle = await esbuild.build({

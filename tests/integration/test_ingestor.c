@@ -6,12 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bus.h"
 #include "call.h"
@@ -387,6 +391,34 @@ static void test_bus_refuses_what_it_cannot_bind(void **state)
     assert_true(pid > 0);
     assert_int_equal(h_wait_exit(pid, 5000), 1);
     assert_true(h_log_has(&s_env, "bus", "bad", "cannot bind not-an-endpoint: Invalid argument"));
+}
+
+/* A service whose port was taken between the harness picking it and the
+ * service binding it exits, saying so; the harness then starts it on
+ * another port (h_listener), so such a race costs a retry, not a test. */
+static void test_a_taken_port_is_replaced(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    int taken = ntohs(a.sin_port), port = taken;
+    char redis[192], key[128];
+    snprintf(redis, sizeof redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    snprintf(key, sizeof key, "TELNYX_PUBLIC_KEY=%s", s_env.pk_b64);
+    const char *extra[] = {redis, key, NULL};
+    pid_t pid = h_listener(&s_env, "ingestor", "CALLSYNC_INGEST_PORT", extra, &port);
+    assert_true(pid > 0);
+    assert_int_not_equal(port, taken);
+    char tag[16];
+    snprintf(tag, sizeof tag, "%d", taken);
+    assert_true(h_log_has(&s_env, "ingestor", tag, "cannot listen on port"));
+    close(fd);
+    kill(pid, SIGTERM);
+    assert_int_equal(h_wait_exit(pid, 5000), 0);
 }
 
 static void test_bus_notice(void **state)
@@ -1153,6 +1185,7 @@ int main(void)
         cmocka_unit_test(test_unknown_event_types),
         cmocka_unit_test(test_malloc_cache),
         cmocka_unit_test(test_bus_refuses_what_it_cannot_bind),
+        cmocka_unit_test(test_a_taken_port_is_replaced),
         cmocka_unit_test(test_bus_notice),
         cmocka_unit_test(test_two_ingestors_concurrently),
         cmocka_unit_test(test_ctl_agents_dial_hangup),

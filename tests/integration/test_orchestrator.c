@@ -25,16 +25,11 @@ static int s_agent_leg_answered(const json_t *rec);
 
 static pid_t s_orchestrator(void)
 {
-    int port = h_free_port();
-    char e_port[64], e_redis[192], e_sub[128], e_base[128], tag[16];
-    snprintf(e_port, sizeof e_port, "CALLSYNC_ORCH_PORT=%d", port);
-    s_orch_port = port;
+    char e_redis[192], e_sub[128], e_base[128];
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
     snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
-    snprintf(tag, sizeof tag, "%d", port);
-    const char *extra[] = {e_port,
-                           e_redis,
+    const char *extra[] = {e_redis,
                            e_sub,
                            e_base,
                            "TELNYX_API_KEY=sim-key",
@@ -46,32 +41,30 @@ static pid_t s_orchestrator(void)
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
-    pid_t pid = h_spawn(&s_env, "orchestrator", extra, tag);
-    if (pid > 0 && s_norchs < 4)
-        s_orchs[s_norchs++] = pid;
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
+    int port = 0;
+    pid_t pid = h_listener(&s_env, "orchestrator", "CALLSYNC_ORCH_PORT", extra, &port);
+    if (pid > 0) {
+        s_orch_port = port;
+        if (s_norchs < 4)
+            s_orchs[s_norchs++] = pid;
+    }
+    return pid;
 }
 
 static pid_t s_timer(void)
 {
-    int port = h_free_port();
-    char e_port[64], e_redis[192], e_pub[128], e_base[128], tag[16];
-    snprintf(e_port, sizeof e_port, "CALLSYNC_TIMER_PORT=%d", port);
-    s_timer_port = port;
+    char e_redis[192], e_pub[128], e_sub[128], e_base[128];
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
-    char e_sub[128];
     snprintf(e_pub, sizeof e_pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
     snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
-    snprintf(tag, sizeof tag, "%d", port);
-    const char *extra[] = {e_port, e_redis, e_pub, e_sub, e_base, "TELNYX_API_KEY=sim-key", NULL};
-    pid_t pid = h_spawn(&s_env, "timer", extra, tag);
+    const char *extra[] = {e_redis, e_pub, e_sub, e_base, "TELNYX_API_KEY=sim-key", NULL};
+    int port = 0;
+    pid_t pid = h_listener(&s_env, "timer", "CALLSYNC_TIMER_PORT", extra, &port);
     s_timer_pid = pid;
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    return pid > 0 && h_wait_http(url, 200, 5000) == 0 ? pid : -1;
+    if (pid > 0)
+        s_timer_port = port;
+    return pid;
 }
 
 static int setup(void **state)

@@ -317,22 +317,17 @@ static void test_faults(void **state)
 static void test_failover(void **state)
 {
     (void)state;
-    int port = h_free_port(), dead = h_free_port();
+    int port = 0, dead = h_free_port();
     unsigned char seed[32];
-    char seed64[64], e_port[64], e_hook[128], e_fail[128], e_seed[128], tag[16];
+    char seed64[64], e_hook[128], e_fail[128], e_seed[128];
     crypto_sign_ed25519_sk_to_seed(seed, s_env.sk);
     sodium_bin2base64(seed64, sizeof seed64, seed, 32, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(e_port, sizeof e_port, "CALLSYNC_SIM_PORT=%d", port);
     snprintf(e_hook, sizeof e_hook, "CALLSYNC_SIM_WEBHOOK_URL=http://127.0.0.1:%d/", dead);
     snprintf(e_fail, sizeof e_fail, "CALLSYNC_SIM_FAILOVER_URL=http://127.0.0.1:%d/webhooks/telnyx",
              s_ingest);
     snprintf(e_seed, sizeof e_seed, "CALLSYNC_SIM_SIGNING_SEED=%s", seed64);
-    snprintf(tag, sizeof tag, "%d", port);
-    const char *extra[] = {e_port, e_hook, e_fail, e_seed, NULL};
-    assert_true(h_spawn(&s_env, "sim", extra, tag) > 0);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    assert_int_equal(h_wait_http(url, 200, 5000), 0);
+    const char *extra[] = {e_hook, e_fail, e_seed, NULL};
+    assert_true(h_listener(&s_env, "sim", "CALLSYNC_SIM_PORT", extra, &port) > 0);
     json_t *r;
     assert_int_equal(h_sim_call(port, "POST", "/sim/calls",
                                 "{\"from\":\"+15557770009\",\"to\":\"+15550009999\"}", &r),

@@ -359,22 +359,51 @@ pid_t h_bus(h_env_t *env)
     return -1;
 }
 
+/* Like the bus's, a service's port was free when picked but may be taken
+ * before the service binds it; the service then exits ("cannot listen on
+ * port N"), and another port is picked. */
+pid_t h_listener(h_env_t *env, const char *name, const char *port_var, const char *const *extra_env,
+                 int *port)
+{
+    enum { MAX_ENV = 31 };
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int p = attempt == 0 && *port > 0 ? *port : h_free_port();
+        char var[96], tag[16], url[128];
+        snprintf(var, sizeof var, "%s=%d", port_var, p);
+        snprintf(tag, sizeof tag, "%d", p);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", p);
+        const char *all[MAX_ENV + 2] = {var};
+        for (int i = 0; extra_env && extra_env[i]; i++) {
+            if (i == MAX_ENV)
+                return -1; /* the caller's bug: too many variables */
+            all[i + 1] = extra_env[i];
+        }
+        pid_t pid = h_spawn(env, name, all, tag);
+        if (pid < 0)
+            return -1;
+        for (int waited = 0; waited <= 5000; waited += 50) {
+            if (h_wait_http(url, 200, 25) == 0) {
+                *port = p;
+                return pid;
+            }
+            if (h_wait_exit(pid, 0) >= 0)
+                break;
+        }
+        if (!h_log_has(env, name, tag, "cannot listen"))
+            return -1; /* not up in 5 s, or gone for another reason: its log says */
+    }
+    return -1;
+}
+
 pid_t h_ingestor(h_env_t *env, int *port)
 {
-    *port = h_free_port();
-    char p[64], redis[192], key[128], bus[128], tag[16];
-    snprintf(p, sizeof p, "CALLSYNC_INGEST_PORT=%d", *port);
+    char redis[192], key[128], bus[128];
     snprintf(redis, sizeof redis, "CALLSYNC_REDIS_URL=%s", env->redis_url);
     snprintf(key, sizeof key, "TELNYX_PUBLIC_KEY=%s", env->pk_b64);
     snprintf(bus, sizeof bus, "CALLSYNC_BUS_PUB=%s", env->bus_pub);
-    snprintf(tag, sizeof tag, "%d", *port);
-    const char *extra[] = {p, redis, key, bus, NULL};
-    pid_t pid = h_spawn(env, "ingestor", extra, tag);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", *port);
-    if (pid < 0 || h_wait_http(url, 200, 5000))
-        return -1;
-    return pid;
+    const char *extra[] = {redis, key, bus, NULL};
+    *port = 0;
+    return h_listener(env, "ingestor", "CALLSYNC_INGEST_PORT", extra, port);
 }
 
 long h_post_webhook(h_env_t *env, int port, const char *body, long skew_s, char **resp)
@@ -411,22 +440,15 @@ char *h_event(const char *type, const char *id, int64_t at_ms, json_t *payload)
 
 pid_t h_sim(h_env_t *env, int *port, const char *webhook_url)
 {
-    *port = h_free_port();
     unsigned char seed[32];
     crypto_sign_ed25519_sk_to_seed(seed, env->sk);
-    char seed64[64], p[64], hook[256], sd[128], tag[16];
+    char seed64[64], hook[256], sd[128];
     sodium_bin2base64(seed64, sizeof seed64, seed, 32, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(p, sizeof p, "CALLSYNC_SIM_PORT=%d", *port);
     snprintf(hook, sizeof hook, "CALLSYNC_SIM_WEBHOOK_URL=%s", webhook_url);
     snprintf(sd, sizeof sd, "CALLSYNC_SIM_SIGNING_SEED=%s", seed64);
-    snprintf(tag, sizeof tag, "%d", *port);
-    const char *extra[] = {p, hook, sd, NULL};
-    pid_t pid = h_spawn(env, "sim", extra, tag);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", *port);
-    if (pid < 0 || h_wait_http(url, 200, 5000))
-        return -1;
-    return pid;
+    const char *extra[] = {hook, sd, NULL};
+    *port = 0;
+    return h_listener(env, "sim", "CALLSYNC_SIM_PORT", extra, port);
 }
 
 long h_sim_call(int port, const char *method, const char *path, const char *body, json_t **resp)

@@ -53,6 +53,14 @@ int h_wait_exit(pid_t pid, int timeout_ms);
 /* Whether <dir>/<name>-<tag>.log has a line containing needle. */
 int h_log_has(h_env_t *env, const char *name, const char *tag, const char *needle);
 
+/* Starts bin/<name> with port_var (e.g. CALLSYNC_INGEST_PORT) set to *port
+ * (0: a free one) and waits up to 5 s for GET /healthz 200. A port taken
+ * before the service bound it ("cannot listen" in its log) is replaced by
+ * a new free one, up to 5 times. *port is set to the port it listens on.
+ * The pid, or -1. */
+pid_t h_listener(h_env_t *env, const char *name, const char *port_var, const char *const *extra_env,
+                 int *port);
+
 /* Starts an ingestor on a free port; *port set. Waits for /healthz 200. */
 pid_t h_ingestor(h_env_t *env, int *port);
 
