@@ -157,24 +157,26 @@ const char *cs_callcache_record(cs_callcache_t *self, const char *cs_id, size_t 
     return record->data;
 }
 
+/* Maps key to a cs id that Redis sets once (an index): usually known
+ * already, so only a change is written. */
+static void s_gens_set_id(s_gens_t *g, const char *key, const char *cs_id)
+{
+    if (!key[0] || !cs_id[0])
+        return;
+    const s_blob_t *known = s_gens_get(g, key);
+    if (known && strcmp(known->data, cs_id) == 0)
+        return;
+    s_gens_put(g, key, cs_id, strlen(cs_id));
+}
+
 void cs_callcache_set_leg(cs_callcache_t *self, const char *ccid, const char *cs_id)
 {
-    if (!ccid[0] || !cs_id[0])
-        return;
-    const s_blob_t *known = s_gens_get(&self->legs, ccid);
-    if (known && strcmp(known->data, cs_id) == 0)
-        return; /* set once in Redis; usually already here */
-    s_gens_put(&self->legs, ccid, cs_id, strlen(cs_id));
+    s_gens_set_id(&self->legs, ccid, cs_id);
 }
 
 void cs_callcache_set_session(cs_callcache_t *self, const char *sess, const char *cs_id)
 {
-    if (!sess[0] || !cs_id[0])
-        return;
-    const s_blob_t *known = s_gens_get(&self->sessions, sess);
-    if (known && strcmp(known->data, cs_id) == 0)
-        return;
-    s_gens_put(&self->sessions, sess, cs_id, strlen(cs_id));
+    s_gens_set_id(&self->sessions, sess, cs_id);
 }
 
 void cs_callcache_set_record(cs_callcache_t *self, const char *cs_id, const char *record,
