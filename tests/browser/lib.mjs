@@ -71,51 +71,54 @@ export class Stack {
     this.seed = keys.seed;
   }
 
-  // A service's port was free when picked, but another process may take it
-  // before the service binds it, as with the bus. The service then exits
-  // ("cannot listen on port N") and is started again on a new port. Returns
-  // { port, p } once its /healthz answers 200.
-  async startListening(name, portVar, env) {
+  // A port that was free when picked may be taken by another process before
+  // the service binds it (any outgoing connection draws a port from the
+  // same range). The service then exits saying `taken`, and start() is
+  // called again, on new ports, up to 5 times. start() spawns and returns
+  // { p, ready, result }: ready(said) tells from the process's new log
+  // lines (and anything else) that it is up; result is what this returns.
+  async startRetrying(name, start, taken) {
     const log = join(this.dir, `${name}.log`);
     const read = () => { try { return readFileSync(log, 'utf8'); } catch { return ''; } };
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
       const from = read().length;
-      const p = this.spawnLogged(name, bin(name), [], { ...env, [portVar]: String(port) });
+      const said = () => read().slice(from);
+      const { p, ready, result } = await start();
       const got = await until(`the ${name}`, async () => {
         if (p.exitCode !== null || p.signalCode !== null) return 'exited';
-        try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok && 'up'; } catch { return false; }
+        return (await ready(said)) && 'up';
       });
-      if (got === 'up') return { port, p };
+      if (got === 'up') return result;
       this.procs = this.procs.filter((x) => x.p !== p);
-      const said = read().slice(from);
-      if (attempt === 5 || !said.includes('cannot listen')) throw new Error(`the ${name} did not start:\n${said}`);
+      if (attempt === 5 || !said().includes(taken)) throw new Error(`the ${name} did not start:\n${said()}`);
     }
   }
 
-  // The bus's ports were free when picked, but another process may take one
-  // before the bus binds it (any outgoing connection draws a port from the
-  // same range). The bus then exits 1 ("cannot bind"): start it again on new
-  // ports, before any service has been given them.
-  async startBus(sock) {
-    const log = join(this.dir, 'bus.log');
-    const read = () => { try { return readFileSync(log, 'utf8'); } catch { return ''; } };
-    for (let attempt = 1; ; attempt++) {
+  // A service on a new port, up once its /healthz answers 200: { port, p }.
+  startListening(name, portVar, env) {
+    return this.startRetrying(name, async () => {
+      const port = await freePort();
+      const p = this.spawnLogged(name, bin(name), [], { ...env, [portVar]: String(port) });
+      const ready = async () => {
+        try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
+      };
+      return { p, ready, result: { port, p } };
+    }, 'cannot listen');
+  }
+
+  // The bus on new ports, before any service has been given them; up once
+  // it says it is forwarding.
+  startBus(sock) {
+    return this.startRetrying('bus', async () => {
       const [pub, sub] = [await freePort(), await freePort()];
       this.env = {
         CALLSYNC_REDIS_URL: `unix://${sock}`,
         CALLSYNC_BUS_PUB: `tcp://127.0.0.1:${pub}`, CALLSYNC_BUS_SUB: `tcp://127.0.0.1:${sub}`,
         CALLSYNC_LOG_LEVEL: 'info',
       };
-      const bus = this.spawnLogged('bus', bin('bus'), [], this.env);
-      const got = await until('the bus to bind or exit', () => {
-        if (bus.exitCode !== null || bus.signalCode !== null) return 'exited';
-        return read().includes('bus: forwarding') && 'up';
-      });
-      if (got === 'up') return;
-      this.procs = this.procs.filter((x) => x.p !== bus);
-      if (attempt === 5 || !read().includes('cannot bind')) throw new Error(`the bus did not start:\n${read()}`);
-    }
+      const p = this.spawnLogged('bus', bin('bus'), [], this.env);
+      return { p, ready: (said) => said().includes('bus: forwarding'), result: undefined };
+    }, 'cannot bind');
   }
 
   async startServices() {

@@ -142,6 +142,10 @@ static void test_unix_socket_and_db(void **state)
 static void test_services_die_with_the_test(void **state)
 {
     (void)state;
+    struct orphan { /* what the dying test binary reports */
+        pid_t redis;
+        char dir[256];
+    };
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -151,20 +155,14 @@ static void test_services_die_with_the_test(void **state)
         h_env_t env;
         if (h_setup(&env) != 0)
             _exit(1);
-        struct {
-            pid_t redis;
-            char dir[256];
-        } info = {env.redis_pid, ""};
+        struct orphan info = {env.redis_pid, ""};
         snprintf(info.dir, sizeof info.dir, "%s", env.dir);
         if (write(fds[1], &info, sizeof info) != (ssize_t)sizeof info)
             _exit(1);
         _exit(0); /* killed, as it were: no h_cleanup */
     }
     close(fds[1]);
-    struct {
-        pid_t redis;
-        char dir[256];
-    } info;
+    struct orphan info;
     assert_int_equal(read(fds[0], &info, sizeof info), (ssize_t)sizeof info);
     close(fds[0]);
     int status;
