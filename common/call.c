@@ -651,11 +651,32 @@ const char *cs_call_agent(const cs_call_t *call)
     return s_agent(call);
 }
 
-bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const char *agent)
+/* The agent whose leg it is: the one it names; else, for a leg of the
+ * agent's own side (the SDK's call, which names nobody), the creator's.
+ * A customer, or a number a call was transferred or consulted to, is
+ * nobody's. */
+static const char *s_leg_agent(const cs_call_t *call, const cs_leg_t *leg)
 {
     if (leg->agent.v[0])
-        return strcmp(leg->agent.v, agent) == 0;
-    return strcmp(leg->role.v, "customer") != 0 && strcmp(call->agent_id.v, agent) == 0;
+        return leg->agent.v;
+    const char *role = leg->role.v;
+    if (strcmp(role, "customer") == 0 || strcmp(role, "transfer") == 0 ||
+        strcmp(role, "consulted") == 0)
+        return "";
+    return call->agent_id.v;
+}
+
+bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const char *agent)
+{
+    return strcmp(s_leg_agent(call, leg), agent) == 0;
+}
+
+const cs_leg_t *cs_call_leg(const cs_call_t *call, const char *ccid)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (strcmp(call->legs[i].ccid, ccid) == 0)
+            return &call->legs[i];
+    return NULL;
 }
 
 const cs_leg_t *cs_call_agent_leg(const cs_call_t *call, const char *agent)
@@ -773,12 +794,7 @@ json_t *cs_call_to_json(const cs_call_t *call)
                       "hangup_cause", s_str_or_null(l->hangup_cause.v), "hangup_source",
                       s_str_or_null(l->hangup_source.v), "sip_code", s_str_or_null(l->sip_code.v)));
         json_t *lo = json_array_get(legs, json_array_size(legs) - 1);
-        /* whose leg it is (cs_call_leg_is_agents): the SDK's own leg names
-         * nobody and is the creator's agent's */
-        json_object_set_new(lo, "agent_id",
-                            s_str_or_null(l->agent.v[0] || strcmp(l->role.v, "customer") == 0
-                                              ? l->agent.v
-                                              : call->agent_id.v));
+        json_object_set_new(lo, "agent_id", s_str_or_null(s_leg_agent(call, l)));
         json_object_set_new(lo, "transferred_at", s_time_or_null(l->xfer.at));
         json_object_set_new(lo, "transfer", s_str_or_null(l->xfer_mode.v));
         json_object_set_new(lo, "transfer_to", s_str_or_null(l->xfer_to.v));

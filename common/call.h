@@ -183,9 +183,13 @@ cs_state_t cs_call_state(const cs_call_t *call);
 const char *cs_call_agent(const cs_call_t *call);
 
 /* Whether the leg is the agent's: it names the agent, or it names nobody,
- * is not the customer's, and the agent is the creator's (the SDK's own
- * call). */
+ * is of the agent's own side (not the customer's, nor a number the call
+ * was transferred or consulted to), and the agent is the creator's (the
+ * SDK's own call). */
 bool cs_call_leg_is_agents(const cs_call_t *call, const cs_leg_t *leg, const char *agent);
+
+/* The call's leg with this control id (borrowed from call), or NULL. */
+const cs_leg_t *cs_call_leg(const cs_call_t *call, const char *ccid);
 
 /* The live leg through which an agent takes part in the call: its own leg
  * (one naming it, or for the creator's agent one naming nobody: the SDK's

@@ -27,14 +27,6 @@ static const cs_leg_t *s_live_customer(const cs_call_t *call)
     return NULL;
 }
 
-static const cs_leg_t *s_by_ccid(const cs_call_t *call, const char *ccid)
-{
-    for (int i = 0; i < call->nlegs; i++)
-        if (strcmp(call->legs[i].ccid, ccid) == 0)
-            return &call->legs[i];
-    return NULL;
-}
-
 /* A consult leg whose consult is over: it reached a leg (one of its
  * session) and every such leg has ended. */
 static int s_consult_over(const cs_call_t *call, const cs_leg_t *consult)
@@ -72,7 +64,7 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
             out[n].at = leg->xfer.at;
             n++;
         } else if (strcmp(leg->xfer_mode.v, "warm") == 0) {
-            const cs_leg_t *to = s_by_ccid(call, leg->xfer_to.v);
+            const cs_leg_t *to = cs_call_leg(call, leg->xfer_to.v);
             if (!to || to->ended.at)
                 continue;
             out[n].kind = CS_INTENT_COMPLETE;

@@ -154,9 +154,8 @@ static void s_fact(cs_orch_t *self, const cs_call_t *call, const char *type, con
 static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
                               const char *why)
 {
-    int live = 0;
-    for (int i = 0; i < call->nlegs; i++)
-        live |= strcmp(call->legs[i].ccid, in->other) == 0 && !call->legs[i].ended.at;
+    const cs_leg_t *leaving = cs_call_leg(call, in->other);
+    int live = leaving && !leaving->ended.at;
     cs_event_t ev;
     cs_store_command_fact(&ev, CS_EV_TRANSFER_FAILED, "callsync.transfer_failed", "xfail",
                           call->id);
@@ -275,10 +274,7 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call)
 
 static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
 {
-    const cs_leg_t *customer = NULL;
-    for (int i = 0; i < call->nlegs; i++)
-        if (strcmp(call->legs[i].ccid, in->ccid) == 0)
-            customer = &call->legs[i];
+    const cs_leg_t *customer = cs_call_leg(call, in->ccid);
     char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
     cs_telnyx_escape(in->ccid, esc, sizeof esc);
     json_t *agent = s_pick_agent(self, call);
@@ -413,10 +409,7 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
         s_transfer_to_target(self, call, in);
         break;
     case CS_INTENT_COMPLETE: { /* the customer to the leg the warm request names */
-        const cs_leg_t *leaving = NULL;
-        for (int i = 0; i < call->nlegs && !leaving; i++)
-            if (strcmp(call->legs[i].ccid, in->other) == 0)
-                leaving = &call->legs[i];
+        const cs_leg_t *leaving = cs_call_leg(call, in->other);
         if (!leaving)
             break;
         char esc[CS_CCID_LEN * 3 + 1];

@@ -706,9 +706,7 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const cs_ws
         return "not a call of this agent";
     /* the SDK call's leg, when the record knows it (never a leg of
      * another call: the control id index would file the fact there) */
-    int known_leg = 0;
-    for (int i = 0; m->leg[0] && i < call.nlegs; i++)
-        known_leg |= strcmp(call.legs[i].ccid, m->leg) == 0;
+    int known_leg = m->leg[0] && cs_call_leg(&call, m->leg);
     cs_event_t ev;
     memset(&ev, 0, sizeof ev);
     if (known_leg)

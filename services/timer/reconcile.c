@@ -74,11 +74,11 @@ static void s_leg_check(cs_reconcile_t *self, const char *cs_id, const char *cci
         cs_counter_inc(&self->outcomes[R_ERROR]);
         return;
     }
-    for (int i = 0; i < call.nlegs; i++)
-        if (strcmp(call.legs[i].ccid, ccid) == 0 && call.legs[i].ended.at) {
-            cs_counter_inc(&self->outcomes[R_SETTLED]); /* its webhook came */
-            return;
-        }
+    const cs_leg_t *leg = cs_call_leg(&call, ccid);
+    if (leg && leg->ended.at) {
+        cs_counter_inc(&self->outcomes[R_SETTLED]); /* its webhook came */
+        return;
+    }
     char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 16];
     cs_telnyx_escape(ccid, esc, sizeof esc);
     snprintf(path, sizeof path, "/calls/%s", esc);

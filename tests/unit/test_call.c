@@ -152,7 +152,7 @@ static int s_all_orders(const cs_event_t *evs, int n, json_t **first)
     return count;
 }
 
-static const char *s_str(json_t *o, const char *k)
+static const char *s_str(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
 }
@@ -599,6 +599,20 @@ static void test_blind_transfer_refused(void **state)
     assert_null(cs_call_agent_leg(&call, "agent-1"));
 }
 
+/* The record's leg with this control id. */
+static const json_t *s_leg_with(const json_t *rec, const char *ccid)
+{
+    size_t i;
+    const json_t *leg;
+    json_array_foreach(json_object_get(rec, "legs"), i, leg)
+    {
+        if (strcmp(s_str(leg, "call_control_id"), ccid) == 0)
+            return leg;
+    }
+    fail_msg("no leg %s", ccid);
+    return NULL;
+}
+
 /* Warm transfer: agent-1's own leg holds the customer; its consult call
  * (a second SDK call) reaches bob; bob's end during the consult ends
  * nothing; once the transfer is completed to bob's leg, agent-1's two
@@ -644,6 +658,35 @@ static void test_warm_transfer(void **state)
     cs_call_merge(&call, &gone, NULL);
     assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
     assert_string_equal(cs_call_agent(&call), "agent-1");
+}
+
+/* A number the call was consulted or transferred to is nobody's leg: not
+ * the agent's to hand on or hang up, whatever the legs' order. */
+static void test_a_number_is_nobodys_leg(void **state)
+{
+    (void)state;
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    const char *number = "v3:a-number-leg"; /* sorts before the agent's */
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "n1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "n2", 1000, AG, "agent"),
+        s_wh(CS_EV_ANSWERED, "n3", 1250, CU, "customer"),
+        s_wh(CS_EV_ANSWERED, "n4", 12000, number, "consulted"),
+        s_wh(CS_EV_ANSWERED, "n5", 13000, TR, "transfer"),
+    };
+    s_merge_each(&call, evs, sizeof evs / sizeof evs[0]);
+    const cs_leg_t *leg = cs_call_agent_leg(&call, "agent-1");
+    assert_non_null(leg);
+    assert_string_equal(leg->ccid, AG);
+    assert_false(cs_call_leg_is_agents(&call, cs_call_leg(&call, number), "agent-1"));
+    assert_false(cs_call_leg_is_agents(&call, cs_call_leg(&call, TR), "agent-1"));
+    json_t *rec = cs_call_to_json(&call);
+    assert_true(json_is_null(json_object_get(s_leg_with(rec, number), "agent_id")));
+    assert_true(json_is_null(json_object_get(s_leg_with(rec, TR), "agent_id")));
+    assert_string_equal(s_str(s_leg_with(rec, AG), "agent_id"), "agent-1");
+    json_decref(rec);
 }
 
 /* Hold belongs to the leg that put the call on hold: once that agent has
@@ -886,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_blind_transfer_unanswered),
         cmocka_unit_test(test_blind_transfer_refused),
         cmocka_unit_test(test_warm_transfer),
+        cmocka_unit_test(test_a_number_is_nobodys_leg),
         cmocka_unit_test(test_sdk_hangup_of_a_leg),
         cmocka_unit_test(test_wrapup),
         cmocka_unit_test(test_hold_leaves_with_its_leg),
