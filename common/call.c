@@ -33,6 +33,7 @@ static const char *s_kind_names[] = {
     "consult_requested",
     "wrapup",
     "transfer_failed",
+    "transfer_completed",
 };
 
 const char *cs_event_kind_name(cs_event_kind_t kind)
@@ -453,6 +454,18 @@ bool cs_call_merge(cs_call_t *call, const cs_event_t *ev, bool *dropped_leg)
         cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
         return leg ? ch | added | s_lww_xfer_fail(leg, ev) : ch;
     }
+    case CS_EV_TRANSFER_COMPLETED: {
+        /* the latest request carried out; the model asks whether it is
+         * the standing one (s_handed_to) */
+        bool added = false;
+        cs_leg_t *leg = s_leg(call, ev, &added, dropped_leg);
+        if (!leg)
+            return ch;
+        if (ev->at <= leg->xfer_done_at)
+            return ch | added;
+        leg->xfer_done_at = ev->at;
+        return true;
+    }
     default:
         break;
     }
@@ -499,14 +512,17 @@ static cs_tfact_t s_leg_time(const cs_leg_t *leg, size_t field)
     return leg ? *(const cs_tfact_t *)((const char *)leg + field) : (cs_tfact_t){0, CS_CLOCK_NONE};
 }
 
-/* Whether a warm transfer handed the call to this consulted leg. */
+/* Whether a warm transfer handed the call to this consulted leg: the
+ * standing request names it, and the orchestrator bridged it. Until the
+ * bridge, the leg is still only the colleague on a consult. */
 static int s_handed_to(const cs_call_t *call, const cs_leg_t *leg)
 {
-    for (int i = 0; i < call->nlegs; i++)
-        if (cs_call_leg_transferring(&call->legs[i]) &&
-            strcmp(call->legs[i].xfer_mode.v, "warm") == 0 &&
-            strcmp(call->legs[i].xfer_to.v, leg->ccid) == 0)
+    for (int i = 0; i < call->nlegs; i++) {
+        const cs_leg_t *l = &call->legs[i];
+        if (cs_call_leg_transferring(l) && strcmp(l->xfer_mode.v, "warm") == 0 &&
+            strcmp(l->xfer_to.v, leg->ccid) == 0 && l->xfer_done_at == l->xfer.at)
             return 1;
+    }
     return 0;
 }
 
@@ -801,6 +817,12 @@ json_t *cs_call_to_json(const cs_call_t *call)
         json_object_set_new(lo, "transfer_failed",
                             l->xfer.at && !cs_call_leg_transferring(l) ? json_string(l->xfer_fail)
                                                                        : json_null());
+        /* a warm request is carried out by the orchestrator's bridge */
+        int warm = strcmp(l->xfer_mode.v, "warm") == 0;
+        json_object_set_new(
+            lo, "transfer_completed",
+            warm ? json_boolean(cs_call_leg_transferring(l) && l->xfer_done_at == l->xfer.at)
+                 : json_null());
     }
     const char *agents[CS_MAX_LEGS + 2];
     int nagents = cs_call_agents(call, agents, CS_MAX_LEGS + 2);
@@ -912,6 +934,7 @@ static int64_t s_earliest(const cs_call_t *call)
         for (size_t j = 0; j < sizeof ltf / sizeof ltf[0]; j++)
             s_min(&t0, ltf[j]->at);
         s_min(&t0, l->xfer_fail_at);
+        s_min(&t0, l->xfer_done_at);
     }
     return t0;
 }
@@ -1059,6 +1082,8 @@ json_t *cs_call_to_store(const cs_call_t *call)
             json_object_set_new(lo, "xfail",
                                 json_pack("[I, b, s]", (json_int_t)(l->xfer_fail_at - t0),
                                           l->xfer_kept, l->xfer_fail));
+        if (l->xfer_done_at)
+            json_object_set_new(lo, "xdone", json_integer(l->xfer_done_at - t0));
         json_array_append_new(legs, lo);
     }
     json_object_set_new(o, "legs", legs);
@@ -1152,6 +1177,11 @@ int cs_call_from_store(cs_call_t *call, const json_t *o, char *err, size_t errle
                 CS_COPY(l->xfer_fail, why);
             }
         }
+        const json_t *xdone = json_object_get(lo, "xdone");
+        if (xdone && !json_is_integer(xdone))
+            rc = -1;
+        else if (xdone)
+            l->xfer_done_at = json_integer_value(xdone) + t0;
     }
     rc |= s_get_tfact(o, "sdk_ans", &call->sdk_answered, t0);
     rc |= s_get_tfact(o, "sdk_end", &call->sdk_ended, t0);
@@ -1262,11 +1292,12 @@ static const char *s_canonical_type[] = {
     "callsync.consult_requested",
     "callsync.wrapup",
     "callsync.transfer_failed",
+    "callsync.transfer_completed",
 };
 /* one name and one canonical type per kind: a new kind must add both */
-_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_TRANSFER_FAILED + 1,
+_Static_assert(sizeof s_canonical_type / sizeof s_canonical_type[0] == CS_EV_TRANSFER_COMPLETED + 1,
                "s_canonical_type must name every cs_event_kind_t");
-_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_TRANSFER_FAILED + 1,
+_Static_assert(sizeof s_kind_names / sizeof s_kind_names[0] == CS_EV_TRANSFER_COMPLETED + 1,
                "s_kind_names must name every cs_event_kind_t");
 
 static const char *s_sources[] = {"webhook", "sdk", "command"};

@@ -51,6 +51,9 @@ typedef enum {
                                  leaving leg, at = the time of the request it answers,
                                  value = why, disposition = "kept" when the leaving leg was
                                  still in the call (its party keeps the call) or "left" */
+    CS_EV_TRANSFER_COMPLETED, /* the orchestrator bridged the customer to the consulted leg a
+                                 warm request named: ccid = the leaving leg, at = the time
+                                 of the request it answers */
 } cs_event_kind_t;
 
 typedef enum { CS_SRC_WEBHOOK = 0, CS_SRC_SDK, CS_SRC_COMMAND } cs_source_t;
@@ -108,10 +111,10 @@ typedef struct {
     cs_sfact_t hangup_cause, hangup_source, sip_code;
     cs_tfact_t sdk_ended; /* the SDK holding this leg hung up (its report named the leg) */
     /* The leg's party hands the call on and leaves: a blind transfer (to:
-     * "+E.164" or an agent id), or a warm transfer completed (to: the
-     * control id of the consulted leg that takes over). The latest request
-     * wins, all three together, so a transfer that failed can be asked
-     * again. Its end then does not end the call (cs_call_leg_left). */
+     * "+E.164" or an agent id), or a warm transfer (to: the control id of
+     * the consulted leg that is to take over). The latest request wins,
+     * all three together, so a transfer that failed can be asked again.
+     * Its end then does not end the call (cs_call_leg_left). */
     cs_tfact_t xfer;
     cs_sfact_t xfer_mode, xfer_to;
     /* The request of xfer_fail_at failed, for the reason xfer_fail; kept:
@@ -120,6 +123,11 @@ typedef struct {
     int64_t xfer_fail_at;
     bool xfer_kept;
     char xfer_fail[CS_STR_LEN];
+    /* The warm request of xfer_done_at was carried out: the customer is
+     * bridged to the consulted leg, which owns the call from then on. A
+     * request alone hands nothing over: the colleague may hang up before
+     * the bridge, and the call must stay with the agent who asked. */
+    int64_t xfer_done_at;
 } cs_leg_t;
 
 typedef struct {

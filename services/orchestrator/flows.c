@@ -63,10 +63,9 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
             CS_COPY(out[n].other, leg->ccid);
             out[n].at = leg->xfer.at;
             n++;
-        } else if (strcmp(leg->xfer_mode.v, "warm") == 0) {
-            const cs_leg_t *to = cs_call_leg(call, leg->xfer_to.v);
-            if (!to || to->ended.at)
-                continue;
+        } else if (strcmp(leg->xfer_mode.v, "warm") == 0 && leg->xfer_done_at != leg->xfer.at) {
+            /* also when the consulted leg has gone: the request must
+             * still be answered, and its failure gives the call back */
             out[n].kind = CS_INTENT_COMPLETE;
             snprintf(out[n].key, sizeof out[n].key, "%s:complete:%s:%lld", call->id, leg->ccid,
                      (long long)leg->xfer.at);
@@ -96,20 +95,21 @@ static int s_transfers(const cs_call_t *call, cs_intent_t *out, int max)
     return n;
 }
 
-/* A blind transfer failed: each one whose party left has its target leg
- * by now or was refused (none is pending), and no agent-side leg is live. */
+/* The transfers of parties who left failed: each blind one has its target
+ * leg by now or was refused, each warm one was refused (none is pending),
+ * and no agent-side leg is live. */
 static int s_transfer_failed(const cs_call_t *call)
 {
-    int blind = 0, settled = 0;
+    int left = 0, settled = 0;
     for (int i = 0; i < call->nlegs; i++) {
         const cs_leg_t *leg = &call->legs[i];
-        int left = cs_call_leg_left(leg) && strcmp(leg->xfer_mode.v, "blind") == 0;
-        blind += left;
-        settled += s_role(leg, "transfer") + (left && !cs_call_leg_transferring(leg));
+        int gone = cs_call_leg_left(leg);
+        left += gone;
+        settled += s_role(leg, "transfer") + (gone && !cs_call_leg_transferring(leg));
         if (!leg->ended.at && !s_role(leg, "customer"))
             return 0;
     }
-    return blind > 0 && settled >= blind;
+    return left > 0 && settled >= left;
 }
 
 int cs_flows_next(const cs_call_t *call, cs_intent_t *out, int max)

@@ -20,19 +20,22 @@
  *   blind:       a leg's party asked for a blind transfer and the customer
  *                is live -> transfer the customer's leg to the target (the
  *                platform unbridges the leaving leg, which hangs up)
- *   failed:      every blind transfer's target leg is there (or Telnyx
- *                refused it after its agent had gone) and none is live,
- *                nor any agent leg -> route as inbound (the next available
- *                agent, or nobody -> end the call). Refused while the
- *                agent was still there: the agent keeps the call (call.h)
+ *   failed:      every blind transfer's target leg is there, or Telnyx
+ *                refused it, and every warm one was refused, after its
+ *                agent had gone; and no target or agent leg is live
+ *                -> route as inbound (the next available agent, or nobody
+ *                -> end the call). Refused while the agent was still
+ *                there: the agent keeps the call (call.h)
  *   consult:     an agent's consult call (a second SDK call, role
  *                "consult") is parked and the call names a consult target
  *                -> transfer that leg to the target
  *   consult end: a consult leg is live but every leg it reached has ended
  *                -> hang it up
- *   complete:    a warm transfer names the consulted leg, which is live,
- *                as is the customer -> bridge the customer with it (the
- *                agent's two legs are unbridged and hang up) */
+ *   complete:    a warm transfer request stands, not yet carried out,
+ *                and the customer is live -> bridge the customer with the
+ *                consulted leg it names (the agent's two legs are
+ *                unbridged and hang up), or, when that leg has ended,
+ *                answer the request with its failure */
 #ifndef CS_FLOWS_H
 #define CS_FLOWS_H
 

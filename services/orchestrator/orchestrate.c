@@ -169,6 +169,22 @@ static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_i
     s_record(self, &ev);
 }
 
+/* Why a warm request failed when its colleague hung up before the bridge. */
+#define S_CONSULTED_GONE "the consulted leg had ended"
+
+/* A warm request carried out: the customer is bridged to the consulted
+ * leg, which owns the call from now on (call.h, xfer_done_at). */
+static void s_transfer_completed(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
+{
+    cs_event_t ev;
+    cs_store_command_fact(&ev, CS_EV_TRANSFER_COMPLETED, "callsync.transfer_completed", "xdone",
+                          call->id);
+    CS_COPY(ev.ccid, in->other);
+    ev.at = in->at; /* the request it answers */
+    cs_info("call %s: transfer to the consulted leg completed", call->id);
+    s_record(self, &ev);
+}
+
 static char *s_client_state(const char *cs_id, const char *role, const char *agent)
 {
     json_t *j = json_pack("{s:s, s:s}", "cs", cs_id, "role", role);
@@ -231,9 +247,17 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
                       cs_ts_now_ms() + 2000))
         cs_warn("call %s: hangup check for %s not scheduled (Redis)", call->id, in->ccid);
     s_fact(self, call, type, new_leg ? new_leg : in->ccid, outcome);
-    if (rc != 0 && settle && strcmp(res.code, "90018") != 0 &&
-        (in->kind == CS_INTENT_TRANSFER || in->kind == CS_INTENT_COMPLETE))
+    /* 90018 on a blind transfer: the customer has gone, and the call with
+     * them. On a bridge it may be either side, so it fails the request,
+     * said as the colleague's end: had the customer gone, the call has
+     * ended anyway. */
+    int ended = strcmp(res.code, "90018") == 0;
+    if (rc != 0 && settle && in->kind == CS_INTENT_TRANSFER && !ended)
         s_transfer_failed(self, call, in, outcome);
+    if (rc != 0 && settle && in->kind == CS_INTENT_COMPLETE)
+        s_transfer_failed(self, call, in, ended ? S_CONSULTED_GONE : outcome);
+    if (rc == 0 && in->kind == CS_INTENT_COMPLETE)
+        s_transfer_completed(self, call, in);
     json_decref(data);
 }
 
@@ -412,6 +436,13 @@ static void s_run(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
         const cs_leg_t *leaving = cs_call_leg(call, in->other);
         if (!leaving)
             break;
+        const cs_leg_t *to = cs_call_leg(call, leaving->xfer_to.v);
+        if (!to || to->ended.at) {
+            /* the colleague hung up first: no bridge to ask for */
+            s_done(self, in->key);
+            s_transfer_failed(self, call, in, S_CONSULTED_GONE);
+            break;
+        }
         char esc[CS_CCID_LEN * 3 + 1];
         cs_telnyx_escape(in->ccid, esc, sizeof esc);
         snprintf(path, sizeof path, "/calls/%s/actions/bridge", esc);

@@ -122,6 +122,67 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
   await bothEnd(id);
 });
 
+// The colleague hangs up at the moment the agent hands the call over. A
+// PSTN colleague (+4: answers, hangs up 3 s later) whose hangup webhook the
+// sim holds back, so Ann's request reaches the record while his leg is gone
+// at Telnyx and the bridge finds it ended. The request hands nothing over:
+// Ann keeps the customer, and the colleague's late hangup ends nothing.
+test('warm: the colleague hangs up as Ann completes; Ann keeps the customer', async () => {
+  const id = await annCalls();
+  await openTransfer('+15550100004');
+  await button('ann', 'Consult').click();
+  await until('the colleague answered, on the record', () =>
+    stack.ctl('call', id).legs.some((l) => l.role === 'consulted' && l.answered_at), 10000);
+  await stack.rest('POST', '/sim/faults', { delay_ms: 3000 });
+  let refused;
+  try {
+    // his hangup, 3 s after his answer, ends Ann's consult call at once
+    // (the sim's bye); its webhook is still on its way
+    await until("Ann's consult call ended", async () => {
+      const st = await pages.ann.evaluate(() => window.softphone.consultState);
+      return st == null || ['hangup', 'destroy', 'purge'].includes(st);
+    }, 10000);
+    // Complete transfer as the page sends it, from a second tab of Ann's:
+    // this one has disabled the button, as its consult call has ended
+    refused = await pages.ann.evaluate((call) => new Promise((resolve) => {
+      const token = new URLSearchParams(location.search).get('token');
+      const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+      ws.onmessage = (e) => {
+        const msg = JSON.parse(e.data);
+        if (msg.type === 'hello') {
+          ws.send(JSON.stringify({ type: 'complete', call }));
+          setTimeout(() => { ws.close(); resolve(null); }, 1000);
+        } else if (msg.type === 'error') {
+          ws.close();
+          resolve(msg.error);
+        }
+      };
+    }), id);
+  } finally {
+    await stack.rest('POST', '/sim/faults', {});
+  }
+  assert.equal(refused, null, 'the relay took the request: the record had his leg live');
+  const r = await until('his hangup on the record', () => {
+    const c = stack.ctl('call', id);
+    return c.legs.some((l) => l.role === 'consulted' && l.ended_at) && c;
+  }, 15000);
+  assert.notEqual(r.state, 'ended', 'his hangup did not end the call');
+  assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
+  assert.equal(r.agent_id, 'ann');
+  const annLeg = r.legs.find((l) => l.role === 'agent');
+  assert.equal(annLeg.transfer, 'warm', "the request is on Ann's own leg");
+  assert.equal(r.legs.find((l) => l.role === 'consulted').agent_id, null, 'a number is nobody\'s leg');
+  assert.equal(annLeg.transfer_completed, false);
+  assert.equal(annLeg.transfer_failed, 'the consulted leg had ended', 'the request failed, and says why');
+  await waitStatus('ann', 'In call');
+  await until("Ann's summary", async () => (await pages.ann.locator('#summary').textContent()) ===
+    'Transfer to your colleague failed (the consulted leg had ended): the call is still yours');
+  await shot('ann', 'complete-failed');
+  await button('ann', 'Hang up').click();
+  await waitStatus('ann', 'Call ended');
+  await bothEnd(id);
+});
+
 test('a consult cancelled: Ben stops ringing, Ann is back with the customer', async () => {
   const id = await annCalls();
   await openTransfer('ben');

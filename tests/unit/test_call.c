@@ -613,10 +613,18 @@ static const json_t *s_leg_with(const json_t *rec, const char *ccid)
     return NULL;
 }
 
+static cs_event_t s_xfer_done(const char *id, int64_t request_dt, const char *ccid)
+{
+    cs_event_t ev = s_xfer(id, request_dt, ccid, "", "");
+    ev.kind = CS_EV_TRANSFER_COMPLETED;
+    return ev;
+}
+
 /* Warm transfer: agent-1's own leg holds the customer; its consult call
  * (a second SDK call) reaches bob; bob's end during the consult ends
- * nothing; once the transfer is completed to bob's leg, agent-1's two
- * legs leave and bob is the agent. In every order of 8 events. */
+ * nothing; once the transfer is completed to bob's leg (the request, then
+ * the orchestrator's bridge), agent-1 leaves and bob is the agent. In
+ * every order of 8 events. */
 static void test_warm_transfer(void **state)
 {
     (void)state;
@@ -635,14 +643,16 @@ static void test_warm_transfer(void **state)
         s_wh(CS_EV_INITIATED, "w4", 10100, CL, "consult"),
         s_agent_leg(s_wh(CS_EV_ANSWERED, "w5", 12000, TR, "consulted"), "bob"),
         s_xfer("x2", 30000, AG, "warm", TR),
+        s_xfer_done("x3", 30000, AG),
         s_hangup("w6", 30100, AG, "agent", "normal_clearing", "callee", "200"),
-        s_hangup("w7", 30100, CL, "consult", "normal_clearing", "callee", "200"),
     };
     json_t *rec;
     assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
     assert_string_equal(s_str(rec, "state"), "active");
     assert_string_equal(s_str(rec, "agent_id"), "bob");
     assert_string_equal(s_str(rec, "consult"), "bob");
+    const json_t *ann = s_leg_with(rec, AG);
+    assert_true(json_is_true(json_object_get(ann, "transfer_completed")));
     json_decref(rec);
 
     /* before the completion, bob hanging up ends the consult, not the call */
@@ -687,6 +697,59 @@ static void test_a_number_is_nobodys_leg(void **state)
     assert_true(json_is_null(json_object_get(s_leg_with(rec, TR), "agent_id")));
     assert_string_equal(s_str(s_leg_with(rec, AG), "agent_id"), "agent-1");
     json_decref(rec);
+}
+
+/* Bob hangs up as agent-1 asks to complete, before the bridge: the request
+ * hands nothing over, so bob's end ends nothing, and the customer is never
+ * hung up; the orchestrator's failure gives the call back to agent-1, whose
+ * own end then ends it. In every order of 8 events. */
+static void test_warm_transfer_colleague_gone_first(void **state)
+{
+    (void)state;
+    cs_event_t evs[] = {
+        s_created(-30),
+        s_numbers(s_wh(CS_EV_INITIATED, "g1", 0, AG, "agent"), "outgoing", CO, CX),
+        s_wh(CS_EV_ANSWERED, "g2", 1250, CU, "customer"),
+        s_wh(CS_EV_INITIATED, "g3", 10100, CL, "consult"),
+        s_agent_leg(s_wh(CS_EV_ANSWERED, "g4", 12000, TR, "consulted"), "bob"),
+        s_xfer("x1", 30000, AG, "warm", TR),
+        s_hangup("g5", 29990, TR, "consulted", "normal_clearing", "callee", "200"),
+        s_xfer_failed("x2", 30000, AG, "kept"),
+    };
+    json_t *rec;
+    assert_int_equal(s_all_orders(evs, 8, &rec), 40320);
+    assert_string_equal(s_str(rec, "state"), "active");
+    assert_string_equal(s_str(rec, "agent_id"), "agent-1");
+    const json_t *ann = s_leg_with(rec, AG);
+    assert_true(json_is_false(json_object_get(ann, "transfer_completed")));
+    assert_string_equal(s_str(ann, "transfer_failed"), "refused 422 10016: bad to");
+    json_decref(rec);
+
+    /* before the failure is known: still not ended, still agent-1's */
+    static cs_call_t call;
+    cs_call_init(&call, "cs_TEST");
+    s_merge_each(&call, evs, 7);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_string_equal(cs_call_agent(&call), "agent-1");
+    /* with the failure, agent-1's end ends the call again */
+    cs_event_t fail = evs[7],
+               bye = s_hangup("g6", 40000, AG, "agent", "normal_clearing", "caller", "200");
+    cs_call_merge(&call, &fail, NULL);
+    cs_call_merge(&call, &bye, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
+
+    /* a completion of an older request hands nothing over */
+    cs_call_init(&call, "cs_TEST");
+    s_merge_each(&call, evs, 7);
+    cs_event_t old = s_xfer_done("x3", 20000, AG);
+    assert_true(cs_call_merge(&call, &old, NULL));
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_string_equal(cs_call_agent(&call), "agent-1");
+    /* the bridge done after bob hung up (it cannot be, but the record
+     * would say so): bob took over and his end ended the call */
+    cs_event_t done = s_xfer_done("x4", 30000, AG);
+    cs_call_merge(&call, &done, NULL);
+    assert_int_equal(cs_call_state(&call), CS_STATE_ENDED);
 }
 
 /* Hold belongs to the leg that put the call on hold: once that agent has
@@ -929,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_blind_transfer_unanswered),
         cmocka_unit_test(test_blind_transfer_refused),
         cmocka_unit_test(test_warm_transfer),
+        cmocka_unit_test(test_warm_transfer_colleague_gone_first),
         cmocka_unit_test(test_a_number_is_nobodys_leg),
         cmocka_unit_test(test_sdk_hangup_of_a_leg),
         cmocka_unit_test(test_wrapup),

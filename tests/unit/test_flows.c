@@ -261,7 +261,8 @@ static void test_blind_transfer_refused(void **state)
 
 /* Warm: the consult leg goes to the target; a consult whose colleague's
  * leg ended is hung up; a completion bridges the customer with the
- * consulted leg. */
+ * consulted leg, once; a completion whose colleague has gone is still
+ * answered. */
 static void test_warm_transfer(void **state)
 {
     (void)state;
@@ -295,6 +296,31 @@ static void test_warm_transfer(void **state)
     s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "warm", "v3:colleague", 7000);
     assert_int_equal(cs_flows_next(&call, in, 4), 1);
     assert_string_equal(in[0].key, "cs_W:complete:v3:agent:7000");
+    /* carried out: nothing more to do for it */
+    cs_event_t done = s_command_ev(CS_EV_TRANSFER_COMPLETED, "v3:agent", 7000);
+    cs_call_merge(&call, &done, NULL);
+    assert_int_equal(cs_flows_next(&call, in, 4), 0);
+
+    /* the colleague hung up before the bridge: the request is still
+     * answered (the orchestrator fails it without a command), and the
+     * call is the agent's again; had the agent gone too, the customer
+     * goes back to routing */
+    s_talking(&call, "cs_G");
+    s_merge(&call, CS_EV_INITIATED, "v3:consult", "consult", 3000, "s2");
+    s_merge(&call, CS_EV_ANSWERED, "v3:colleague", "consulted", 4000, "s2");
+    s_request(&call, CS_EV_TRANSFER_REQUESTED, "v3:agent", "warm", "v3:colleague", 6000);
+    s_merge(&call, CS_EV_HANGUP, "v3:colleague", "consulted", 6010, "s2");
+    s_merge(&call, CS_EV_HANGUP, "v3:consult", "consult", 6010, "s2");
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_COMPLETE);
+    assert_string_equal(in[0].key, "cs_G:complete:v3:agent:6000");
+    s_merge(&call, CS_EV_HANGUP, "v3:agent", "agent", 6020, "s1");
+    s_failed(&call, "v3:agent", 6000, "left");
+    assert_int_equal(cs_call_state(&call), CS_STATE_ACTIVE);
+    assert_int_equal(cs_flows_next(&call, in, 4), 1);
+    assert_int_equal(in[0].kind, CS_INTENT_ROUTE);
+    assert_string_equal(in[0].ccid, "v3:cust");
 
     /* a consult the colleague hangs up: its leg is hung up, the call goes on */
     s_talking(&call, "cs_C");
