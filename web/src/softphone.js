@@ -249,9 +249,13 @@ function onRelay(msg) {
     else if (!live && msg.call.state !== 'ended' && msg.call.agent_id === me &&
       (!record || record.state === 'ended')) record = msg.call;
     // a completion that failed (the bridge refused) can be asked again:
-    // the request is one version, its failure a later one
+    // the request is one version, its failure a later one. If the
+    // colleague has gone (hung up as the call was handed over), back to
+    // the customer, as when a consult ends.
     if (completing && record && record.version > completeVersion + 1 && transferFailed(record, me)) {
       completing = false;
+      const consultOver = !consultCall || ENDED.includes(consultCall.state);
+      if (consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
     }
   } else if (msg.type === 'contact') {
     contacts.set(msg.number, msg.contact || null);
