@@ -51,9 +51,14 @@ export class Stack {
   // whole callsync stack between the page and the sim.
   constructor({ backbone = false } = {}) { this.backbone = backbone; this.procs = []; }
 
+  // A service of the stack, logging to <dir>/<name>.log. It gets SIGTERM
+  // when this process dies (setpriv execs it with PR_SET_PDEATHSIG), so a
+  // test run killed from outside (a timeout, a cancelled CI job) leaves
+  // nothing running, as the C harness's services do.
   spawnLogged(name, file, args, env) {
     const out = openSync(join(this.dir, `${name}.log`), 'a');
-    const p = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+    const p = spawn('setpriv', ['--pdeathsig', 'TERM', '--', file, ...args],
+      { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
     this.procs.push({ name, p });
     return p;
   }
