@@ -1,9 +1,9 @@
 /* callsync-orchestrator - runs the call flows against Telnyx's REST API.
  *
  * One thread follows the bus (change notices and commands) and sweeps the
- * active calls every 2 s; libmicrohttpd answers /healthz and /metrics on
- * its own thread with its own Redis connection. Any number of instances may
- * run: intents are claimed in Redis (orchestrate.h). Stops on SIGTERM. */
+ * active calls every 2 s, and publishes the changes its own facts make; libmicrohttpd answers
+ * /healthz and /metrics on its own thread with its own Redis connection. Any number of instances
+ * may run: intents are claimed in Redis (orchestrate.h). Stops on SIGTERM. */
 #include <curl/curl.h>
 #include <czmq.h>
 #include <microhttpd.h>
@@ -66,13 +66,12 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {"CALLSYNC_REDIS_URL",  "CALLSYNC_BUS_SUB",
-                                       "CALLSYNC_ORCH_PORT",  "TELNYX_API_KEY",
-                                       "TELNYX_API_BASE",     "TELNYX_CONNECTION_ID",
-                                       "CALLSYNC_CALLER_ID",  "CALLSYNC_RING_TIMEOUT_S",
-                                       "CALLSYNC_WRAPUP_S",   "CALLSYNC_STUCK_S",
-                                       "CALLSYNC_MAX_CALL_S", "CALLSYNC_ALIVE_CHECK_S",
-                                       "CALLSYNC_LOG_LEVEL",  NULL};
+    static const char *const vars[] = {
+        "CALLSYNC_REDIS_URL",     "CALLSYNC_BUS_PUB",   "CALLSYNC_BUS_SUB",
+        "CALLSYNC_ORCH_PORT",     "TELNYX_API_KEY",     "TELNYX_API_BASE",
+        "TELNYX_CONNECTION_ID",   "CALLSYNC_CALLER_ID", "CALLSYNC_RING_TIMEOUT_S",
+        "CALLSYNC_WRAPUP_S",      "CALLSYNC_STUCK_S",   "CALLSYNC_MAX_CALL_S",
+        "CALLSYNC_ALIVE_CHECK_S", "CALLSYNC_LOG_LEVEL", NULL};
     int rc;
     cs_config_t *cfg =
         cs_service_config("callsync-orchestrator", "orchestrator",
@@ -84,7 +83,7 @@ int main(int argc, char **argv)
     long port, ring_timeout, wrapup, stuck, max_call, alive;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
-    cs_bus_t *bus = NULL;
+    cs_bus_t *bus = NULL, *notices = NULL;
     s_http_t http = {0};
     struct MHD_Daemon *d = NULL;
     const char *key = cs_config_get(cfg, "TELNYX_API_KEY");
@@ -116,7 +115,10 @@ int main(int argc, char **argv)
         cs_error("CALLSYNC_REDIS_URL: %s", err);
         goto out;
     }
-    http.orch = cs_orch_new(store, api,
+    notices = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
+    if (!notices)
+        cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
+    http.orch = cs_orch_new(store, api, notices,
                             &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup,
                                                 (int)stuck, (int)max_call, (int)alive});
     static const char *const topics[] = {"cmd.", "call.changed", NULL};
@@ -167,6 +169,7 @@ out:
         MHD_stop_daemon(d);
     cs_bus_destroy(&bus);
     cs_orch_destroy(&http.orch);
+    cs_bus_destroy(&notices);
     cs_telnyx_destroy(&api);
     cs_redis_destroy(&http.health);
     cs_store_destroy(&store);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "bus.h"
 #include "flows.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ enum { F_KNOWN = 10, F_OTHER_4XX = F_KNOWN, F_UNAVAILABLE, F_COUNT };
 struct cs_orch {
     cs_store_t *store;
     cs_telnyx_t *api;
+    cs_bus_t *notices;
     char connection_id[32], caller_id[32];
     int ring_timeout_s, wrapup_s, stuck_s, max_call_s, alive_check_s;
     char instance[64];
@@ -37,13 +39,15 @@ struct cs_orch {
     cs_histogram_t latency;
 };
 
-cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config_t *cfg)
+cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *notices,
+                       const cs_orch_config_t *cfg)
 {
     cs_orch_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->store = store;
     self->api = api;
+    self->notices = notices;
     CS_COPY(self->connection_id, cfg->connection_id);
     CS_COPY(self->caller_id, cfg->caller_id);
     self->ring_timeout_s = cfg->ring_timeout_s;
@@ -122,16 +126,25 @@ static void s_done(cs_orch_t *self, const char *key)
     freeReplyObject(cs_redis_cmd(cs_store_redis(self->store), "SET cs:done:%s 1 EX 86400", key));
 }
 
-/* Merges a fact of ours into the call (and its history); a failure is
- * logged, as the sweep will act on the record again. */
+/* Merges a fact of ours into the call (and its history) and, when that
+ * changed the record, says so on the bus, as every writer does: the
+ * softphones see a transfer's outcome, and the rules here run on it at
+ * once, not at the next sweep. A failure is logged, as the sweep will act
+ * on the record again. */
 static void s_record(cs_orch_t *self, const cs_event_t *ev)
 {
     static cs_call_t after;
     cs_apply_t applied;
     bool changed;
     char err[256];
-    if (cs_store_apply(self->store, ev, NULL, 0, &applied, &after, &changed, err, sizeof err))
+    if (cs_store_apply(self->store, ev, NULL, 0, &applied, &after, &changed, err, sizeof err)) {
         cs_warn("call %s: %s not recorded: %s", ev->cs_hint, ev->type, err);
+        return;
+    }
+    const char *rec = cs_store_last_record(self->store);
+    if (changed && self->notices && rec &&
+        cs_bus_send(self->notices, "call.changed", rec, strlen(rec)))
+        cs_warn("call %s: change notice not sent", after.id);
 }
 
 /* The command and its outcome, as a fact in the call's history. */

@@ -21,6 +21,7 @@
 #define CS_ORCHESTRATE_H
 
 #include "call.h"
+#include "bus.h"
 #include "store.h"
 #include "telnyx.h"
 
@@ -36,8 +37,11 @@ typedef struct {
     int alive_check_s;         /* CALLSYNC_ALIVE_CHECK_S: ask Telnyx about live legs */
 } cs_orch_config_t;
 
-/* store and api are borrowed and must outlive it. */
-cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, const cs_orch_config_t *cfg);
+/* store, api and notices are borrowed and must outlive it. notices (may
+ * be NULL: none sent) publishes call.changed for every record the
+ * orchestrator's own facts change (a transfer failed or completed). */
+cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *notices,
+                       const cs_orch_config_t *cfg);
 void cs_orch_destroy(cs_orch_t **self_p);
 
 /* Runs the flow rules for one record (from a notice or a read). */

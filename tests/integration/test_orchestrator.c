@@ -14,7 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus.h"
+#include "call.h"
 #include "harness.h"
+#include "store.h"
 
 static h_env_t s_env;
 static int s_ingest, s_sim, s_teardown_failed, s_orch_port, s_timer_port;
@@ -25,11 +28,13 @@ static int s_agent_leg_answered(const json_t *rec);
 
 static pid_t s_orchestrator(void)
 {
-    char e_redis[192], e_sub[128], e_base[128];
+    char e_redis[192], e_pub[128], e_sub[128], e_base[128];
     snprintf(e_redis, sizeof e_redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    snprintf(e_pub, sizeof e_pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
     snprintf(e_sub, sizeof e_sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
     snprintf(e_base, sizeof e_base, "TELNYX_API_BASE=http://127.0.0.1:%d/v2", s_sim);
     const char *extra[] = {e_redis,
+                           e_pub,
                            e_sub,
                            e_base,
                            "TELNYX_API_KEY=sim-key",
@@ -904,12 +909,40 @@ static int s_transfer_refused(const json_t *rec)
     return a && json_is_string(json_object_get(a, "transfer_failed"));
 }
 
+/* Whether a call.changed notice for the call arrives within timeout_ms
+ * whose record says a transfer request of the leg of `agent` failed. */
+static int s_notice_of_refusal(cs_bus_t *sub, const char *id, const char *agent, int timeout_ms)
+{
+    int64_t end = h_now_ms() + timeout_ms;
+    int seen = 0;
+    while (!seen && h_now_ms() < end) {
+        char *topic, *msg;
+        size_t len;
+        if (cs_bus_recv(sub, 100, &topic, &msg, &len) != 0)
+            continue;
+        static cs_call_t call;
+        char err[256];
+        if (cs_store_decode(msg, len, &call, err, sizeof err) == 0 && strcmp(call.id, id) == 0)
+            for (int i = 0; i < call.nlegs; i++)
+                seen |= strcmp(call.legs[i].agent.v, agent) == 0 && call.legs[i].xfer.at &&
+                        !cs_call_leg_transferring(&call.legs[i]);
+        free(topic);
+        free(msg);
+    }
+    return seen;
+}
+
 /* Telnyx refuses a blind transfer (here: erin's SIP URI is longer than it
  * takes, 422 10016) while alice talks: alice keeps the call, the record
- * says why; asked again, to dave, the transfer goes through. */
+ * says why, and a change notice tells her softphone (the refusal is the
+ * orchestrator's own fact: no webhook follows it); asked again, to dave,
+ * the transfer goes through. */
 static void test_blind_transfer_refused(void **state)
 {
     (void)state;
+    static const char *const topics[] = {"call.changed", NULL};
+    cs_bus_t *sub = cs_bus_sub_new(s_env.bus_sub, topics);
+    assert_non_null(sub);
     char long_user[121];
     memset(long_user, 'e', sizeof long_user - 1);
     long_user[sizeof long_user - 1] = '\0';
@@ -921,6 +954,8 @@ static void test_blind_transfer_refused(void **state)
     json_decref(s_until(id, s_active_both, 15000));
     const char *to_erin[] = {"transfer", id, "--to", "erin", NULL};
     assert_int_equal(h_ctl(&s_env, to_erin, NULL, NULL), 0);
+    assert_true(s_notice_of_refusal(sub, id, "alice", 8000));
+    cs_bus_destroy(&sub);
     json_t *rec = s_until(id, s_transfer_refused, 8000);
     const json_t *alice = s_leg_of(rec, "agent_id", "alice");
     assert_non_null(strstr(s_str(alice, "transfer_failed"), "10016"));
