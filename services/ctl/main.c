@@ -220,18 +220,24 @@ static int s_e164_ok(const char *n)
            strspn(n + 1, "0123456789") == len - 1;
 }
 
-/* Commands go on the bus for the orchestrator; the record is already in
- * Redis, so a lost command is visible (a call stuck in "dialing") and the
- * orchestrator's reconcile picks it up. */
-static void s_command(const cs_config_t *cfg, const char *topic, json_t *cmd)
+/* What ctl did goes on the bus: the change notice of the record it has
+ * just written (store given), as every writer sends one, then the command
+ * for the orchestrator (topic given). Both are already in Redis, so a lost
+ * message is visible (a call stuck in "dialing") and the orchestrator's
+ * sweep picks it up. */
+static void s_command(const cs_config_t *cfg, const cs_store_t *store, const char *topic,
+                      json_t *cmd)
 {
     cs_bus_t *bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     if (!bus) {
-        cs_warn("bus unusable: %s not sent", topic);
+        cs_warn("bus unusable: %s not sent", topic ? topic : "call.changed");
         return;
     }
     zclock_sleep(100); /* PUB drops what it sends before the connection is up */
-    if (cs_bus_publish(bus, topic, cmd))
+    const char *rec = store ? cs_store_last_record(store) : NULL;
+    if (rec && cs_bus_send(bus, "call.changed", rec, strlen(rec)))
+        cs_warn("bus queue full: call.changed not sent");
+    if (topic && cs_bus_publish(bus, topic, cmd))
         cs_warn("bus queue full: %s not sent", topic);
     cs_bus_destroy(&bus);
 }
@@ -266,6 +272,7 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
         return 1;
     }
     if (browser) {
+        s_command(cfg, store, NULL, NULL);
         json_t *j = cs_call_to_json(&call);
         s_print(j);
         json_decref(j);
@@ -275,7 +282,7 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     cs_ids_uuid(command_id);
     json_t *cmd = json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "call", call.id, "agent_id", agent,
                             "to", to, "command_id", command_id);
-    s_command(cfg, "cmd.dial", cmd);
+    s_command(cfg, store, "cmd.dial", cmd);
     json_decref(cmd);
     json_t *j = cs_call_to_json(&call);
     s_print(j);
@@ -283,14 +290,15 @@ static int s_dial(const cs_config_t *cfg, cs_store_t *store, int argc, char **ar
     return 0;
 }
 
-/* After a request written as a fact: the wake-up on the bus ({"v":1,
- * "call", "command_id"}), and the record printed. */
-static int s_wake_and_print(const cs_config_t *cfg, const char *topic, const cs_call_t *call)
+/* After a request written as a fact: its change notice and the wake-up
+ * on the bus ({"v":1, "call", "command_id"}), and the record printed. */
+static int s_wake_and_print(const cs_config_t *cfg, const cs_store_t *store, const char *topic,
+                            const cs_call_t *call)
 {
     char command_id[CS_UUID_STR_LEN];
     cs_ids_uuid(command_id);
     json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "call", call->id, "command_id", command_id);
-    s_command(cfg, topic, cmd);
+    s_command(cfg, store, topic, cmd);
     json_decref(cmd);
     json_t *j = cs_call_to_json(call);
     s_print(j);
@@ -313,7 +321,7 @@ static int s_hangup(const cs_config_t *cfg, cs_store_t *store, const char *id)
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    return s_wake_and_print(cfg, "cmd.hangup", &call);
+    return s_wake_and_print(cfg, store, "cmd.hangup", &call);
 }
 
 /* A blind transfer on the operator's word: the call's agent leaves, the
@@ -370,7 +378,7 @@ static int s_transfer(const cs_config_t *cfg, cs_store_t *store, int argc, char 
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
-    return s_wake_and_print(cfg, "cmd.transfer", &call);
+    return s_wake_and_print(cfg, store, "cmd.transfer", &call);
 }
 
 /* A dev signing identity: the sim signs with the seed
@@ -402,7 +410,7 @@ static int s_leg_command(const cs_config_t *cfg, cs_store_t *store, const char *
     cs_ids_uuid(command_id);
     json_t *cmd = json_pack("{s:i, s:s, s:s, s:s}", "v", 1, "call", call.id, key, value,
                             "command_id", command_id);
-    s_command(cfg, topic, cmd);
+    s_command(cfg, NULL, topic, cmd);
     json_decref(cmd);
     json_t *j = cs_call_to_json(&call);
     s_print(j);

@@ -241,14 +241,53 @@ static void test_claimed_then_crashed_is_recovered(void **state)
     json_decref(s_until(id, s_ended_both, 8000));
 }
 
+/* Whether a call.changed notice for the call arrives within timeout_ms
+ * whose record satisfies pred(record, arg). */
+static int s_notice(cs_bus_t *sub, const char *id, int (*pred)(const cs_call_t *, const char *),
+                    const char *arg, int timeout_ms)
+{
+    int64_t end = h_now_ms() + timeout_ms;
+    int seen = 0;
+    while (!seen && h_now_ms() < end) {
+        char *topic, *msg;
+        size_t len;
+        if (cs_bus_recv(sub, 100, &topic, &msg, &len) != 0)
+            continue;
+        static cs_call_t call;
+        char err[256];
+        seen = cs_store_decode(msg, len, &call, err, sizeof err) == 0 && strcmp(call.id, id) == 0 &&
+               pred(&call, arg);
+        free(topic);
+        free(msg);
+    }
+    return seen;
+}
+
+/* Ended on request, with every leg still up: only the request's own
+ * notice says this, before the orchestrator has hung anything up (the
+ * hangups' webhooks each bring an ended leg). */
+static int s_requested_end(const cs_call_t *call, const char *by)
+{
+    for (int i = 0; i < call->nlegs; i++)
+        if (call->legs[i].ended.at)
+            return 0;
+    return cs_call_state(call) == CS_STATE_ENDED && strcmp(call->hangup_by.v, by) == 0;
+}
+
 static void test_ctl_hangup_ends_every_leg(void **state)
 {
     (void)state;
+    static const char *const topics[] = {"call.changed", NULL};
+    cs_bus_t *sub = cs_bus_sub_new(s_env.bus_sub, topics);
+    assert_non_null(sub);
     char id[64];
     snprintf(id, sizeof id, "%s", s_dial("+15550100001")); /* answers and stays */
     json_decref(s_until(id, s_active_both, 15000));
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    /* ctl's change notice: the softphones show the end at once */
+    assert_true(s_notice(sub, id, s_requested_end, "callsync-ctl", 5000));
+    cs_bus_destroy(&sub);
     json_t *rec = s_until(id, s_ended_both, 8000);
     /* our side ended it, whichever leg the platform closed first */
     assert_string_equal(s_str(rec, "hangup_source"), "caller");
@@ -909,27 +948,14 @@ static int s_transfer_refused(const json_t *rec)
     return a && json_is_string(json_object_get(a, "transfer_failed"));
 }
 
-/* Whether a call.changed notice for the call arrives within timeout_ms
- * whose record says a transfer request of the leg of `agent` failed. */
-static int s_notice_of_refusal(cs_bus_t *sub, const char *id, const char *agent, int timeout_ms)
+/* A transfer request of the leg of agent `arg` failed. */
+static int s_refused_for(const cs_call_t *call, const char *agent)
 {
-    int64_t end = h_now_ms() + timeout_ms;
-    int seen = 0;
-    while (!seen && h_now_ms() < end) {
-        char *topic, *msg;
-        size_t len;
-        if (cs_bus_recv(sub, 100, &topic, &msg, &len) != 0)
-            continue;
-        static cs_call_t call;
-        char err[256];
-        if (cs_store_decode(msg, len, &call, err, sizeof err) == 0 && strcmp(call.id, id) == 0)
-            for (int i = 0; i < call.nlegs; i++)
-                seen |= strcmp(call.legs[i].agent.v, agent) == 0 && call.legs[i].xfer.at &&
-                        !cs_call_leg_transferring(&call.legs[i]);
-        free(topic);
-        free(msg);
-    }
-    return seen;
+    int refused = 0;
+    for (int i = 0; i < call->nlegs; i++)
+        refused |= strcmp(call->legs[i].agent.v, agent) == 0 && call->legs[i].xfer.at &&
+                   !cs_call_leg_transferring(&call->legs[i]);
+    return refused;
 }
 
 /* Telnyx refuses a blind transfer (here: erin's SIP URI is longer than it
@@ -954,7 +980,7 @@ static void test_blind_transfer_refused(void **state)
     json_decref(s_until(id, s_active_both, 15000));
     const char *to_erin[] = {"transfer", id, "--to", "erin", NULL};
     assert_int_equal(h_ctl(&s_env, to_erin, NULL, NULL), 0);
-    assert_true(s_notice_of_refusal(sub, id, "alice", 8000));
+    assert_true(s_notice(sub, id, s_refused_for, "alice", 8000));
     cs_bus_destroy(&sub);
     json_t *rec = s_until(id, s_transfer_refused, 8000);
     const json_t *alice = s_leg_of(rec, "agent_id", "alice");
