@@ -49,10 +49,11 @@ wait_http() {
 head -c 32 /dev/urandom > "$dir/seed"
 pk=$("$loadgen" --seed-file "$dir/seed" --public-key)
 rport=$(free_port)
+# Redis as callsync ships it (scripts/run.sh, deploy/docker-compose.yml);
 # REDIS_ARGS: more redis-server settings to weigh (e.g. its AOF rewrite policy)
 # shellcheck disable=SC2086
 redis-server --port "$rport" --bind 127.0.0.1 --unixsocket "$dir/redis.sock" --dir "$dir" --appendonly yes \
-  --appendfsync everysec --save "" --daemonize no ${REDIS_ARGS:-} > "$dir/redis.log" 2>&1 &
+  --appendfsync everysec --save "" --rdbcompression no --daemonize no ${REDIS_ARGS:-} > "$dir/redis.log" 2>&1 &
 pids+=($!)
 until redis-cli -p "$rport" ping > /dev/null 2>&1; do sleep 0.05; done
 
