@@ -67,7 +67,7 @@ export class Stack {
     const sock = join(this.dir, 'redis.sock');
     this.spawnLogged('redis', 'redis-server', ['--port', '0', '--unixsocket', sock, '--dir', this.dir,
       '--save', '', '--appendonly', 'no']);
-    await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping']); return true; } catch { return false; } });
+    await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping'], { stdio: 'ignore' }); return true; } catch { return false; } });
     const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
     this.apiKey = 'crm-test-key';
     await this.startBus(sock);
