@@ -858,12 +858,21 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     CS_COPY(cs_id, call.id);
     CS_COPY(ccid, leg->ccid);
     if (m->type == CS_WS_COMPLETE) {
-        for (int i = 0; i < call.nlegs && !target[0]; i++)
-            if (strcmp(call.legs[i].role.v, "consulted") == 0 && !call.legs[i].ended.at &&
-                call.legs[i].answered.at)
-                CS_COPY(target, call.legs[i].ccid);
+        /* the colleague who answered, and has not hung up: by Telnyx's
+         * word or, sooner, by the colleague's softphone's */
+        int gone = 0;
+        for (int i = 0; i < call.nlegs && !target[0]; i++) {
+            const cs_leg_t *l = &call.legs[i];
+            if (strcmp(l->role.v, "consulted") != 0 || !l->answered.at)
+                continue;
+            if (l->ended.at || l->sdk_ended.at)
+                gone = 1;
+            else
+                CS_COPY(target, l->ccid);
+        }
         if (!target[0])
-            return "nobody to hand the call to: the consult has not been answered";
+            return gone ? "your colleague has hung up"
+                        : "nobody to hand the call to: the consult has not been answered";
     } else if ((bad = s_target_bad(self, to, agent))) {
         return bad;
     } else {

@@ -52,6 +52,26 @@ async function openTransfer(to) {
   await pages.ann.getByLabel('Transfer to').fill(to);
 }
 
+// Complete transfer as Ann's page sends it, from a second tab of hers (the
+// first has disabled the button once its consult call ended): the relay's
+// refusal, or null when it took the request.
+function sideComplete(id) {
+  return pages.ann.evaluate((call) => new Promise((resolve) => {
+    const token = new URLSearchParams(location.search).get('token');
+    const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (msg.type === 'hello') {
+        ws.send(JSON.stringify({ type: 'complete', call }));
+        setTimeout(() => { ws.close(); resolve(null); }, 1000);
+      } else if (msg.type === 'error') {
+        ws.close();
+        resolve(msg.error);
+      }
+    };
+  }), id);
+}
+
 async function bothEnd(id) {
   return until('every leg ended', () => {
     const r = stack.ctl('call', id);
@@ -142,22 +162,7 @@ test('warm: the colleague hangs up as Ann completes; Ann keeps the customer', as
       const st = await pages.ann.evaluate(() => window.softphone.consultState);
       return st == null || ['hangup', 'destroy', 'purge'].includes(st);
     }, 10000);
-    // Complete transfer as the page sends it, from a second tab of Ann's:
-    // this one has disabled the button, as its consult call has ended
-    refused = await pages.ann.evaluate((call) => new Promise((resolve) => {
-      const token = new URLSearchParams(location.search).get('token');
-      const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
-      ws.onmessage = (e) => {
-        const msg = JSON.parse(e.data);
-        if (msg.type === 'hello') {
-          ws.send(JSON.stringify({ type: 'complete', call }));
-          setTimeout(() => { ws.close(); resolve(null); }, 1000);
-        } else if (msg.type === 'error') {
-          ws.close();
-          resolve(msg.error);
-        }
-      };
-    }), id);
+    refused = await sideComplete(id);
   } finally {
     await stack.rest('POST', '/sim/faults', {});
   }
@@ -178,6 +183,38 @@ test('warm: the colleague hangs up as Ann completes; Ann keeps the customer', as
   await until("Ann's summary", async () => (await pages.ann.locator('#summary').textContent()) ===
     'Transfer to your colleague failed (the consulted leg had ended): the call is still yours');
   await shot('ann', 'complete-failed');
+  await button('ann', 'Hang up').click();
+  await waitStatus('ann', 'Call ended');
+  await bothEnd(id);
+});
+
+// Complete transfer asked after the colleague's softphone has hung up, but
+// before Telnyx's hangup webhook (held back here): refused at once, and
+// said so, rather than sent to a bridge that can only fail.
+test('warm: Complete after Ben\'s softphone hung up is refused at once', async () => {
+  const id = await annCalls();
+  await openTransfer('ben');
+  await button('ann', 'Consult').click();
+  await waitStatus('ben', 'Incoming call');
+  await button('ben', 'Answer').click();
+  await waitStatus('ben', 'In call');
+  const benLeg = (await until('Ben\'s leg answered, on the record', () =>
+    stack.ctl('call', id).legs.find((l) => l.role === 'consulted' && l.answered_at))).call_control_id;
+  await stack.rest('POST', '/sim/faults', { delay_ms: 3000 });
+  let refused;
+  try {
+    await button('ben', 'Hang up').click();
+    await until("Ben's softphone's hangup, on the record", () => stack.ctl('events', id).some((e) =>
+      e.event.kind === 'sdk_state' && e.event.call_control_id === benLeg &&
+      ['hangup', 'destroy'].includes(e.event.value)));
+    refused = await sideComplete(id);
+  } finally {
+    await stack.rest('POST', '/sim/faults', {});
+  }
+  assert.equal(refused, 'your colleague has hung up');
+  const r = stack.ctl('call', id);
+  assert.equal(r.legs.find((l) => l.role === 'agent').transferred_at, null, 'no request was made');
+  await waitStatus('ann', 'In call');
   await button('ann', 'Hang up').click();
   await waitStatus('ann', 'Call ended');
   await bothEnd(id);
