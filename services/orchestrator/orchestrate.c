@@ -250,8 +250,6 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
     }
     cs_info("call %s: %s %s -> %s (%.1f ms)", call->id, type, in->ccid[0] ? in->ccid : "-", outcome,
             res.seconds * 1000);
-    if (settle)
-        s_done(self, in->key);
     /* hangup is guaranteed: if no hangup fact arrives in 2 s, the timer
      * service asks Telnyx and reconciles (services/timer). "Already ended"
      * too: Telnyx knows, but its webhook may never have reached us. */
@@ -271,6 +269,11 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
         s_transfer_failed(self, call, in, ended ? S_CONSULTED_GONE : outcome);
     if (rc == 0 && in->kind == CS_INTENT_COMPLETE)
         s_transfer_completed(self, call, in);
+    /* settled last: a crash before this leaves the claim to expire and the
+     * intent to be sent again (same command_id), unless the facts above
+     * already answer it (a transfer failed or completed) */
+    if (settle)
+        s_done(self, in->key);
     json_decref(data);
 }
 
