@@ -72,6 +72,27 @@ function sideComplete(id) {
   }), id);
 }
 
+// Ann calls the customer and consults Ben, who answers: her call is on
+// hold, his is in call. Returns the call's id.
+async function annConsultsBen() {
+  const id = await annCalls();
+  await openTransfer('ben');
+  await button('ann', 'Consult').click();
+  await waitStatus('ann', 'On hold');
+  await waitStatus('ben', 'Incoming call');
+  await button('ben', 'Answer').click();
+  await waitStatus('ben', 'In call');
+  return id;
+}
+
+// Ann, back with the customer, hangs up: every leg ends.
+async function annHangsUp(id) {
+  await waitStatus('ann', 'In call');
+  await button('ann', 'Hang up').click();
+  await waitStatus('ann', 'Call ended');
+  await bothEnd(id);
+}
+
 async function bothEnd(id) {
   return until('every leg ended', () => {
     const r = stack.ctl('call', id);
@@ -109,13 +130,7 @@ test('blind: Ann transfers her call to Ben, who answers and owns it; Ann is done
 });
 
 test('warm: Ann consults Ben with the customer on hold, then hands the call over', async () => {
-  const id = await annCalls();
-  await openTransfer('ben');
-  await button('ann', 'Consult').click();
-  await waitStatus('ann', 'On hold');
-  await waitStatus('ben', 'Incoming call');
-  await button('ben', 'Answer').click();
-  await waitStatus('ben', 'In call');
+  const id = await annConsultsBen();
   await until('the consult talks', async () =>
     /talking/.test(await pages.ann.locator('#consult-status').textContent()));
   // Ann and Ben hear each other (the sim bridges their two browser legs)
@@ -183,21 +198,14 @@ test('warm: the colleague hangs up as Ann completes; Ann keeps the customer', as
   await until("Ann's summary", async () => (await pages.ann.locator('#summary').textContent()) ===
     'Transfer to your colleague failed (the consulted leg had ended): the call is still yours');
   await shot('ann', 'complete-failed');
-  await button('ann', 'Hang up').click();
-  await waitStatus('ann', 'Call ended');
-  await bothEnd(id);
+  await annHangsUp(id);
 });
 
 // Complete transfer asked after the colleague's softphone has hung up, but
 // before Telnyx's hangup webhook (held back here): refused at once, and
 // said so, rather than sent to a bridge that can only fail.
 test('warm: Complete after Ben\'s softphone hung up is refused at once', async () => {
-  const id = await annCalls();
-  await openTransfer('ben');
-  await button('ann', 'Consult').click();
-  await waitStatus('ben', 'Incoming call');
-  await button('ben', 'Answer').click();
-  await waitStatus('ben', 'In call');
+  const id = await annConsultsBen();
   const benLeg = (await until('Ben\'s leg answered, on the record', () =>
     stack.ctl('call', id).legs.find((l) => l.role === 'consulted' && l.answered_at))).call_control_id;
   await stack.rest('POST', '/sim/faults', { delay_ms: 3000 });
@@ -214,10 +222,7 @@ test('warm: Complete after Ben\'s softphone hung up is refused at once', async (
   assert.equal(refused, 'your colleague has hung up');
   const r = stack.ctl('call', id);
   assert.equal(r.legs.find((l) => l.role === 'agent').transferred_at, null, 'no request was made');
-  await waitStatus('ann', 'In call');
-  await button('ann', 'Hang up').click();
-  await waitStatus('ann', 'Call ended');
-  await bothEnd(id);
+  await annHangsUp(id);
 });
 
 test('a consult cancelled: Ben stops ringing, Ann is back with the customer', async () => {
@@ -234,7 +239,5 @@ test('a consult cancelled: Ben stops ringing, Ann is back with the customer', as
   });
   assert.equal(r.state, 'active');
   assert.equal(r.agent_id, 'ann');
-  await button('ann', 'Hang up').click();
-  await waitStatus('ann', 'Call ended');
-  await bothEnd(id);
+  await annHangsUp(id);
 });
