@@ -226,10 +226,11 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
     const char *new_leg = json_string_value(json_object_get(data, "call_control_id"));
     char outcome[256];
     int settle = 1;
+    int ended = rc != 0 && strcmp(res.code, "90018") == 0; /* "call has already ended" */
     if (rc == 0) {
         cs_counter_inc(&self->counters[M_OK]);
         snprintf(outcome, sizeof outcome, "ok");
-    } else if (strcmp(res.code, "90018") == 0) {
+    } else if (ended) {
         cs_counter_inc(&self->counters[M_ALREADY_ENDED]);
         snprintf(outcome, sizeof outcome, "already ended");
     } else if (res.status >= 400 && res.status < 500) {
@@ -253,7 +254,7 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
     /* hangup is guaranteed: if no hangup fact arrives in 2 s, the timer
      * service asks Telnyx and reconciles (services/timer). "Already ended"
      * too: Telnyx knows, but its webhook may never have reached us. */
-    if ((rc == 0 || strcmp(res.code, "90018") == 0) && in->kind == CS_INTENT_HANGUP_LEG &&
+    if ((rc == 0 || ended) && in->kind == CS_INTENT_HANGUP_LEG &&
         cs_timers_add(cs_store_redis(self->store), "hangup_check", call->id, in->ccid,
                       cs_ts_now_ms() + 2000))
         cs_warn("call %s: hangup check for %s not scheduled (Redis)", call->id, in->ccid);
@@ -262,7 +263,6 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
      * them. On a bridge it may be either side, so it fails the request,
      * said as the colleague's end: had the customer gone, the call has
      * ended anyway. */
-    int ended = strcmp(res.code, "90018") == 0;
     if (rc != 0 && settle && in->kind == CS_INTENT_TRANSFER && !ended)
         s_transfer_failed(self, call, in, outcome);
     if (rc != 0 && settle && in->kind == CS_INTENT_COMPLETE)
