@@ -207,6 +207,14 @@ const char *cs_store_last_record(const cs_store_t *self)
     return self->last_record;
 }
 
+int cs_store_announce(const cs_store_t *self, cs_bus_t *bus)
+{
+    const char *rec = self->last_record;
+    if (!bus || !rec)
+        return 0;
+    return cs_bus_send(bus, "call.changed", rec, strlen(rec));
+}
+
 static int64_t s_started(const cs_call_t *call)
 {
     int64_t best = call->created.at;

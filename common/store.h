@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bus.h"
 #include "call.h"
 
 typedef struct cs_store cs_store_t;
@@ -86,6 +87,13 @@ void cs_store_cache_counts(const cs_store_t *self, unsigned long long *hits,
  * "<version> <stored JSON>" (borrowed; valid until the next apply), or NULL.
  * This is also the body of a call.changed bus message. */
 const char *cs_store_last_record(const cs_store_t *self);
+
+/* Publishes that record as call.changed on bus (ARCHITECTURE §3: every
+ * merge that changes a record is announced). 0 when queued or when there is
+ * nothing to send (no bus, no record); -1 when the bus's queue was full.
+ * Callers that apply facts guard it with their `changed`: a merge that
+ * changed nothing announces nothing. */
+int cs_store_announce(const cs_store_t *self, cs_bus_t *bus);
 
 /* Decodes "<version> <stored JSON>" (from Redis or the bus). 0, or -1 with
  * a message. */

@@ -234,8 +234,7 @@ static void s_command(const cs_config_t *cfg, const cs_store_t *store, const cha
         return;
     }
     zclock_sleep(100); /* PUB drops what it sends before the connection is up */
-    const char *rec = store ? cs_store_last_record(store) : NULL;
-    if (rec && cs_bus_send(bus, "call.changed", rec, strlen(rec)))
+    if (store && cs_store_announce(store, bus))
         cs_warn("bus queue full: call.changed not sent");
     if (topic && cs_bus_publish(bus, topic, cmd))
         cs_warn("bus queue full: %s not sent", topic);

@@ -1,9 +1,10 @@
 /* callsync-orchestrator - runs the call flows against Telnyx's REST API.
  *
- * One thread follows the bus (change notices and commands) and sweeps the
- * active calls every 2 s, and publishes the changes its own facts make; libmicrohttpd answers
- * /healthz and /metrics on its own thread with its own Redis connection. Any number of instances
- * may run: intents are claimed in Redis (orchestrate.h). Stops on SIGTERM. */
+ * One thread follows the bus (change notices and commands), sweeps the
+ * active calls every 2 s and publishes the changes its own facts make.
+ * libmicrohttpd answers /healthz and /metrics on its own thread, with its
+ * own Redis connection. Any number of instances may run: intents are
+ * claimed in Redis (orchestrate.h). Stops on SIGTERM. */
 #include <curl/curl.h>
 #include <czmq.h>
 #include <microhttpd.h>

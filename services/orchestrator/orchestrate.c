@@ -141,9 +141,7 @@ static void s_record(cs_orch_t *self, const cs_event_t *ev)
         cs_warn("call %s: %s not recorded: %s", ev->cs_hint, ev->type, err);
         return;
     }
-    const char *rec = cs_store_last_record(self->store);
-    if (changed && self->notices && rec &&
-        cs_bus_send(self->notices, "call.changed", rec, strlen(rec)))
+    if (changed && cs_store_announce(self->store, self->notices))
         cs_warn("call %s: change notice not sent", after.id);
 }
 

@@ -260,9 +260,7 @@ static const char *s_msg_call(cs_relay_t *self, const cs_wsmsg_t *m, cs_call_t *
 
 static void s_changed(cs_relay_t *self)
 {
-    const char *rec = cs_store_last_record(self->store);
-    if (self->pub && rec)
-        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    cs_store_announce(self->store, self->pub);
 }
 
 /* Click-to-call, from the CRM or the softphone: the record first, then the
@@ -328,9 +326,7 @@ static int s_hangup(cs_relay_t *self, const char *id, const char *agent, const c
         *status = 503;
         return -1;
     }
-    const char *rec = cs_store_last_record(self->store);
-    if (self->pub && rec)
-        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    s_changed(self);
     s_wake(self, "cmd.hangup", cs_id, NULL);
     *record = cs_call_to_json(&call);
     return 0;
@@ -729,9 +725,8 @@ static const char *s_sdk_report(cs_relay_t *self, const char *agent, const cs_ws
     bool changed;
     if (cs_store_apply(self->store, &ev, NULL, 0, &applied, &call, &changed, err, sizeof err))
         return "storage unavailable";
-    const char *rec = cs_store_last_record(self->store);
-    if (changed && self->pub && rec)
-        cs_bus_send(self->pub, "call.changed", rec, strlen(rec));
+    if (changed)
+        s_changed(self);
     return NULL;
 }
 

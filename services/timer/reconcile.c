@@ -133,9 +133,8 @@ static void s_leg_check(cs_reconcile_t *self, const char *cs_id, const char *cci
     }
     cs_counter_inc(&self->outcomes[R_RECONCILED]);
     cs_info("call %s: leg %s had ended without a webhook; hangup reconciled", cs_id, ccid);
-    const char *rec = cs_store_last_record(self->store);
-    if (changed && self->bus && rec)
-        cs_bus_send(self->bus, "call.changed", rec, strlen(rec));
+    if (changed)
+        cs_store_announce(self->store, self->bus);
 }
 
 /* An agent's wrap-up is over: available again, unless they moved on
@@ -185,9 +184,7 @@ static void s_guard(cs_reconcile_t *self, const char *cs_id, const char *kind)
         return;
     }
     cs_counter_inc(&self->guards[stuck ? 0 : 1]);
-    const char *rec = cs_store_last_record(self->store);
-    if (self->bus && rec)
-        cs_bus_send(self->bus, "call.changed", rec, strlen(rec));
+    cs_store_announce(self->store, self->bus);
 }
 
 int cs_reconcile_run(cs_reconcile_t *self)
