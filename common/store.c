@@ -25,21 +25,31 @@ struct cs_store {
 /* Finds the call an event belongs to, creating its id when allowed, and
  * returns the record as stored: {"dup"} | {"none"} | {"ok", cs, record,
  * session's}: the last, when the session was looked up, is the call its
- * index names (set now or before; "" when not looked up), for the cache. */
+ * index names (set now or before; "" when not looked up), for the cache.
+ * The duplicate check follows the call: an event with a leg, a session or
+ * our client_state finds the same call every time it is delivered, so its
+ * mark is a field of that call's cs:seen hash (ARGV[7] "0"); one with none
+ * of them, or that finds no call, has a key of its own, cs:dedupe (KEYS[3]). */
 static const cs_redis_script_t s_resolve = {
     "resolve",
-    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "if ARGV[7] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
     "local cs, sess = false, ''\n"
     "if ARGV[4] == '1' then cs = redis.call('GET', KEYS[1]) end\n"
     "if not cs then\n"
     "  if ARGV[1] ~= '' then cs = ARGV[1] end\n"
     "  if not cs and ARGV[5] == '1' then cs = redis.call('GET', KEYS[2]) end\n"
     "  if not cs then\n"
-    "    if ARGV[3] ~= '1' then return {'none'} end\n"
+    "    if ARGV[3] ~= '1' then\n"
+    "      if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "      return {'none'}\n"
+    "    end\n"
     "    cs = ARGV[2]\n"
     "  end\n"
     "  if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
     "  if ARGV[5] == '1' then sess = redis.call('SET', KEYS[2], cs, 'NX', 'GET') or cs end\n"
+    "end\n"
+    "if ARGV[7] ~= '1' and redis.call('HEXISTS', 'cs:seen:' .. cs, ARGV[6]) == 1 then\n"
+    "  return {'dup'}\n"
     "end\n"
     "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or '', sess}\n",
 };
@@ -49,8 +59,9 @@ static const cs_redis_script_t s_resolve = {
  * {"ok", version}. Each call into Redis from a script costs a microsecond
  * or two and a line in the AOF, so: the version is read from the record's
  * first bytes (not the whole record); the dedupe mark is both the duplicate
- * check and the write (SET NX; nothing is written before it, and a
- * conflict, checked first, only reads); cs:active is written only when the
+ * check and the write (HSETNX on the call's cs:seen when ARGV[13] is "1",
+ * else SET NX on cs:dedupe, see s_resolve; nothing is written before it,
+ * and a conflict, checked first, only reads); cs:active is written only when the
  * call's membership changes (ARGV[5]: "1" leave, "0" join, "" neither; the
  * commit that wrote the version read set it, see s_commit_args); the history
  * is trimmed only once it is over its length; and cs:calls is written only
@@ -71,13 +82,22 @@ static const cs_redis_script_t s_commit = {
     "  owner = redis.call('GET', KEYS[7])\n"
     "  stale = owner and owner ~= ARGV[1]\n"
     "end\n"
+    "local seen = ARGV[13] == '1'\n"
     "if stale then\n"
-    "  if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "  if ARGV[9] ~= '' and (seen and redis.call('HEXISTS', KEYS[3], ARGV[9]) == 1 or\n"
+    "                        not seen and redis.call('EXISTS', KEYS[3]) == 1) then\n"
+    "    return {'dup'}\n"
+    "  end\n"
     "  return {'conflict'}\n"
     "end\n"
     "if ARGV[9] ~= '' then\n"
-    "  if not redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'NX', 'EX', ARGV[6])\n"
-    "  then return {'dup'} end\n"
+    "  if seen then\n"
+    "    if redis.call('HSETNX', KEYS[3], ARGV[9], '1') == 0 then return {'dup'} end\n"
+    "    redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
+    "  elseif not redis.call('SET', KEYS[3], ARGV[1] ~= '' and ARGV[1] or '-', 'NX', 'EX',\n"
+    "                        ARGV[6]) then\n"
+    "    return {'dup'}\n"
+    "  end\n"
     "end\n"
     "if ARGV[12] == '1' and not owner then redis.call('SET', KEYS[7], ARGV[1]) end\n"
     "if ARGV[3] ~= '' then\n"
@@ -229,6 +249,7 @@ static int64_t s_started(const cs_call_t *call)
  * cs_store_apply_batch, so both write exactly the same things. */
 typedef struct {
     char k_cc[CS_CCID_LEN + 16], k_sess[CS_UUID_LEN + 16], k_dedupe[CS_UUID_LEN + 16];
+    bool own_mark; /* the dedupe mark is cs:dedupe, not a field of cs:seen (s_resolve) */
     char new_id[CS_CALL_ID_LEN];
     char cs_id[CS_ID_LEN]; /* "" until resolved; "" after: no known call (unlinked) */
     uint64_t version;      /* the record's version the merge started from */
@@ -236,13 +257,13 @@ typedef struct {
     bool out_read;         /* and whether it was out of cs:active (s_out_of_active) */
     bool joins;            /* its leg joins the call without a resolve (cs_callcache_find) */
     int64_t received_at;
-    const char *rargv[8];
+    const char *rargv[10];
     /* the commit */
     char *rec_text, *ev_text;
-    char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], ver[24], started[24], ttl[24], raw_max[24],
-        hist_max[24];
-    const char *cargv[19];
-    size_t clens[19];
+    char k_rec[CS_ID_LEN + 16], k_hist[CS_ID_LEN + 16], k_seen[CS_ID_LEN + 16], ver[24],
+        started[24], ttl[24], raw_max[24], hist_max[24];
+    const char *cargv[20];
+    size_t clens[20];
 } s_pending_t;
 
 typedef enum { S_MERGED, S_DUP, S_REFUSED, S_CONFLICT, S_DONE, S_FAILED } s_step_t;
@@ -259,6 +280,7 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
     p->start_read = 0;
     p->out_read = true;
     p->joins = false;
+    p->own_mark = !ev->ccid[0] && !ev->session_id[0] && !ev->cs_hint[0];
     p->rec_text = p->ev_text = NULL;
     const char *rargv[] = {p->k_cc,
                            p->k_sess,
@@ -267,7 +289,9 @@ static void s_pending_init(s_pending_t *p, const cs_event_t *ev)
                            p->new_id,
                            ev->kind != CS_EV_UNKNOWN ? "1" : "0",
                            ev->ccid[0] ? "1" : "0",
-                           ev->session_id[0] ? "1" : "0"};
+                           ev->session_id[0] ? "1" : "0",
+                           ev->id,
+                           p->own_mark ? "1" : "0"};
     memcpy(p->rargv, rargv, sizeof rargv);
 }
 
@@ -412,6 +436,8 @@ static int s_commit_args(const cs_store_t *self, s_pending_t *p, const cs_event_
         return -1;
     snprintf(p->k_rec, sizeof p->k_rec, "cs:call:%s", p->cs_id);
     snprintf(p->k_hist, sizeof p->k_hist, "cs:hist:%s", p->cs_id);
+    snprintf(p->k_seen, sizeof p->k_seen, "cs:seen:%s", p->cs_id);
+    bool seen = p->cs_id[0] && !p->own_mark;
     snprintf(p->ver, sizeof p->ver, "%llu", (unsigned long long)p->version);
     int64_t started = s_started(call);
     snprintf(p->started, sizeof p->started, "%lld",
@@ -426,14 +452,15 @@ static int s_commit_args(const cs_store_t *self, s_pending_t *p, const cs_event_
      * never disagree and an unchanged membership costs Redis nothing. */
     bool out = s_out_of_active(call);
     const char *active_op = !p->cs_id[0] || out == p->out_read ? "" : out ? "1" : "0";
-    const char *cargv[] = {
-        /* keys */
-        p->k_rec, p->k_hist, p->k_dedupe, "cs:active", "cs:raw", "cs:calls", p->k_cc,
-        /* ARGV[1..12] */
-        p->cs_id, p->ver, p->rec_text ? p->rec_text : "", p->ev_text, active_op, p->ttl,
-        raw ? raw : "", p->raw_max, ev->id, p->hist_max, p->started, p->joins ? "1" : "0"};
+    const char *cargv[] = {/* keys */
+                           p->k_rec, p->k_hist, seen ? p->k_seen : p->k_dedupe, "cs:active",
+                           "cs:raw", "cs:calls", p->k_cc,
+                           /* ARGV[1..13] */
+                           p->cs_id, p->ver, p->rec_text ? p->rec_text : "", p->ev_text, active_op,
+                           p->ttl, raw ? raw : "", p->raw_max, ev->id, p->hist_max, p->started,
+                           p->joins ? "1" : "0", seen ? "1" : "0"};
     memcpy(p->cargv, cargv, sizeof cargv);
-    for (int i = 0; i < 19; i++) /* the raw body (13) is bytes, not a C string */
+    for (int i = 0; i < 20; i++) /* the raw body (13) is bytes, not a C string */
         p->clens[i] = i == 13 ? (raw ? rawlen : 0) : strlen(cargv[i]);
     return 0;
 }
@@ -476,7 +503,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
     int rc = -1;
     for (int attempt = 0; attempt < S_MAX_RETRIES; attempt++) {
         s_new_id(&p);
-        redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 8, p.rargv, NULL);
+        redisReply *r = cs_redis_eval(self->redis, &s_resolve, 3, 10, p.rargv, NULL);
         s_step_t step = s_resolved(self, &p, ev, r, call, changed, err, errlen);
         if (step == S_FAILED)
             goto out;
@@ -490,7 +517,7 @@ int cs_store_apply(cs_store_t *self, const cs_event_t *ev, const char *raw, size
                 snprintf(err, errlen, "out of memory");
                 goto out;
             }
-            r = cs_redis_eval(self->redis, &s_commit, 7, 19, p.cargv, p.clens);
+            r = cs_redis_eval(self->redis, &s_commit, 7, 20, p.cargv, p.clens);
             char *record;
             step = s_committed(self, &p, r, call, *changed, &record, err, errlen);
             if (step != S_DONE)
@@ -564,7 +591,7 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
         }
         p[i].joins = false;
         s_new_id(&p[i]);
-        if (cs_redis_append_eval(self->redis, &s_resolve, 3, 8, p[i].rargv, NULL) == 0)
+        if (cs_redis_append_eval(self->redis, &s_resolve, 3, 10, p[i].rargv, NULL) == 0)
             state[i] = B_BATCH;
     }
     if (ready)
@@ -591,7 +618,7 @@ void cs_store_apply_batch(cs_store_t *self, cs_store_job_t *const *jobs, size_t 
             alone = state[k] == B_BATCH && strcmp(p[k].cs_id, p[i].cs_id) == 0;
         alone = alone ||
                 s_commit_args(self, &p[i], j->ev, j->raw, j->rawlen, j->call, j->changed) ||
-                cs_redis_append_eval(self->redis, &s_commit, 7, 19, p[i].cargv, p[i].clens);
+                cs_redis_append_eval(self->redis, &s_commit, 7, 20, p[i].cargv, p[i].clens);
         state[i] = alone ? B_ALONE : B_BATCH;
     }
     for (size_t i = 0; i < n; i++) {

@@ -265,6 +265,20 @@ static void test_outbound_call_record(void **state)
     print_message("record %lld B + history %lld B\n", rec_bytes, hist_bytes);
     assert_true(rec_bytes > 0 && hist_bytes > 0);
     assert_true(rec_bytes + hist_bytes <= 2048);
+
+    /* its six dedupe marks are fields of one hash beside the record,
+     * remembered for CALLSYNC_DEDUPE_TTL_S after the call's last event,
+     * not a key each */
+    snprintf(cmd, sizeof cmd, "HLEN cs:seen:%s", s_str(rec, "id"));
+    assert_int_equal(s_redis_int(cmd), 6);
+    snprintf(cmd, sizeof cmd, "TTL cs:seen:%s", s_str(rec, "id"));
+    long long ttl = s_redis_int(cmd);
+    assert_true(ttl > 86000 && ttl <= 86400);
+    assert_int_equal(s_redis_int("EXISTS cs:dedupe:out1-0002-4f0e-9d8e-0c5d5b1a7e11"), 0);
+    snprintf(cmd, sizeof cmd, "MEMORY USAGE cs:seen:%s", s_str(rec, "id"));
+    long long seen_bytes = s_redis_int(cmd);
+    print_message("dedupe marks %lld B\n", seen_bytes);
+    assert_true(seen_bytes > 0 && seen_bytes <= 512);
     json_decref(rec);
     s_free(&evs);
 }
@@ -326,6 +340,16 @@ static void test_unknown_event_types(void **state)
     assert_int_equal(s_post(orphan, &resp), 200);
     assert_non_null(strstr(resp, "\"unlinked\""));
     free(resp);
+    /* redelivered: both are duplicates. The linked one's mark is in its
+     * call's cs:seen; the unlinked one has no call, so its own key. */
+    assert_int_equal(s_post(playback, &resp), 200);
+    assert_non_null(strstr(resp, "\"duplicate\""));
+    free(resp);
+    assert_int_equal(s_post(orphan, &resp), 200);
+    assert_non_null(strstr(resp, "\"duplicate\""));
+    free(resp);
+    assert_int_equal(s_redis_int("EXISTS cs:dedupe:unk1-orphan"), 1);
+    assert_int_equal(s_redis_int("EXISTS cs:dedupe:unk1-pb"), 0);
     const char *events[] = {"events", s_cc("unk1", 'A'), NULL};
     json_t *hist = s_ctl_ok(events);
     assert_int_equal(json_array_size(hist), 2);
@@ -334,6 +358,29 @@ static void test_unknown_event_types(void **state)
     free(playback);
     free(orphan);
     s_free(&evs);
+}
+
+/* A recording that names only its leg id (no control id, no session, no
+ * client_state) cannot find the same call twice: each delivery would start
+ * a call of its own. Its dedupe mark is a key of its own, so the
+ * redelivery is a duplicate and makes no second call. */
+static void test_unlinkable_event_deduped(void **state)
+{
+    (void)state;
+    json_t *p = json_pack("{s:s, s:{s:s}}", "call_leg_id", "rec1-leg-only", "public_recording_urls",
+                          "mp3", "https://example.com/r.mp3");
+    char *rec = h_event("call.recording.saved", "rec1-only-leg", h_now_ms(), p);
+    char *resp = NULL;
+    assert_int_equal(s_post(rec, &resp), 200);
+    assert_non_null(strstr(resp, "\"stored\""));
+    free(resp);
+    long long keys = s_redis_int("DBSIZE");
+    assert_int_equal(s_post(rec, &resp), 200);
+    assert_non_null(strstr(resp, "\"duplicate\""));
+    free(resp);
+    assert_int_equal(s_redis_int("DBSIZE"), keys);
+    assert_int_equal(s_redis_int("EXISTS cs:dedupe:rec1-only-leg"), 1);
+    free(rec);
 }
 
 /* The GLIBC_TUNABLES a process runs with, or "" (its /proc environ). */
@@ -1183,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_outbound_call_record),
         cmocka_unit_test(test_active_and_late_answer),
         cmocka_unit_test(test_unknown_event_types),
+        cmocka_unit_test(test_unlinkable_event_deduped),
         cmocka_unit_test(test_malloc_cache),
         cmocka_unit_test(test_bus_refuses_what_it_cannot_bind),
         cmocka_unit_test(test_a_taken_port_is_replaced),
