@@ -14,6 +14,8 @@
 # settings. To compare two builds side by side: INGESTOR= (the ingestor
 # binary, default bin/callsync-ingestor) and STOP_AFTER=sustained (the run
 # ends after the sustained loop), alternating the builds.
+# PERF_OUT=<file> records the ingestor with perf (call graphs) during each
+# wrk loop, into that file (the last loop's profile is what is left).
 set -euo pipefail
 loadgen=$1
 simload=${2:-}
@@ -87,8 +89,14 @@ wrk_run() { # first-call port calls connections [window [seconds]]
   w0=$(metric "$port" callsync_ingest_batched_total)
   h0=$(metric "$port" callsync_ingest_cache_hits_total)
   i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
+  local perf_pid=
+  if [ -n "${PERF_OUT:-}" ]; then
+    perf record -q -F 1999 -g -p "$ipid" -o "$PERF_OUT" -- sleep "$secs_run" 2> /dev/null &
+    perf_pid=$!
+  fi
   BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
     -d "${secs_run}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
   t1=$(date +%s.%N); i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
   s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b1=$(metric "$port" callsync_ingest_batches_total)
