@@ -157,6 +157,32 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
   await bothEnd(id);
 });
 
+// Ann hangs up the moment she completes: both clicks in one task of her
+// page, before the orchestrator can bridge. For that moment the call is
+// still hers, and her legs are bridged to the customer and to Ben (ending
+// one ends its far side at Telnyx), but her Hang up means she is done, not
+// that the customer's call ends: the page waits for the handover, and the
+// customer stays, with Ben.
+test('warm: Ann hangs up the moment she completes; the customer stays with Ben', async () => {
+  const id = await annConsultsBen();
+  await until('the consult talks', async () =>
+    /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+  await pages.ann.evaluate(() => {
+    document.getElementById('xfer-complete').click();
+    document.getElementById('hangup').click();
+  });
+  await waitStatus('ann', 'Call ended');
+  await until('Ben owns the call', () => stack.ctl('call', id).agent_id === 'ben');
+  const r = stack.ctl('call', id);
+  assert.equal(r.state, 'active');
+  assert.equal(r.hangup_requested_by, null, 'no end of the call was asked for');
+  assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
+  await waitStatus('ben', 'In call');
+  await button('ben', 'Hang up').click();
+  await waitStatus('ben', 'Call ended');
+  await bothEnd(id);
+});
+
 // The colleague hangs up at the moment the agent hands the call over. A
 // PSTN colleague (+4: answers, hangs up 3 s later) whose hangup webhook the
 // sim holds back, so Ann's request reaches the record while his leg is gone

@@ -27,6 +27,8 @@ let consultCall = null;
 let consultTo = '';
 let completing = false;
 let completeVersion = 0; // the record's version when Complete transfer was asked
+let completeSdkId = ''; // the customer's SDK call whose Complete transfer is on its way
+let hangupAfterComplete = false; // Hang up pressed while it was (see hangUp)
 let panel = ''; // '' | 'pad' | 'xfer'
 // One live softphone per agent across tabs: the tab holding the Web Lock
 // "callsync-live-<agent>" runs the SDK; the others mirror the agent's calls
@@ -255,7 +257,10 @@ function onRelay(msg) {
     if (completing && record && record.version > completeVersion + 1 && transferFailed(record, me)) {
       completing = false;
       const consultOver = !consultCall || ENDED.includes(consultCall.state);
-      if (consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
+      if (hangupAfterComplete) {
+        hangupAfterComplete = false;
+        hangUp();
+      } else if (consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
     }
   } else if (msg.type === 'contact') {
     contacts.set(msg.number, msg.contact || null);
@@ -394,6 +399,10 @@ function connectSdk(host, loginToken) {
       sdkCall = c;
       if (!record) record = [...recent.values()].find(ofSdkCall) || null;
       report(c, { state: c.state });
+      if (hangupAfterComplete && c.id === completeSdkId && ENDED.includes(c.state)) {
+        hangupAfterComplete = false; // handed over: the call ended here by itself
+        note('');
+      }
       answerPending();
       if (['early', 'active', 'held'].includes(c.state)) watchAudio(c);
       if (c.remoteStream) {
@@ -519,6 +528,19 @@ function buildPad() {
 }
 
 function hangUp() {
+  // Complete transfer is on its way: the orchestrator is about to bridge
+  // the customer to the colleague. Ending either of this agent's calls now
+  // would end the customer's or the colleague's with it (at Telnyx, a
+  // bridged leg's far side hangs up with it), and the relay would end the
+  // whole call, which is still this agent's for that moment. So the
+  // hang-up waits for the outcome: handed over, this agent's calls end by
+  // themselves; refused, it is carried out then.
+  if (completing && sdkCall && sdkCall.id === completeSdkId && !ENDED.includes(sdkCall.state)) {
+    hangupAfterComplete = true;
+    note('Hanging up once the transfer has gone through');
+    render();
+    return;
+  }
   // Both ends of the guarantee: the SDK's bye and the relay's hangup
   // request, which the orchestrator carries out on every live leg.
   if (sdkCall && !['hangup', 'destroy', 'purge'].includes(sdkCall.state)) sdkCall.hangup();
@@ -663,6 +685,8 @@ function start() {
     if (!record) return;
     completing = true;
     completeVersion = record.version;
+    completeSdkId = sdkCall ? sdkCall.id : '';
+    hangupAfterComplete = false;
     send({ type: 'complete', call: record.id });
     render();
   };
