@@ -142,9 +142,19 @@ if [ "${WRK_SUSTAIN:-30}" -gt 0 ]; then
   n=$((${WRK_SUSTAIN:-30} * 2000))
   echo -n "sustained ${WRK_SUSTAIN:-30} s, redis $(redis-cli -p "$rport" info memory | awk -F: '/^used_memory_human/ {sub("\r", ""); print $2}') at the start: "
   aof0=$(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}')
+  # Redis's own record of where its main thread stalled (fork, AOF write,
+  # fsync...), to tell its stalls from the rest of the tail
+  redis-cli -p "$rport" config set latency-monitor-threshold 2 > /dev/null
+  redis-cli -p "$rport" latency reset > /dev/null
   wrk_run "$first" "$p1" "$n" 16 2000 "${WRK_SUSTAIN:-30}"
   first=$((first + n))
   echo "AOF rewrites during it: $(($(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}') - aof0))"
+  stalls=$(redis-cli -p "$rport" --raw latency latest | awk 'NR % 4 == 1 {ev = $1} NR % 4 == 3 {last = $1}
+    NR % 4 == 0 {printf "%s%s %s, %s", sep, ev, last, $1; sep = "; "}')
+  delayed=$(redis-cli -p "$rport" info persistence | awk -F: '/^aof_delayed_fsync:/ {print $2+0}')
+  fork=$(redis-cli -p "$rport" info stats | awk -F: '/^latest_fork_usec:/ {print $2+0}')
+  echo "redis main-thread stalls of 2 ms or more (event: latest, worst ms): ${stalls:-none};" \
+    "AOF writes delayed by fsync: $delayed; last fork ${fork} us"
 fi
 [ "${STOP_AFTER:-}" = sustained ] && exit 0
 # The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0
