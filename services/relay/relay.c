@@ -949,6 +949,10 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
         return;                   /* refused at open; it is closing */
     static __thread cs_wsmsg_t m; /* 1 KiB of fields: off the loop's stack */
     const char *bad = cs_wsmsg_decode(text, len, cs_ts_now_ms(), &m);
+    /* a refusal names the request it answers, once it is known: a page
+     * waiting on its outcome (Complete transfer) learns that it will not
+     * come */
+    const char *request = bad ? NULL : cs_wsmsg_type_name(m.type);
     json_t *rec = NULL;
     int status;
     char err[256];
@@ -1032,7 +1036,10 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
     }
     if (bad) {
         cs_counter_inc(&self->counters[M_WS_BAD]);
-        s_send(self, conn, json_pack("{s:s, s:s}", "type", "error", "error", bad));
+        json_t *reply = json_pack("{s:s, s:s}", "type", "error", "error", bad);
+        if (request)
+            json_object_set_new(reply, "request", json_string(request));
+        s_send(self, conn, reply);
     }
 }
 

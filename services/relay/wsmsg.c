@@ -15,6 +15,14 @@ static const struct {
     {"decline", CS_WS_DECLINE}, {"hangup", CS_WS_HANGUP},
 };
 
+const char *cs_wsmsg_type_name(cs_wsmsg_type_t type)
+{
+    for (size_t i = 0; i < sizeof s_types / sizeof s_types[0]; i++)
+        if (s_types[i].type == type)
+            return s_types[i].name;
+    return "";
+}
+
 int cs_wsmsg_e164(const char *n)
 {
     size_t len = n ? strlen(n) : 0;

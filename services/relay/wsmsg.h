@@ -52,6 +52,10 @@ typedef struct {
  * Returns NULL, or why the message is refused (a static string). */
 const char *cs_wsmsg_decode(const char *text, size_t len, int64_t now_ms, cs_wsmsg_t *msg);
 
+/* The wire name of a message type ("complete"), for replies that name the
+ * request they answer. */
+const char *cs_wsmsg_type_name(cs_wsmsg_type_t type);
+
 /* Whether n is a +E.164 number: "+", no leading 0, 2 to 15 digits. */
 int cs_wsmsg_e164(const char *n);
 

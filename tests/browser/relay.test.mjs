@@ -123,6 +123,9 @@ test('click-to-call from the CRM: the softphone is told to dial, the SDK places 
   await other.evaluate((cs) => window.relay.send({ type: 'get', call: cs }), id);
   await other.evaluate((cs) => window.relay.send({ type: 'hangup', call: cs }), id);
   await until('two refusals', () => other.evaluate(() => window.relay.messages.filter((m) => m.type === 'error').length === 2));
+  // each names the request it refuses
+  assert.deepEqual((await other.evaluate(() => window.relay.messages.filter((m) => m.type === 'error')))
+    .map((m) => m.request).sort(), ['get', 'hangup']);
   assert.equal(await other.evaluate(() => window.relay.messages.filter((m) => m.type === 'call').length), 0);
   await other.context().close();
   // bob asks again for a version he may have missed: the record comes back
@@ -133,5 +136,7 @@ test('click-to-call from the CRM: the softphone is told to dial, the SDK places 
   await page.evaluate((cs) => window.relay.send({ type: 'hangup', call: cs }), id);
   await page.evaluate(() => window.relay.send({ type: 'nonsense' }));
   await until('an error for nonsense', () => page.evaluate(() => window.relay.find('error')));
+  // a message that did not decode names no request
+  assert.equal((await page.evaluate(() => window.relay.find('error'))).request, undefined);
   await page.context().close();
 });

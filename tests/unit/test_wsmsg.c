@@ -166,9 +166,28 @@ static void test_accepted(void **state)
     assert_string_equal(m.to, "+15550009999");
 }
 
+/* A refusal names the request it answers by its wire name: every type
+ * decodes from its name and back. */
+static void test_type_names(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"agents",   "calls",  "dial",    "get",      "sdk",
+                                        "wrapup",   "recent", "contact", "transfer", "consult",
+                                        "complete", "answer", "decline", "hangup"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char t[128];
+        snprintf(t, sizeof t, "{\"type\":\"%s\"}", names[i]);
+        cs_wsmsg_t m;
+        cs_wsmsg_decode(t, strlen(t), NOW, &m); /* refused or not, the type is read first */
+        assert_string_equal(cs_wsmsg_type_name(m.type), names[i]);
+    }
+    assert_string_equal(cs_wsmsg_type_name(CS_WS_COMPLETE), "complete");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_overlong_fields),
         cmocka_unit_test(test_accepted),
