@@ -183,6 +183,35 @@ test('warm: Ann hangs up the moment she completes; the customer stays with Ben',
   await bothEnd(id);
 });
 
+// Hang up pressed while a Complete transfer the relay refuses is on its
+// way: the refusal settles it, so the hang-up goes ahead at once, not
+// after the page's 10 s wait. A PSTN colleague whose webhooks the sim holds
+// back: Ann's consult call is in call, but the record has not heard the
+// answer, so the relay has nobody to hand the call to.
+test('warm: Hang up while a refused Complete was on its way ends the call at once', async () => {
+  const id = await annCalls();
+  await openTransfer('+15550100001');
+  await stack.rest('POST', '/sim/faults', { delay_ms: 3000 });
+  try {
+    await button('ann', 'Consult').click();
+    await until("Ann's consult call talks", async () =>
+      (await pages.ann.evaluate(() => window.softphone.consultState)) === 'active', 15000);
+    assert.ok(!stack.ctl('call', id).legs.some((l) => l.role === 'consulted' && l.answered_at),
+      'the record has not heard the answer yet');
+    await pages.ann.evaluate(() => {
+      document.getElementById('xfer-complete').click();
+      document.getElementById('hangup').click();
+    });
+    await until("the call ended on Ann's request", () => stack.ctl('call', id).hangup_requested_by === 'ann', 5000);
+  } finally {
+    await stack.rest('POST', '/sim/faults', {});
+  }
+  assert.equal(stack.ctl('call', id).legs.find((l) => l.role === 'agent').transferred_at, null,
+    'no request was made');
+  await waitStatus('ann', 'Call ended');
+  await bothEnd(id);
+});
+
 // The colleague hangs up at the moment the agent hands the call over. A
 // PSTN colleague (+4: answers, hangs up 3 s later) whose hangup webhook the
 // sim holds back, so Ann's request reaches the record while his leg is gone

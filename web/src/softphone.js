@@ -29,6 +29,7 @@ let completing = false;
 let completeVersion = 0; // the record's version when Complete transfer was asked
 let completeSdkId = ''; // the customer's SDK call whose Complete transfer is on its way
 let hangupAfterComplete = false; // Hang up pressed while it was (see hangUp)
+const HANGUP_WAIT_MS = 10000;
 let panel = ''; // '' | 'pad' | 'xfer'
 // One live softphone per agent across tabs: the tab holding the Web Lock
 // "callsync-live-<agent>" runs the SDK; the others mirror the agent's calls
@@ -255,12 +256,8 @@ function onRelay(msg) {
     // colleague has gone (hung up as the call was handed over), back to
     // the customer, as when a consult ends.
     if (completing && record && record.version > completeVersion + 1 && transferFailed(record, me)) {
-      completing = false;
       const consultOver = !consultCall || ENDED.includes(consultCall.state);
-      if (hangupAfterComplete) {
-        hangupAfterComplete = false;
-        hangUp();
-      } else if (consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
+      if (!completionSettled() && consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
     }
   } else if (msg.type === 'contact') {
     contacts.set(msg.number, msg.contact || null);
@@ -286,6 +283,8 @@ function onRelay(msg) {
     }));
   } else if (msg.type === 'error') {
     note(msg.error);
+    // Complete transfer refused: nothing will be handed over
+    if (msg.request === 'complete' && completing) completionSettled();
   }
   render();
 }
@@ -527,6 +526,17 @@ function buildPad() {
   }
 }
 
+// The outcome of Complete transfer is in, and it did not hand the call
+// over (or it is overdue): a hang-up asked for meanwhile is carried out.
+function completionSettled() {
+  completing = false;
+  if (!hangupAfterComplete) return false;
+  hangupAfterComplete = false;
+  note('');
+  hangUp();
+  return true;
+}
+
 function hangUp() {
   // Complete transfer is on its way: the orchestrator is about to bridge
   // the customer to the colleague. Ending either of this agent's calls now
@@ -534,9 +544,14 @@ function hangUp() {
   // bridged leg's far side hangs up with it), and the relay would end the
   // whole call, which is still this agent's for that moment. So the
   // hang-up waits for the outcome: handed over, this agent's calls end by
-  // themselves; refused, it is carried out then.
+  // themselves; refused (by the relay or by Telnyx), it is carried out
+  // then. A hang-up always happens: with no outcome in HANGUP_WAIT_MS (a
+  // request lost with the socket, an orchestrator down), it goes ahead.
   if (completing && sdkCall && sdkCall.id === completeSdkId && !ENDED.includes(sdkCall.state)) {
-    hangupAfterComplete = true;
+    if (!hangupAfterComplete) {
+      hangupAfterComplete = true;
+      setTimeout(() => { if (hangupAfterComplete) completionSettled(); }, HANGUP_WAIT_MS);
+    }
     note('Hanging up once the transfer has gone through');
     render();
     return;
