@@ -28,7 +28,7 @@ let consultTo = '';
 let completing = false;
 let completeVersion = 0; // the record's version when Complete transfer was asked
 let completeSdkId = ''; // the customer's SDK call whose Complete transfer is on its way
-let hangupAfterComplete = false; // Hang up pressed while it was (see hangUp)
+let hangupAfterComplete = null; // Hang up pressed while it was: its timer (see hangUp)
 const HANGUP_WAIT_MS = 10000;
 let panel = ''; // '' | 'pad' | 'xfer'
 // One live softphone per agent across tabs: the tab holding the Web Lock
@@ -399,7 +399,8 @@ function connectSdk(host, loginToken) {
       if (!record) record = [...recent.values()].find(ofSdkCall) || null;
       report(c, { state: c.state });
       if (hangupAfterComplete && c.id === completeSdkId && ENDED.includes(c.state)) {
-        hangupAfterComplete = false; // handed over: the call ended here by itself
+        clearTimeout(hangupAfterComplete); // handed over: the call ended here by itself
+        hangupAfterComplete = null;
         note('');
       }
       answerPending();
@@ -531,7 +532,8 @@ function buildPad() {
 function completionSettled() {
   completing = false;
   if (!hangupAfterComplete) return false;
-  hangupAfterComplete = false;
+  clearTimeout(hangupAfterComplete);
+  hangupAfterComplete = null;
   note('');
   hangUp();
   return true;
@@ -548,10 +550,7 @@ function hangUp() {
   // then. A hang-up always happens: with no outcome in HANGUP_WAIT_MS (a
   // request lost with the socket, an orchestrator down), it goes ahead.
   if (completing && sdkCall && sdkCall.id === completeSdkId && !ENDED.includes(sdkCall.state)) {
-    if (!hangupAfterComplete) {
-      hangupAfterComplete = true;
-      setTimeout(() => { if (hangupAfterComplete) completionSettled(); }, HANGUP_WAIT_MS);
-    }
+    if (!hangupAfterComplete) hangupAfterComplete = setTimeout(completionSettled, HANGUP_WAIT_MS);
     note('Hanging up once the transfer has gone through');
     render();
     return;
@@ -701,7 +700,6 @@ function start() {
     completing = true;
     completeVersion = record.version;
     completeSdkId = sdkCall ? sdkCall.id : '';
-    hangupAfterComplete = false;
     send({ type: 'complete', call: record.id });
     render();
   };
