@@ -208,12 +208,17 @@ static void s_memory(int redis_port)
     if (!c || c->err)
         return;
     redisReply *ids = redisCommand(c, "ZRANGE cs:calls 0 199");
-    double sum = 0, sum_rec = 0, sum_hist = 0;
+    double sum = 0, sum_rec = 0, sum_hist = 0, sum_seen = 0;
     long long max = 0;
     size_t n = 0;
     for (size_t i = 0; ids && i < ids->elements; i++) {
         redisReply *a = redisCommand(c, "MEMORY USAGE cs:call:%s", ids->element[i]->str);
         redisReply *b = redisCommand(c, "MEMORY USAGE cs:hist:%s", ids->element[i]->str);
+        /* its dedupe marks: bookkeeping that expires, reported beside */
+        redisReply *d = redisCommand(c, "MEMORY USAGE cs:seen:%s", ids->element[i]->str);
+        if (d && d->type == REDIS_REPLY_INTEGER)
+            sum_seen += (double)d->integer;
+        freeReplyObject(d);
         if (a && b && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER) {
             long long t = a->integer + b->integer;
             sum += (double)t;
@@ -227,8 +232,9 @@ static void s_memory(int redis_port)
     }
     if (n)
         printf("memory: finished call record+history avg %.0f B (record %.0f + history %.0f), "
-               "max %lld B (%zu calls sampled)\n",
-               sum / (double)n, sum_rec / (double)n, sum_hist / (double)n, max, n);
+               "max %lld B (%zu calls sampled); its dedupe marks (cs:seen, expiring) %.0f B\n",
+               sum / (double)n, sum_rec / (double)n, sum_hist / (double)n, max, n,
+               sum_seen / (double)n);
     freeReplyObject(ids);
     redisFree(c);
 }
