@@ -85,6 +85,20 @@ async function annConsultsBen() {
   return id;
 }
 
+// Ann's consult call and Ben's are in call with each other.
+function consultTalks() {
+  return until('the consult talks', async () =>
+    /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+}
+
+// Ben, who has the call, hangs up: every leg ends.
+async function benHangsUp(id) {
+  await waitStatus('ben', 'In call');
+  await button('ben', 'Hang up').click();
+  await waitStatus('ben', 'Call ended');
+  await bothEnd(id);
+}
+
 // Ann, back with the customer, hangs up: every leg ends.
 async function annHangsUp(id) {
   await waitStatus('ann', 'In call');
@@ -124,15 +138,12 @@ test('blind: Ann transfers her call to Ben, who answers and owns it; Ann is done
   // the timer is the conversation's: from the customer's answer
   assert.equal((await record('ben')).answered_at, r.answered_at);
   assert.equal(stack.ctl('agents').find((a) => a.id === 'ben').status, 'busy');
-  await button('ben', 'Hang up').click();
-  await waitStatus('ben', 'Call ended');
-  await bothEnd(id);
+  await benHangsUp(id);
 });
 
 test('warm: Ann consults Ben with the customer on hold, then hands the call over', async () => {
   const id = await annConsultsBen();
-  await until('the consult talks', async () =>
-    /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+  await consultTalks();
   // Ann and Ben hear each other (the sim bridges their two browser legs)
   await until('Ben hears Ann', async () => {
     const s = await pages.ben.evaluate(() => window.softphone.stats());
@@ -152,9 +163,7 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
   assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
   await waitStatus('ben', 'In call');
   await shot('ben', 'warm-in-call');
-  await button('ben', 'Hang up').click();
-  await waitStatus('ben', 'Call ended');
-  await bothEnd(id);
+  await benHangsUp(id);
 });
 
 // Ann hangs up the moment she completes: both clicks in one task of her
@@ -165,8 +174,7 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
 // customer stays, with Ben.
 test('warm: Ann hangs up the moment she completes; the customer stays with Ben', async () => {
   const id = await annConsultsBen();
-  await until('the consult talks', async () =>
-    /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+  await consultTalks();
   await pages.ann.evaluate(() => {
     document.getElementById('xfer-complete').click();
     document.getElementById('hangup').click();
@@ -177,10 +185,7 @@ test('warm: Ann hangs up the moment she completes; the customer stays with Ben',
   assert.equal(r.state, 'active');
   assert.equal(r.hangup_requested_by, null, 'no end of the call was asked for');
   assert.ok(!r.legs.find((l) => l.role === 'customer').ended_at, 'the customer stays');
-  await waitStatus('ben', 'In call');
-  await button('ben', 'Hang up').click();
-  await waitStatus('ben', 'Call ended');
-  await bothEnd(id);
+  await benHangsUp(id);
 });
 
 // Hang up pressed while a Complete transfer the relay refuses is on its
