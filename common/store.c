@@ -29,29 +29,33 @@ struct cs_store {
  * The duplicate check follows the call: an event with a leg, a session or
  * our client_state finds the same call every time it is delivered, so its
  * mark is a field of that call's cs:seen hash (ARGV[7] "0"); one with none
- * of them, or that finds no call, has a key of its own, cs:dedupe (KEYS[3]). */
+ * of them, or that finds no call, has a key of its own, cs:dedupe (KEYS[3]),
+ * checked once. A call made here (a new id) has no marks and no record to
+ * look up. */
 static const cs_redis_script_t s_resolve = {
     "resolve",
     "if ARGV[7] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
-    "local cs, sess = false, ''\n"
+    "local cs, sess, fresh = false, '', false\n"
     "if ARGV[4] == '1' then cs = redis.call('GET', KEYS[1]) end\n"
     "if not cs then\n"
     "  if ARGV[1] ~= '' then cs = ARGV[1] end\n"
     "  if not cs and ARGV[5] == '1' then cs = redis.call('GET', KEYS[2]) end\n"
     "  if not cs then\n"
     "    if ARGV[3] ~= '1' then\n"
-    "      if redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
+    "      if ARGV[7] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'dup'} end\n"
     "      return {'none'}\n"
     "    end\n"
     "    cs = ARGV[2]\n"
+    "    fresh = true\n"
     "  end\n"
     "  if ARGV[4] == '1' then redis.call('SET', KEYS[1], cs, 'NX') end\n"
     "  if ARGV[5] == '1' then sess = redis.call('SET', KEYS[2], cs, 'NX', 'GET') or cs end\n"
     "end\n"
-    "if ARGV[7] ~= '1' and redis.call('HEXISTS', 'cs:seen:' .. cs, ARGV[6]) == 1 then\n"
+    "if not fresh and ARGV[7] ~= '1' and\n"
+    "   redis.call('HEXISTS', 'cs:seen:' .. cs, ARGV[6]) == 1 then\n"
     "  return {'dup'}\n"
     "end\n"
-    "return {'ok', cs, redis.call('GET', 'cs:call:' .. cs) or '', sess}\n",
+    "return {'ok', cs, not fresh and redis.call('GET', 'cs:call:' .. cs) or '', sess}\n",
 };
 
 /* Writes everything one event leaves behind, atomically, if the record is
