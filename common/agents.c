@@ -106,6 +106,126 @@ int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, con
     return rc;
 }
 
+/* KEYS: cs:agent:<id>, cs:online:<id>, cs:timers; ARGV: the relay, the
+ * lease's end, now (RFC 3339), the timer's member, 1 for a connect. */
+static const cs_redis_script_t s_softphone_up = {
+    "agent_softphone_up",
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[3], 'GT', ARGV[2], ARGV[4])\n"
+    "if ARGV[5] ~= '1' and redis.call('HGET', KEYS[1], 'softphone') == 'connected' then\n"
+    "  return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'softphone', 'connected')\n"
+    "if redis.call('HGET', KEYS[1], 'status') ~= 'offline' then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'available', 'updated_at', ARGV[3])\n"
+    "return 1\n",
+};
+
+/* KEYS: cs:online:<id>, cs:timers; ARGV: the relay, the lease's end, the
+ * timer's member. The check may come earlier than it was (not GT, as a
+ * renewal's): one that finds another relay's lease running sets itself
+ * again at that lease's end. */
+static const cs_redis_script_t s_softphone_down = {
+    "agent_softphone_down",
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
+    "return 0\n",
+};
+
+/* KEYS: cs:agent:<id>, cs:online:<id>, cs:timers; ARGV: now (ms), now
+ * (RFC 3339), the timer's member. */
+static const cs_redis_script_t s_softphone_check = {
+    "agent_softphone_check",
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])\n"
+    "local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')\n"
+    "if #last > 0 then\n"
+    "  redis.call('ZADD', KEYS[3], 'GT', last[2], ARGV[3])\n"
+    "  return 0 end\n"
+    "if redis.call('HGET', KEYS[1], 'softphone') ~= 'connected' then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'softphone', 'gone')\n"
+    "local status = redis.call('HGET', KEYS[1], 'status')\n"
+    "if status ~= 'available' and status ~= 'wrap_up' then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'offline', 'updated_at', ARGV[2])\n"
+    "return 1\n",
+};
+
+/* KEYS: cs:agent:<id>; ARGV: now (RFC 3339), the status it must be in. */
+static const cs_redis_script_t s_free = {
+    "agent_free",
+    "if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then return false end\n"
+    "local to = 'available'\n"
+    "if redis.call('HGET', KEYS[1], 'softphone') == 'gone' then to = 'offline' end\n"
+    "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1])\n"
+    "return to\n",
+};
+
+typedef struct {
+    char agent[128], online[128], timer[160];
+} s_presence_keys_t;
+
+static void s_presence_keys(const char *id, s_presence_keys_t *k)
+{
+    snprintf(k->agent, sizeof k->agent, "cs:agent:%s", id);
+    snprintf(k->online, sizeof k->online, "cs:online:%s", id);
+    snprintf(k->timer, sizeof k->timer, "presence_check|-|%s", id);
+}
+
+static int s_integer(redisReply *r)
+{
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,
+                          int connect)
+{
+    s_presence_keys_t k;
+    s_presence_keys(id, &k);
+    char until[32], now[CS_TS_LEN];
+    snprintf(until, sizeof until, "%lld", (long long)until_ms);
+    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
+    const char *argv[] = {k.agent, k.online, "cs:timers", relay,
+                          until,   now,      k.timer,     connect ? "1" : "0"};
+    return s_integer(cs_redis_eval(redis, &s_softphone_up, 3, 8, argv, NULL));
+}
+
+int cs_agent_softphone_down(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms)
+{
+    s_presence_keys_t k;
+    s_presence_keys(id, &k);
+    char until[32];
+    snprintf(until, sizeof until, "%lld", (long long)until_ms);
+    const char *argv[] = {k.online, "cs:timers", relay, until, k.timer};
+    return s_integer(cs_redis_eval(redis, &s_softphone_down, 2, 5, argv, NULL)) < 0 ? -1 : 0;
+}
+
+int cs_agent_softphone_check(cs_redis_t *redis, const char *id, int64_t now_ms)
+{
+    s_presence_keys_t k;
+    s_presence_keys(id, &k);
+    char now[32], ts[CS_TS_LEN];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    cs_ts_format(now_ms, ts, sizeof ts);
+    const char *argv[] = {k.agent, k.online, "cs:timers", now, ts, k.timer};
+    return s_integer(cs_redis_eval(redis, &s_softphone_check, 3, 6, argv, NULL));
+}
+
+const char *cs_agent_free(cs_redis_t *redis, const char *id, const char *from)
+{
+    s_presence_keys_t k;
+    s_presence_keys(id, &k);
+    char now[CS_TS_LEN];
+    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
+    const char *argv[] = {k.agent, now, from};
+    redisReply *r = cs_redis_eval(redis, &s_free, 1, 3, argv, NULL);
+    const char *to = NULL;
+    if (r && r->type == REDIS_REPLY_STRING)
+        to = strcmp(r->str, "offline") == 0 ? "offline" : "available";
+    freeReplyObject(r);
+    return to;
+}
+
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen)
 {
     *missing = 0;

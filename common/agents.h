@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "redis.h"
 
@@ -35,6 +36,38 @@ json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err,
  * step (a Lua script), so concurrent instances cannot undo each other.
  * 1 moved, 0 it was not in `from`, -1 Redis unreachable. */
 int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, const char *to);
+
+/* Presence from the softphone's connection (proto/README.md). Each relay
+ * holds a lease on cs:online:<agent>, its own member scored by the lease's
+ * end (ms), for as long as it has one of the agent's softphones, and keeps
+ * a presence_check timer (cs:timers) at the latest lease's end. The agent's
+ * `softphone` field says "connected" or "gone" (absent: never had one, a
+ * desk phone's agent, whom only operators move).
+ *
+ * Up (a relay's first socket of the agent, `connect` 1, or its periodic
+ * renewal, 0): the lease runs to until_ms. A connect, or a renewal after
+ * the agent was taken for gone, makes an offline agent available. 1 when
+ * it did, 0 when not (or no such agent: nothing is written), -1 Redis. */
+int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,
+                          int connect);
+
+/* Down (the relay's last socket of the agent closed): its lease now ends at
+ * until_ms (a grace for a reload), and the check is due then. 0, -1 Redis. */
+int cs_agent_softphone_down(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms);
+
+/* The presence_check timer: drops leases over at now_ms; with none left the
+ * agent's softphone is gone, and an available or wrapping-up agent goes
+ * offline (one on a call stays busy; its wrap-up ends offline). With some
+ * left, the check is due again at the last one's end. 1 moved to offline,
+ * 0 not, -1 Redis. */
+int cs_agent_softphone_check(cs_redis_t *redis, const char *id, int64_t now_ms);
+
+/* The agent is free again, from status `from` (busy at a call's end when
+ * there is no wrap-up, wrap_up at its end): available, or offline when the
+ * softphone is gone. The status it moved to ("available" or "offline"),
+ * NULL when the agent was not in `from` (moved on meanwhile) or Redis
+ * failed. */
+const char *cs_agent_free(cs_redis_t *redis, const char *id, const char *from);
 
 /* Every agent, sorted by id (new reference) or NULL on error. */
 json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen);

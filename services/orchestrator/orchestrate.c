@@ -541,10 +541,15 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     if (s_claim(self, key) != 1)
         return;
     s_done(self, key);
-    if (cs_agent_transition(redis, agent, "busy", self->wrapup_s ? "wrap_up" : "available") != 1)
+    /* Without a wrap-up the agent is free at once: available, or offline
+     * when their softphone went away during the call. */
+    const char *to =
+        self->wrapup_s
+            ? (cs_agent_transition(redis, agent, "busy", "wrap_up") == 1 ? "in wrap-up" : NULL)
+            : cs_agent_free(redis, agent, "busy");
+    if (!to)
         return;
-    cs_info("agent %s %s after call %s", agent, self->wrapup_s ? "in wrap-up" : "available",
-            call->id);
+    cs_info("agent %s %s after call %s", agent, to, call->id);
     if (self->wrapup_s && cs_timers_add(redis, "wrapup_end", call->id, agent,
                                         cs_ts_now_ms() + 1000LL * self->wrapup_s))
         cs_warn("agent %s: wrap-up end not scheduled (Redis)", agent);

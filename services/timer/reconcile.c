@@ -137,12 +137,23 @@ static void s_leg_check(cs_reconcile_t *self, const char *cs_id, const char *cci
         cs_store_announce(self->store, self->bus);
 }
 
-/* An agent's wrap-up is over: available again, unless they moved on
- * (offline, or busy on a new call) meanwhile. */
+/* An agent's wrap-up is over: available again (offline when their
+ * softphone went away meanwhile), unless they moved on (offline, or busy
+ * on a new call). */
 static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *agent)
 {
-    if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1)
-        cs_info("agent %s available again (wrap-up after call %s)", agent, cs_id);
+    const char *to = cs_agent_free(cs_store_redis(self->store), agent, "wrap_up");
+    if (to)
+        cs_info("agent %s %s (wrap-up after call %s over)", agent, to, cs_id);
+}
+
+/* The leases on an agent's softphone presence ran out (agents.h): every
+ * softphone of theirs has been gone for the grace, or its relay stopped
+ * renewing. */
+static void s_presence_check(cs_reconcile_t *self, const char *agent)
+{
+    if (cs_agent_softphone_check(cs_store_redis(self->store), agent, cs_ts_now_ms()) == 1)
+        cs_info("agent %s offline: no softphone connected", agent);
 }
 
 /* Every live leg of an active call, asked about (a hangup webhook lost
@@ -209,6 +220,8 @@ int cs_reconcile_run(cs_reconcile_t *self)
             s_alive_check(self, call);
         else if (strcmp(kind, "wrapup_end") == 0) /* subject: the agent */
             s_wrapup_end(self, call, subject);
+        else if (strcmp(kind, "presence_check") == 0) /* subject: the agent */
+            s_presence_check(self, subject);
         else if (strcmp(kind, "stuck_check") == 0 || strcmp(kind, "max_duration") == 0)
             s_guard(self, call, kind);
         else

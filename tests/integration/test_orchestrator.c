@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "bus.h"
 #include "call.h"
 #include "harness.h"
@@ -566,6 +567,104 @@ static void test_presence_follows_the_call(void **state)
     assert_true(s_agent_becomes("alice", "available", 5000));
 }
 
+/* A field of the agent's hash ("" when absent). */
+static void s_agent_field(const char *id, const char *field, char *out, size_t len)
+{
+    redisContext *c = h_redis(&s_env);
+    redisReply *r = redisCommand(c, "HGET cs:agent:%s %s", id, field);
+    snprintf(out, len, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static void s_pause_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* Presence from the softphone's connection (common/agents.h), as two
+ * relays would keep it, with the timer service running the checks: a
+ * connect makes an offline agent available; they stay while any relay
+ * holds a lease; the last lease over takes them offline, but not off a
+ * call, whose end then does; a desk-phone agent (no softphone ever) is
+ * moved only by calls and operators; an unknown agent gets nothing. */
+static void test_presence_follows_the_softphone(void **state)
+{
+    (void)state;
+    char err[256], softphone[32];
+    cs_redis_t *r = cs_redis_new(s_env.redis_url, err, sizeof err);
+    assert_non_null(r);
+    s_agent("dora", "dora01", "offline");
+    int64_t now = h_now_ms();
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", now + 60000, 1), 1);
+    assert_true(s_agent_becomes("dora", "available", 0));
+    s_agent_field("dora", "softphone", softphone, sizeof softphone);
+    assert_string_equal(softphone, "connected");
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-b", now + 60000, 1), 0);
+
+    /* relay a's socket closes: relay b still holds her */
+    assert_int_equal(cs_agent_softphone_down(r, "dora", "relay-a", h_now_ms() + 300), 0);
+    s_pause_ms(1000);
+    assert_true(s_agent_becomes("dora", "available", 0));
+    /* and b's: offline after the grace */
+    assert_int_equal(cs_agent_softphone_down(r, "dora", "relay-b", h_now_ms() + 300), 0);
+    assert_true(s_agent_becomes("dora", "offline", 3000));
+    s_agent_field("dora", "softphone", softphone, sizeof softphone);
+    assert_string_equal(softphone, "gone");
+
+    /* a renewal after she was taken for gone (Redis was out of reach for a
+     * lease) brings her back; a plain renewal after that changes nothing,
+     * nor does one while an operator has her offline; a connect does */
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", h_now_ms() + 60000, 0), 1);
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", h_now_ms() + 60000, 0), 0);
+    s_agent("dora", "dora01", "offline");
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", h_now_ms() + 60000, 0), 0);
+    assert_true(s_agent_becomes("dora", "offline", 0));
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", h_now_ms() + 60000, 1), 1);
+
+    /* on a call when the softphone goes: busy until the call ends, then
+     * offline, not available */
+    assert_int_equal(cs_agent_transition(r, "dora", "available", "busy"), 1);
+    assert_int_equal(cs_agent_softphone_down(r, "dora", "relay-a", h_now_ms() + 300), 0);
+    for (int i = 0; i < 40; i++) { /* the check has run once the field says so */
+        s_agent_field("dora", "softphone", softphone, sizeof softphone);
+        if (strcmp(softphone, "gone") == 0)
+            break;
+        s_pause_ms(100);
+    }
+    assert_string_equal(softphone, "gone");
+    assert_true(s_agent_becomes("dora", "busy", 0));
+    assert_string_equal(cs_agent_free(r, "dora", "busy"), "offline");
+
+    /* in wrap-up when it goes: offline at once */
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-a", h_now_ms() + 60000, 1), 1);
+    assert_int_equal(cs_agent_transition(r, "dora", "available", "busy"), 1);
+    assert_int_equal(cs_agent_transition(r, "dora", "busy", "wrap_up"), 1);
+    assert_int_equal(cs_agent_softphone_down(r, "dora", "relay-a", h_now_ms() + 300), 0);
+    assert_true(s_agent_becomes("dora", "offline", 3000));
+    assert_null(cs_agent_free(r, "dora", "wrap_up")); /* she moved on */
+
+    /* a relay that stops renewing (it died): offline when its lease ends */
+    assert_int_equal(cs_agent_softphone_up(r, "dora", "relay-c", h_now_ms() + 500, 1), 1);
+    assert_true(s_agent_becomes("dora", "offline", 3000));
+
+    /* a desk-phone agent: free is available, no check moves her */
+    s_agent("erin", "erin01", "wrap_up");
+    assert_int_equal(cs_agent_softphone_check(r, "erin", h_now_ms()), 0);
+    assert_string_equal(cs_agent_free(r, "erin", "wrap_up"), "available");
+    s_agent("erin", "erin01", "offline"); /* out of the later tests' routing */
+
+    /* no such agent: nothing written */
+    assert_int_equal(cs_agent_softphone_up(r, "ghost", "relay-a", h_now_ms() + 60000, 1), 0);
+    redisContext *c = h_redis(&s_env);
+    redisReply *x = redisCommand(c, "EXISTS cs:online:ghost cs:agent:ghost");
+    assert_int_equal(x->integer, 0);
+    freeReplyObject(x);
+    redisFree(c);
+    cs_redis_destroy(&r);
+}
+
 static int s_has_recording(const json_t *rec)
 {
     return json_is_string(json_object_get(rec, "recording_url"));
@@ -1052,6 +1151,7 @@ int main(void)
         cmocka_unit_test(test_lost_webhooks_without_a_command_reconciled),
         cmocka_unit_test(test_two_orchestrators_issue_once),
         cmocka_unit_test(test_presence_follows_the_call),
+        cmocka_unit_test(test_presence_follows_the_softphone),
         cmocka_unit_test(test_dtmf_and_recording),
         cmocka_unit_test(test_blind_transfer),
         cmocka_unit_test(test_blind_transfer_that_fails),
