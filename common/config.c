@@ -48,6 +48,12 @@ static const s_var_t s_vars[] = {
     {"CALLSYNC_CALLER_ID", NULL, "the company number (+E.164) shown on the calls callsync dials"},
     {"CALLSYNC_RING_TIMEOUT_S", "20", "how long one agent rings on an inbound call, seconds"},
     {"CALLSYNC_WRAPUP_S", "30", "an agent's wrap-up after a call, seconds (0: none)"},
+    {"CALLSYNC_PRESENCE_GRACE_S", "10",
+     "an agent whose last softphone closed goes offline this long after, seconds (a reload "
+     "keeps them)"},
+    {"CALLSYNC_PRESENCE_LEASE_S", "30",
+     "a relay renews its agents' presence leases every third of this; if it stops, its agents "
+     "go offline this long after, seconds"},
     {"CALLSYNC_STUCK_S", "120",
      "a call still dialing or ringing this long after it began is ended, seconds"},
     {"CALLSYNC_MAX_CALL_S", "14400", "a call answered this long ago is ended, seconds"},

@@ -3,7 +3,9 @@
  *
  * The web loop runs on its own thread with its own store and bus
  * publisher; the main thread follows the bus (call.changed) and pushes
- * each change to the sockets of the call's agent, and stops on SIGTERM. */
+ * each change to the sockets of the call's agent, renews the presence
+ * leases of the agents whose softphones are here (with a Redis connection
+ * of its own), and stops on SIGTERM. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -17,10 +19,12 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "redis.h"
 #include "relay.h"
 #include "service.h"
 #include "store.h"
 #include "telnyx.h"
+#include "timestamp.h"
 #include "web.h"
 
 #define S_MAX_BODY (64 * 1024)
@@ -43,6 +47,8 @@ int main(int argc, char **argv)
                                        "TELNYX_API_KEY",
                                        "TELNYX_API_BASE",
                                        "CALLSYNC_WEB_DIR",
+                                       "CALLSYNC_PRESENCE_GRACE_S",
+                                       "CALLSYNC_PRESENCE_LEASE_S",
                                        "CALLSYNC_LOG_LEVEL",
                                        NULL};
     int rc;
@@ -62,8 +68,9 @@ int main(int argc, char **argv)
             cs_warn("could not raise the open-file limit: %s", strerror(errno));
     }
     char err[256];
-    long port;
+    long port, grace_s, lease_s;
     cs_store_t *store = NULL;
+    cs_redis_t *presence = NULL; /* the main thread's own connection */
     cs_telnyx_t *api = NULL;
     cs_bus_t *pub = NULL, *notices = NULL;
     cs_relay_t *relay = NULL;
@@ -72,6 +79,11 @@ int main(int argc, char **argv)
     int loop_up = 0;
     const char *api_key = cs_config_get(cfg, "CALLSYNC_API_KEY");
     const char *telnyx_key = cs_config_get(cfg, "TELNYX_API_KEY");
+    if (cs_config_int(cfg, "CALLSYNC_PRESENCE_GRACE_S", 0, 3600, &grace_s, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_PRESENCE_LEASE_S", 3, 3600, &lease_s, err, sizeof err)) {
+        cs_error("%s", err);
+        goto out;
+    }
     if (cs_config_int(cfg, "CALLSYNC_RELAY_PORT", 1, 65535, &port, err, sizeof err) || !api_key ||
         strlen(api_key) < 8) {
         cs_error("%s", api_key ? (strlen(api_key) < 8 ? "CALLSYNC_API_KEY is too short" : err)
@@ -85,7 +97,9 @@ int main(int argc, char **argv)
     cs_service_signals(&sigs);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store = cs_store_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), NULL, err, sizeof err);
-    if (!store) {
+    if (store)
+        presence = cs_redis_new(cs_config_get(cfg, "CALLSYNC_REDIS_URL"), err, sizeof err);
+    if (!store || !presence) {
         cs_error("CALLSYNC_REDIS_URL: %s", err);
         goto out;
     }
@@ -96,8 +110,12 @@ int main(int argc, char **argv)
     pub = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     static const char *const topics[] = {"call.changed", NULL};
     notices = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
-    cs_relay_config_t rcfg = {api_key, cs_config_get(cfg, "CALLSYNC_RTC_HOST"), S_TOKEN_TTL_S,
-                              cs_config_get(cfg, "CALLSYNC_WEB_DIR")};
+    cs_relay_config_t rcfg = {.api_key = api_key,
+                              .rtc_host = cs_config_get(cfg, "CALLSYNC_RTC_HOST"),
+                              .token_ttl_s = S_TOKEN_TTL_S,
+                              .web_dir = cs_config_get(cfg, "CALLSYNC_WEB_DIR"),
+                              .presence_grace_s = (int)grace_s,
+                              .presence_lease_s = (int)lease_s};
     relay = cs_relay_new(store, api, pub, &rcfg);
     if (!pub || !notices || !relay) {
         cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
@@ -118,10 +136,17 @@ int main(int argc, char **argv)
         goto out;
     loop_up = 1;
     cs_info("listening on :%ld (REST /v1, WebSocket /ws)", port);
+    /* renewed three times a lease, so one missed renewal loses nothing */
+    int64_t renew_ms = 1000LL * lease_s / 3, next_renew = cs_ts_now_ms() + renew_ms;
     for (;;) {
         struct timespec zero = {0, 0};
         if (sigtimedwait(&sigs, NULL, &zero) > 0)
             break;
+        if (cs_ts_now_ms() >= next_renew) {
+            if (cs_relay_presence(relay, presence, 0) < 0)
+                cs_warn("presence leases not renewed (Redis); trying again");
+            next_renew = cs_ts_now_ms() + renew_ms;
+        }
         char *topic, *body;
         size_t len;
         if (cs_bus_recv(notices, 100, &topic, &body, &len) != 0)
@@ -136,7 +161,12 @@ out:
     if (loop_up) {
         cs_web_stop(web);
         pthread_join(loop, NULL);
+        /* the sockets go with the relay: their agents are offline after the
+         * grace unless they reconnect to a relay */
+        if (cs_relay_presence(relay, presence, 1) < 0)
+            cs_warn("presence leases not released (Redis); they run out in %lds", lease_s);
     }
+    cs_redis_destroy(&presence);
     cs_web_destroy(&web);
     cs_relay_destroy(&relay);
     cs_bus_destroy(&notices);

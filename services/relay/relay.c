@@ -42,6 +42,7 @@ struct cs_relay {
     char api_key[256];
     char rtc_host[256];
     char web_dir[512];
+    char instance[40];    /* this relay's member in cs:online:<agent> */
     pthread_mutex_t lock; /* socks */
     zhashx_t *socks;      /* "conn" -> s_sock_t (owned) */
     zhashx_t *by_agent;   /* agent -> s_conns_t (owned): its softphones */
@@ -101,6 +102,10 @@ cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
     CS_COPY(self->rtc_host, cfg->rtc_host ? cfg->rtc_host : "");
     CS_COPY(self->web_dir, cfg->web_dir ? cfg->web_dir : "web/dist");
     cs_token_key(&self->key, cfg->api_key);
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    memcpy(self->instance, "relay-", 6);
+    sodium_bin2hex(self->instance + 6, sizeof self->instance - 6, rnd, sizeof rnd);
     pthread_mutex_init(&self->lock, NULL);
     self->socks = zhashx_new();
     zhashx_set_destructor(self->socks, s_free);
@@ -665,7 +670,23 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
     }
     if (!mine || s_conns_add(mine, conn))
         cs_warn("socket of %s: out of memory, it gets no pushes", agent);
+    int first = !dashboard && mine && mine->n == 1;
     pthread_mutex_unlock(&self->lock);
+    /* The agent's first softphone here takes a presence lease: an offline
+     * agent who opens the softphone is available (agents.h). */
+    if (first) {
+        int64_t until = cs_ts_now_ms() + 1000LL * self->cfg.presence_lease_s;
+        int moved =
+            cs_agent_softphone_up(cs_store_redis(self->store), agent, self->instance, until, 1);
+        if (moved < 0)
+            cs_warn("presence of %s not stored (Redis)", agent);
+        else
+            json_object_set_new(a, "softphone", json_string("connected"));
+        if (moved == 1) {
+            json_object_set_new(a, "status", json_string("available"));
+            cs_info("agent %s available: softphone connected", agent);
+        }
+    }
     /* What the softphone starts from: who it is, how its SDK logs in, and
      * the agent's live calls (so a reload shows the call it was on). */
     char *jwt = dashboard ? NULL : s_sdk_token(self, a);
@@ -1048,17 +1069,50 @@ void cs_relay_ws_close(void *arg, uint64_t conn)
     cs_relay_t *self = arg;
     char key[24];
     snprintf(key, sizeof key, "%llu", (unsigned long long)conn);
+    char gone[CS_TOKEN_AGENT_LEN] = ""; /* an agent whose last softphone here closed */
     pthread_mutex_lock(&self->lock);
     s_sock_t *s = zhashx_lookup(self->socks, key);
     if (s) {
         s_conns_t *c = s->dashboard ? &self->dashboards : zhashx_lookup(self->by_agent, s->agent);
         if (c)
             s_conns_remove(c, conn);
-        if (c && !s->dashboard && c->n == 0)
+        if (c && !s->dashboard && c->n == 0) {
             zhashx_delete(self->by_agent, s->agent);
+            CS_COPY(gone, s->agent);
+        }
     }
     zhashx_delete(self->socks, key);
     pthread_mutex_unlock(&self->lock);
+    /* Offline after the grace, unless a softphone (a reload) comes back. */
+    if (gone[0] && cs_agent_softphone_down(cs_store_redis(self->store), gone, self->instance,
+                                           cs_ts_now_ms() + 1000LL * self->cfg.presence_grace_s))
+        cs_warn("presence of %s not stored (Redis)", gone);
+}
+
+int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping)
+{
+    pthread_mutex_lock(&self->lock);
+    zlistx_t *agents = zhashx_keys(self->by_agent); /* copies */
+    pthread_mutex_unlock(&self->lock);
+    if (!agents)
+        return -1;
+    int64_t until = cs_ts_now_ms() +
+                    1000LL * (stopping ? self->cfg.presence_grace_s : self->cfg.presence_lease_s);
+    int n = 0, failed = 0;
+    for (const char *agent = zlistx_first(agents); agent; agent = zlistx_next(agents)) {
+        /* a renewal of an agent taken for gone (Redis was out of reach for
+         * a lease) makes them available again, as a connect does */
+        int rc = stopping ? cs_agent_softphone_down(redis, agent, self->instance, until)
+                          : cs_agent_softphone_up(redis, agent, self->instance, until, 0);
+        if (rc < 0)
+            failed = 1;
+        else
+            n++;
+        if (rc == 1)
+            cs_info("agent %s available again: softphone still connected", agent);
+    }
+    zlistx_destroy(&agents);
+    return failed ? -1 : n;
 }
 
 void cs_relay_notice(cs_relay_t *self, const char *body, size_t len)
@@ -1083,14 +1137,16 @@ char *cs_relay_metrics(cs_relay_t *self)
         cs[i] = &self->counters[i];
     char *text = cs_metrics_render(cs, M_COUNT, NULL, 0);
     pthread_mutex_lock(&self->lock);
-    size_t socks = zhashx_size(self->socks);
+    size_t socks = zhashx_size(self->socks), agents = zhashx_size(self->by_agent);
     pthread_mutex_unlock(&self->lock);
     size_t n = text ? strlen(text) : 0;
-    char *out = realloc(text, n + 128);
+    char *out = realloc(text, n + 320);
     if (out)
-        snprintf(out + n, 128,
+        snprintf(out + n, 320,
                  "# HELP callsync_relay_sockets Softphones connected\n"
-                 "# TYPE callsync_relay_sockets gauge\ncallsync_relay_sockets %zu\n",
-                 socks);
+                 "# TYPE callsync_relay_sockets gauge\ncallsync_relay_sockets %zu\n"
+                 "# HELP callsync_relay_agents_online Agents with a softphone on this relay\n"
+                 "# TYPE callsync_relay_agents_online gauge\ncallsync_relay_agents_online %zu\n",
+                 socks, agents);
     return out;
 }

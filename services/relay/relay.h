@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "redis.h"
 #include "store.h"
 #include "telnyx.h"
 #include "web.h"
@@ -46,6 +47,8 @@ typedef struct {
     const char *rtc_host; /* CALLSYNC_RTC_HOST, handed to the SDK */
     int token_ttl_s;      /* agent tokens */
     const char *web_dir;  /* CALLSYNC_WEB_DIR: the built pages (web/dist) */
+    int presence_grace_s; /* CALLSYNC_PRESENCE_GRACE_S */
+    int presence_lease_s; /* CALLSYNC_PRESENCE_LEASE_S */
 } cs_relay_config_t;
 
 /* store (web thread only), api (may be NULL: no SDK tokens) and pub (bus
@@ -66,6 +69,14 @@ void cs_relay_ws_close(void *arg, uint64_t conn);
 /* A call.changed body from the bus ("<version> <stored JSON>"): pushed to
  * the sockets of the call's agent. Any thread. */
 void cs_relay_notice(cs_relay_t *self, const char *body, size_t len);
+
+/* Presence from the softphones (common/agents.h): renews the lease of every
+ * agent with a softphone on this relay, or with `stopping` lets each run
+ * out after the grace (the relay is going; another may take the sockets).
+ * Call every third of the lease, from a thread with its own redis (not the
+ * web loop's store). Returns how many agents it renewed, -1 on a Redis
+ * failure. */
+int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping);
 
 /* Prometheus text (caller frees). */
 char *cs_relay_metrics(cs_relay_t *self);

@@ -49,7 +49,10 @@ export class Stack {
   // backbone: also Redis, the bus, the ingestor (the sim's webhooks go to
   // it, signed with a fresh keypair), the orchestrator and the timer: the
   // whole callsync stack between the page and the sim.
-  constructor({ backbone = false } = {}) { this.backbone = backbone; this.procs = []; }
+  // relayEnv: more settings for the relay (e.g. short presence leases).
+  constructor({ backbone = false, relayEnv = {} } = {}) {
+    this.backbone = backbone; this.relayExtra = relayEnv; this.procs = [];
+  }
 
   // A service of the stack, logging to <dir>/<name>.log. It gets SIGTERM
   // when this process dies (setpriv execs it with PR_SET_PDEATHSIG), so a
@@ -135,6 +138,7 @@ export class Stack {
     const relayEnv = {
       ...this.env, ...api, CALLSYNC_API_KEY: this.apiKey,
       CALLSYNC_RTC_HOST: `ws://127.0.0.1:${this.simPort}`, CALLSYNC_WEB_DIR: join(root, 'web', 'dist'),
+      ...this.relayExtra,
     };
     ({ port: this.relayPort } = await this.startListening('relay', 'CALLSYNC_RELAY_PORT', relayEnv));
     this.relayEnv = { ...relayEnv, CALLSYNC_RELAY_PORT: String(this.relayPort) }; // restartRelay's
@@ -142,14 +146,15 @@ export class Stack {
   }
 
   // Stops the relay (SIGTERM; it must exit 0) and starts it again on the
-  // same port: every page's socket to it is cut meanwhile.
-  async restartRelay(downMs = 300) {
+  // same port: every page's socket to it is cut meanwhile. With SIGKILL it
+  // dies as a crashed one does, releasing nothing.
+  async restartRelay(downMs = 300, signal = 'SIGTERM') {
     const i = this.procs.findIndex((x) => x.name === 'relay');
     const { p } = this.procs[i];
     const exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
-    p.kill('SIGTERM');
+    p.kill(signal);
     const e = await exited;
-    if (e.code !== 0) throw new Error(`the relay exited ${JSON.stringify(e)} on SIGTERM`);
+    if (signal === 'SIGTERM' && e.code !== 0) throw new Error(`the relay exited ${JSON.stringify(e)} on SIGTERM`);
     this.procs.splice(i, 1);
     await new Promise((r) => setTimeout(r, downMs));
     this.spawnLogged('relay', bin('relay'), [], this.relayEnv);

@@ -10,7 +10,8 @@ import { Stack, until } from './lib.mjs';
 let stack;
 let agent;
 before(async () => {
-  stack = await new Stack({ backbone: true }).start();
+  // presence leases short enough to watch run out (the defaults: 10 s, 30 s)
+  stack = await new Stack({ backbone: true, relayEnv: { CALLSYNC_PRESENCE_GRACE_S: '1', CALLSYNC_PRESENCE_LEASE_S: '3' } }).start();
   agent = await stack.agent('bob');
 });
 after(async () => {
@@ -139,4 +140,36 @@ test('click-to-call from the CRM: the softphone is told to dial, the SDK places 
   // a message that did not decode names no request
   assert.equal((await page.evaluate(() => window.relay.find('error'))).request, undefined);
   await page.context().close();
+});
+
+test('presence follows the softphone: opening it makes an offline agent available, a reload keeps them, closing it or a relay that dies takes them offline', async () => {
+  stack.ctl('agent', 'set', 'pia', '--sip-user', 'pia01', '--status', 'offline');
+  const pia = () => stack.ctl('agents').find((a) => a.id === 'pia');
+  const open = async (page) => {
+    const { body: { token } } = await stack.crm('POST', '/v1/agents/pia/token');
+    await page.evaluate(() => { window.relay.messages = []; });
+    await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${token}`);
+    return until('hello', () => page.evaluate(() => window.relay.find('hello')));
+  };
+  const page = await stack.page();
+  const hello = await open(page);
+  assert.equal(hello.agent.status, 'available', 'the hello says so at once');
+  assert.equal(hello.agent.softphone, 'connected');
+  assert.deepEqual([pia().status, pia().softphone], ['available', 'connected']);
+  // a reload: the socket closes and a new one opens within the grace
+  await page.evaluate(() => window.relay.ws.close());
+  await open(page);
+  await new Promise((r) => setTimeout(r, 4000)); // past the grace and a whole lease
+  assert.deepEqual([pia().status, pia().softphone], ['available', 'connected'], 'kept through the reload');
+  // the tab closes: offline after the grace
+  await page.context().close();
+  await until('pia offline', () => pia().status === 'offline', 8000);
+  assert.equal(pia().softphone, 'gone');
+  // back, then her relay dies (no close, no release): offline when its lease runs out
+  const again = await stack.page();
+  await open(again);
+  assert.equal(pia().status, 'available');
+  await stack.restartRelay(0, 'SIGKILL');
+  await until('pia offline after the lease', () => pia().status === 'offline', 10000);
+  await again.context().close();
 });
