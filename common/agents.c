@@ -122,12 +122,15 @@ static const cs_redis_script_t s_softphone_up = {
 };
 
 /* KEYS: cs:online:<id>, cs:timers; ARGV: the relay, the lease's end, the
- * timer's member. The check may come earlier than it was (not GT, as a
- * renewal's): one that finds another relay's lease running sets itself
- * again at that lease's end. */
+ * timer's member. The relay's lease becomes a grace lease ("<relay>#grace":
+ * it keeps the agent's presence, but names no socket to reach them by).
+ * The check may come earlier than it was (not GT, as a renewal's): one that
+ * finds another relay's lease running sets itself again at that lease's
+ * end. */
 static const cs_redis_script_t s_softphone_down = {
     "agent_softphone_down",
-    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1] .. '#grace')\n"
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
     "return 0\n",
 };
@@ -224,6 +227,21 @@ const char *cs_agent_free(cs_redis_t *redis, const char *id, const char *from)
         to = strcmp(r->str, "offline") == 0 ? "offline" : "available";
     freeReplyObject(r);
     return to;
+}
+
+int cs_agent_reachable(cs_redis_t *redis, const char *id, int64_t now_ms)
+{
+    redisReply *r =
+        cs_redis_cmd(redis, "ZRANGEBYSCORE cs:online:%s (%lld +inf", id, (long long)now_ms);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int reachable = 0;
+    for (size_t i = 0; i < r->elements && !reachable; i++)
+        reachable = r->element[i]->type == REDIS_REPLY_STRING && !strstr(r->element[i]->str, "#");
+    freeReplyObject(r);
+    return reachable;
 }
 
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen)

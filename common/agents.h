@@ -55,6 +55,11 @@ int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, 
  * until_ms (a grace for a reload), and the check is due then. 0, -1 Redis. */
 int cs_agent_softphone_down(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms);
 
+/* Whether some relay holds a socket of the agent now (a lease that is not
+ * a closed one's grace): a message for their softphone can reach it
+ * (relay.push on the bus). 1, 0, -1 Redis. */
+int cs_agent_reachable(cs_redis_t *redis, const char *id, int64_t now_ms);
+
 /* The presence_check timer: drops leases over at now_ms; with none left the
  * agent's softphone is gone, and an available or wrapping-up agent goes
  * offline (one on a call stays busy; its wrap-up ends offline). With some

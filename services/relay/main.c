@@ -2,8 +2,8 @@
  * (relay.h) on one port (common/web.c).
  *
  * The web loop runs on its own thread with its own store and bus
- * publisher; the main thread follows the bus (call.changed) and pushes
- * each change to the sockets of the call's agent, renews the presence
+ * publisher; the main thread follows the bus (call.changed, relay.push) and
+ * pushes each change to the sockets of the call's agent, renews the presence
  * leases of the agents whose softphones are here (with a Redis connection
  * of its own), and stops on SIGTERM. */
 #include <curl/curl.h>
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
     else
         cs_warn("TELNYX_API_KEY unset: softphones get no SDK login token");
     pub = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
-    static const char *const topics[] = {"call.changed", NULL};
+    static const char *const topics[] = {"call.changed", "relay.push", NULL};
     notices = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     cs_relay_config_t rcfg = {.api_key = api_key,
                               .rtc_host = cs_config_get(cfg, "CALLSYNC_RTC_HOST"),
@@ -151,7 +151,10 @@ int main(int argc, char **argv)
         size_t len;
         if (cs_bus_recv(notices, 100, &topic, &body, &len) != 0)
             continue;
-        cs_relay_notice(relay, body, len);
+        if (strcmp(topic, "relay.push") == 0)
+            cs_relay_push(relay, body, len);
+        else
+            cs_relay_notice(relay, body, len);
         free(topic);
         free(body);
     }

@@ -236,9 +236,41 @@ static void s_push(cs_relay_t *self, const char *const *agents, int nagents, con
         cs_counter_inc(&self->counters[M_PUSHED]);
 }
 
-static void s_to_agent(cs_relay_t *self, const char *agent, const char *type, const json_t *call)
+/* A message for every softphone of the agent, wherever it is connected:
+ * this relay's sockets at once, and the other relays' through the bus
+ * (relay.push; each delivers to its own, this one skips its own). msg is
+ * taken. */
+static void s_to_softphones(cs_relay_t *self, const char *agent, json_t *msg)
 {
-    s_push(self, &agent, 1, type, call);
+    if (self->pub) {
+        json_t *push = json_pack("{s:i, s:s, s:s, s:O}", "v", 1, "from", self->instance, "agent",
+                                 agent, "msg", msg);
+        if (!push || cs_bus_publish(self->pub, "relay.push", push))
+            cs_warn("relay.push to %s not sent: only this relay's sockets get it", agent);
+        json_decref(push);
+    }
+    s_push_msg(self, &agent, 1, 0, msg);
+}
+
+void cs_relay_push(cs_relay_t *self, const char *body, size_t len)
+{
+    json_error_t jerr;
+    json_t *push = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *from = NULL, *agent = NULL, *type = NULL;
+    json_t *msg = NULL;
+    int v = 0;
+    if (!push ||
+        json_unpack(push, "{s:i, s:s, s:s, s:o}", "v", &v, "from", &from, "agent", &agent, "msg",
+                    &msg) ||
+        v != 1 || !json_is_object(msg) || json_unpack(msg, "{s:s}", "type", &type) ||
+        (strcmp(type, "dial") != 0 && strcmp(type, "answer") != 0)) {
+        cs_warn("relay.push dropped: not a v1 dial or answer for an agent");
+        json_decref(push);
+        return;
+    }
+    if (strcmp(from, self->instance) != 0) /* this relay's own went out at once */
+        s_push_msg(self, &agent, 1, 0, json_incref(msg));
+    json_decref(push);
 }
 
 /* Whether the agent takes or took part in the call (its creator's agent,
@@ -282,7 +314,9 @@ static int s_dial(cs_relay_t *self, const char *agent, const char *to, json_t **
         return -1;
     }
     json_decref(a);
-    if (!s_agent_online(self, agent)) {
+    /* a softphone here, or on another relay (the dial goes there by bus) */
+    if (!s_agent_online(self, agent) &&
+        cs_agent_reachable(cs_store_redis(self->store), agent, cs_ts_now_ms()) != 1) {
         *status = 409;
         *why = "the agent has no softphone online";
         return -1;
@@ -294,7 +328,7 @@ static int s_dial(cs_relay_t *self, const char *agent, const char *to, json_t **
         return -1;
     }
     *record = cs_call_to_json(&call);
-    s_to_agent(self, agent, "dial", *record);
+    s_to_softphones(self, agent, json_pack("{s:s, s:O}", "type", "dial", "call", *record));
     cs_info("call %s: %s dials %s from the browser", call.id, agent, to);
     return 0;
 }
@@ -823,8 +857,9 @@ static const char *s_answer(cs_relay_t *self, const char *agent, const cs_wsmsg_
     const char *bad = s_ringing_leg(self, agent, m, &call, &leg);
     if (bad)
         return bad;
-    s_push_msg(self, &agent, 1, 0,
-               json_pack("{s:s, s:s, s:s}", "type", "answer", "call", call.id, "leg", leg->ccid));
+    s_to_softphones(
+        self, agent,
+        json_pack("{s:s, s:s, s:s}", "type", "answer", "call", call.id, "leg", leg->ccid));
     cs_info("call %s: %s answers leg %s", call.id, agent, leg->ccid);
     return NULL;
 }

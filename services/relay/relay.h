@@ -70,6 +70,12 @@ void cs_relay_ws_close(void *arg, uint64_t conn);
  * the sockets of the call's agent. Any thread. */
 void cs_relay_notice(cs_relay_t *self, const char *body, size_t len);
 
+/* A relay.push body from the bus (proto/README.md): a message another relay
+ * sent to every softphone of an agent, delivered to this relay's sockets of
+ * that agent. Its own and anything not a v1 dial or answer are dropped (the
+ * latter with a log line). Any thread. */
+void cs_relay_push(cs_relay_t *self, const char *body, size_t len);
+
 /* Presence from the softphones (common/agents.h): renews the lease of every
  * agent with a softphone on this relay, or with `stopping` lets each run
  * out after the grace (the relay is going; another may take the sockets).

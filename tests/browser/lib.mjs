@@ -103,10 +103,11 @@ export class Stack {
   }
 
   // A service on a new port, up once its /healthz answers 200: { port, p }.
-  startListening(name, portVar, env) {
+  // name is its log's; binary, callsync-<binary> (default: the name).
+  startListening(name, portVar, env, binary = name) {
     return this.startRetrying(name, async () => {
       const port = await freePort();
-      const p = this.spawnLogged(name, bin(name), [], { ...env, [portVar]: String(port) });
+      const p = this.spawnLogged(name, bin(binary), [], { ...env, [portVar]: String(port) });
       const ready = async () => {
         try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
       };
@@ -143,6 +144,14 @@ export class Stack {
     ({ port: this.relayPort } = await this.startListening('relay', 'CALLSYNC_RELAY_PORT', relayEnv));
     this.relayEnv = { ...relayEnv, CALLSYNC_RELAY_PORT: String(this.relayPort) }; // restartRelay's
     this.relay = `http://127.0.0.1:${this.relayPort}`;
+  }
+
+  // One more relay on the same Redis and bus (as a deployment scales it),
+  // logging to <name>.log: its port.
+  async startRelay(name) {
+    const env = { ...this.relayEnv };
+    delete env.CALLSYNC_RELAY_PORT;
+    return (await this.startListening(name, 'CALLSYNC_RELAY_PORT', env, 'relay')).port;
   }
 
   // Stops the relay (SIGTERM; it must exit 0) and starts it again on the

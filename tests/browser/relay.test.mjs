@@ -173,3 +173,23 @@ test('presence follows the softphone: opening it makes an offline agent availabl
   await until('pia offline after the lease', () => pia().status === 'offline', 10000);
   await again.context().close();
 });
+
+test('two relays: click-to-call through one reaches the softphone on the other; a closed softphone is not reachable', async () => {
+  const port2 = await stack.startRelay('relay2');
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/bob/token');
+  const page = await stack.page();
+  await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${port2}/ws?token=${token}`);
+  await until('hello from the second relay', () => page.evaluate(() => window.relay.find('hello')));
+  const created = await stack.crm('POST', '/v1/calls', { agent_id: 'bob', to: '+15550100001' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const dial = await until('dial pushed through the bus', () => page.evaluate((cs) => window.relay.find('dial', (m) => m.call.id === cs), created.body.id));
+  assert.equal(dial.call.state, 'dialing');
+  stack.ctl('hangup', created.body.id);
+  // his only softphone closes: within the grace he is still present, but
+  // nothing can reach him, so click-to-call says so
+  await page.evaluate(() => window.relay.ws.close());
+  await until('the second relay has no agent', async () =>
+    /^callsync_relay_agents_online 0$/m.test(await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text()));
+  assert.equal((await stack.crm('POST', '/v1/calls', { agent_id: 'bob', to: '+15550100001' })).status, 409);
+  await page.context().close();
+});

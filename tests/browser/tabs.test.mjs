@@ -74,6 +74,27 @@ test('two tabs: an inbound call rings in both, and Answer in the mirror answers 
   assert.equal(refused, 'nothing of this agent rings on that call');
 });
 
+test('two relays: Answer from a socket on one relay reaches the live tab on the other (relay.push)', async () => {
+  const port2 = await stack.startRelay('relay2');
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/tia/token');
+  const other = await stack.page();
+  await other.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${port2}/ws?token=${token}`);
+  await until('hello from the second relay', () => other.evaluate(() => window.relay.find('hello')));
+  stack.ctl('agent', 'set', 'tia', '--status', 'available');
+  await stack.rest('POST', '/sim/numbers', { number: '+15557770022', ring_ms: 0 });
+  await stack.rest('POST', '/sim/calls', { from: '+15557770022', to: '+15550009999' });
+  await waitStatus(first, 'Incoming call');
+  const ringing = await until('the ringing call pushed to the second relay\'s socket', () => other.evaluate(() =>
+    window.relay.find('call', (m) => m.call.state !== 'ended' && m.call.legs.some((l) => l.agent_id === 'tia' && !l.answered_at))));
+  const leg = ringing.call.legs.find((l) => l.agent_id === 'tia');
+  await other.evaluate((m) => window.relay.send({ type: 'answer', call: m.call.id, leg: m.leg }), { call: ringing.call, leg: leg.call_control_id });
+  await waitStatus(first, 'In call');
+  assert.equal(await first.evaluate(() => window.softphone.sdkState), 'active', 'the live tab\'s SDK answered');
+  await first.getByRole('button', { name: 'Hang up' }).click();
+  await waitStatus(first, 'Call ended');
+  await other.context().close();
+});
+
 test('two tabs: the second mirrors the first one\'s call and can hang it up; it takes over when the first closes', async () => {
   assert.equal(await second.evaluate(() => window.softphone.live), false);
   assert.equal(await second.locator('#mirror').isVisible(), true);
