@@ -7,6 +7,9 @@
 -- counts those /healthz requests: when there are any, the loop ran out of
 -- webhooks before its time was up, and its rate is a floor, not the
 -- server's capacity.
+-- WRK_THINK_MS=N makes each connection wait N ms (whole ms: wrk's timer)
+-- after an answer before its next request, which holds the rate near
+-- C / (N ms + the answer's time) instead of the server's saturation.
 --   BODIES=FILE wrk -s bench/wrk-bodies.lua -t T -c C -d D http://host:port
 local threads = {}
 local counter = 0
@@ -39,6 +42,15 @@ function init(args)
   spare = wrk.format("GET", "/healthz")
   refused = 0
   dry = 0
+end
+
+-- defined only when asked for: wrk takes a script's delay() as a timer
+-- round per request even when it returns 0
+local think = tonumber(os.getenv("WRK_THINK_MS") or "0")
+if think > 0 then
+  function delay()
+    return think
+  end
 end
 
 function request()

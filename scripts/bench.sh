@@ -10,10 +10,11 @@
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed loops),
 # CACHE_PAIRS= (cache off/on pairs), WRK_SUSTAIN= (seconds of the sustained
-# closed loop; 0 skips) change the load; REDIS_ARGS= adds redis-server
+# closed loop; 0 skips), WRK_PACED= (seconds of the loop held near
+# 10 000/s; 0 skips) change the load; REDIS_ARGS= adds redis-server
 # settings. To compare two builds side by side: INGESTOR= (the ingestor
 # binary, default bin/callsync-ingestor) and STOP_AFTER=sustained (the run
-# ends after the sustained loop), alternating the builds.
+# ends after the sustained and held loops), alternating the builds.
 # PERF_OUT=<file> records the ingestor with perf (call graphs) during each
 # wrk loop, into that file (the last loop's profile is what is left).
 set -euo pipefail
@@ -83,21 +84,21 @@ wrk_run() { # first-call port calls connections [window [seconds]]
   rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
   "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --window "$window" \
     --write-bodies "$dir/bodies"
-  local s0 b0 w0 h0 i0 r0 t0 s1 b1 w1 h1 i1 r1 t1
+  local s0 b0 w0 h0 i0 r0 s1 b1 w1 h1 i1 r1
   s0=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b0=$(metric "$port" callsync_ingest_batches_total)
   w0=$(metric "$port" callsync_ingest_batched_total)
   h0=$(metric "$port" callsync_ingest_cache_hits_total)
-  i0=$(ticks "$ipid"); r0=$(ticks "$rpid"); t0=$(date +%s.%N)
+  i0=$(ticks "$ipid"); r0=$(ticks "$rpid")
   local perf_pid=
   if [ -n "${PERF_OUT:-}" ]; then
     perf record -q -F 1999 -g -p "$ipid" -o "$PERF_OUT" -- sleep "$secs_run" 2> /dev/null &
     perf_pid=$!
   fi
-  BODIES="$dir/bodies" WRK_THREADS=1 wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
+  BODIES="$dir/bodies" WRK_THREADS=1 WRK_THINK_MS=${think_ms:-0} wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
     -d "${secs_run}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
-  t1=$(date +%s.%N); i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
+  i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
   s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
   b1=$(metric "$port" callsync_ingest_batches_total)
   w1=$(metric "$port" callsync_ingest_batched_total)
@@ -152,6 +153,9 @@ if [ "${WRK_SUSTAIN:-30}" -gt 0 ]; then
   # fsync...), to tell its stalls from the rest of the tail
   redis-cli -p "$rport" config set latency-monitor-threshold 2 > /dev/null
   redis-cli -p "$rport" latency reset > /dev/null
+  # and the commands that took 2 ms or more
+  redis-cli -p "$rport" config set slowlog-log-slower-than 2000 > /dev/null
+  redis-cli -p "$rport" slowlog reset > /dev/null
   wrk_run "$first" "$p1" "$n" 16 2000 "${WRK_SUSTAIN:-30}"
   first=$((first + n))
   echo "AOF rewrites during it: $(($(redis-cli -p "$rport" info persistence | awk -F: '/^aof_rewrites:/ {print $2+0}') - aof0))"
@@ -161,6 +165,23 @@ if [ "${WRK_SUSTAIN:-30}" -gt 0 ]; then
   fork=$(redis-cli -p "$rport" info stats | awk -F: '/^latest_fork_usec:/ {print $2+0}')
   echo "redis main-thread stalls of 2 ms or more (event: latest, worst ms): ${stalls:-none};" \
     "AOF writes delayed by fsync: $delayed; last fork ${fork} us"
+  # the five slowest: time (us) and the first two words (for a script,
+  # EVALSHA and its sha: store.c's scripts are named in its log at start)
+  echo "commands of 2 ms or more: $(redis-cli -p "$rport" slowlog len)," \
+    "the slowest: $(redis-cli -p "$rport" --json slowlog get 128 | node -e '
+const s = JSON.parse(require("fs").readFileSync(0, "utf8")).sort((a, b) => b[2] - a[2]).slice(0, 5);
+console.log(s.map((e) => `${e[2]} us ${e[3].slice(0, 2).join(" ")}`).join("; ") || "none");')"
+fi
+# The goal's own terms: 10 000 webhooks/s held for 30 s, not the most the
+# machine takes. Each of 26 connections waits 1 ms after each answer (wrk
+# can wait whole ms only), which holds the rate near 10 000/s; the rate
+# printed is what it held. Not an open loop: while the server stalls, the
+# sender waits too, so a stall shows as one slow answer per connection.
+if [ "${WRK_PACED:-30}" -gt 0 ]; then
+  n=$((${WRK_PACED:-30} * per_s))
+  echo -n "held near 10 000/s, ${WRK_PACED:-30} s: "
+  think_ms=1 wrk_run "$first" "$p1" "$n" 26 2000 "${WRK_PACED:-30}"
+  first=$((first + n))
 fi
 [ "${STOP_AFTER:-}" = sustained ] && exit 0
 # The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0
