@@ -254,23 +254,18 @@ static void s_to_softphones(cs_relay_t *self, const char *agent, json_t *msg)
 
 void cs_relay_push(cs_relay_t *self, const char *body, size_t len)
 {
-    json_error_t jerr;
-    json_t *push = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *from = NULL, *agent = NULL, *type = NULL;
-    json_t *msg = NULL;
-    int v = 0;
-    if (!push ||
-        json_unpack(push, "{s:i, s:s, s:s, s:o}", "v", &v, "from", &from, "agent", &agent, "msg",
-                    &msg) ||
-        v != 1 || !json_is_object(msg) || json_unpack(msg, "{s:s}", "type", &type) ||
-        (strcmp(type, "dial") != 0 && strcmp(type, "answer") != 0)) {
-        cs_warn("relay.push dropped: not a v1 dial or answer for an agent");
-        json_decref(push);
+    cs_wspush_t push;
+    json_t *msg;
+    const char *why = cs_wsmsg_push_decode(body, len, &push, &msg);
+    if (why) {
+        cs_warn("relay.push dropped: %s", why);
         return;
     }
-    if (strcmp(from, self->instance) != 0) /* this relay's own went out at once */
-        s_push_msg(self, &agent, 1, 0, json_incref(msg));
-    json_decref(push);
+    const char *agent = push.agent;
+    if (strcmp(push.from, self->instance) != 0) /* this relay's own went out at once */
+        s_push_msg(self, &agent, 1, 0, msg);
+    else
+        json_decref(msg);
 }
 
 /* Whether the agent takes or took part in the call (its creator's agent,

@@ -45,6 +45,33 @@ static int s_str(const json_t *o, const char *key, char *buf, size_t size)
     return 0;
 }
 
+const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push, json_t **msg)
+{
+    *msg = NULL;
+    memset(push, 0, sizeof *push);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *why = NULL;
+    const json_t *m = json_object_get(o, "msg");
+    const char *type = json_string_value(json_object_get(m, "type"));
+    if (!json_is_object(o))
+        why = "not a JSON object";
+    else if (json_integer_value(json_object_get(o, "v")) != 1 ||
+             !json_is_integer(json_object_get(o, "v")))
+        why = "v must be 1";
+    else if (s_str(o, "from", push->from, sizeof push->from) != 0)
+        why = "from must be a relay instance";
+    else if (s_str(o, "agent", push->agent, sizeof push->agent) != 0 ||
+             strspn(push->agent, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789-_.") != strlen(push->agent))
+        why = "agent must be an agent id";
+    else if (!json_is_object(m) || !type || (strcmp(type, "dial") && strcmp(type, "answer")))
+        why = "msg must be a dial or an answer";
+    else
+        *msg = json_incref((json_t *)m);
+    json_decref(o);
+    return why;
+}
+
 /* A number member as whole ms, or -1 when absent or not a number. */
 static int64_t s_ms(const json_t *o, const char *key)
 {

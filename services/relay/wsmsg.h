@@ -10,6 +10,7 @@
 #ifndef CS_WSMSG_H
 #define CS_WSMSG_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,19 @@ const char *cs_wsmsg_decode(const char *text, size_t len, int64_t now_ms, cs_wsm
 /* The wire name of a message type ("complete"), for replies that name the
  * request they answer. */
 const char *cs_wsmsg_type_name(cs_wsmsg_type_t type);
+
+/* A relay.push body from the bus (proto/README.md): a message another relay
+ * sends to every softphone of an agent. */
+typedef struct {
+    char from[48];  /* the sending relay's instance */
+    char agent[65]; /* 1-64 of [A-Za-z0-9._-] */
+} cs_wspush_t;
+
+/* Decodes len bytes strictly: "v" 1, "from" and "agent" as above, "msg" an
+ * object whose "type" is "dial" or "answer" (the only messages relays pass
+ * on). Returns NULL with *msg a new reference, or why it is refused (a
+ * static string) with *msg NULL. */
+const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push, json_t **msg);
 
 /* Whether n is a +E.164 number: "+", no leading 0, 2 to 15 digits. */
 int cs_wsmsg_e164(const char *n);

@@ -176,6 +176,7 @@ test('presence follows the softphone: opening it makes an offline agent availabl
 
 test('two relays: click-to-call through one reaches the softphone on the other; a closed softphone is not reachable', async () => {
   const port2 = await stack.startRelay('relay2');
+  stack.ctl('agent', 'set', 'bob', '--sip-user', agent.user, '--status', 'available', '--credential', agent.credentialId);
   const { body: { token } } = await stack.crm('POST', '/v1/agents/bob/token');
   const page = await stack.page();
   await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${port2}/ws?token=${token}`);

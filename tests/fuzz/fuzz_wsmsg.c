@@ -1,7 +1,8 @@
-/* libFuzzer: any bytes as a message on the relay's WS /ws (wsmsg.c). Each
- * one is either refused with a reason or decoded into fields that are
- * terminated within their buffers and consistent with its type; never a
- * crash, a leak or a read past the input. */
+/* libFuzzer: any bytes as a message on the relay's WS /ws (wsmsg.c), and as
+ * a relay.push body from the bus. Each one is either refused with a reason
+ * or decoded into fields that are terminated within their buffers and
+ * consistent with its type; never a crash, a leak or a read past the
+ * input. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!text)
         return 0;
     memcpy(text, data, size);
+    /* the same bytes as a relay.push from the bus: refused with a reason
+     * and no message, or a message and terminated parts */
+    cs_wspush_t push;
+    json_t *msg;
+    const char *pwhy = cs_wsmsg_push_decode(text, size, &push, &msg);
+    if ((pwhy != NULL) == (msg != NULL) || (pwhy && !pwhy[0]))
+        abort();
+    s_check_str(push.from, sizeof push.from);
+    s_check_str(push.agent, sizeof push.agent);
+    json_decref(msg);
     const char *why = cs_wsmsg_decode(text, size, now, &m);
     free(text);
     if (why) {

@@ -184,6 +184,56 @@ static void test_type_names(void **state)
     assert_string_equal(cs_wsmsg_type_name(CS_WS_COMPLETE), "complete");
 }
 
+/* relay.push from the bus: each kind of bad body is refused with its
+ * reason and no message; a good one gives its parts. */
+static void test_push(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *why;
+    } rows[] = {
+        {"", "not a JSON object"},
+        {"[1]", "not a JSON object"},
+        {"{\"v\":1,\"v\":1}", "not a JSON object"}, /* a duplicate key */
+        {"{\"from\":\"relay-1\",\"agent\":\"bob\",\"msg\":{\"type\":\"dial\"}}", "v must be 1"},
+        {"{\"v\":2,\"from\":\"relay-1\",\"agent\":\"bob\",\"msg\":{\"type\":\"dial\"}}",
+         "v must be 1"},
+        {"{\"v\":\"1\",\"from\":\"r\",\"agent\":\"bob\",\"msg\":{\"type\":\"dial\"}}",
+         "v must be 1"},
+        {"{\"v\":1,\"agent\":\"bob\",\"msg\":{\"type\":\"dial\"}}",
+         "from must be a relay instance"},
+        {"{\"v\":1,\"from\":\"relay-00000000000000000000000000000000000000000000\",\"agent\":"
+         "\"bob\",\"msg\":{\"type\":\"dial\"}}",
+         "from must be a relay instance"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob smith\",\"msg\":{\"type\":\"dial\"}}",
+         "agent must be an agent id"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":7,\"msg\":{\"type\":\"dial\"}}",
+         "agent must be an agent id"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\"}", "msg must be a dial or an answer"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":{\"type\":\"hello\"}}",
+         "msg must be a dial or an answer"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":\"dial\"}",
+         "msg must be a dial or an answer"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        cs_wspush_t p;
+        json_t *msg = (json_t *)1;
+        const char *why = cs_wsmsg_push_decode(rows[i].body, strlen(rows[i].body), &p, &msg);
+        if (!why || strcmp(why, rows[i].why) != 0)
+            fail_msg("%s: got %s, want %s", rows[i].body, why ? why : "(accepted)", rows[i].why);
+        assert_null(msg);
+    }
+    const char *good = "{\"v\":1,\"from\":\"relay-0a1b\",\"agent\":\"ann.lee-2\",\"msg\":{\"type\":"
+                       "\"answer\",\"call\":\"cs_1\",\"leg\":\"v3:x\"}}";
+    cs_wspush_t p;
+    json_t *msg;
+    assert_null(cs_wsmsg_push_decode(good, strlen(good), &p, &msg));
+    assert_string_equal(p.from, "relay-0a1b");
+    assert_string_equal(p.agent, "ann.lee-2");
+    assert_string_equal(json_string_value(json_object_get(msg, "leg")), "v3:x");
+    json_decref(msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_overlong_fields),
         cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
