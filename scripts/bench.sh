@@ -15,6 +15,8 @@
 # settings. To compare two builds side by side: INGESTOR= (the ingestor
 # binary, default bin/callsync-ingestor) and STOP_AFTER=sustained (the run
 # ends after the sustained and held loops), alternating the builds.
+# WRK_NICE=<n> runs wrk at that niceness (the sender's share of the two
+# cores against the server's, for the tail).
 # PERF_OUT=<file> records the ingestor with perf (call graphs) during each
 # wrk loop, into that file (the last loop's profile is what is left).
 set -euo pipefail
@@ -95,7 +97,7 @@ wrk_run() { # first-call port calls connections [window [seconds]]
     perf record -q -F 1999 -g -p "$ipid" -o "$PERF_OUT" -- sleep "$secs_run" 2> /dev/null &
     perf_pid=$!
   fi
-  BODIES="$dir/bodies" WRK_THREADS=1 WRK_THINK_MS=${think_ms:-0} wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
+  BODIES="$dir/bodies" WRK_THREADS=1 WRK_THINK_MS=${think_ms:-0} nice -n "${WRK_NICE:-0}" wrk -s bench/wrk-bodies.lua -t 1 -c "$c" \
     -d "${secs_run}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
   i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
