@@ -85,10 +85,15 @@ async function annConsultsBen() {
   return id;
 }
 
-// Ann's consult call and Ben's are in call with each other.
-function consultTalks() {
-  return until('the consult talks', async () =>
+// Ann's consult call and Ben's are in call with each other, and the record
+// has heard Ben answer (his leg's webhook or his SDK's report), which
+// Complete transfer needs: Ann's SDK can see the answer first, and a
+// Complete sent then is refused ("the consult has not been answered").
+async function consultTalks(id) {
+  await until('the consult talks', async () =>
     /talking/.test(await pages.ann.locator('#consult-status').textContent()));
+  await until("the record has Ben's answer", () =>
+    stack.ctl('call', id).legs.some((l) => l.role === 'consulted' && l.answered_at));
 }
 
 // Ben, who has the call, hangs up: every leg ends.
@@ -143,7 +148,7 @@ test('blind: Ann transfers her call to Ben, who answers and owns it; Ann is done
 
 test('warm: Ann consults Ben with the customer on hold, then hands the call over', async () => {
   const id = await annConsultsBen();
-  await consultTalks();
+  await consultTalks(id);
   // Ann and Ben hear each other (the sim bridges their two browser legs)
   await until('Ben hears Ann', async () => {
     const s = await pages.ben.evaluate(() => window.softphone.stats());
@@ -174,7 +179,7 @@ test('warm: Ann consults Ben with the customer on hold, then hands the call over
 // customer stays, with Ben.
 test('warm: Ann hangs up the moment she completes; the customer stays with Ben', async () => {
   const id = await annConsultsBen();
-  await consultTalks();
+  await consultTalks(id);
   await pages.ann.evaluate(() => {
     document.getElementById('xfer-complete').click();
     document.getElementById('hangup').click();
