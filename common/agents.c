@@ -9,6 +9,13 @@
 
 static const char *s_statuses[] = {"available", "busy", "wrap_up", "offline"};
 
+int cs_agent_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    return n >= 1 && n <= 64 &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
 int cs_agent_status_ok(const char *status)
 {
     for (size_t i = 0; i < sizeof s_statuses / sizeof s_statuses[0]; i++)

@@ -11,6 +11,9 @@
 
 #include "redis.h"
 
+/* Whether id is an agent id: 1 to 64 of [A-Za-z0-9._-]. */
+int cs_agent_id_ok(const char *id);
+
 /* Valid presence values. */
 int cs_agent_status_ok(const char *status);
 

@@ -171,8 +171,7 @@ static int s_agent_set(cs_store_t *store, int argc, char **argv)
     const char *id = argv[0];
     const char *sip = s_opt(argc, argv, "--sip-user");
     char err[256];
-    if (strlen(id) > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                      "0123456789-_.") != strlen(id)) {
+    if (!cs_agent_id_ok(id)) {
         fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
         return 2;
     }

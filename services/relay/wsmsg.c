@@ -4,6 +4,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "agents.h"
+
 static const struct {
     const char *name;
     cs_wsmsg_type_t type;
@@ -61,8 +63,7 @@ const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push
     else if (s_str(o, "from", push->from, sizeof push->from) != 0)
         why = "from must be a relay instance";
     else if (s_str(o, "agent", push->agent, sizeof push->agent) != 0 ||
-             strspn(push->agent, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "0123456789-_.") != strlen(push->agent))
+             !cs_agent_id_ok(push->agent))
         why = "agent must be an agent id";
     else if (!json_is_object(m) || !type || (strcmp(type, "dial") && strcmp(type, "answer")))
         why = "msg must be a dial or an answer";
