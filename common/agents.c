@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timers.h"
 #include "timestamp.h"
 
 static const char *s_statuses[] = {"available", "busy", "wrap_up", "offline"};
@@ -94,6 +95,14 @@ fail:
     return s_fail(r, redis, err, errlen);
 }
 
+/* An integer reply (freed), or -1 for any other or none. */
+static int s_integer(redisReply *r)
+{
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
 static const cs_redis_script_t s_transition = {
     "agent_transition",
     "if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end\n"
@@ -107,10 +116,7 @@ int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, con
     snprintf(key, sizeof key, "cs:agent:%s", id);
     cs_ts_format(cs_ts_now_ms(), now, sizeof now);
     const char *argv[] = {key, from, to, now};
-    redisReply *r = cs_redis_eval(redis, &s_transition, 1, 4, argv, NULL);
-    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-    freeReplyObject(r);
-    return rc;
+    return s_integer(cs_redis_eval(redis, &s_transition, 1, 4, argv, NULL));
 }
 
 /* KEYS: cs:agent:<id>, cs:online:<id>, cs:timers; ARGV: the relay, the
@@ -177,14 +183,7 @@ static void s_presence_keys(const char *id, s_presence_keys_t *k)
 {
     snprintf(k->agent, sizeof k->agent, "cs:agent:%s", id);
     snprintf(k->online, sizeof k->online, "cs:online:%s", id);
-    snprintf(k->timer, sizeof k->timer, "presence_check|-|%s", id);
-}
-
-static int s_integer(redisReply *r)
-{
-    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-    freeReplyObject(r);
-    return rc;
+    cs_timers_member("presence_check", "-", id, k->timer, sizeof k->timer);
 }
 
 int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,

@@ -13,11 +13,16 @@ static const cs_redis_script_t s_take = {
     "return due\n",
 };
 
+void cs_timers_member(const char *kind, const char *cs_id, const char *ccid, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%s|%s", kind, cs_id, ccid ? ccid : "");
+}
+
 int cs_timers_add(cs_redis_t *redis, const char *kind, const char *cs_id, const char *ccid,
                   int64_t due_ms)
 {
     char member[512], score[32];
-    snprintf(member, sizeof member, "%s|%s|%s", kind, cs_id, ccid ? ccid : "");
+    cs_timers_member(kind, cs_id, ccid, member, sizeof member);
     snprintf(score, sizeof score, "%lld", (long long)due_ms);
     const char *argv[] = {"ZADD", "cs:timers", "GT", score, member};
     redisReply *r = cs_redis_argv(redis, 5, argv, NULL);

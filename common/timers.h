@@ -8,9 +8,14 @@
 #define CS_TIMERS_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "redis.h"
+
+/* The member of cs:timers for (kind, cs id, control id), for scripts that
+ * schedule a timer themselves. */
+void cs_timers_member(const char *kind, const char *cs_id, const char *ccid, char *buf, size_t len);
 
 /* Schedules kind for (cs id, control id) at due_ms. 0 or -1 (Redis down). */
 int cs_timers_add(cs_redis_t *redis, const char *kind, const char *cs_id, const char *ccid,
