@@ -87,13 +87,14 @@ async function annConsultsBen() {
 
 // Ann's consult call and Ben's are in call with each other, and the record
 // has heard Ben answer (his leg's webhook or his SDK's report), which
-// Complete transfer needs: Ann's SDK can see the answer first, and a
-// Complete sent then is refused ("the consult has not been answered").
+// Complete transfer needs: Ann's SDK can see the answer first, and her
+// page enables the button only once its record has the answer too.
 async function consultTalks(id) {
   await until('the consult talks', async () =>
     /talking/.test(await pages.ann.locator('#consult-status').textContent()));
   await until("the record has Ben's answer", () =>
     stack.ctl('call', id).legs.some((l) => l.role === 'consulted' && l.answered_at));
+  await until('Complete transfer is enabled', async () => button('ann', 'Complete transfer').isEnabled());
 }
 
 // Ben, who has the call, hangs up: every leg ends.
@@ -193,12 +194,14 @@ test('warm: Ann hangs up the moment she completes; the customer stays with Ben',
   await benHangsUp(id);
 });
 
-// Hang up pressed while a Complete transfer the relay refuses is on its
-// way: the refusal settles it, so the hang-up goes ahead at once, not
-// after the page's 10 s wait. A PSTN colleague whose webhooks the sim holds
-// back: Ann's consult call is in call, but the record has not heard the
-// answer, so the relay has nobody to hand the call to.
-test('warm: Hang up while a refused Complete was on its way ends the call at once', async () => {
+// A PSTN colleague whose webhooks the sim holds back: Ann's consult call
+// is in call, but the record has not heard the answer, so the relay would
+// have nobody to hand the call to. Complete transfer waits for the record
+// (it is disabled until then). A refusal can still come in such an
+// instant (the colleague's softphone hung up), so the page is made to send
+// one here: Hang up pressed while it is on its way goes ahead as soon as
+// the refusal settles it, not after the page's 10 s wait.
+test('warm: Complete waits for the record; Hang up while a refused Complete was on its way ends the call at once', async () => {
   const id = await annCalls();
   await openTransfer('+15550100001');
   await stack.rest('POST', '/sim/faults', { delay_ms: 3000 });
@@ -208,8 +211,12 @@ test('warm: Hang up while a refused Complete was on its way ends the call at onc
       (await pages.ann.evaluate(() => window.softphone.consultState)) === 'active', 15000);
     assert.ok(!stack.ctl('call', id).legs.some((l) => l.role === 'consulted' && l.answered_at),
       'the record has not heard the answer yet');
+    assert.equal(await button('ann', 'Complete transfer').isDisabled(), true,
+      'Complete transfer waits for the record to have the answer');
     await pages.ann.evaluate(() => {
-      document.getElementById('xfer-complete').click();
+      const complete = document.getElementById('xfer-complete');
+      complete.disabled = false; // as if sent in the instant before a refusal
+      complete.click();
       document.getElementById('hangup').click();
     });
     await until("the call ended on Ann's request", () => stack.ctl('call', id).hangup_requested_by === 'ann', 5000);

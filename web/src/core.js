@@ -100,6 +100,19 @@ export function transferFailed(record, me) {
   return `Transfer to ${to} failed (${l.transfer_failed}): the call is still yours`;
 }
 
+/**
+ * Whether the record has a colleague to hand the call to: a consulted leg
+ * that answered and has not ended. The relay refuses Complete transfer
+ * until it does (services/relay/relay.c, s_transfer), and my own SDK's
+ * consult can be active a moment before the record hears the answer; a
+ * Complete sent in that moment was refused, and a Hang up clicked with it
+ * ended the whole call. So the button waits for the record.
+ */
+export function consultAnswered(record) {
+  return !!record && (record.legs || []).some((l) => l.role === 'consulted' && !!l.answered_at &&
+    l.state !== 'ended');
+}
+
 /** Who hands a call ringing in to me: a transfer, or a consult. */
 export function handedBy(record, me) {
   const by = (record.legs || []).find((l) => handedOn(l) && l.agent_id && l.agent_id !== me);

@@ -3,7 +3,7 @@
 // rendered from core.view() on every change and every second. The page
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
-import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed } from './core.js';
+import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed, consultAnswered } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -88,7 +88,8 @@ function render() {
   $('consult-status').textContent = consultCall
     ? `Consult with ${consultTo}: ${CONSULT_LABELS[consultCall.state] || 'ended'}` : '';
   $('xfer-complete').hidden = !consulting;
-  $('xfer-complete').disabled = !consulting || consultCall.state !== 'active' || completing;
+  $('xfer-complete').disabled = !consulting || consultCall.state !== 'active' || !consultAnswered(record) ||
+    completing;
   $('xfer-cancel').hidden = !consulting;
   $('status').textContent = v.status;
   const timer = $('timer');

@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg, consultAnswered } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -155,6 +155,25 @@ test('transfers: the record is my screen only while the call is mine; summaries 
   assert.equal(transferTarget('+12'), null);
   assert.equal(transferTarget('bob smith'), null);
   assert.equal(clientState({ id: 'cs_1' }, 'consult', 'ann'), btoa('{"cs":"cs_1","role":"consult","agent":"ann"}'));
+});
+
+test('Complete transfer waits for the record to have the colleague\'s answer, as the relay does', () => {
+  const at = new Date(T).toISOString();
+  const leg = (extra) => ({ call_control_id: 'v3:ben-leg', role: 'consulted', agent_id: 'ben', answered_at: null,
+    ended_at: null, state: 'ringing', ...extra });
+  const withLegs = (...legs) => rec('held', { agent_id: 'ann', legs: [{ call_control_id: 'a', role: 'agent' }, ...legs] });
+  assert.equal(consultAnswered(null), false);
+  assert.equal(consultAnswered(rec('held')), false); // no legs at all
+  // my SDK may say active already: the record has not heard the answer
+  assert.equal(consultAnswered(withLegs(leg())), false);
+  assert.equal(consultAnswered(withLegs(leg({ answered_at: at, state: 'active' }))), true);
+  // the colleague hung up: nobody to hand it to
+  assert.equal(consultAnswered(withLegs(leg({ answered_at: at, ended_at: at, state: 'ended' }))), false);
+  // a customer or a transfer leg that answered is not a colleague on a consult
+  assert.equal(consultAnswered(withLegs({ call_control_id: 'c', role: 'customer', answered_at: at, state: 'active' })), false);
+  // an earlier consult that ended, and a second one that answered
+  assert.equal(consultAnswered(withLegs(leg({ answered_at: at, ended_at: at, state: 'ended' }),
+    leg({ call_control_id: 'v3:cid-leg', agent_id: 'cid', answered_at: at, state: 'active' }))), true);
 });
 
 test('recent calls: the customer number, direction, when, and how it went', () => {
