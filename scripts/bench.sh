@@ -65,8 +65,8 @@ until redis-cli -p "$rport" ping > /dev/null 2>&1; do sleep 0.05; done
 [ "${REDIS_UNIX:-0}" = 1 ] && REDIS_URL="unix://$dir/redis.sock"
 start_ingestor() { # port threads [VAR=value...]
   local port=$1 threads=$2
-  env "${@:3}" CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT=$port \
-    CALLSYNC_INGEST_THREADS=$threads TELNYX_PUBLIC_KEY=$pk \
+  env "${@:3}" CALLSYNC_REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$rport/0}" CALLSYNC_INGEST_PORT="$port" \
+    CALLSYNC_INGEST_THREADS="$threads" TELNYX_PUBLIC_KEY="$pk" \
     CALLSYNC_BUS_PUB="tcp://127.0.0.1:$(free_port)" \
     "${INGESTOR:-bin/callsync-ingestor}" > "$dir/ingestor-$port.log" 2>&1 &
   pids+=($!)
