@@ -212,7 +212,15 @@ static void s_dispatch(s_sim_t *sim, const cs_web_request_t *req, json_t *body,
         return s_reply(res, 0, 200, sim_deliver_log(sim->deliver, has ? cc : NULL), NULL);
     }
     if (post && strcmp(url, "/sim/faults") == 0) {
-        int rc = sim_deliver_faults(sim->deliver, body, &err);
+        unsigned refuse;
+        int rc = sim_model_refusals_parse(body, &refuse, &err);
+        if (!rc)
+            rc = sim_deliver_faults(sim->deliver, body, &err);
+        if (!rc) { /* both parts were valid: commands too */
+            pthread_mutex_lock(&sim->lock);
+            sim_model_refuse(sim->model, refuse);
+            pthread_mutex_unlock(&sim->lock);
+        }
         return s_reply(res, rc, 200, rc ? NULL : json_pack("{s:s}", "result", "ok"), &err);
     }
 

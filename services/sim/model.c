@@ -80,6 +80,7 @@ struct sim_model {
     void *is_sdk_arg;
     long webhooks;
     int64_t last_prune;
+    unsigned refused; /* bit i: s_actions[i] is refused (sim_model_refuse) */
 };
 
 /* ---- small helpers ---- */
@@ -838,12 +839,46 @@ static const char *const s_actions[] = {
     "speak",  "playback_start", "playback_stop", "client_state_update",
     NULL};
 
-static int s_action_known(const char *a)
+/* The action's index in s_actions, or -1. */
+static int s_action_index(const char *a)
 {
     for (int i = 0; s_actions[i]; i++)
         if (strcmp(a, s_actions[i]) == 0)
-            return 1;
+            return i;
+    return -1;
+}
+
+static int s_action_known(const char *a)
+{
+    return s_action_index(a) >= 0;
+}
+
+int sim_model_refusals_parse(const json_t *body, unsigned *mask, sim_error_t *err)
+{
+    const json_t *names = json_object_get(body, "refuse_actions");
+    size_t i;
+    const json_t *name;
+    *mask = 0;
+    if (!names)
+        return 0;
+    if (!json_is_array(names))
+        return sim_error(err, 422, "10015", "Invalid value",
+                         "refuse_actions must be an array of action names", "/refuse_actions");
+    json_array_foreach(names, i, name)
+    {
+        int a = json_is_string(name) ? s_action_index(json_string_value(name)) : -1;
+        if (a < 0)
+            return sim_error(err, 422, "10015", "Invalid value",
+                             "refuse_actions names an action the sim does not implement",
+                             "/refuse_actions");
+        *mask |= 1u << a;
+    }
     return 0;
+}
+
+void sim_model_refuse(sim_model_t *self, unsigned mask)
+{
+    self->refused = mask;
 }
 
 static int s_in(const char *v, const char *const *allowed)
@@ -1012,6 +1047,9 @@ int sim_model_action(sim_model_t *self, const char *ccid, const char *action, co
         }
     if (leg->ended)
         return s_ended_error(err);
+    if (self->refused & (1u << s_action_index(action)))
+        return sim_error(err, 422, "10015", "Invalid value",
+                         "refused by the sim's faults (refuse_actions)", NULL);
     if (strcmp(action, "client_state_update") != 0 &&
         s_client_state(body, "client_state", &client_state, err))
         return -1;

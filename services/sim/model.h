@@ -61,6 +61,15 @@ int sim_model_inbound(sim_model_t *self, const json_t *body, int64_t now, json_t
 /* POST /sim/numbers. */
 int sim_model_set_number(sim_model_t *self, const json_t *body, sim_error_t *err);
 
+/* POST /sim/faults' "refuse_actions": the Call Control actions named in it
+ * (an array of action names, or absent for none) are refused from now on
+ * with 422 10015, as Telnyx refuses a command it cannot carry out, until
+ * the next POST. Parsed into *mask (0 with it set, or -1 + err: not an
+ * array, or a name the sim does not implement); sim_model_refuse applies
+ * it, so that a body refused by the other faults changes nothing. */
+int sim_model_refusals_parse(const json_t *body, unsigned *mask, sim_error_t *err);
+void sim_model_refuse(sim_model_t *self, unsigned mask);
+
 /* The sim's view of a leg for tests (GET /sim/calls/{id}); NULL if unknown. */
 json_t *sim_model_leg_json(sim_model_t *self, const char *ccid);
 

@@ -194,6 +194,39 @@ test('warm: Ann hangs up the moment she completes; the customer stays with Ben',
   await benHangsUp(id);
 });
 
+// Ann completes and hangs up at once, and Telnyx refuses the bridge (the
+// sim's refuse_actions fault). The relay took the request, so the page's
+// Hang up waits for its outcome: the record's transfer_failed settles it,
+// and the hang-up goes ahead then, well before the page's 10 s limit.
+// Nobody was handed the call, so it ends.
+test('warm: Telnyx refuses the bridge; the Hang up pressed with Complete ends the call at once', async () => {
+  const id = await annConsultsBen();
+  await consultTalks(id);
+  await stack.rest('POST', '/sim/faults', { refuse_actions: ['bridge'] });
+  let r;
+  try {
+    const t0 = Date.now();
+    await pages.ann.evaluate(() => {
+      document.getElementById('xfer-complete').click();
+      document.getElementById('hangup').click();
+    });
+    r = await until("the call ended on Ann's request", () => {
+      const c = stack.ctl('call', id);
+      return c.hangup_requested_by === 'ann' && c;
+    }, 8000);
+    assert.ok(Date.now() - t0 < 8000, 'settled by the refusal, not by the page\'s 10 s limit');
+  } finally {
+    await stack.rest('POST', '/sim/faults', {});
+  }
+  const annLeg = r.legs.find((l) => l.role === 'agent');
+  assert.equal(annLeg.transfer, 'warm', 'the request was made');
+  assert.match(annLeg.transfer_failed || '', /422/, 'and Telnyx refused it');
+  assert.notEqual(r.agent_id, 'ben', 'nobody was handed the call');
+  await waitStatus('ann', 'Call ended');
+  await waitStatus('ben', 'Call ended');
+  await bothEnd(id);
+});
+
 // A PSTN colleague whose webhooks the sim holds back: Ann's consult call
 // is in call, but the record has not heard the answer, so the relay would
 // have nobody to hand the call to. Complete transfer waits for the record

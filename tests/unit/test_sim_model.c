@@ -123,6 +123,64 @@ static void test_hangup_causes_and_90018(void **state)
     json_decref(empty);
 }
 
+/* POST /sim/faults' refuse_actions: a named action is refused with 422
+ * 10015 and changes nothing; the others still run; a bad list is refused
+ * whole (not an array, a name the sim does not know, a number). */
+static void test_refused_actions(void **state)
+{
+    (void)state;
+    unsigned mask = 0;
+    sim_error_t err;
+    static const char *const bad[] = {
+        "{\"refuse_actions\":\"bridge\"}",
+        "{\"refuse_actions\":[\"bridge\",\"teleport\"]}",
+        "{\"refuse_actions\":[7]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *b = json_loads(bad[i], 0, NULL);
+        assert_int_equal(sim_model_refusals_parse(b, &mask, &err), -1);
+        assert_int_equal(err.status, 422);
+        assert_string_equal(err.pointer, "/refuse_actions");
+        json_decref(b);
+    }
+    json_t *none = json_object();
+    assert_int_equal(sim_model_refusals_parse(none, &mask, &err), 0);
+    assert_int_equal(mask, 0);
+    json_t *b = json_loads("{\"refuse_actions\":[\"bridge\",\"send_dtmf\"]}", 0, NULL);
+    assert_int_equal(sim_model_refusals_parse(b, &mask, &err), 0);
+    json_decref(b);
+    sim_model_refuse(s_m, mask);
+
+    char a[128], c[128];
+    snprintf(a, sizeof a, "%s", s_dial("+15550100001", NULL, T0));
+    snprintf(c, sizeof c, "%s", s_dial("+15550100001", NULL, T0));
+    json_decref(s_run(T0, T0 + 2000)); /* both answered */
+    json_t *data;
+    json_t *bridge = json_pack("{s:s}", "call_control_id", c);
+    assert_int_equal(sim_model_action(s_m, a, "bridge", bridge, T0 + 2100, &data, &err), -1);
+    assert_int_equal(err.status, 422);
+    assert_string_equal(err.code, "10015");
+    json_t *out = sim_model_outbox(s_m);
+    assert_int_equal(json_array_size(out), 0); /* no call.bridged */
+    json_decref(out);
+    json_t *digits = json_pack("{s:s}", "digits", "1");
+    assert_int_equal(sim_model_action(s_m, a, "send_dtmf", digits, T0 + 2100, &data, &err), -1);
+    /* an action not named still runs */
+    assert_int_equal(sim_model_action(s_m, a, "hangup", none, T0 + 2200, &data, &err), 0);
+    json_decref(data);
+    /* the next POST without the list lifts the refusals */
+    assert_int_equal(sim_model_refusals_parse(none, &mask, &err), 0);
+    sim_model_refuse(s_m, mask);
+    assert_int_equal(sim_model_action(s_m, c, "send_dtmf", digits, T0 + 2300, &data, &err), 0);
+    json_decref(data);
+    assert_int_equal(sim_model_action(s_m, c, "hangup", none, T0 + 2400, &data, &err), 0);
+    json_decref(data);
+    json_decref(sim_model_outbox(s_m));
+    json_decref(bridge);
+    json_decref(digits);
+    json_decref(none);
+}
+
 static void test_transfer_cancelled_with_its_leg(void **state)
 {
     (void)state;
@@ -202,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timelines),
         cmocka_unit_test(test_hangup_causes_and_90018),
+        cmocka_unit_test(test_refused_actions),
         cmocka_unit_test(test_transfer_cancelled_with_its_leg),
         cmocka_unit_test(test_status_forgotten_after_ten_minutes),
         cmocka_unit_test(test_time_limit),
