@@ -1141,6 +1141,26 @@ int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping)
         if (rc == 1)
             cs_info("agent %s available again: softphone still connected", agent);
     }
+    /* A softphone that closed while its lease was being renewed: its
+     * close put the grace lease in before the renewal put the full lease
+     * back, which would keep the agent for a lease instead of the grace.
+     * Whoever is no longer here gets the grace again (a second grace from
+     * a close that came after the renewal only restarts the grace). */
+    size_t nleft = 0;
+    const char **left =
+        stopping || !zlistx_size(agents) ? NULL : malloc(zlistx_size(agents) * sizeof *left);
+    if (left) {
+        pthread_mutex_lock(&self->lock);
+        for (const char *agent = zlistx_first(agents); agent; agent = zlistx_next(agents))
+            if (!zhashx_lookup(self->by_agent, agent))
+                left[nleft++] = agent; /* the copy in agents, alive until it is destroyed */
+        pthread_mutex_unlock(&self->lock);
+    }
+    int64_t grace = cs_ts_now_ms() + 1000LL * self->cfg.presence_grace_s;
+    for (size_t i = 0; i < nleft; i++)
+        if (cs_agent_softphone_down(redis, left[i], self->instance, grace))
+            failed = 1;
+    free(left);
     zlistx_destroy(&agents);
     return failed ? -1 : n;
 }
