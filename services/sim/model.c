@@ -848,11 +848,6 @@ static int s_action_index(const char *a)
     return -1;
 }
 
-static int s_action_known(const char *a)
-{
-    return s_action_index(a) >= 0;
-}
-
 int sim_model_refusals_parse(const json_t *body, unsigned *mask, sim_error_t *err)
 {
     const json_t *names = json_object_get(body, "refuse_actions");
@@ -1026,7 +1021,8 @@ int sim_model_action(sim_model_t *self, const char *ccid, const char *action, co
                      int64_t now, json_t **data, sim_error_t *err)
 {
     *data = NULL;
-    if (!s_action_known(action))
+    int index = s_action_index(action);
+    if (index < 0)
         return sim_error(err, 404, "10005", "Resource not found",
                          "The sim does not implement this action", NULL);
     s_leg_t *leg = s_leg(self, ccid);
@@ -1047,7 +1043,7 @@ int sim_model_action(sim_model_t *self, const char *ccid, const char *action, co
         }
     if (leg->ended)
         return s_ended_error(err);
-    if (self->refused & (1u << s_action_index(action)))
+    if (self->refused & (1u << index))
         return sim_error(err, 422, "10015", "Invalid value",
                          "refused by the sim's faults (refuse_actions)", NULL);
     if (strcmp(action, "client_state_update") != 0 &&
