@@ -1094,6 +1094,14 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
     }
 }
 
+/* The agent's lease on this relay becomes a grace lease: offline after
+ * CALLSYNC_PRESENCE_GRACE_S unless a softphone (a reload) comes back. */
+static int s_grace(cs_relay_t *self, cs_redis_t *redis, const char *agent)
+{
+    return cs_agent_softphone_down(redis, agent, self->instance,
+                                   cs_ts_now_ms() + 1000LL * self->cfg.presence_grace_s);
+}
+
 void cs_relay_ws_close(void *arg, uint64_t conn)
 {
     cs_relay_t *self = arg;
@@ -1113,9 +1121,7 @@ void cs_relay_ws_close(void *arg, uint64_t conn)
     }
     zhashx_delete(self->socks, key);
     pthread_mutex_unlock(&self->lock);
-    /* Offline after the grace, unless a softphone (a reload) comes back. */
-    if (gone[0] && cs_agent_softphone_down(cs_store_redis(self->store), gone, self->instance,
-                                           cs_ts_now_ms() + 1000LL * self->cfg.presence_grace_s))
+    if (gone[0] && s_grace(self, cs_store_redis(self->store), gone))
         cs_warn("presence of %s not stored (Redis)", gone);
 }
 
@@ -1126,13 +1132,12 @@ int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping)
     pthread_mutex_unlock(&self->lock);
     if (!agents)
         return -1;
-    int64_t until = cs_ts_now_ms() +
-                    1000LL * (stopping ? self->cfg.presence_grace_s : self->cfg.presence_lease_s);
+    int64_t until = cs_ts_now_ms() + 1000LL * self->cfg.presence_lease_s;
     int n = 0, failed = 0;
     for (const char *agent = zlistx_first(agents); agent; agent = zlistx_next(agents)) {
         /* a renewal of an agent taken for gone (Redis was out of reach for
          * a lease) makes them available again, as a connect does */
-        int rc = stopping ? cs_agent_softphone_down(redis, agent, self->instance, until)
+        int rc = stopping ? s_grace(self, redis, agent)
                           : cs_agent_softphone_up(redis, agent, self->instance, until, 0);
         if (rc < 0)
             failed = 1;
@@ -1140,27 +1145,19 @@ int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping)
             n++;
         if (rc == 1)
             cs_info("agent %s available again: softphone still connected", agent);
-    }
-    /* A softphone that closed while its lease was being renewed: its
-     * close put the grace lease in before the renewal put the full lease
-     * back, which would keep the agent for a lease instead of the grace.
-     * Whoever is no longer here gets the grace again (a second grace from
-     * a close that came after the renewal only restarts the grace). */
-    size_t nleft = 0;
-    const char **left =
-        stopping || !zlistx_size(agents) ? NULL : malloc(zlistx_size(agents) * sizeof *left);
-    if (left) {
+        /* A softphone that closed while this lease was being renewed: its
+         * close put the grace lease in before the renewal put the full
+         * lease back, which would keep the agent for a lease instead of
+         * the grace. So whoever is no longer here gets the grace again (a
+         * second grace, from a close after the renewal, only restarts it). */
+        if (stopping || rc < 0)
+            continue;
         pthread_mutex_lock(&self->lock);
-        for (const char *agent = zlistx_first(agents); agent; agent = zlistx_next(agents))
-            if (!zhashx_lookup(self->by_agent, agent))
-                left[nleft++] = agent; /* the copy in agents, alive until it is destroyed */
+        int here = zhashx_lookup(self->by_agent, agent) != NULL;
         pthread_mutex_unlock(&self->lock);
-    }
-    int64_t grace = cs_ts_now_ms() + 1000LL * self->cfg.presence_grace_s;
-    for (size_t i = 0; i < nleft; i++)
-        if (cs_agent_softphone_down(redis, left[i], self->instance, grace))
+        if (!here && s_grace(self, redis, agent))
             failed = 1;
-    free(left);
+    }
     zlistx_destroy(&agents);
     return failed ? -1 : n;
 }
