@@ -121,10 +121,14 @@ run: deps
 stop:
 	@scripts/run.sh stop
 
-BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload
+BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload $(OBJ)/bench/wirelat
 $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
+# reads captures: libpcap only
+$(OBJ)/bench/wirelat: bench/wirelat.c build/variant
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpcap
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
