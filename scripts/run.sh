@@ -37,7 +37,8 @@ wait_for() { # what, command...
 
 if [ -z "${CALLSYNC_REDIS_URL:-}" ]; then
   start redis redis-server --port 0 --unixsocket "$state/redis.sock" --dir "$state" \
-    --appendonly yes --appendfsync everysec --save "" --rdbcompression no
+    --appendonly yes --appendfsync everysec --save "" --rdbcompression no \
+    --auto-aof-rewrite-percentage 200
   export CALLSYNC_REDIS_URL="unix://$state/redis.sock"
   wait_for Redis redis-cli -s "$state/redis.sock" ping
 fi
