@@ -121,7 +121,8 @@ run: deps
 stop:
 	@scripts/run.sh stop
 
-BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload $(OBJ)/bench/wirelat
+BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload $(OBJ)/bench/wirelat \
+  $(OBJ)/bench/openloop
 $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
@@ -129,6 +130,10 @@ $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 $(OBJ)/bench/wirelat: bench/wirelat.c build/variant
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpcap
+# reads answers with libhttp-parser only
+$(OBJ)/bench/openloop: bench/openloop.c build/variant
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lhttp_parser -lm
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

@@ -14,8 +14,10 @@
 # near 10 000/s; 0 skips), WRK_HELD_CONNS= (its connections) change the
 # load; REDIS_ARGS= adds redis-server settings. To compare two builds side
 # by side: INGESTOR= (the ingestor binary, default bin/callsync-ingestor)
-# and STOP_AFTER=sustained (the run ends after the sustained and held
-# loops), alternating the builds.
+# and STOP_AFTER=sustained (the run ends after the sustained, held and
+# open loops), alternating the builds. OPEN_SECONDS=, OPEN_RATE=,
+# OPEN_CONNS= shape the open loop (below); OPEN_LOG=FILE keeps its
+# per-webhook times (bench/openloop --log).
 # WIRE=1 captures the held loop and reports it as the wire saw it (below).
 # WRK_NICE=<n> runs wrk at that niceness (the sender's share of the two
 # cores against the server's, for the tail).
@@ -24,6 +26,7 @@
 set -euo pipefail
 loadgen=$1
 wirelat=$(dirname "$loadgen")/wirelat
+openloop=$(dirname "$loadgen")/openloop
 simload=${2:-}
 orchload=${3:-}
 calls=${CALLS:-10000}
@@ -99,20 +102,38 @@ wire_report() { # port loop-start (epoch s)
   "$wirelat" --port "$1" --windows "$dir/rewrites" "$dir/wire.pcap"
   rm -f "$dir/wire.pcap"
 }
+# The counters a loop's figures are differences of, read before and after
+# it: stored, batches, batched, cache hits, stored within 5 ms, stored in
+# all (the ingestor's /metrics), then the ingestor's and Redis's CPU ticks.
+counters() { # port ingestor-pid
+  echo "$(metric "$1" 'callsync_webhooks_total{outcome="stored"}') $(metric "$1" callsync_ingest_batches_total)" \
+    "$(metric "$1" callsync_ingest_batched_total) $(metric "$1" callsync_ingest_cache_hits_total)" \
+    "$(metric "$1" "$ack5") $(metric "$1" callsync_webhook_ack_seconds_count) $(ticks "$2") $(ticks "$rpid")"
+}
+# "<label>: N webhooks/s stored (N in S s), <ack>; batch...; CPU per
+# webhook...", then the ingestor's own clock (callsync_webhook_ack_seconds:
+# whole body in hand to stored, on the committer): which share of the tail
+# is the server's work, and which is queueing outside it (the sockets, the
+# worker's wake-up to send, the sender's own scheduling).
+loop_report() { # label seconds ack counters-before counters-after
+  awk -v label="$1" -v secs="$2" -v ack="$3" -v before="$4" -v after="$5" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      split(before, x); split(after, y); for (i = 1; i <= 8; i++) d[i] = y[i] - x[i]
+      s = d[1]; if (!s || !secs) { print label ": nothing stored"; exit }
+      printf "%s: %.0f webhooks/s stored (%d in %ss)%s; ", label, s / secs, s, secs, ack == "" ? "" : ", " ack
+      printf "batch %.1f webhooks, %.0f%% skipped resolve (cache); ", (d[2] ? d[3] / d[2] : 0), (d[3] ? 100 * d[4] / d[3] : 0)
+      printf "CPU per webhook: ingestor %.0f us, redis %.0f us\n", d[7] / hz / s * 1e6, d[8] / hz / s * 1e6
+      if (d[6]) printf "ingestor clock: %.2f%% of webhooks stored within 5 ms of their body, %d over\n", 100 * d[5] / d[6], d[6] - d[5] }'
+}
+port_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+rpid=$(port_pid "$rport")
 wrk_run() { # first-call port calls connections [window [seconds]]
-  local first=$1 port=$2 n=$3 c=$4 window=${5:-0} secs_run=${6:-${WRK_SECONDS:-5}} ipid rpid
+  local first=$1 port=$2 n=$3 c=$4 window=${5:-0} secs_run=${6:-${WRK_SECONDS:-5}} ipid
   command -v wrk > /dev/null || { echo "wrk: not installed (scripts/deps.sh)"; return 0; }
-  ipid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  rpid=$(ss -ltnpH "sport = :$rport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  ipid=$(port_pid "$port")
   "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" --window "$window" \
     --write-bodies "$dir/bodies"
-  local s0 b0 w0 h0 i0 r0 s1 b1 w1 h1 i1 r1 a0 n0 a1 n1
-  s0=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
-  b0=$(metric "$port" callsync_ingest_batches_total)
-  w0=$(metric "$port" callsync_ingest_batched_total)
-  h0=$(metric "$port" callsync_ingest_cache_hits_total)
-  a0=$(metric "$port" "$ack5"); n0=$(metric "$port" callsync_webhook_ack_seconds_count)
-  i0=$(ticks "$ipid"); r0=$(ticks "$rpid")
+  local before after
+  before=$(counters "$port" "$ipid")
   local perf_pid=
   if [ -n "${PERF_OUT:-}" ]; then
     perf record -q -F 1999 -g -p "$ipid" -o "$PERF_OUT" -- sleep "$secs_run" 2> /dev/null &
@@ -130,29 +151,31 @@ wrk_run() { # first-call port calls connections [window [seconds]]
     -d "${secs_run}s" --latency "http://127.0.0.1:$port/" > "$dir/wrk.out" 2>&1
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
   [ -z "$wire_pid" ] || { kill -INT "$wire_pid"; wait "$wire_pid" || true; }
-  i1=$(ticks "$ipid"); r1=$(ticks "$rpid")
-  s1=$(metric "$port" 'callsync_webhooks_total{outcome="stored"}')
-  b1=$(metric "$port" callsync_ingest_batches_total)
-  w1=$(metric "$port" callsync_ingest_batched_total)
-  h1=$(metric "$port" callsync_ingest_cache_hits_total)
-  a1=$(metric "$port" "$ack5"); n1=$(metric "$port" callsync_webhook_ack_seconds_count)
-  local secs
-  secs=$(awk '/requests in/ {sub("s,", "", $4); print $4}' "$dir/wrk.out")
-  awk -v s="$((s1 - s0))" -v secs="$secs" -v b="$((b1 - b0))" -v w="$((w1 - w0))" \
-    -v ci="$((i1 - i0))" -v cr="$((r1 - r0))" -v hz="$(getconf CLK_TCK)" -v h="$((h1 - h0))" -v c="$c" \
-    -v p50="$(awk '$1 == "50%" {print $2}' "$dir/wrk.out")" \
-    -v p99="$(awk '$1 == "99%" {print $2}' "$dir/wrk.out")" 'BEGIN {
-      printf "wrk closed loop, %d connections: %.0f webhooks/s stored (%d in %ss), ack p50 %s p99 %s; ", c, s / secs, s, secs, p50, p99
-      printf "batch %.1f webhooks, %.0f%% skipped resolve (cache); ", (b ? w / b : 0), (w ? 100 * h / w : 0)
-      printf "CPU per webhook: ingestor %.0f us, redis %.0f us\n", ci / hz / s * 1e6, cr / hz / s * 1e6 }'
-  # The ingestor's own clock (callsync_webhook_ack_seconds: whole body in
-  # hand to stored, on the committer): which share of the tail is the
-  # server's work, and which is queueing outside it (the sockets, the
-  # worker's wake-up to send, the sender's own scheduling).
-  awk -v a="$((a1 - a0))" -v n="$((n1 - n0))" 'BEGIN {
-      if (n) printf "ingestor clock: %.2f%% of webhooks stored within 5 ms of their body, %d over\n", 100 * a / n, n - a }'
+  after=$(counters "$port" "$ipid")
+  loop_report "wrk closed loop, $c connections" \
+    "$(awk '/requests in/ {sub("s,", "", $4); print $4}' "$dir/wrk.out")" \
+    "ack p50 $(awk '$1 == "50%" {print $2}' "$dir/wrk.out") p99 $(awk '$1 == "99%" {print $2}' "$dir/wrk.out")" \
+    "$before" "$after"
   grep -h "wrk-bodies" "$dir/wrk.out"
   [ -z "$wire_pid" ] || wire_report "$port" "$t0"
+  rm -f "$dir/bodies"
+}
+# An open loop (bench/openloop): webhooks due on a Poisson schedule at RATE
+# whatever the answers, on C connections, latency counted from when each
+# was due. The goal's own terms, as Telnyx sends: no coordinated omission
+# to correct for, and no bursts of the sender's making.
+open_run() { # first-call port rate seconds connections
+  local first=$1 port=$2 rate=$3 secs=$4 c=$5 ipid before after
+  ipid=$(port_pid "$port")
+  "$loadgen" --seed-file "$dir/seed" --calls "$(((rate * secs + 5) / 6))" --first-call "$first" \
+    --window 2000 --write-bodies "$dir/bodies"
+  before=$(counters "$port" "$ipid")
+  "$openloop" --port "$port" --bodies "$dir/bodies" --rate "$rate" --seconds "$secs" \
+    --connections "$c" ${OPEN_LOG:+--log "$OPEN_LOG"} > "$dir/open.out"
+  after=$(counters "$port" "$ipid")
+  cat "$dir/open.out"
+  loop_report "  the ingestor meanwhile" "$(sed -n 's/.* answered in \([0-9.]*\) s;.*/\1/p' "$dir/open.out")" \
+    "" "$before" "$after"
   rm -f "$dir/bodies"
 }
 
@@ -226,6 +249,12 @@ if [ "${WRK_PACED:-30}" -gt 0 ]; then
   echo -n "held near 10 000/s, ${WRK_PACED:-30} s: "
   think_ms=1 wrk_run "$first" "$p1" "$n" "${WRK_HELD_CONNS:-27}" 2000 "${WRK_PACED:-30}"
   first=$((first + n))
+fi
+# The same rate as an open loop: OPEN_SECONDS (default 30; 0 skips) at
+# OPEN_RATE (default 10 000/s) over OPEN_CONNS connections (default 64).
+if [ "${OPEN_SECONDS:-30}" -gt 0 ]; then
+  open_run "$first" "$p1" "${OPEN_RATE:-10000}" "${OPEN_SECONDS:-30}" "${OPEN_CONNS:-64}"
+  first=$((first + (${OPEN_RATE:-10000} * ${OPEN_SECONDS:-30} + 5) / 6))
 fi
 [ "${STOP_AFTER:-}" = sustained ] && exit 0
 # The call cache side by side: the same binary with CALLSYNC_INGEST_CACHE=0

@@ -19,14 +19,14 @@ pkgs=(
   # browser tests: Debian's chromium (never a downloaded one), unshare + ip
   chromium util-linux iproute2
   # make bench: a lean HTTP load generator beside bench/loadgen; WIRE=1's
-  # capture of the loop (bench/wirelat)
-  wrk tcpdump libpcap-dev
+  # capture of the loop (bench/wirelat); the open loop's answer parser
+  wrk tcpdump libpcap-dev libhttp-parser-dev
 )
 
 # CALLSYNC_DEPS=build (deploy/Dockerfile): what building needs, not the
 # browser tests' chromium nor the test Redis.
 if [ "${CALLSYNC_DEPS:-}" = build ]; then
-  skip=" clang clang-format libclang-rt-14-dev redis-server chromium util-linux iproute2 wrk tcpdump libpcap-dev "
+  skip=" clang clang-format libclang-rt-14-dev redis-server chromium util-linux iproute2 wrk tcpdump libpcap-dev libhttp-parser-dev "
   keep=()
   for p in "${pkgs[@]}"; do [[ $skip == *" $p "* ]] || keep+=("$p"); done
   pkgs=("${keep[@]}")
