@@ -24,9 +24,9 @@
  * answers that were not 200 (counted, not fatal: a 503 is the server's
  * answer). --log writes a line per webhook, "<due> <sent> <answered>" in
  * ns from the start (CLOCK_MONOTONIC), with the start's wall-clock time
- * first ("start <epoch s>"), to lay the tail against what else happened. Exit 1 when a connection
- * fails, an answer is not HTTP, or the body file is short: a figure from a broken run is not a
- * figure. */
+ * first ("start <epoch s>"), to lay the tail against what else happened.
+ * Exit 1 when a connection fails, an answer is not HTTP, or the body file
+ * is short: a figure from a broken run is not a figure. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
