@@ -175,6 +175,29 @@ static const cs_redis_script_t s_free = {
     "return to\n",
 };
 
+/* KEYS: cs:agent:<id>, cs:presence:<cs id>:<id>; ARGV: the version, now
+ * (RFC 3339), the target ("busy", "wrap_up" or "free"), then each status
+ * it may move from. The second key holds the latest version of the call
+ * that moved (or tried to move) this agent. */
+static const cs_redis_script_t s_follow_call = {
+    "agent_follow_call",
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
+    "local v = tonumber(ARGV[1])\n"
+    "if tonumber(redis.call('GET', KEYS[2]) or '0') > v then return false end\n"
+    "redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)\n"
+    "local status = redis.call('HGET', KEYS[1], 'status')\n"
+    "local from = false\n"
+    "for i = 4, #ARGV do from = from or status == ARGV[i] end\n"
+    "if not from then return false end\n"
+    "local to = ARGV[3]\n"
+    "if to == 'free' then\n"
+    "  to = 'available'\n"
+    "  if redis.call('HGET', KEYS[1], 'softphone') == 'gone' then to = 'offline' end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[2])\n"
+    "return to\n",
+};
+
 typedef struct {
     char agent[128], online[128], timer[160];
 } s_presence_keys_t;
@@ -233,6 +256,28 @@ const char *cs_agent_free(cs_redis_t *redis, const char *id, const char *from)
         to = strcmp(r->str, "offline") == 0 ? "offline" : "available";
     freeReplyObject(r);
     return to;
+}
+
+const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *call_id,
+                                 uint64_t version, const char *const from[], const char *to)
+{
+    static const char *const statuses[] = {"available", "busy", "wrap_up", "offline"};
+    char agent[128], seen[192], ver[24], now[CS_TS_LEN];
+    snprintf(agent, sizeof agent, "cs:agent:%s", id);
+    snprintf(seen, sizeof seen, "cs:presence:%s:%s", call_id, id);
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
+    const char *argv[5 + 4] = {agent, seen, ver, now, to}; /* and up to four `from` */
+    int argc = 5;
+    for (int i = 0; from[i] && argc < (int)(sizeof argv / sizeof argv[0]); i++)
+        argv[argc++] = from[i];
+    redisReply *r = cs_redis_eval(redis, &s_follow_call, 2, argc, argv, NULL);
+    const char *moved = NULL;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_STRING && i < 4; i++)
+        if (strcmp(r->str, statuses[i]) == 0)
+            moved = statuses[i];
+    freeReplyObject(r);
+    return moved;
 }
 
 int cs_agent_reachable(cs_redis_t *redis, const char *id, int64_t now_ms)

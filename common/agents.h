@@ -40,6 +40,17 @@ json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err,
  * 1 moved, 0 it was not in `from`, -1 Redis unreachable. */
 int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, const char *to);
 
+/* Presence from a call's record (the orchestrator's rules): moves the
+ * agent to `to` ("busy", "wrap_up", or "free": available, or offline when
+ * the softphone is gone) if its status is one of `from` (NULL-ended), on
+ * what version `version` of call `call_id` said. A step decided on an older
+ * version of that call than one already taken for this agent is refused:
+ * an instance that read the record before another saw the agent's leg end
+ * cannot make them busy again after their wrap-up began. The status moved
+ * to, or NULL (not in `from`, stale, no such agent, or Redis failed). */
+const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *call_id,
+                                 uint64_t version, const char *const from[], const char *to);
+
 /* Presence from the softphone's connection (proto/README.md). Each relay
  * holds a lease on cs:online:<agent>, its own member scored by the lease's
  * end (ms), for as long as it has one of the agent's softphones, and keeps

@@ -529,8 +529,8 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     int current = strcmp(cs_call_agent(call), agent) == 0;
     int busy = current ? state == CS_STATE_ACTIVE || state == CS_STATE_HELD : talking;
     if (busy && state != CS_STATE_ENDED) {
-        if (cs_agent_transition(redis, agent, "available", "busy") == 1 ||
-            cs_agent_transition(redis, agent, "wrap_up", "busy") == 1)
+        static const char *const idle[] = {"available", "wrap_up", NULL};
+        if (cs_agent_follow_call(redis, agent, call->id, call->version, idle, "busy"))
             cs_info("agent %s busy (call %s)", agent, call->id);
         return;
     }
@@ -543,13 +543,12 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     s_done(self, key);
     /* Without a wrap-up the agent is free at once: available, or offline
      * when their softphone went away during the call. */
-    const char *to =
-        self->wrapup_s
-            ? (cs_agent_transition(redis, agent, "busy", "wrap_up") == 1 ? "in wrap-up" : NULL)
-            : cs_agent_free(redis, agent, "busy");
+    static const char *const on_call[] = {"busy", NULL};
+    const char *to = cs_agent_follow_call(redis, agent, call->id, call->version, on_call,
+                                          self->wrapup_s ? "wrap_up" : "free");
     if (!to)
         return;
-    cs_info("agent %s %s after call %s", agent, to, call->id);
+    cs_info("agent %s %s after call %s", agent, self->wrapup_s ? "in wrap-up" : to, call->id);
     if (self->wrapup_s && cs_timers_add(redis, "wrapup_end", call->id, agent,
                                         cs_ts_now_ms() + 1000LL * self->wrapup_s))
         cs_warn("agent %s: wrap-up end not scheduled (Redis)", agent);

@@ -15,7 +15,10 @@
  * the call is answered, busy -> wrap_up when it ends, and a durable timer
  * (wrapup_end, run by callsync-timer) takes them back to available after
  * CALLSYNC_WRAPUP_S. Transitions only move from the expected status, so an
- * agent who went offline meanwhile stays offline.
+ * agent who went offline meanwhile stays offline, and only on a version of
+ * the call at least as new as the last that moved the agent: a notice that
+ * arrives late, or a record read just before another instance saw the
+ * agent's leg end, cannot put them back to busy (cs_agent_follow_call).
  * Single-threaded: one orchestrate per thread. */
 #ifndef CS_ORCHESTRATE_H
 #define CS_ORCHESTRATE_H

@@ -1,0 +1,157 @@
+/* Agent presence steps (common/agents.c) against a real redis-server: what
+ * a call's record moves, in the order the record's versions say, whatever
+ * order the steps arrive in. Two orchestrators read the same call: one reads
+ * it while the agent talks (version 4), the other after the agent's leg
+ * ended (version 5) and starts the wrap-up; the first one's "busy", taken
+ * last, must not undo it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agents.h"
+#include "harness.h"
+#include "redis.h"
+
+static h_env_t s_env;
+static cs_redis_t *s_redis;
+static int s_teardown_failed;
+
+static const char *const s_idle[] = {"available", "wrap_up", NULL};
+static const char *const s_on_call[] = {"busy", NULL};
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    if (h_setup(&s_env))
+        return -1;
+    s_redis = cs_redis_new(s_env.redis_url, err, sizeof err);
+    return s_redis ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cs_redis_destroy(&s_redis);
+    s_teardown_failed = h_cleanup(&s_env) != 0;
+    return s_teardown_failed ? -1 : 0;
+}
+
+static void s_agent(const char *id, const char *status)
+{
+    char err[256];
+    assert_int_equal(cs_agent_set(s_redis, id, id, NULL, status, err, sizeof err), 0);
+}
+
+/* The agent's stored status (a static buffer), "" when it has none. */
+static const char *s_status(const char *id)
+{
+    static char out[32];
+    redisReply *r = cs_redis_cmd(s_redis, "HGET cs:agent:%s status", id);
+    snprintf(out, sizeof out, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return out;
+}
+
+static const char *s_follow(const char *id, const char *call, uint64_t version,
+                            const char *const from[], const char *to)
+{
+    return cs_agent_follow_call(s_redis, id, call, version, from, to);
+}
+
+static void s_expect(const char *got, const char *want)
+{
+    if (!want && got)
+        fail_msg("moved to %s: the step should have been refused", got);
+    else if (want)
+        assert_string_equal(got ? got : "(refused)", want);
+}
+
+static void test_stale_busy_cannot_undo_the_wrap_up(void **state)
+{
+    (void)state;
+    s_agent("ann", "available");
+    s_expect(s_follow("ann", "cs_A", 3, s_idle, "busy"), "busy");
+    s_expect(s_follow("ann", "cs_A", 5, s_on_call, "wrap_up"), "wrap_up");
+    /* version 4 was read before the leg ended; its step comes last */
+    s_expect(s_follow("ann", "cs_A", 4, s_idle, "busy"), NULL);
+    assert_string_equal(s_status("ann"), "wrap_up");
+
+    /* the wrap-up ends (the timer, not a record): still refused after it */
+    assert_string_equal(cs_agent_free(s_redis, "ann", "wrap_up"), "available");
+    s_expect(s_follow("ann", "cs_A", 4, s_idle, "busy"), NULL);
+    assert_string_equal(s_status("ann"), "available");
+
+    /* the call comes back to her later (a transfer back): a newer version */
+    s_expect(s_follow("ann", "cs_A", 9, s_idle, "busy"), "busy");
+    /* another call is not ordered against this one */
+    s_expect(s_follow("ann", "cs_B", 1, s_on_call, "wrap_up"), "wrap_up");
+    assert_string_equal(s_status("ann"), "wrap_up");
+}
+
+/* A step whose `from` does not match moves nothing, yet still counts as the
+ * call's latest word on the agent: an operator's offline holds, and an older
+ * read of the call cannot move her either. */
+static void test_unexpected_status_moves_nothing(void **state)
+{
+    (void)state;
+    s_agent("bo", "offline");
+    s_expect(s_follow("bo", "cs_C", 7, s_idle, "busy"), NULL);
+    assert_string_equal(s_status("bo"), "offline");
+    s_expect(s_follow("bo", "cs_C", 8, s_on_call, "wrap_up"), NULL);
+    s_agent("bo", "available");
+    s_expect(s_follow("bo", "cs_C", 7, s_idle, "busy"), NULL);
+    assert_string_equal(s_status("bo"), "available");
+}
+
+/* "free": available, or offline when the softphone went away meanwhile. */
+static void test_free_after_the_call(void **state)
+{
+    (void)state;
+    s_agent("cy", "available");
+    s_expect(s_follow("cy", "cs_D", 2, s_idle, "busy"), "busy");
+    s_expect(s_follow("cy", "cs_D", 4, s_on_call, "free"), "available");
+    s_expect(s_follow("cy", "cs_E", 1, s_idle, "busy"), "busy");
+    freeReplyObject(cs_redis_cmd(s_redis, "HSET cs:agent:cy softphone gone"));
+    s_expect(s_follow("cy", "cs_E", 3, s_on_call, "free"), "offline");
+    assert_string_equal(s_status("cy"), "offline");
+}
+
+/* An agent that does not exist gets nothing written, not even the mark. */
+static void test_no_such_agent(void **state)
+{
+    (void)state;
+    s_expect(s_follow("nobody", "cs_F", 1, s_idle, "busy"), NULL);
+    redisReply *r = cs_redis_cmd(s_redis, "EXISTS cs:agent:nobody cs:presence:cs_F:nobody");
+    assert_non_null(r);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+}
+
+/* Redis out of reach: NULL, and the step is not half taken. */
+static void test_redis_down(void **state)
+{
+    (void)state;
+    s_agent("di", "available");
+    h_redis_stop(&s_env);
+    s_expect(s_follow("di", "cs_G", 1, s_idle, "busy"), NULL);
+    assert_int_equal(h_redis_start(&s_env), 0);
+    s_expect(s_follow("di", "cs_G", 1, s_idle, "busy"), "busy");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stale_busy_cannot_undo_the_wrap_up),
+        cmocka_unit_test(test_unexpected_status_moves_nothing),
+        cmocka_unit_test(test_free_after_the_call),
+        cmocka_unit_test(test_no_such_agent),
+        cmocka_unit_test(test_redis_down),
+    };
+    int failed = cmocka_run_group_tests_name("agents", tests, setup, teardown);
+    return failed || s_teardown_failed;
+}
