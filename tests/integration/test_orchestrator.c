@@ -23,7 +23,7 @@
 static h_env_t s_env;
 static int s_ingest, s_sim, s_teardown_failed, s_orch_port, s_timer_port;
 static pid_t s_orchs[4], s_timer_pid; /* the running instances, to kill mid-call */
-static int s_norchs;
+static int s_orch_ports[4], s_norchs;
 
 static int s_agent_leg_answered(const json_t *rec);
 
@@ -51,8 +51,10 @@ static pid_t s_orchestrator(void)
     pid_t pid = h_listener(&s_env, "orchestrator", "CALLSYNC_ORCH_PORT", extra, &port);
     if (pid > 0) {
         s_orch_port = port;
-        if (s_norchs < 4)
+        if (s_norchs < 4) {
+            s_orch_ports[s_norchs] = port;
             s_orchs[s_norchs++] = pid;
+        }
     }
     return pid;
 }
@@ -551,20 +553,71 @@ static int s_agent_becomes(const char *id, const char *want, int timeout_ms)
     return s_agent_status(id, want, true, timeout_ms);
 }
 
+static void s_pause_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* The call's record as stored, "<version> <JSON>": what a call.changed
+ * notice carries. Caller frees. */
+static char *s_stored(const char *id)
+{
+    redisContext *c = h_redis(&s_env);
+    redisReply *r = redisCommand(c, "GET cs:call:%s", id);
+    assert_true(r && r->type == REDIS_REPLY_STRING);
+    char *doc = strdup(r->str);
+    freeReplyObject(r);
+    redisFree(c);
+    return doc;
+}
+
+/* Publishes `doc` as a call.changed notice, then a notice that is no
+ * record, and waits until every orchestrator has logged the latter: each
+ * takes the bus's messages in order, so it has handled `doc` by then. pub
+ * must have been connected for a while (a new publisher's first messages
+ * may go before the forwarder has heard of any subscriber). */
+static void s_notice_handled(cs_bus_t *pub, const char *doc)
+{
+    static const char junk[] = "1 not a record";
+    assert_int_equal(cs_bus_send(pub, "call.changed", doc, strlen(doc)), 0);
+    assert_int_equal(cs_bus_send(pub, "call.changed", junk, sizeof junk - 1), 0);
+    for (int i = 0; i < s_norchs; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "%d", s_orch_ports[i]);
+        int waited = 0;
+        while (!h_log_has(&s_env, "orchestrator", tag, "call.changed not a record") &&
+               waited < 5000) {
+            s_pause_ms(50);
+            waited += 50;
+        }
+        assert_true(waited < 5000);
+    }
+}
+
 /* Presence follows the call: busy while talking, wrap-up after, then
- * available again (CALLSYNC_WRAPUP_S=1 here). */
+ * available again (CALLSYNC_WRAPUP_S=1 here). A notice of the call while
+ * it talked that comes after the wrap-up began (late on the bus, or
+ * overtaken by another orchestrator's read) does not make her busy again. */
 static void test_presence_follows_the_call(void **state)
 {
     (void)state;
+    cs_bus_t *pub = cs_bus_pub_new(s_env.bus_pub);
+    assert_non_null(pub);
     s_agent("alice", "alice01", "available");
     char id[64];
     snprintf(id, sizeof id, "%s", s_dial("+15550100001"));
     json_decref(s_until(id, s_active_both, 15000));
     assert_true(s_agent_becomes("alice", "busy", 3000));
+    char *talking = s_stored(id);
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
     assert_true(s_agent_becomes("alice", "wrap_up", 5000));
+    s_notice_handled(pub, talking);
+    assert_true(s_agent_status("alice", "busy", false, 0));
     assert_true(s_agent_becomes("alice", "available", 5000));
+    free(talking);
+    cs_bus_destroy(&pub);
 }
 
 /* A field of the agent's hash ("" when absent). */
@@ -575,12 +628,6 @@ static void s_agent_field(const char *id, const char *field, char *out, size_t l
     snprintf(out, len, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
     redisFree(c);
-}
-
-static void s_pause_ms(long ms)
-{
-    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
 }
 
 /* Presence from the softphone's connection (common/agents.h), as two
