@@ -5,7 +5,11 @@
  * of two per webhook), then calls each item's done(). The HTTP threads
  * never wait on Redis, so a few of them serve many connections, and under
  * load the batches grow by themselves: no timer holds a webhook back to
- * fill one. Items are taken in arrival order, CS_COMMIT_MAX_BATCH at most. */
+ * fill one. Items are taken in arrival order, CS_COMMIT_MAX_BATCH at most.
+ * The ingestor runs several (CALLSYNC_INGEST_COMMITTERS), each with its own
+ * queue, and gives all of a call's webhooks to the same one: while one
+ * waits on Redis another merges, so no single thread's round trips bound
+ * the rate, and a call's events still meet in one queue and one cache. */
 #ifndef CS_COMMITTER_H
 #define CS_COMMITTER_H
 

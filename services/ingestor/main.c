@@ -2,11 +2,12 @@
  *
  * libmicrohttpd with a pool of worker threads. Bodies are collected up to
  * CS_INGEST_MAX_BODY and checked whole by ingest.c on the worker; a
- * webhook that passes is handed to the committer (group commit, its own
- * Redis connection) and its connection suspended until the committer has
- * stored it, so no worker waits on Redis. /healthz pings Redis on the
+ * webhook that passes is handed to a committer (group commit, its own
+ * Redis connection; CALLSYNC_INGEST_COMMITTERS of them, a call's webhooks
+ * all to the same one) and its connection suspended until the committer
+ * has stored it, so no worker waits on Redis. /healthz pings Redis on the
  * worker's own connection (hiredis is not thread-safe). On SIGTERM: stop
- * accepting, let the committer finish what it holds (every suspended
+ * accepting, let the committers finish what they hold (every suspended
  * connection is resumed and answered), then stop. */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -23,9 +24,12 @@
 #include "service.h"
 #include "store.h"
 
+#define S_MAX_COMMITTERS 16
+
 typedef struct {
     cs_ingest_t *ingest;
-    cs_committer_t *committer;
+    cs_committer_t *committers[S_MAX_COMMITTERS];
+    int ncommitters;
     const char *redis_url;
     cs_store_opts_t store_opts;
     pthread_key_t store_key;
@@ -66,6 +70,32 @@ static cs_store_t *s_store(s_server_t *srv)
     return store;
 }
 
+/* The committer of the webhook's call: by its session (every leg of a
+ * call Telnyx links shares it), else the call our client_state names, else
+ * the leg. One call's webhooks then meet in one committer, in order, and
+ * its call cache; were they split, the commit's version check would still
+ * keep the record right, at the cost of a retry. */
+static cs_committer_t *s_committer_for(s_server_t *srv, const cs_event_t *ev)
+{
+    const char *key = ev->session_id[0] ? ev->session_id : ev->cs_hint[0] ? ev->cs_hint : ev->ccid;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return srv->committers[h % (uint32_t)srv->ncommitters];
+}
+
+static void s_commit_stats(s_server_t *srv, cs_commit_stats_t *sum)
+{
+    for (int i = 0; i < srv->ncommitters; i++) {
+        cs_commit_stats_t one;
+        cs_committer_stats(srv->committers[i], &one);
+        sum->batches += one.batches;
+        sum->items += one.items;
+        sum->cache_hits += one.cache_hits;
+        sum->cache_misses += one.cache_misses;
+    }
+}
+
 static enum MHD_Result s_json(struct MHD_Connection *c, int status, const char *body)
 {
     return cs_http_send(c, status, "application/json", body);
@@ -85,8 +115,8 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
                           up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
                              : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
         if (strcmp(url, "/metrics") == 0) {
-            cs_commit_stats_t commits;
-            cs_committer_stats(srv->committer, &commits);
+            cs_commit_stats_t commits = {0};
+            s_commit_stats(srv, &commits);
             char *text = cs_ingest_metrics(srv->ingest, up, &commits);
             enum MHD_Result r =
                 cs_http_send(c, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "");
@@ -134,7 +164,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
     w->item = (cs_commit_item_t){.job = &w->job.store, .done = s_stored, .arg = w};
     /* Suspended first, so the committer's resume cannot come before it. */
     MHD_suspend_connection(c);
-    if (cs_committer_submit(srv->committer, &w->item)) {
+    if (cs_committer_submit(s_committer_for(srv, &w->job.ev), &w->item)) {
         w->job.status = 503; /* stopping */
         snprintf(w->job.resp, sizeof w->job.resp, "{\"error\":\"shutting down\"}");
         MHD_resume_connection(c);
@@ -154,6 +184,7 @@ int main(int argc, char **argv)
                                        "CALLSYNC_BUS_PUB",
                                        "CALLSYNC_LOG_LEVEL",
                                        "CALLSYNC_INGEST_CACHE",
+                                       "CALLSYNC_INGEST_COMMITTERS",
                                        NULL};
     int rc;
     cs_config_t *cfg = cs_service_config("callsync-ingestor", "ingestor",
@@ -163,7 +194,7 @@ int main(int argc, char **argv)
         return rc;
     rc = 1;
     char err[256];
-    long port, threads, tolerance, ttl, cache;
+    long port, threads, tolerance, ttl, cache, committers;
     cs_ingest_config_t icfg;
     s_server_t srv = {0};
     cs_bus_t *bus = NULL;
@@ -172,7 +203,9 @@ int main(int argc, char **argv)
         cs_config_int(cfg, "CALLSYNC_INGEST_THREADS", 1, 64, &threads, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_WEBHOOK_TOLERANCE_S", 1, 86400, &tolerance, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_DEDUPE_TTL_S", 60, 30 * 86400, &ttl, err, sizeof err) ||
-        cs_config_int(cfg, "CALLSYNC_INGEST_CACHE", 0, 10000000, &cache, err, sizeof err)) {
+        cs_config_int(cfg, "CALLSYNC_INGEST_CACHE", 0, 10000000, &cache, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_INGEST_COMMITTERS", 1, S_MAX_COMMITTERS, &committers, err,
+                      sizeof err)) {
         cs_error("%s", err);
         goto out;
     }
@@ -201,12 +234,15 @@ int main(int argc, char **argv)
         cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     srv.ingest = cs_ingest_new(&icfg, bus);
     pthread_key_create(&srv.store_key, s_store_free);
-    cs_store_opts_t committing = srv.store_opts; /* only the committer batches */
-    committing.cache_calls = cache;
-    srv.committer = cs_committer_new(srv.redis_url, &committing, err, sizeof err);
-    if (!srv.committer) {
-        cs_error("committer: %s", err);
-        goto out;
+    cs_store_opts_t committing = srv.store_opts;                    /* only the committers batch */
+    committing.cache_calls = (cache + committers - 1) / committers; /* shared out */
+    for (; srv.ncommitters < committers; srv.ncommitters++) {
+        srv.committers[srv.ncommitters] =
+            cs_committer_new(srv.redis_url, &committing, err, sizeof err);
+        if (!srv.committers[srv.ncommitters]) {
+            cs_error("committer: %s", err);
+            goto out;
+        }
     }
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                              MHD_ALLOW_SUSPEND_RESUME,
@@ -218,8 +254,8 @@ int main(int argc, char **argv)
         cs_error("cannot listen on port %ld", port);
         goto out;
     }
-    cs_info("listening on :%ld (POST /webhooks/telnyx), %ld threads, redis %s", port, threads,
-            srv.redis_url[0] == 'u' ? "unix socket" : "tcp");
+    cs_info("listening on :%ld (POST /webhooks/telnyx), %ld threads, %d committers, redis %s", port,
+            threads, srv.ncommitters, srv.redis_url[0] == 'u' ? "unix socket" : "tcp");
     int sig;
     sigwait(&sigs, &sig);
     cs_info("signal %d: stopping", sig);
@@ -229,7 +265,8 @@ out:
         MHD_quiesce_daemon(d); /* no new connections */
     /* answers every webhook it holds, so no connection stays suspended:
      * stopping the daemon with one suspended is not allowed */
-    cs_committer_destroy(&srv.committer);
+    for (int i = 0; i < srv.ncommitters; i++)
+        cs_committer_destroy(&srv.committers[i]);
     if (d)
         MHD_stop_daemon(d);
     cs_ingest_destroy(&srv.ingest);

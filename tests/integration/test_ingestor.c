@@ -416,6 +416,29 @@ static void test_malloc_cache(void **state)
     h_stop(pid, SIGTERM);
 }
 
+/* A committer count out of [1, 16], or not a number: exit status 1 and a
+ * log line naming the variable and the value, before anything starts. */
+static void test_bad_committer_count(void **state)
+{
+    (void)state;
+    const char *bad[] = {"0", "17", "two"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char redis[192], key[128], port[64], n[64], tag[16], want[128];
+        snprintf(redis, sizeof redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+        snprintf(key, sizeof key, "TELNYX_PUBLIC_KEY=%s", s_env.pk_b64);
+        snprintf(port, sizeof port, "CALLSYNC_INGEST_PORT=%d", h_free_port());
+        snprintf(n, sizeof n, "CALLSYNC_INGEST_COMMITTERS=%s", bad[i]);
+        snprintf(tag, sizeof tag, "committers%zu", i);
+        const char *extra[] = {redis, key, port, n, NULL};
+        pid_t pid = h_spawn(&s_env, "ingestor", extra, tag);
+        assert_true(pid > 0);
+        assert_int_equal(h_wait_exit(pid, 5000), 1);
+        snprintf(want, sizeof want,
+                 "CALLSYNC_INGEST_COMMITTERS must be an integer in [1, 16], not '%s'", bad[i]);
+        assert_true(h_log_has(&s_env, "ingestor", tag, want));
+    }
+}
+
 /* Bad configuration of the forwarder: an endpoint that is taken (here, the
  * running bus's own) or not an endpoint at all gets exit status 1 and a
  * log line naming it and the reason; the running bus is unaffected
@@ -573,8 +596,13 @@ static void test_two_ingestors_concurrently(void **state)
 {
     (void)state;
     int port2;
+    setenv("CALLSYNC_INGEST_COMMITTERS", "4", 1); /* the first has the default, 2 */
     pid_t second = h_ingestor(&s_env, &port2);
+    unsetenv("CALLSYNC_INGEST_COMMITTERS");
     assert_true(second > 0);
+    char tag[16];
+    snprintf(tag, sizeof tag, "%d", port2);
+    assert_true(h_log_has(&s_env, "ingestor", tag, "2 threads, 4 committers"));
     static s_events_t calls[N_CALLS];
     int64_t t0 = h_now_ms() - 70000;
     for (int c = 0; c < N_CALLS; c++) {
@@ -1232,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_unknown_event_types),
         cmocka_unit_test(test_unlinkable_event_deduped),
         cmocka_unit_test(test_malloc_cache),
+        cmocka_unit_test(test_bad_committer_count),
         cmocka_unit_test(test_bus_refuses_what_it_cannot_bind),
         cmocka_unit_test(test_a_taken_port_is_replaced),
         cmocka_unit_test(test_bus_notice),
