@@ -59,7 +59,7 @@ void cs_ingest_finish(cs_ingest_t *self, cs_ingest_job_t *job);
 void cs_ingest_count_too_large(cs_ingest_t *self);
 
 /* Prometheus text (caller frees): the counters and histograms here, Redis
- * reachability, and what the committer has done. */
+ * reachability, and what the committers have done (summed). */
 char *cs_ingest_metrics(cs_ingest_t *self, int redis_up, const cs_commit_stats_t *commits);
 
 #endif
