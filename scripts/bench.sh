@@ -8,7 +8,8 @@
 # (AGENTS=, RATE=, SECONDS=). INGEST=0, SIM=0, MEDIA=0, RELAY=0 skip a
 # section.
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
-# ingestor), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed
+# ingestor; the ingestors also take CALLSYNC_INGEST_* from the environment,
+# e.g. CALLSYNC_INGEST_COMMITTERS=1 for one committer), RATES= (paced runs, webhooks/s), WRK_CONNS= (wrk closed
 # loops), CACHE_PAIRS= (cache off/on pairs), WRK_SUSTAIN= (seconds of the
 # sustained closed loop; 0 skips), WRK_PACED= (seconds of the loop held
 # near 10 000/s; 0 skips), WRK_HELD_CONNS= (its connections) change the
@@ -187,7 +188,7 @@ echo "load: $calls calls x 6 events, $conns keep-alive connections, Redis AOF ev
 
 p1=$(free_port)
 start_ingestor "$p1" "${THREADS:-2}"
-echo "-- one ingestor (${THREADS:-2} threads)"
+echo "-- one ingestor (${THREADS:-2} threads, ${CALLSYNC_INGEST_COMMITTERS:-2} committers)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1" --calls "$calls" --connections "$conns" \
   --redis-port "$rport"
 # Closed loop with wrk at several connection counts: past what keeps the
@@ -282,7 +283,7 @@ done
 redis-cli -p "$rport" flushall > /dev/null
 p2=$(free_port)
 start_ingestor "$p2" "${THREADS:-2}"
-echo "-- two ingestors (${THREADS:-2} threads each)"
+echo "-- two ingestors (${THREADS:-2} threads, ${CALLSYNC_INGEST_COMMITTERS:-2} committers each)"
 "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns"
 for r in ${RATES:-2000 4000}; do
   "$loadgen" --seed-file "$dir/seed" --ports "$p1,$p2" --calls "$calls" --connections "$conns" \
