@@ -41,10 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port nobody listens on, below the kernel's range for outgoing
+# connections: one picked inside it could be taken by the loops' own
+# connections before the service binds it (the bus and the sim once failed
+# to start so, after the ingest loops).
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-  local p
+  local p span=$((ephemeral_low - 10000))
+  [ "$span" -gt 1000 ] || span=20000
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % span))
     (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
   done
 }
