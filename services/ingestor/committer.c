@@ -15,6 +15,7 @@ struct cs_committer {
     pthread_cond_t wake;
     cs_commit_item_t *head, *tail;
     bool stopping;
+    bool joined;             /* cs_committer_stop has joined the thread, or is joining it */
     cs_commit_stats_t stats; /* under lock; the cache's copied in after each batch */
 };
 
@@ -82,16 +83,24 @@ cs_committer_t *cs_committer_new(const char *redis_url, const cs_store_opts_t *o
     return self;
 }
 
+void cs_committer_stop(cs_committer_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    bool joined = self->joined;
+    self->stopping = true;
+    self->joined = true;
+    pthread_cond_signal(&self->wake);
+    pthread_mutex_unlock(&self->lock);
+    if (!joined)
+        pthread_join(self->thread, NULL);
+}
+
 void cs_committer_destroy(cs_committer_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     cs_committer_t *self = *self_p;
-    pthread_mutex_lock(&self->lock);
-    self->stopping = true;
-    pthread_cond_signal(&self->wake);
-    pthread_mutex_unlock(&self->lock);
-    pthread_join(self->thread, NULL);
+    cs_committer_stop(self);
     pthread_mutex_destroy(&self->lock);
     pthread_cond_destroy(&self->wake);
     cs_store_destroy(&self->store);

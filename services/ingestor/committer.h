@@ -41,8 +41,12 @@ struct cs_commit_item {
 cs_committer_t *cs_committer_new(const char *redis_url, const cs_store_opts_t *opts, char *err,
                                  size_t errlen);
 
-/* Stops taking items, stores (or fails) every item already queued, calls
- * their done(), then joins the thread. Idempotent. */
+/* Stops taking items (cs_committer_submit returns -1 from then on),
+ * stores (or fails) every item already queued, calls their done(), then
+ * joins the thread. Idempotent; one caller at a time. */
+void cs_committer_stop(cs_committer_t *self);
+
+/* cs_committer_stop, then frees it. Idempotent. */
 void cs_committer_destroy(cs_committer_t **self_p);
 
 /* Queues item. 0, or -1 when the committer is stopping (item untouched,

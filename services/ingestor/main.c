@@ -86,6 +86,7 @@ static cs_committer_t *s_committer_for(s_server_t *srv, const cs_event_t *ev)
 
 static void s_commit_stats(s_server_t *srv, cs_commit_stats_t *sum)
 {
+    *sum = (cs_commit_stats_t){0};
     for (int i = 0; i < srv->ncommitters; i++) {
         cs_commit_stats_t one;
         cs_committer_stats(srv->committers[i], &one);
@@ -115,7 +116,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
                           up ? "{\"status\":\"ok\",\"redis\":\"up\"}"
                              : "{\"status\":\"unavailable\",\"redis\":\"down\"}");
         if (strcmp(url, "/metrics") == 0) {
-            cs_commit_stats_t commits = {0};
+            cs_commit_stats_t commits;
             s_commit_stats(srv, &commits);
             char *text = cs_ingest_metrics(srv->ingest, up, &commits);
             enum MHD_Result r =
@@ -263,12 +264,16 @@ int main(int argc, char **argv)
 out:
     if (d)
         MHD_quiesce_daemon(d); /* no new connections */
-    /* answers every webhook it holds, so no connection stays suspended:
-     * stopping the daemon with one suspended is not allowed */
+    /* Each answers every webhook it holds, and refuses (503) what a kept-alive
+     * connection sends meanwhile, so no connection stays suspended: stopping
+     * the daemon with one suspended is not allowed. They are freed only once
+     * the daemon, whose workers submit to them, has stopped. */
     for (int i = 0; i < srv.ncommitters; i++)
-        cs_committer_destroy(&srv.committers[i]);
+        cs_committer_stop(srv.committers[i]);
     if (d)
         MHD_stop_daemon(d);
+    for (int i = 0; i < srv.ncommitters; i++)
+        cs_committer_destroy(&srv.committers[i]);
     cs_ingest_destroy(&srv.ingest);
     cs_bus_destroy(&bus);
     cs_config_destroy(&cfg);
