@@ -165,13 +165,17 @@ static const cs_redis_script_t s_softphone_check = {
     "return 1\n",
 };
 
+/* Lua: sets the local `to` to the status a freed agent (KEYS[1]) takes:
+ * available, or offline when their softphone is gone. */
+#define S_LUA_FREED_TO                                                                             \
+    "to = 'available'\n"                                                                           \
+    "if redis.call('HGET', KEYS[1], 'softphone') == 'gone' then to = 'offline' end\n"
+
 /* KEYS: cs:agent:<id>; ARGV: now (RFC 3339), the status it must be in. */
 static const cs_redis_script_t s_free = {
     "agent_free",
     "if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then return false end\n"
-    "local to = 'available'\n"
-    "if redis.call('HGET', KEYS[1], 'softphone') == 'gone' then to = 'offline' end\n"
-    "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1])\n"
+    "local to\n" S_LUA_FREED_TO "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[1])\n"
     "return to\n",
 };
 
@@ -190,10 +194,7 @@ static const cs_redis_script_t s_follow_call = {
     "for i = 4, #ARGV do from = from or status == ARGV[i] end\n"
     "if not from then return false end\n"
     "local to = ARGV[3]\n"
-    "if to == 'free' then\n"
-    "  to = 'available'\n"
-    "  if redis.call('HGET', KEYS[1], 'softphone') == 'gone' then to = 'offline' end\n"
-    "end\n"
+    "if to == 'free' then\n" S_LUA_FREED_TO "end\n"
     "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[2])\n"
     "return to\n",
 };
