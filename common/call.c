@@ -657,6 +657,12 @@ int64_t cs_call_answered_at(const cs_call_t *call)
     return s_answered(call, &source).at;
 }
 
+int64_t cs_call_ended_at(const cs_call_t *call)
+{
+    const cs_leg_t *by;
+    return s_ended(call, &by).at;
+}
+
 const char *cs_call_direction(const cs_call_t *call)
 {
     return s_direction(call);

@@ -221,6 +221,10 @@ int cs_call_agents(const cs_call_t *call, const char *out[], int max);
  * talk_seconds counts), in ms since the epoch; 0 before the answer. */
 int64_t cs_call_answered_at(const cs_call_t *call);
 
+/* When the call ended (the record's ended_at), in ms since the epoch; 0
+ * while it has not. */
+int64_t cs_call_ended_at(const cs_call_t *call);
+
 /* "outbound" | "inbound" | NULL while unknown (see cs_call_to_json). */
 const char *cs_call_direction(const cs_call_t *call);
 const char *cs_state_name(cs_state_t state);

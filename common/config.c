@@ -63,6 +63,9 @@ static const s_var_t s_vars[] = {
     {"CALLSYNC_ALIVE_CHECK_S", "60",
      "how often Telnyx is asked about a live call's legs (a lost hangup webhook), seconds; 0: "
      "never"},
+    {"CALLSYNC_RETENTION_S", "2592000",
+     "a finished call is removed from Redis this long after it ended, seconds (30 days; 0: "
+     "never; else at least 86400)"},
     {"CALLSYNC_API_KEY", NULL, "bearer key of the CRM REST API"},
     {"CALLSYNC_RTC_HOST", "wss://rtc.telnyx.com", "the SDK host handed to the softphone"},
     {"CALLSYNC_WEB_DIR", "web/dist", "where the relay finds the built softphone (make web)"},

@@ -832,6 +832,101 @@ json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, in
     return out;
 }
 
+/* Forgets one call (cs_store_forget_ended) if its record is at the
+ * version read (ARGV[2]; "0": the record is gone, only the cs:calls entry
+ * is left) and it is out of cs:active: 1 removed, 0 it stays. KEYS[6...]
+ * are its legs' and sessions' indexes, deleted only while they name it. */
+static const cs_redis_script_t s_forget_script = {
+    "forget",
+    "local cur = redis.call('GETRANGE', KEYS[1], 0, 20)\n"
+    "if (tonumber(string.match(cur, '^%d+')) or 0) ~= tonumber(ARGV[2]) then return 0 end\n"
+    "if redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return 0 end\n"
+    "for i = 6, #KEYS do\n"
+    "  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+    "redis.call('ZREM', KEYS[4], ARGV[1])\n"
+    "return 1\n",
+};
+
+/* 1 removed, 0 stays, -1 Redis. call: the record read (NULL: it is gone). */
+static int s_forget_call(cs_store_t *self, const char *cs_id, const cs_call_t *call, char *err,
+                         size_t errlen)
+{
+    enum { FIXED = 5, MAX_KEYS = FIXED + 2 * CS_MAX_LEGS };
+    char keys[MAX_KEYS][CS_CCID_LEN + 16], version[24];
+    int nkeys = FIXED;
+    snprintf(keys[0], sizeof keys[0], "cs:call:%s", cs_id);
+    snprintf(keys[1], sizeof keys[1], "cs:hist:%s", cs_id);
+    snprintf(keys[2], sizeof keys[2], "cs:seen:%s", cs_id);
+    snprintf(keys[3], sizeof keys[3], "cs:calls");
+    snprintf(keys[4], sizeof keys[4], "cs:active");
+    for (int i = 0; call && i < call->nlegs; i++) {
+        const cs_leg_t *leg = &call->legs[i];
+        snprintf(keys[nkeys++], sizeof keys[0], "cs:idx:cc:%s", leg->ccid);
+        if (leg->session_id[0])
+            snprintf(keys[nkeys++], sizeof keys[0], "cs:idx:sess:%s", leg->session_id);
+    }
+    snprintf(version, sizeof version, "%llu", call ? (unsigned long long)call->version : 0ULL);
+    const char *argv[MAX_KEYS + 2];
+    for (int i = 0; i < nkeys; i++)
+        argv[i] = keys[i];
+    argv[nkeys] = cs_id;
+    argv[nkeys + 1] = version;
+    redisReply *r = cs_redis_eval(self->redis, &s_forget_script, nkeys, nkeys + 2, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return s_redis_failed(self, r, "forget", err, errlen);
+    int removed = r->integer == 1;
+    freeReplyObject(r);
+    return removed;
+}
+
+int cs_store_forget_ended(cs_store_t *self, int64_t cutoff_ms, int max, long *cursor, bool *more,
+                          char *err, size_t errlen)
+{
+    enum { PAGE = 100 };
+    static __thread cs_call_t call; /* 20 KiB: off the caller's stack */
+    int removed = 0, looked = 0;
+    err[0] = '\0';
+    *more = true;
+    while (looked < max) {
+        int page = max - looked < PAGE ? max - looked : PAGE;
+        redisReply *r = cs_redis_cmd(self->redis, "ZRANGEBYSCORE cs:calls -inf %lld LIMIT %ld %d",
+                                     (long long)cutoff_ms, *cursor, page);
+        if (!r || r->type != REDIS_REPLY_ARRAY)
+            return s_redis_failed(self, r, "ZRANGEBYSCORE", err, errlen);
+        size_t n = r->elements;
+        for (size_t i = 0; i < n; i++, looked++) {
+            const char *id = r->element[i]->str;
+            int rc = strncmp(id, "cs_", 3) == 0 ? cs_store_get(self, id, &call, err, errlen) : 1;
+            if (rc < 0 && strncmp(err, "redis ", 6) == 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+            int gone = 0;
+            if (rc == 1) /* the record is gone: only the entry is left */
+                gone = s_forget_call(self, id, NULL, err, errlen);
+            else if (rc < 0) /* a record that does not decode is kept, for a person to see */
+                cs_warn("retention: call %s kept: %s", id, err);
+            else if (cs_call_ended_at(&call) && cs_call_ended_at(&call) < cutoff_ms)
+                gone = s_forget_call(self, id, &call, err, errlen);
+            if (gone < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+            removed += gone;
+            *cursor += !gone; /* it stays: the next page starts after it */
+        }
+        freeReplyObject(r);
+        if ((int)n < page) {
+            *cursor = 0; /* the whole range was looked at */
+            *more = false;
+            break;
+        }
+    }
+    return removed;
+}
+
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen)
 {
     redisReply *r = cs_redis_cmd(self->redis, "LRANGE cs:hist:%s 0 -1", cs_id);

@@ -165,6 +165,21 @@ json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, in
  * cs_call_history_event() and the record). New reference, NULL on error. */
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen);
 
+/* Retention: removes what Redis keeps of calls that ended before
+ * cutoff_ms (ms since the epoch): the record, its history, its dedupe
+ * marks, the indexes of its legs and sessions that still name it, and its
+ * cs:calls entry. One script per call does it all, after checking that
+ * the record is still the version read and the call is out of cs:active,
+ * so a call that took a late event meanwhile, or whose teardown is not
+ * over, stays. A cs:calls entry whose record is gone is removed as well.
+ * Looks at up to `max` of the calls that started before the cutoff, oldest
+ * first, from *cursor (how many that had to stay to skip; 0 at first).
+ * Sets *more when it stopped at max with more to look at, and *cursor
+ * where the next pass starts (0 again once the range was looked through).
+ * Returns how many calls were removed, or -1 (Redis; err says why). */
+int cs_store_forget_ended(cs_store_t *self, int64_t cutoff_ms, int max, long *cursor, bool *more,
+                          char *err, size_t errlen);
+
 bool cs_store_ping(cs_store_t *self);
 
 /* The connection, for modules that keep their own keys (agents, timers). */

@@ -1,6 +1,7 @@
 /* The real ingestor, ctl and bus binaries against a real redis-server:
  * signed webhooks in, records out; refusals store nothing; Redis stopped
- * mid-stream loses nothing; two ingestors fed concurrently agree. */
+ * mid-stream loses nothing; two ingestors fed concurrently agree; and the
+ * timer's retention removes what is left of old finished calls. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -89,8 +91,8 @@ typedef struct {
 } s_events_t;
 
 /* An outbound browser call as Telnyx reports it: the parked WebRTC leg is
- * transferred to the customer, who answers after 1.25 s and talks 60 s. */
-static void s_outbound(const char *prefix, int64_t t0, s_events_t *evs)
+ * transferred to the customer, who answers after 1.25 s and talks talk_ms. */
+static void s_outbound_talk(const char *prefix, int64_t t0, int64_t talk_ms, s_events_t *evs)
 {
     char id[8][96];
     for (int i = 0; i < 6; i++)
@@ -112,11 +114,17 @@ static void s_outbound(const char *prefix, int64_t t0, s_events_t *evs)
     json_object_set_new(p, "hangup_cause", json_string("normal_clearing"));
     json_object_set_new(p, "hangup_source", json_string("callee"));
     json_object_set_new(p, "sip_hangup_cause", json_string("200"));
-    evs->body[evs->n++] = h_event("call.hangup", id[4], t0 + 61250, p);
+    evs->body[evs->n++] = h_event("call.hangup", id[4], t0 + 1250 + talk_ms, p);
     p = s_leg(prefix, 'A', CO, CX, "sip");
     json_object_set_new(p, "hangup_cause", json_string("normal_clearing"));
     json_object_set_new(p, "hangup_source", json_string("caller"));
-    evs->body[evs->n++] = h_event("call.hangup", id[5], t0 + 61300, p);
+    evs->body[evs->n++] = h_event("call.hangup", id[5], t0 + 1300 + talk_ms, p);
+}
+
+/* ... talking 60 s. */
+static void s_outbound(const char *prefix, int64_t t0, s_events_t *evs)
+{
+    s_outbound_talk(prefix, t0, 60000, evs);
 }
 
 static void s_free(s_events_t *evs)
@@ -1251,6 +1259,264 @@ static void test_metrics(void **state)
     free(body);
 }
 
+/* ---- retention (callsync-timer, CALLSYNC_RETENTION_S) ---- */
+
+/* cs_store_forget_ended in passes of 100: 30 calls still talking began
+ * first, so they head the range of calls begun before the cutoff; the
+ * 250 ended calls after them are removed pass by pass while the 30 stay,
+ * skipped by the cursor; the pass that reaches the end says so (*more
+ * false) and starts the next one from the head again. */
+static void test_store_forget_in_passes(void **state)
+{
+    (void)state;
+    enum { TALKING = 30, ENDED = 250 };
+    const int64_t t0 = 1764000500000;
+    char url[160], err[256];
+    s_db_url(url, sizeof url, 11);
+    cs_store_t *store =
+        cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 0}, err, sizeof err);
+    assert_non_null(store);
+    static cs_event_t ev;
+    static cs_call_t call;
+    for (int c = 0; c < TALKING + ENDED; c++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "fp%06d", c);
+        s_events_t evs;
+        s_outbound(prefix, t0 + (int64_t)c * 1000, &evs);
+        for (int i = 0; i < (c < TALKING ? 3 : evs.n); i++) {
+            assert_int_equal(
+                cs_webhook_parse(evs.body[i], strlen(evs.body[i]), &ev, err, sizeof err), 0);
+            cs_apply_t outcome;
+            bool changed;
+            if (cs_store_apply(store, &ev, NULL, 0, &outcome, &call, &changed, err, sizeof err))
+                fail_msg("%s: %s", prefix, err);
+        }
+        s_free(&evs);
+    }
+    static const struct {
+        int removed;
+        bool more;
+        long cursor;
+    } pass[] = {{70, true, 30}, {100, true, 30}, {80, false, 0}, {0, false, 0}};
+    long cursor = 0;
+    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++) {
+        bool more;
+        int removed = cs_store_forget_ended(store, t0 + 10 * 86400000LL, 100, &cursor, &more, err,
+                                            sizeof err);
+        if (removed != pass[i].removed || more != pass[i].more || cursor != pass[i].cursor)
+            fail_msg("pass %zu: removed %d, more %d, cursor %ld; expected %d, %d, %ld", i, removed,
+                     more, cursor, pass[i].removed, pass[i].more, pass[i].cursor);
+    }
+    redisContext *r = h_redis(&s_env);
+    assert_non_null(r);
+    freeReplyObject(redisCommand(r, "SELECT 11"));
+    redisReply *n = redisCommand(r, "ZCARD cs:calls");
+    assert_int_equal(n->integer, TALKING);
+    freeReplyObject(n);
+    /* nothing of the ended calls is left: each talking call keeps its
+     * record, history, dedupe marks, two leg indexes and its session's,
+     * beside cs:calls and cs:active */
+    n = redisCommand(r, "DBSIZE");
+    assert_int_equal(n->integer, TALKING * 6 + 2);
+    freeReplyObject(n);
+    redisFree(r);
+    assert_int_equal(cs_store_get(store, s_cc("fp000029", 'C'), &call, err, sizeof err), 0);
+    assert_int_equal(cs_store_get(store, s_cc("fp000030", 'C'), &call, err, sizeof err), 1);
+    assert_int_equal(cs_store_get(store, s_cc("fp000279", 'A'), &call, err, sizeof err), 1);
+    /* Redis gone: -1 and why */
+    cs_store_destroy(&store);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", h_free_port());
+    store = cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 0}, err, sizeof err);
+    assert_non_null(store);
+    bool more;
+    assert_int_equal(cs_store_forget_ended(store, t0, 100, &cursor, &more, err, sizeof err), -1);
+    assert_non_null(strstr(err, "redis"));
+    cs_store_destroy(&store);
+}
+
+/* A timer on this test's Redis and bus with CALLSYNC_RETENTION_S=value
+ * (NULL: unset); *port set, its log tagged with it. No Telnyx behind it:
+ * no timers are due in these tests. */
+static pid_t s_timer(const char *retention, int *port)
+{
+    char redis[192], pub[128], sub[128], keep[64];
+    snprintf(redis, sizeof redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+    snprintf(pub, sizeof pub, "CALLSYNC_BUS_PUB=%s", s_env.bus_pub);
+    snprintf(sub, sizeof sub, "CALLSYNC_BUS_SUB=%s", s_env.bus_sub);
+    snprintf(keep, sizeof keep, "CALLSYNC_RETENTION_S=%s", retention ? retention : "");
+    const char *extra[] = {redis,
+                           pub,
+                           sub,
+                           "TELNYX_API_KEY=test-key",
+                           "TELNYX_API_BASE=http://127.0.0.1:9/v2",
+                           retention ? keep : NULL,
+                           NULL};
+    *port = 0;
+    return h_listener(&s_env, "timer", "CALLSYNC_TIMER_PORT", extra, port);
+}
+
+static int s_ctl_rc(const char *id)
+{
+    const char *args[] = {"call", id, NULL};
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc = h_ctl(&s_env, args, &out, &err);
+    json_decref(out);
+    free(err);
+    return rc;
+}
+
+static long long s_exists(const char *fmt, const char *arg)
+{
+    char key[256], cmd[300];
+    snprintf(key, sizeof key, fmt, arg);
+    snprintf(cmd, sizeof cmd, "EXISTS %s", key);
+    return s_redis_int(cmd);
+}
+
+/* What a value of CALLSYNC_RETENTION_S gets: a day or more, or 0, runs;
+ * anything else exits 1 with the reason. 0 keeps calls forever: no sweep,
+ * so no retention metrics either. */
+static void test_retention_config(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value, *reason;
+    } bad[] = {
+        {"3600", "CALLSYNC_RETENTION_S must be 0 (keep calls forever) or at least 86400 (a day), "
+                 "not '3600'"},
+        {"-1", "CALLSYNC_RETENTION_S must be an integer in [0, 315360000], not '-1'"},
+        {"30d", "CALLSYNC_RETENTION_S must be an integer in [0, 315360000], not '30d'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char redis[192], keep[64], port[64], tag[16];
+        snprintf(redis, sizeof redis, "CALLSYNC_REDIS_URL=%s", s_env.redis_url);
+        snprintf(keep, sizeof keep, "CALLSYNC_RETENTION_S=%s", bad[i].value);
+        snprintf(port, sizeof port, "CALLSYNC_TIMER_PORT=%d", h_free_port());
+        snprintf(tag, sizeof tag, "retention%zu", i);
+        const char *extra[] = {redis, keep, port, "TELNYX_API_KEY=test-key", NULL};
+        pid_t pid = h_spawn(&s_env, "timer", extra, tag);
+        assert_true(pid > 0);
+        assert_int_equal(h_wait_exit(pid, 5000), 1);
+        assert_true(h_log_has(&s_env, "timer", tag, bad[i].reason));
+    }
+    int port;
+    pid_t pid = s_timer("0", &port);
+    assert_true(pid > 0);
+    char tag[16], url[128], *body = NULL;
+    snprintf(tag, sizeof tag, "%d", port);
+    assert_true(h_log_has(&s_env, "timer", tag, "finished calls kept forever"));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    assert_non_null(strstr(body, "callsync_timers_fired_total"));
+    assert_null(strstr(body, "callsync_calls_removed_total"));
+    free(body);
+    kill(pid, SIGTERM);
+    assert_int_equal(h_wait_exit(pid, 5000), 0); /* a clean stop */
+}
+
+/* With CALLSYNC_RETENTION_S=86400 the timer removes every key of a call
+ * that ended three days ago (record, history, dedupe marks, the indexes
+ * of its legs and session, its cs:calls entry) and a cs:calls entry whose
+ * record is gone; it keeps a call that ended two hours ago, one that
+ * began three days ago and ended two hours ago (retention counts from the
+ * end), one that began three days ago and has not ended, and one that
+ * ended three days ago with a leg still live (in cs:active: its teardown
+ * is not over). */
+static void test_retention_removes_old_finished_calls(void **state)
+{
+    (void)state;
+    const int64_t day = 86400000, now = h_now_ms();
+    s_events_t old_call, new_call, long_call, open_call, live_call;
+    s_outbound("ret-old", now - 3 * day, &old_call);
+    s_outbound("ret-new", now - 2 * 3600000, &new_call);
+    s_outbound_talk("ret-long", now - 3 * day, 3 * day - 2 * 3600000, &long_call);
+    s_outbound("ret-open", now - 3 * day, &open_call);
+    s_outbound("ret-live", now - 3 * day, &live_call);
+    static const int all[] = {0, 1, 2, 3, 4, 5}, talking[] = {0, 1, 2}, one_gone[] = {0, 1, 2, 5};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(s_post(old_call.body[all[i]], NULL), 200);
+        assert_int_equal(s_post(new_call.body[all[i]], NULL), 200);
+        assert_int_equal(s_post(long_call.body[all[i]], NULL), 200);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s_post(open_call.body[talking[i]], NULL), 200);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(s_post(live_call.body[one_gone[i]], NULL), 200);
+
+    const char *by_ccid[] = {"call", s_cc("ret-old", 'C'), NULL};
+    json_t *rec = s_ctl_ok(by_ccid);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    char old_id[64];
+    snprintf(old_id, sizeof old_id, "%s", s_str(rec, "id"));
+    json_decref(rec);
+    const char *live_args[] = {"call", s_cc("ret-live", 'A'), NULL};
+    rec = s_ctl_ok(live_args);
+    assert_string_equal(s_str(rec, "state"), "ended");
+    json_decref(rec);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ZADD cs:calls %lld cs_01ORPHANED0000000000000000",
+             (long long)(now - 5 * day));
+    assert_int_equal(s_redis_int(cmd), 1);
+    assert_int_equal(s_exists("cs:hist:%s", old_id), 1);
+    assert_int_equal(s_exists("cs:seen:%s", old_id), 1);
+
+    int port;
+    pid_t pid = s_timer("86400", &port);
+    assert_true(pid > 0);
+    int waited = 0;
+    while (s_ctl_rc(s_cc("ret-old", 'C')) == 0 && waited < 10000) {
+        struct timespec ms50 = {0, 50 * 1000000};
+        nanosleep(&ms50, NULL);
+        waited += 50;
+    }
+    assert_int_equal(s_ctl_rc(s_cc("ret-old", 'C')), 1); /* an unknown id now */
+    assert_int_equal(s_ctl_rc(s_cc("ret-old", 'A')), 1);
+    assert_int_equal(s_ctl_rc(old_id), 1);
+    assert_int_equal(s_exists("cs:call:%s", old_id), 0);
+    assert_int_equal(s_exists("cs:hist:%s", old_id), 0);
+    assert_int_equal(s_exists("cs:seen:%s", old_id), 0);
+    assert_int_equal(s_exists("cs:idx:cc:%s", s_cc("ret-old", 'A')), 0);
+    assert_int_equal(s_exists("cs:idx:cc:%s", s_cc("ret-old", 'C')), 0);
+    assert_int_equal(s_exists("cs:idx:sess:%s", "ret-old-c81c-11f0-abac-02420aef93a0"), 0);
+    snprintf(cmd, sizeof cmd, "ZSCORE cs:calls %s", old_id);
+    redisContext *c = h_redis(&s_env);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, cmd);
+    assert_true(r && r->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    r = redisCommand(c, "ZSCORE cs:calls cs_01ORPHANED0000000000000000");
+    assert_true(r && r->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    redisFree(c);
+
+    assert_int_equal(s_ctl_rc(s_cc("ret-new", 'C')), 0);
+    assert_int_equal(s_ctl_rc(s_cc("ret-long", 'C')), 0);
+    assert_int_equal(s_ctl_rc(s_cc("ret-open", 'C')), 0);
+    assert_int_equal(s_ctl_rc(s_cc("ret-live", 'C')), 0);
+    assert_int_equal(s_exists("cs:idx:sess:%s", "ret-live-c81c-11f0-abac-02420aef93a0"), 1);
+
+    char tag[16], url[128], *body = NULL;
+    snprintf(tag, sizeof tag, "%d", port);
+    assert_true(h_log_has(&s_env, "timer", tag, "finished calls kept 86400 s"));
+    assert_true(h_log_has(&s_env, "timer", tag, "retention: removed "));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
+    const char *removed = strstr(body, "\ncallsync_calls_removed_total ");
+    assert_non_null(removed);
+    /* these two, and any call of the tests before that ended a day ago */
+    assert_true(strtol(removed + strlen("\ncallsync_calls_removed_total "), NULL, 10) >= 2);
+    assert_non_null(strstr(body, "\ncallsync_retention_errors_total 0"));
+    free(body);
+    kill(pid, SIGTERM);
+    assert_int_equal(h_wait_exit(pid, 5000), 0); /* a clean stop */
+    s_free(&old_call);
+    s_free(&new_call);
+    s_free(&long_call);
+    s_free(&open_call);
+    s_free(&live_call);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1276,6 +1542,9 @@ int main(void)
         cmocka_unit_test(test_store_batch_cache_behind_another_writer),
         cmocka_unit_test(test_store_second_leg_behind_another_writer),
         cmocka_unit_test(test_store_joining_leg_indexed_elsewhere),
+        cmocka_unit_test(test_store_forget_in_passes),
+        cmocka_unit_test(test_retention_config),
+        cmocka_unit_test(test_retention_removes_old_finished_calls), /* last: it removes */
     };
     int failed = cmocka_run_group_tests_name("ingestor", tests, setup, teardown);
     /* cmocka reports a failed teardown but does not count it: we do, since
