@@ -78,6 +78,8 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
     freeReplyObject(r);
     freeReplyObject(cs_redis_argv(redis, n, argv, NULL));
     freeReplyObject(cs_redis_cmd(redis, "SADD cs:agents %s", id));
+    if (status) /* the operator's word: no call owns the agent's status now */
+        freeReplyObject(cs_redis_cmd(redis, "HDEL %s busy_call", key));
     if (sip_user) {
         if (old_sip && strcmp(old_sip, sip_user) != 0)
             freeReplyObject(cs_redis_cmd(redis, "DEL cs:idx:sip:%s", old_sip));
@@ -180,9 +182,11 @@ static const cs_redis_script_t s_free = {
 };
 
 /* KEYS: cs:agent:<id>, cs:presence:<cs id>:<id>; ARGV: the version, now
- * (RFC 3339), the target ("busy", "wrap_up" or "free"), then each status
- * it may move from. The second key holds the latest version of the call
- * that moved (or tried to move) this agent. */
+ * (RFC 3339), the target ("busy", "wrap_up" or "free"), the cs id, then
+ * each status it may move from. The second key holds the latest version of
+ * the call that moved (or tried to move) this agent. `busy_call` is the
+ * call that made the agent busy: only that call's end frees them (one
+ * made busy before the field existed, or by an operator, has none). */
 static const cs_redis_script_t s_follow_call = {
     "agent_follow_call",
     "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
@@ -191,11 +195,18 @@ static const cs_redis_script_t s_follow_call = {
     "redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)\n"
     "local status = redis.call('HGET', KEYS[1], 'status')\n"
     "local from = false\n"
-    "for i = 4, #ARGV do from = from or status == ARGV[i] end\n"
+    "for i = 5, #ARGV do from = from or status == ARGV[i] end\n"
     "if not from then return false end\n"
     "local to = ARGV[3]\n"
+    "if to == 'busy' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[2], 'busy_call', ARGV[4])\n"
+    "  return to\n"
+    "end\n"
+    "local owner = redis.call('HGET', KEYS[1], 'busy_call')\n"
+    "if status == 'busy' and owner and owner ~= ARGV[4] then return false end\n"
     "if to == 'free' then\n" S_LUA_FREED_TO "end\n"
     "redis.call('HSET', KEYS[1], 'status', to, 'updated_at', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[1], 'busy_call')\n"
     "return to\n",
 };
 
@@ -268,8 +279,8 @@ const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *
     snprintf(seen, sizeof seen, "cs:presence:%s:%s", call_id, id);
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
     cs_ts_format(cs_ts_now_ms(), now, sizeof now);
-    const char *argv[5 + 4] = {agent, seen, ver, now, to}; /* and up to four `from` */
-    int argc = 5;
+    const char *argv[6 + 4] = {agent, seen, ver, now, to, call_id}; /* and up to four `from` */
+    int argc = 6;
     for (int i = 0; from[i] && argc < (int)(sizeof argv / sizeof argv[0]); i++)
         argv[argc++] = from[i];
     redisReply *r = cs_redis_eval(redis, &s_follow_call, 2, argc, argv, NULL);

@@ -46,8 +46,11 @@ int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, con
  * what version `version` of call `call_id` said. A step decided on an older
  * version of that call than one already taken for this agent is refused:
  * an instance that read the record before another saw the agent's leg end
- * cannot make them busy again after their wrap-up began. The status moved
- * to, or NULL (not in `from`, stale, no such agent, or Redis failed). */
+ * cannot make them busy again after their wrap-up began. Busy belongs to
+ * the call that made the agent busy (`busy_call`): another call cannot
+ * take them out of it (their leg on a second call that rang and ended
+ * while they talk on the first). The status moved to, or NULL (not in
+ * `from`, stale, busy on another call, no such agent, or Redis failed). */
 const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *call_id,
                                  uint64_t version, const char *const from[], const char *to);
 

@@ -536,13 +536,13 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     }
     if (state != CS_STATE_ENDED && !(mine && !live && !current))
         return;
-    char key[CS_ID_LEN + CS_STR_LEN + 16];
-    snprintf(key, sizeof key, "%s:wrapup:%s", call->id, agent);
-    if (s_claim(self, key) != 1)
-        return;
-    s_done(self, key);
-    /* Without a wrap-up the agent is free at once: available, or offline
-     * when their softphone went away during the call. */
+    /* No claim: the step itself moves the agent out of busy once,
+     * whichever instance takes it first, and only on the call that made
+     * them busy (cs_agent_follow_call). So a call transferred back to the
+     * agent gives a second wrap-up, and a call that rang them while they
+     * talk on another cannot free them. Without a wrap-up the agent is
+     * free at once: available, or offline when their softphone went away
+     * during the call. */
     static const char *const on_call[] = {"busy", NULL};
     const char *to = cs_agent_follow_call(redis, agent, call->id, call->version, on_call,
                                           self->wrapup_s ? "wrap_up" : "free");

@@ -86,11 +86,46 @@ static void test_stale_busy_cannot_undo_the_wrap_up(void **state)
     s_expect(s_follow("ann", "cs_A", 4, s_idle, "busy"), NULL);
     assert_string_equal(s_status("ann"), "available");
 
-    /* the call comes back to her later (a transfer back): a newer version */
+    /* the call comes back to her later (a transfer back): a newer version,
+     * and a second wrap-up when it ends */
     s_expect(s_follow("ann", "cs_A", 9, s_idle, "busy"), "busy");
-    /* another call is not ordered against this one */
-    s_expect(s_follow("ann", "cs_B", 1, s_on_call, "wrap_up"), "wrap_up");
-    assert_string_equal(s_status("ann"), "wrap_up");
+    s_expect(s_follow("ann", "cs_A", 11, s_on_call, "wrap_up"), "wrap_up");
+    /* another call is not ordered against this one: its version 1 moves her */
+    s_expect(s_follow("ann", "cs_B", 1, s_idle, "busy"), "busy");
+    assert_string_equal(s_status("ann"), "busy");
+}
+
+/* The agent's field busy_call, or "" (a static buffer). */
+static const char *s_busy_call(const char *id)
+{
+    static char out[64];
+    redisReply *r = cs_redis_cmd(s_redis, "HGET cs:agent:%s busy_call", id);
+    snprintf(out, sizeof out, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return out;
+}
+
+/* Busy belongs to the call that made the agent busy: a second call that
+ * rang her while she talks (a transfer to a busy agent) and ended cannot
+ * free her, with or without a wrap-up; her own call's end does. An
+ * operator's status clears the owner: any call may free her then. */
+static void test_busy_belongs_to_its_call(void **state)
+{
+    (void)state;
+    s_agent("eve", "available");
+    s_expect(s_follow("eve", "cs_H", 2, s_idle, "busy"), "busy");
+    assert_string_equal(s_busy_call("eve"), "cs_H");
+    s_expect(s_follow("eve", "cs_I", 3, s_on_call, "wrap_up"), NULL);
+    s_expect(s_follow("eve", "cs_I", 4, s_on_call, "free"), NULL);
+    assert_string_equal(s_status("eve"), "busy");
+    assert_string_equal(s_busy_call("eve"), "cs_H");
+    s_expect(s_follow("eve", "cs_H", 5, s_on_call, "wrap_up"), "wrap_up");
+    assert_string_equal(s_busy_call("eve"), ""); /* not busy: no owner */
+
+    s_expect(s_follow("eve", "cs_I", 6, s_idle, "busy"), "busy");
+    s_agent("eve", "busy"); /* the operator's word */
+    assert_string_equal(s_busy_call("eve"), "");
+    s_expect(s_follow("eve", "cs_J", 1, s_on_call, "free"), "available");
 }
 
 /* A step whose `from` does not match moves nothing, yet still counts as the
@@ -147,6 +182,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_busy_cannot_undo_the_wrap_up),
+        cmocka_unit_test(test_busy_belongs_to_its_call),
         cmocka_unit_test(test_unexpected_status_moves_nothing),
         cmocka_unit_test(test_free_after_the_call),
         cmocka_unit_test(test_no_such_agent),

@@ -799,6 +799,26 @@ static int s_taken_by_dave(const json_t *rec)
            !json_is_null(json_object_get(a, "ended_at"));
 }
 
+/* ... and gave it back: it is alice's again, on a second leg of hers that
+ * answered and is live */
+static int s_taken_back_by_alice(const json_t *rec)
+{
+    if (strcmp(s_str(rec, "state"), "active") != 0 || strcmp(s_str(rec, "agent_id"), "alice") != 0)
+        return 0;
+    int hers = 0, live = 0;
+    size_t i;
+    json_t *leg;
+    json_array_foreach(json_object_get(rec, "legs"), i, leg)
+    {
+        if (strcmp(s_str(leg, "agent_id"), "alice") != 0)
+            continue;
+        hers++;
+        live |= !json_is_null(json_object_get(leg, "answered_at")) &&
+                json_is_null(json_object_get(leg, "ended_at"));
+    }
+    return hers == 2 && live;
+}
+
 static json_t *s_agent_record(const char *id)
 {
     const char *args[] = {"agents", NULL};
@@ -851,6 +871,18 @@ static void test_blind_transfer(void **state)
      * sees her leg end, a moment after the record does */
     assert_true(s_agent_status("alice", "busy", false, 5000));
     assert_int_equal(s_commands(id, "command.transfer"), 1);
+    assert_true(s_agent_becomes("dave", "busy", 5000));
+
+    /* dave gives it back: alice is busy on it again, dave is not; when it
+     * ends she gets a second wrap-up (she used to stay busy for good: the
+     * call's one wrap-up was spent) */
+    assert_true(s_agent_becomes("alice", "available", 5000));
+    const char *back[] = {"transfer", id, "--to", "alice", NULL};
+    assert_int_equal(h_ctl(&s_env, back, NULL, NULL), 0);
+    json_decref(s_until(id, s_taken_back_by_alice, 15000));
+    assert_true(s_agent_becomes("alice", "busy", 5000));
+    assert_true(s_agent_status("dave", "busy", false, 5000));
+    assert_int_equal(s_commands(id, "command.transfer"), 2);
 
     const char *hang[] = {"hangup", id, NULL};
     assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
@@ -870,6 +902,7 @@ static void test_blind_transfer(void **state)
         struct timespec pause = {0, 100000000L};
         nanosleep(&pause, NULL);
     }
+    assert_true(s_agent_status("alice", "busy", false, 5000));
     const char *late[] = {"transfer", id, "--to", "dave", NULL};
     assert_int_equal(h_ctl(&s_env, late, NULL, NULL), 1); /* ended: refused */
     s_agent("dave", "dave01", "offline");
