@@ -47,14 +47,19 @@ static void s_agent(const char *id, const char *status)
     assert_int_equal(cs_agent_set(s_redis, id, id, NULL, status, err, sizeof err), 0);
 }
 
-/* The agent's stored status (a static buffer), "" when it has none. */
-static const char *s_status(const char *id)
+/* A field of the agent's hash (a static buffer), "" when it has none. */
+static const char *s_field(const char *id, const char *field)
 {
-    static char out[32];
-    redisReply *r = cs_redis_cmd(s_redis, "HGET cs:agent:%s status", id);
+    static char out[64];
+    redisReply *r = cs_redis_cmd(s_redis, "HGET cs:agent:%s %s", id, field);
     snprintf(out, sizeof out, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
     return out;
+}
+
+static const char *s_status(const char *id)
+{
+    return s_field(id, "status");
 }
 
 static const char *s_follow(const char *id, const char *call, uint64_t version,
@@ -95,16 +100,6 @@ static void test_stale_busy_cannot_undo_the_wrap_up(void **state)
     assert_string_equal(s_status("ann"), "busy");
 }
 
-/* The agent's field busy_call, or "" (a static buffer). */
-static const char *s_busy_call(const char *id)
-{
-    static char out[64];
-    redisReply *r = cs_redis_cmd(s_redis, "HGET cs:agent:%s busy_call", id);
-    snprintf(out, sizeof out, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
-    return out;
-}
-
 /* Busy belongs to the call that made the agent busy: a second call that
  * rang her while she talks (a transfer to a busy agent) and ended cannot
  * free her, with or without a wrap-up; her own call's end does. An
@@ -114,17 +109,17 @@ static void test_busy_belongs_to_its_call(void **state)
     (void)state;
     s_agent("eve", "available");
     s_expect(s_follow("eve", "cs_H", 2, s_idle, "busy"), "busy");
-    assert_string_equal(s_busy_call("eve"), "cs_H");
+    assert_string_equal(s_field("eve", "busy_call"), "cs_H");
     s_expect(s_follow("eve", "cs_I", 3, s_on_call, "wrap_up"), NULL);
     s_expect(s_follow("eve", "cs_I", 4, s_on_call, "free"), NULL);
     assert_string_equal(s_status("eve"), "busy");
-    assert_string_equal(s_busy_call("eve"), "cs_H");
+    assert_string_equal(s_field("eve", "busy_call"), "cs_H");
     s_expect(s_follow("eve", "cs_H", 5, s_on_call, "wrap_up"), "wrap_up");
-    assert_string_equal(s_busy_call("eve"), ""); /* not busy: no owner */
+    assert_string_equal(s_field("eve", "busy_call"), ""); /* not busy: no owner */
 
     s_expect(s_follow("eve", "cs_I", 6, s_idle, "busy"), "busy");
     s_agent("eve", "busy"); /* the operator's word */
-    assert_string_equal(s_busy_call("eve"), "");
+    assert_string_equal(s_field("eve", "busy_call"), "");
     s_expect(s_follow("eve", "cs_J", 1, s_on_call, "free"), "available");
 }
 
