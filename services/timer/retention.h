@@ -4,7 +4,7 @@
  * stay until something removes them, and Redis holds them all in memory
  * (and rewrites them all into each AOF base). The timer service sweeps:
  * every minute it removes the calls that ended more than the retention ago
- * (cs_store_forget_ended), oldest first, in passes of a few hundred; while
+ * (cs_store_forget_ended), oldest first, in passes of 200; while
  * a pass finds a full page of them (a backlog: the first sweep after an
  * upgrade, or after the service was down), the next pass follows at once.
  * Several timer instances may sweep together: each removal checks the
