@@ -124,6 +124,9 @@ static char *s_gauges(char *text, cs_redis_t *redis)
         freeReplyObject(st);
     }
     freeReplyObject(agents);
+    redisReply *kept = cs_redis_cmd(redis, "ZCARD cs:calls");
+    long long stored = kept && kept->type == REDIS_REPLY_INTEGER ? kept->integer : -1;
+    freeReplyObject(kept);
     size_t n = strlen(text), cap = n + 2048;
     char *out = realloc(text, cap);
     if (!out)
@@ -140,6 +143,13 @@ static char *s_gauges(char *text, cs_redis_t *redis)
     for (int p = 0; p < 4; p++)
         n += (size_t)snprintf(out + n, cap - n, "callsync_agents{presence=\"%s\"} %ld\n",
                               presence_names[p], presence[p]);
+    if (stored >= 0) /* left out while Redis cannot say */
+        n += (size_t)snprintf(out + n, cap - n,
+                              "# HELP callsync_calls_stored Calls kept in Redis, ended or not "
+                              "(CALLSYNC_RETENTION_S removes the old ones)\n"
+                              "# TYPE callsync_calls_stored gauge\n"
+                              "callsync_calls_stored %lld\n",
+                              stored);
     return out;
 }
 

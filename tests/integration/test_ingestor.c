@@ -1507,6 +1507,10 @@ static void test_retention_removes_old_finished_calls(void **state)
     /* these two, and any call of the tests before that ended a day ago */
     assert_true(strtol(removed + strlen("\ncallsync_calls_removed_total "), NULL, 10) >= 2);
     assert_non_null(strstr(body, "\ncallsync_retention_errors_total 0"));
+    const char *stored = strstr(body, "\ncallsync_calls_stored ");
+    assert_non_null(stored);
+    assert_int_equal(strtoll(stored + strlen("\ncallsync_calls_stored "), NULL, 10),
+                     s_redis_int("ZCARD cs:calls"));
     free(body);
     kill(pid, SIGTERM);
     assert_int_equal(h_wait_exit(pid, 5000), 0); /* a clean stop */
