@@ -834,8 +834,9 @@ json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, in
 
 /* Forgets one call (cs_store_forget_ended) if its record is at the
  * version read (ARGV[2]; "0": the record is gone, only the cs:calls entry
- * is left) and it is out of cs:active: 1 removed, 0 it stays. KEYS[6...]
- * are its legs' and sessions' indexes, deleted only while they name it. */
+ * is left) and it is out of cs:active: 1 removed, 0 it stays (or another
+ * sweeper removed it first). KEYS[6...] are its legs' and sessions'
+ * indexes, deleted only while they name it. */
 static const cs_redis_script_t s_forget_script = {
     "forget",
     "local cur = redis.call('GETRANGE', KEYS[1], 0, 20)\n"
@@ -845,7 +846,8 @@ static const cs_redis_script_t s_forget_script = {
     "  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end\n"
     "end\n"
     "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
-    "redis.call('ZREM', KEYS[4], ARGV[1])\n"
+    "local entry = redis.call('ZREM', KEYS[4], ARGV[1])\n"
+    "if ARGV[2] == '0' then return entry end\n"
     "return 1\n",
 };
 
