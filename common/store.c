@@ -900,18 +900,22 @@ int cs_store_forget_ended(cs_store_t *self, int64_t cutoff_ms, int max, long *cu
         size_t n = r->elements;
         for (size_t i = 0; i < n; i++, looked++) {
             const char *id = r->element[i]->str;
-            int rc = strncmp(id, "cs_", 3) == 0 ? cs_store_get(self, id, &call, err, errlen) : 1;
-            if (rc < 0 && strncmp(err, "redis ", 6) == 0) {
+            redisReply *doc = cs_redis_cmd(self->redis, "GET cs:call:%s", id);
+            if (!doc || (doc->type != REDIS_REPLY_STRING && doc->type != REDIS_REPLY_NIL)) {
                 freeReplyObject(r);
-                return -1;
+                return s_redis_failed(self, doc, "GET", err, errlen);
             }
             int gone = 0;
-            if (rc == 1) /* the record is gone: only the entry is left */
+            if (doc->type == REDIS_REPLY_NIL) { /* the record is gone: only the entry is left */
                 gone = s_forget_call(self, id, NULL, err, errlen);
-            else if (rc < 0) /* a record that does not decode is kept, for a person to see */
-                cs_warn("retention: call %s kept: %s", id, err);
-            else if (cs_call_ended_at(&call) && cs_call_ended_at(&call) < cutoff_ms)
-                gone = s_forget_call(self, id, &call, err, errlen);
+            } else if (s_load(id, doc->str, doc->len, &call, err, errlen) != 0) {
+                cs_warn("retention: call %s kept: %s", id, err); /* for a person to see */
+            } else {
+                int64_t ended = cs_call_ended_at(&call);
+                if (ended && ended < cutoff_ms)
+                    gone = s_forget_call(self, id, &call, err, errlen);
+            }
+            freeReplyObject(doc);
             if (gone < 0) {
                 freeReplyObject(r);
                 return -1;

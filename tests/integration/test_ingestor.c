@@ -1323,12 +1323,30 @@ static void test_store_forget_in_passes(void **state)
     assert_int_equal(cs_store_get(store, s_cc("fp000029", 'C'), &call, err, sizeof err), 0);
     assert_int_equal(cs_store_get(store, s_cc("fp000030", 'C'), &call, err, sizeof err), 1);
     assert_int_equal(cs_store_get(store, s_cc("fp000279", 'A'), &call, err, sizeof err), 1);
+    /* a record that does not decode stays, for a person to look at (a
+     * warning says so), and so does its entry */
+    r = h_redis(&s_env);
+    assert_non_null(r);
+    freeReplyObject(redisCommand(r, "SELECT 11"));
+    freeReplyObject(redisCommand(r, "SET cs:call:cs_01DAMAGED00000000000000000 %s", "3 {\"t0\":"));
+    freeReplyObject(
+        redisCommand(r, "ZADD cs:calls %lld cs_01DAMAGED00000000000000000", (long long)t0 - 1000));
+    bool more;
+    assert_int_equal(
+        cs_store_forget_ended(store, t0 + 10 * 86400000LL, 100, &cursor, &more, err, sizeof err),
+        0);
+    n = redisCommand(r, "EXISTS cs:call:cs_01DAMAGED00000000000000000");
+    assert_int_equal(n->integer, 1);
+    freeReplyObject(n);
+    n = redisCommand(r, "ZCARD cs:calls");
+    assert_int_equal(n->integer, TALKING + 1);
+    freeReplyObject(n);
+    redisFree(r);
     /* Redis gone: -1 and why */
     cs_store_destroy(&store);
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", h_free_port());
     store = cs_store_new(url, &(cs_store_opts_t){86400, 100000, 512, 0}, err, sizeof err);
     assert_non_null(store);
-    bool more;
     assert_int_equal(cs_store_forget_ended(store, t0, 100, &cursor, &more, err, sizeof err), -1);
     assert_non_null(strstr(err, "redis"));
     cs_store_destroy(&store);
