@@ -32,6 +32,11 @@ static inline void cs_counter_inc(cs_counter_t *c)
     atomic_fetch_add(&c->value, 1);
 }
 
+static inline void cs_counter_add(cs_counter_t *c, uint64_t n)
+{
+    atomic_fetch_add(&c->value, n);
+}
+
 void cs_histogram_observe(cs_histogram_t *h, double seconds);
 
 /* Renders the metrics into a new malloc'd string (caller frees). Counters

@@ -22,6 +22,7 @@ struct cs_retention {
     int64_t retention_ms;
     int64_t next_ms; /* when the next pass is due */
     long cursor;     /* calls skipped at the head of the range (cs_store_forget_ended) */
+    long swept;      /* calls removed by this sweep's passes so far */
     bool failing;    /* the last pass failed: logged once until one succeeds */
     cs_counter_t removed, errors;
 };
@@ -67,15 +68,16 @@ int cs_retention_run(cs_retention_t *self, int64_t now_ms)
         return -1;
     }
     self->failing = false;
-    for (int i = 0; i < removed; i++)
-        cs_counter_inc(&self->removed);
-    /* a pass that stopped before the end of the range goes on at once */
+    cs_counter_add(&self->removed, (uint64_t)removed);
+    self->swept += removed;
+    /* a pass that stopped before the end of the range goes on at once; the
+     * sweep's one log line comes when it reaches the end */
     self->next_ms = more ? now_ms : now_ms + S_PERIOD_MS;
-    if (removed > 0) {
+    if (!more && self->swept > 0) {
         char when[40];
         cs_ts_format(cutoff, when, sizeof when);
-        cs_info("retention: removed %d calls that ended before %s%s", removed, when,
-                more ? "; more to look at" : "");
+        cs_info("retention: removed %ld calls that ended before %s", self->swept, when);
+        self->swept = 0;
     }
     return removed;
 }
