@@ -21,7 +21,9 @@
 # per-webhook times (bench/openloop --log).
 # WIRE=1 captures the held loop and reports it as the wire saw it (below).
 # WRK_NICE=<n> runs wrk at that niceness (the sender's share of the two
-# cores against the server's, for the tail).
+# cores against the server's, for the tail); OPEN_NICE=<n> the open loop's
+# sender likewise (negative: it sends on time, as Telnyx's own machines
+# would, and the queueing is the server's).
 # PERF_OUT=<file> records the ingestor with perf (call graphs) during each
 # wrk loop, into that file (the last loop's profile is what is left).
 set -euo pipefail
@@ -177,7 +179,7 @@ open_run() { # first-call calls port rate seconds connections
   "$loadgen" --seed-file "$dir/seed" --calls "$n" --first-call "$first" \
     --window 2000 --write-bodies "$dir/bodies"
   before=$(counters "$port" "$ipid")
-  "$openloop" --port "$port" --bodies "$dir/bodies" --rate "$rate" --seconds "$secs" \
+  nice -n "${OPEN_NICE:-0}" "$openloop" --port "$port" --bodies "$dir/bodies" --rate "$rate" --seconds "$secs" \
     --connections "$c" ${OPEN_LOG:+--log "$OPEN_LOG"} > "$dir/open.out"
   after=$(counters "$port" "$ipid")
   cat "$dir/open.out"
