@@ -945,6 +945,45 @@ static const char *s_transfer(cs_relay_t *self, uint64_t conn, const char *agent
     return NULL;
 }
 
+/* The agent's own presence, from the softphone: asked, or set to
+ * available or offline from any status but busy (the call's end moves a
+ * busy agent; from wrap_up it ends the wrap-up early). The answer,
+ * {"type":"presence","status"}, goes to this socket for a question and to
+ * every softphone of the agent for a change. Returns why it was refused,
+ * or NULL. */
+static const char *s_presence(cs_relay_t *self, uint64_t conn, const char *agent,
+                              const cs_wsmsg_t *m)
+{
+    cs_redis_t *redis = cs_store_redis(self->store);
+    char err[256], status[16];
+    int missing = 0;
+    json_t *a = cs_agent_get(redis, agent, &missing, err, sizeof err);
+    if (!a)
+        return missing ? "no such agent" : "storage unavailable";
+    const char *now = json_string_value(json_object_get(a, "status"));
+    CS_COPY(status, now ? now : "offline");
+    json_decref(a);
+    int change = m->status[0] && strcmp(status, m->status) != 0;
+    if (change) {
+        if (strcmp(status, "busy") == 0)
+            return "you are on a call: your presence follows it until it ends";
+        /* from the status just read, so a call's step taken meanwhile wins */
+        int rc = cs_agent_transition(redis, agent, status, m->status);
+        if (rc < 0)
+            return "storage unavailable";
+        if (rc == 0)
+            return "your presence changed meanwhile: look again";
+        cs_info("agent %s %s (from the softphone)", agent, m->status);
+        CS_COPY(status, m->status);
+    }
+    json_t *msg = json_pack("{s:s, s:s}", "type", "presence", "status", status);
+    if (change)
+        s_to_softphones(self, agent, msg);
+    else
+        s_send(self, conn, msg);
+    return NULL;
+}
+
 /* The agent's wrap-up of a call it took part in: disposition (1 to 63
  * characters) and notes (500 at most), a fact on the record; the agent is
  * then done (wrap-up -> available). Returns why it was refused, or NULL. */
@@ -1072,6 +1111,9 @@ void cs_relay_ws_message(void *arg, uint64_t conn, const char *text, size_t len)
             break;
         case CS_WS_DECLINE:
             bad = s_decline(self, agent, &m);
+            break;
+        case CS_WS_PRESENCE:
+            bad = s_presence(self, conn, agent, &m);
             break;
         case CS_WS_HANGUP:
             if (m.leg[0])

@@ -14,7 +14,7 @@ static const struct {
     {"get", CS_WS_GET},         {"sdk", CS_WS_SDK},           {"wrapup", CS_WS_WRAPUP},
     {"recent", CS_WS_RECENT},   {"contact", CS_WS_CONTACT},   {"transfer", CS_WS_TRANSFER},
     {"consult", CS_WS_CONSULT}, {"complete", CS_WS_COMPLETE}, {"answer", CS_WS_ANSWER},
-    {"decline", CS_WS_DECLINE}, {"hangup", CS_WS_HANGUP},
+    {"decline", CS_WS_DECLINE}, {"hangup", CS_WS_HANGUP},     {"presence", CS_WS_PRESENCE},
 };
 
 const char *cs_wsmsg_type_name(cs_wsmsg_type_t type)
@@ -65,8 +65,9 @@ const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push
     else if (s_str(o, "agent", push->agent, sizeof push->agent) != 0 ||
              !cs_agent_id_ok(push->agent))
         why = "agent must be an agent id";
-    else if (!json_is_object(m) || !type || (strcmp(type, "dial") && strcmp(type, "answer")))
-        why = "msg must be a dial or an answer";
+    else if (!json_is_object(m) || !type ||
+             (strcmp(type, "dial") && strcmp(type, "answer") && strcmp(type, "presence")))
+        why = "msg must be a dial, an answer or a presence";
     else
         *msg = json_incref((json_t *)m);
     json_decref(o);
@@ -161,6 +162,13 @@ static const char *s_fields(const json_t *o, int64_t now, int call, cs_wsmsg_t *
         if (s_str(o, "leg", msg->leg, sizeof msg->leg) < 0)
             return "hangup of a leg needs call and leg (a call_control_id)";
         return NULL;
+    case CS_WS_PRESENCE: { /* without status, a question */
+        int status = s_str(o, "status", msg->status, sizeof msg->status);
+        if (status == 1 || (status == 0 && (strcmp(msg->status, "available") == 0 ||
+                                            strcmp(msg->status, "offline") == 0)))
+            return NULL;
+        return "presence status: available or offline";
+    }
     case CS_WS_GET:
     case CS_WS_COMPLETE:
     case CS_WS_ANSWER:

@@ -31,6 +31,7 @@ typedef enum {
     CS_WS_ANSWER,   /* answer the agent's ringing leg (from any of its tabs) */
     CS_WS_DECLINE,  /* hang up the agent's ringing leg only */
     CS_WS_HANGUP,   /* end the call, or with `leg` that leg only */
+    CS_WS_PRESENCE, /* the agent's own presence: asked, or set (`status`) */
 } cs_wsmsg_type_t;
 
 #define CS_WSMSG_NOTES_MAX 500
@@ -44,6 +45,7 @@ typedef struct {
     cs_event_kind_t sdk_kind; /* sdk: CS_EV_SDK_STATE, _MEDIA_CONNECTED or _FIRST_AUDIO */
     int64_t at;               /* sdk: ms, the browser's clock */
     int64_t since;            /* calls: ms since the epoch */
+    char status[16];          /* presence: "available" | "offline", or "" (asked) */
     char disposition[CS_STR_LEN];
     char notes[CS_WSMSG_NOTES_MAX + 1];
 } cs_wsmsg_t;

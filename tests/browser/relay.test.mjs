@@ -174,6 +174,51 @@ test('presence follows the softphone: opening it makes an offline agent availabl
   await again.context().close();
 });
 
+test("the agent's own presence from the softphone: asked, set offline and available, told to every tab; refused while on a call or for another status", async () => {
+  stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'offline');
+  const quinn = () => stack.ctl('agents').find((a) => a.id === 'quinn');
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/quinn/token');
+  const open = async () => {
+    const page = await stack.page();
+    await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${token}`);
+    await until('hello', () => page.evaluate(() => window.relay.find('hello')));
+    return page;
+  };
+  const one = await open();
+  const two = await open();
+  const presences = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'presence').map((m) => m.status));
+  const errors = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'error').map((m) => m.error));
+  // a question: the answer to this tab only
+  await one.evaluate(() => window.relay.send({ type: 'presence' }));
+  await until('asked', async () => (await presences(one)).length === 1);
+  assert.deepEqual(await presences(one), ['available']); // opening it made her available
+  // going offline: stored, and told to both tabs
+  await one.evaluate(() => window.relay.send({ type: 'presence', status: 'offline' }));
+  await until('offline in both tabs', async () => (await presences(two)).includes('offline'));
+  assert.deepEqual(await presences(one), ['available', 'offline']);
+  assert.equal(quinn().status, 'offline');
+  await two.evaluate(() => window.relay.send({ type: 'presence', status: 'available' }));
+  await until('available again', async () => (await presences(one)).at(-1) === 'available');
+  assert.equal(quinn().status, 'available');
+  // in wrap-up: available ends it early
+  stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'wrap_up');
+  await one.evaluate(() => window.relay.send({ type: 'presence', status: 'available' }));
+  await until('wrap-up ended', async () => quinn().status === 'available');
+  // on a call: refused, nothing changes (the call's end moves her)
+  stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'busy');
+  await one.evaluate(() => window.relay.send({ type: 'presence', status: 'offline' }));
+  await until('refused on a call', async () => (await errors(one)).length === 1);
+  assert.deepEqual(await errors(one), ['you are on a call: your presence follows it until it ends']);
+  assert.equal(quinn().status, 'busy');
+  // a status of the server's own is not the page's to set
+  await one.evaluate(() => window.relay.send({ type: 'presence', status: 'busy' }));
+  await until('refused status', async () => (await errors(one)).length === 2);
+  assert.equal((await errors(one))[1], 'presence status: available or offline');
+  stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'offline');
+  await one.context().close();
+  await two.context().close();
+});
+
 test('two relays: click-to-call through one reaches the softphone on the other; a closed softphone is not reachable', async () => {
   const port2 = await stack.startRelay('relay2');
   stack.ctl('agent', 'set', 'bob', '--sip-user', agent.user, '--status', 'available', '--credential', agent.credentialId);

@@ -189,3 +189,27 @@ test('Decline passes an inbound call to the next agent; the caller is never drop
   assert.ok(!rec.legs.find((l) => l.role === 'customer').ended_at, 'the caller is still there');
   stack.ctl('hangup', rec.id);
 });
+
+test("the agent's own presence in the header: Go offline and Go available; On a call while she talks, which only the call's end changes", async () => {
+  const presence = () => page.locator('#presence').textContent();
+  const dana = () => stack.ctl('agents').find((a) => a.id === 'dana').status;
+  stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
+  await until('Available', async () => (await presence()) === 'Available', 15000); // the page asks every 10 s
+  await page.getByRole('button', { name: 'Go offline' }).click();
+  await until('Offline', async () => (await presence()) === 'Offline');
+  assert.equal(dana(), 'offline');
+  await page.getByRole('button', { name: 'Go available' }).click();
+  await until('Available again', async () => (await presence()) === 'Available');
+  assert.equal(dana(), 'available');
+  // a call: busy on the server, "On a call" here, and no button until it ends
+  await page.getByLabel('Number').fill('+15550100004'); // answers, then hangs up 3 s later
+  await page.getByRole('button', { name: 'Call' }).click();
+  await waitStatus('In call');
+  await until('On a call', async () => (await presence()) === 'On a call');
+  assert.equal(await page.locator('#presence-toggle').isVisible(), false);
+  await waitStatus('Call ended');
+  await until('out of the call', async () => ['Wrap-up', 'Available'].includes(await presence()), 15000);
+  if ((await presence()) === 'Wrap-up') await page.getByRole('button', { name: 'Go available' }).click();
+  await until('Available after it', async () => (await presence()) === 'Available');
+  assert.equal(dana(), 'available');
+});

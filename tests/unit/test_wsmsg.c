@@ -72,6 +72,11 @@ static void test_refusals(void **state)
         {"{\"type\":\"consult\",\"to\":\"bob\"}", "a transfer needs call: a call id"},
         {"{\"type\":\"transfer\",\"call\":\"cs_1\",\"to\":\"+1\"}",
          "to: a +E.164 number like +15550100001, or an agent id"},
+        {"{\"type\":\"presence\",\"status\":\"busy\"}", "presence status: available or offline"},
+        {"{\"type\":\"presence\",\"status\":\"\"}", "presence status: available or offline"},
+        {"{\"type\":\"presence\",\"status\":false}", "presence status: available or offline"},
+        {"{\"type\":\"presence\",\"status\":\"availableeeeeeeeeee\"}",
+         "presence status: available or offline"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         cs_wsmsg_t m;
@@ -164,6 +169,17 @@ static void test_accepted(void **state)
     t = "{\"type\":\"contact\",\"number\":\"+15550009999\"}";
     assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
     assert_string_equal(m.to, "+15550009999");
+
+    t = "{\"type\":\"presence\"}"; /* a question */
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_int_equal(m.type, CS_WS_PRESENCE);
+    assert_string_equal(m.status, "");
+    t = "{\"type\":\"presence\",\"status\":\"offline\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_string_equal(m.status, "offline");
+    t = "{\"type\":\"presence\",\"status\":\"available\"}";
+    assert_null(cs_wsmsg_decode(t, strlen(t), NOW, &m));
+    assert_string_equal(m.status, "available");
 }
 
 /* A refusal names the request it answers by its wire name: every type
@@ -173,7 +189,7 @@ static void test_type_names(void **state)
     (void)state;
     static const char *const names[] = {"agents",   "calls",  "dial",    "get",      "sdk",
                                         "wrapup",   "recent", "contact", "transfer", "consult",
-                                        "complete", "answer", "decline", "hangup"};
+                                        "complete", "answer", "decline", "hangup",   "presence"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char t[128];
         snprintf(t, sizeof t, "{\"type\":\"%s\"}", names[i]);
@@ -209,11 +225,12 @@ static void test_push(void **state)
          "agent must be an agent id"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":7,\"msg\":{\"type\":\"dial\"}}",
          "agent must be an agent id"},
-        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\"}", "msg must be a dial or an answer"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\"}",
+         "msg must be a dial, an answer or a presence"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":{\"type\":\"hello\"}}",
-         "msg must be a dial or an answer"},
+         "msg must be a dial, an answer or a presence"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":\"dial\"}",
-         "msg must be a dial or an answer"},
+         "msg must be a dial, an answer or a presence"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         cs_wspush_t p;
@@ -231,6 +248,10 @@ static void test_push(void **state)
     assert_string_equal(p.from, "relay-0a1b");
     assert_string_equal(p.agent, "ann.lee-2");
     assert_string_equal(json_string_value(json_object_get(msg, "leg")), "v3:x");
+    json_decref(msg);
+    const char *presence = "{\"v\":1,\"from\":\"relay-0a1b\",\"agent\":\"ann\",\"msg\":{\"type\":"
+                           "\"presence\",\"status\":\"offline\"}}";
+    assert_null(cs_wsmsg_push_decode(presence, strlen(presence), &p, &msg));
     json_decref(msg);
 }
 

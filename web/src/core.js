@@ -198,6 +198,21 @@ export function mos({ rtt, jitter, lost, received }) {
 }
 
 /** A number as typed, to E.164 (+ and digits), or null. */
+/**
+ * The agent's own presence as the softphone shows it (cs:agent status),
+ * and what its button offers: going offline when available, available
+ * when offline or in wrap-up (which ends it early); nothing on a call,
+ * whose end moves the agent.
+ * @param {string|null} status
+ * @returns {{label: string, action: string|null, status: string|null}}
+ */
+export function presenceView(status) {
+  const labels = { available: 'Available', busy: 'On a call', wrap_up: 'Wrap-up', offline: 'Offline' };
+  if (status === 'available') return { label: labels[status], action: 'Go offline', status: 'offline' };
+  if (status === 'offline' || status === 'wrap_up') return { label: labels[status], action: 'Go available', status: 'available' };
+  return { label: labels[status] || '', action: null, status: null };
+}
+
 export function e164(text) {
   const t = String(text || '').replace(/[\s().-]/g, '');
   return /^\+[1-9][0-9]{2,14}$/.test(t) ? t : null;

@@ -3,7 +3,7 @@
 // rendered from core.view() on every change and every second. The page
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
-import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed, consultAnswered } from './core.js';
+import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed, consultAnswered, presenceView } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -144,6 +144,26 @@ function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
 }
 
+// The agent's own presence (cs:agent status): the relay answers a
+// question, and tells every tab of a change made from one; the calls move
+// it on the server (busy, wrap-up), so the page asks again a moment after
+// each record it gets, and every 10 s for the timer's end of wrap-up.
+let presence = null;
+let presenceAsk = null;
+
+function askPresence(delayMs) {
+  clearTimeout(presenceAsk);
+  presenceAsk = setTimeout(() => send({ type: 'presence' }), delayMs);
+}
+
+function renderPresence() {
+  const p = presenceView(presence);
+  $('presence').textContent = p.label;
+  const toggle = $('presence-toggle');
+  toggle.hidden = !p.action;
+  toggle.textContent = p.action || '';
+}
+
 function note(text) {
   $('note').textContent = text;
 }
@@ -218,6 +238,7 @@ function onRelay(msg) {
     backoff = 500;
     $('banner').hidden = true;
     send({ type: 'recent' });
+    send({ type: 'presence' });
     for (const c of msg.calls || []) recent.set(c.id, c);
     const current = (msg.calls || [])[0];
     if (current && (!record || record.state === 'ended')) record = current;
@@ -260,6 +281,10 @@ function onRelay(msg) {
       const consultOver = !consultCall || ENDED.includes(consultCall.state);
       if (!completionSettled() && consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
     }
+    askPresence(500);
+  } else if (msg.type === 'presence') {
+    presence = msg.status;
+    renderPresence();
   } else if (msg.type === 'contact') {
     contacts.set(msg.number, msg.contact || null);
   } else if (msg.type === 'recent') {
@@ -710,6 +735,10 @@ function start() {
     if (!record) return;
     send({ type: 'wrapup', call: record.id, disposition: $('disposition').value, notes: $('notes').value });
   };
+  $('presence-toggle').onclick = () => {
+    const p = presenceView(presence);
+    if (p.status) send({ type: 'presence', status: p.status });
+  };
   $('hold').onclick = () => {
     if (!sdkCall) return;
     if (sdkCall.state === 'held') sdkCall.unhold(); else sdkCall.hold();
@@ -723,6 +752,7 @@ function start() {
   // 4 times a second: the timer shown lags the talk time by 250 ms at most
   setInterval(render, 250);
   setInterval(() => { sampleQuality().catch(() => {}); }, 2000);
+  setInterval(() => send({ type: 'presence' }), 10000);
   document.addEventListener('keydown', onKey);
   for (const [key, id] of Object.entries(SHORTCUTS)) $(id).setAttribute('aria-keyshortcuts', `Alt+${key.toUpperCase()}`);
   render();

@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg, consultAnswered } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg, consultAnswered, presenceView } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -196,4 +196,16 @@ test('call quality: a clean loopback call is good, delay and loss bring it down'
   assert.equal(mos({ rtt: 0.05, jitter: 0.01, lost: 20, received: 80 }).label, 'poor');
   assert.equal(mos({ rtt: 2, jitter: 0.5, lost: 90, received: 10 }).mos, 1);
   assert.deepEqual(mos({}), { mos: 4.4, label: 'good' }, 'nothing measured yet: no penalty');
+});
+
+test("the agent's own presence: what the header shows and what its button asks the relay for", () => {
+  assert.deepEqual(presenceView('available'), { label: 'Available', action: 'Go offline', status: 'offline' });
+  assert.deepEqual(presenceView('offline'), { label: 'Offline', action: 'Go available', status: 'available' });
+  // wrap-up: available ends it early
+  assert.deepEqual(presenceView('wrap_up'), { label: 'Wrap-up', action: 'Go available', status: 'available' });
+  // on a call the call's end moves her: no button
+  assert.deepEqual(presenceView('busy'), { label: 'On a call', action: null, status: null });
+  // not known yet (before the relay answers), or a status this page does not know
+  assert.deepEqual(presenceView(null), { label: '', action: null, status: null });
+  assert.deepEqual(presenceView('lunch'), { label: '', action: null, status: null });
 });
