@@ -144,10 +144,11 @@ function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
 }
 
-// The agent's own presence (cs:agent status): the relay answers a
-// question, and tells every tab of a change made from one; the calls move
-// it on the server (busy, wrap-up), so the page asks again a moment after
-// each record it gets, and every 10 s for the timer's end of wrap-up.
+// The agent's own presence (cs:agent status): the hello has it, the relay
+// answers a question and tells every tab of a change made from one; the
+// calls move it on the server (busy, wrap-up), so the page asks again a
+// moment after each record it gets, and every 10 s for the timer's end of
+// wrap-up.
 let presence = null;
 let presenceAsk = null;
 
@@ -238,7 +239,8 @@ function onRelay(msg) {
     backoff = 500;
     $('banner').hidden = true;
     send({ type: 'recent' });
-    send({ type: 'presence' });
+    presence = msg.agent.status || null; // as the connect left it
+    renderPresence();
     for (const c of msg.calls || []) recent.set(c.id, c);
     const current = (msg.calls || [])[0];
     if (current && (!record || record.state === 'ended')) record = current;
