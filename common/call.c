@@ -1312,9 +1312,7 @@ static const cs_clock_t s_default_clock[] = {CS_CLOCK_PROVIDER, CS_CLOCK_SDK, CS
 /* FNV-1a of the control id, in base 36. */
 static void s_legref(const char *ccid, char out[8])
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)ccid; *p; p++)
-        h = (h ^ *p) * 16777619u;
+    uint32_t h = cs_fnv1a(ccid);
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     int n = 0;
     char tmp[8];

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "service.h"
 #include "store.h"
+#include "text.h"
 
 #define S_MAX_COMMITTERS 16
 
@@ -78,10 +79,7 @@ static cs_store_t *s_store(s_server_t *srv)
 static cs_committer_t *s_committer_for(s_server_t *srv, const cs_event_t *ev)
 {
     const char *key = ev->session_id[0] ? ev->session_id : ev->cs_hint[0] ? ev->cs_hint : ev->ccid;
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return srv->committers[h % (uint32_t)srv->ncommitters];
+    return srv->committers[cs_fnv1a(key) % (uint32_t)srv->ncommitters];
 }
 
 static void s_commit_stats(s_server_t *srv, cs_commit_stats_t *sum)
