@@ -96,6 +96,8 @@ start_ingestor() { # port threads [VAR=value...]
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 ack5='callsync_webhook_ack_seconds_bucket{le="0.005"}'
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# context switches, voluntary and not, of every thread of a process
+switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 # WIRE=1: the held loop as the wire saw it (bench/wirelat on a tcpdump of
 # it): the server's answer time apart from the sender's own stalls, inside
 # and outside Redis's AOF rewrites (their windows from Redis's log, those
@@ -113,11 +115,13 @@ wire_report() { # port loop-start (epoch s)
 }
 # The counters a loop's figures are differences of, read before and after
 # it: stored, batches, batched, cache hits, stored within 5 ms, stored in
-# all (the ingestor's /metrics), then the ingestor's and Redis's CPU ticks.
+# all (the ingestor's /metrics), then the ingestor's and Redis's CPU ticks
+# and context switches.
 counters() { # port ingestor-pid
   echo "$(metric "$1" 'callsync_webhooks_total{outcome="stored"}') $(metric "$1" callsync_ingest_batches_total)" \
     "$(metric "$1" callsync_ingest_batched_total) $(metric "$1" callsync_ingest_cache_hits_total)" \
-    "$(metric "$1" "$ack5") $(metric "$1" callsync_webhook_ack_seconds_count) $(ticks "$2") $(ticks "$rpid")"
+    "$(metric "$1" "$ack5") $(metric "$1" callsync_webhook_ack_seconds_count) $(ticks "$2") $(ticks "$rpid")" \
+    "$(switches "$2") $(switches "$rpid")"
 }
 # "<label>: N webhooks/s stored (N in S s), <ack>; batch...; CPU per
 # webhook...", then the ingestor's own clock (callsync_webhook_ack_seconds:
@@ -126,11 +130,12 @@ counters() { # port ingestor-pid
 # worker's wake-up to send, the sender's own scheduling).
 loop_report() { # label seconds ack counters-before counters-after
   awk -v label="$1" -v secs="$2" -v ack="$3" -v before="$4" -v after="$5" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-      split(before, x); split(after, y); for (i = 1; i <= 8; i++) d[i] = y[i] - x[i]
+      split(before, x); split(after, y); for (i = 1; i <= 10; i++) d[i] = y[i] - x[i]
       s = d[1]; if (!s || !secs) { print label ": nothing stored"; exit }
       printf "%s: %.0f webhooks/s stored (%d in %ss)%s; ", label, s / secs, s, secs, ack == "" ? "" : ", " ack
       printf "batch %.1f webhooks, %.0f%% skipped resolve (cache); ", (d[2] ? d[3] / d[2] : 0), (d[3] ? 100 * d[4] / d[3] : 0)
-      printf "CPU per webhook: ingestor %.0f us, redis %.0f us\n", d[7] / hz / s * 1e6, d[8] / hz / s * 1e6
+      printf "CPU per webhook: ingestor %.0f us, redis %.0f us; ", d[7] / hz / s * 1e6, d[8] / hz / s * 1e6
+      printf "context switches per webhook: ingestor %.2f, redis %.2f\n", d[9] / s, d[10] / s
       if (d[6]) printf "ingestor clock: %.2f%% of webhooks stored within 5 ms of their body, %d over\n", 100 * d[5] / d[6], d[6] - d[5] }'
 }
 port_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
