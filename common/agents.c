@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "timers.h"
 #include "timestamp.h"
 
@@ -383,4 +384,16 @@ int cs_agent_set_role(cs_redis_t *redis, const char *id, const char *role, char 
         return -1;
     }
     return s_set_field(redis, id, "role", role, err, errlen);
+}
+
+int cs_agent_announce(cs_bus_t *bus, const char *id)
+{
+    if (!bus)
+        return 0;
+    json_t *notice = json_pack("{s:i, s:s}", "v", 1, "agent", id);
+    int rc = notice ? cs_bus_publish(bus, "agent.changed", notice) : -1;
+    json_decref(notice);
+    if (rc)
+        cs_warn("agent.changed for %s not sent (bus queue full): pages see it at their resync", id);
+    return rc;
 }

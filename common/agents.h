@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "redis.h"
 
 /* Whether id is an agent id: 1 to 64 of [A-Za-z0-9._-]. */
@@ -90,6 +91,15 @@ int cs_agent_softphone_check(cs_redis_t *redis, const char *id, int64_t now_ms);
  * NULL when the agent was not in `from` (moved on meanwhile) or Redis
  * failed. */
 const char *cs_agent_free(cs_redis_t *redis, const char *id, const char *from);
+
+/* Tells whoever shows presence (the relays: the agent's softphones, every
+ * dashboard) that the agent's hash changed: agent.changed {"v":1, "agent":
+ * id} on the bus (proto/README.md). The notice carries no status: a relay
+ * reads cs:agent:<id> again, so notices that cross on the bus (the
+ * orchestrator's and the timer's) cannot leave an older status shown. A
+ * NULL bus sends nothing. 0, or -1 when the bus could not queue it: the
+ * change stands in Redis, and the pages' own resync shows it later. */
+int cs_agent_announce(cs_bus_t *bus, const char *id);
 
 /* Every agent, sorted by id (new reference) or NULL on error. */
 json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen);

@@ -6,6 +6,8 @@
  *   events <id>                        history in arrival order, with the
  *                                      record replayed after each merge
  *   agent set <id> --sip-user U [--name N] [--status S] [--credential C]
+ *                                      [--role R]; the relays are told
+ *                                      (agent.changed), so pages show it
  *   agents
  *   dial --agent <id> --to <E.164> [--browser]
  *                                      creates the record, asks the orchestrator
@@ -162,7 +164,18 @@ static int s_events(cs_store_t *store, const char *id)
     return 0;
 }
 
-static int s_agent_set(cs_store_t *store, int argc, char **argv)
+/* A publisher on the bus, for a message or two: ctl runs once and exits. */
+static cs_bus_t *s_bus_open(const cs_config_t *cfg, const char *what)
+{
+    cs_bus_t *bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
+    if (!bus)
+        cs_warn("bus unusable: %s not sent", what);
+    else
+        zclock_sleep(100); /* PUB drops what it sends before the connection is up */
+    return bus;
+}
+
+static int s_agent_set(const cs_config_t *cfg, cs_store_t *store, int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-') {
         fputs(s_usage, stderr);
@@ -193,6 +206,10 @@ static int s_agent_set(cs_store_t *store, int argc, char **argv)
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
     }
+    /* the softphones and dashboards show it at once (agent.changed) */
+    cs_bus_t *bus = s_bus_open(cfg, "agent.changed");
+    cs_agent_announce(bus, id);
+    cs_bus_destroy(&bus);
     json_t *a = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
     s_print(a);
     json_decref(a);
@@ -227,12 +244,9 @@ static int s_e164_ok(const char *n)
 static void s_command(const cs_config_t *cfg, const cs_store_t *store, const char *topic,
                       json_t *cmd)
 {
-    cs_bus_t *bus = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
-    if (!bus) {
-        cs_warn("bus unusable: %s not sent", topic ? topic : "call.changed");
+    cs_bus_t *bus = s_bus_open(cfg, topic ? topic : "call.changed");
+    if (!bus)
         return;
-    }
-    zclock_sleep(100); /* PUB drops what it sends before the connection is up */
     if (store && cs_store_announce(store, bus))
         cs_warn("bus queue full: call.changed not sent");
     if (topic && cs_bus_publish(bus, topic, cmd))
@@ -505,7 +519,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "events") == 0 && n == 2)
         rc = s_events(store, a[1]);
     else if (strcmp(cmd, "agent") == 0 && n >= 3 && strcmp(a[1], "set") == 0)
-        rc = s_agent_set(store, n - 2, a + 2);
+        rc = s_agent_set(cfg, store, n - 2, a + 2);
     else if (strcmp(cmd, "agents") == 0 && n == 1)
         rc = s_agents(store);
     else if (strcmp(cmd, "dial") == 0)

@@ -530,8 +530,10 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     int busy = current ? state == CS_STATE_ACTIVE || state == CS_STATE_HELD : talking;
     if (busy && state != CS_STATE_ENDED) {
         static const char *const idle[] = {"available", "wrap_up", NULL};
-        if (cs_agent_follow_call(redis, agent, call->id, call->version, idle, "busy"))
+        if (cs_agent_follow_call(redis, agent, call->id, call->version, idle, "busy")) {
             cs_info("agent %s busy (call %s)", agent, call->id);
+            cs_agent_announce(self->notices, agent);
+        }
         return;
     }
     if (state != CS_STATE_ENDED && !(mine && !live && !current))
@@ -549,6 +551,7 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     if (!to)
         return;
     cs_info("agent %s %s after call %s", agent, self->wrapup_s ? "in wrap-up" : to, call->id);
+    cs_agent_announce(self->notices, agent);
     if (self->wrapup_s && cs_timers_add(redis, "wrapup_end", call->id, agent,
                                         cs_ts_now_ms() + 1000LL * self->wrapup_s))
         cs_warn("agent %s: wrap-up end not scheduled (Redis)", agent);

@@ -2,8 +2,9 @@
  * (relay.h) on one port (common/web.c).
  *
  * The web loop runs on its own thread with its own store and bus
- * publisher; the main thread follows the bus (call.changed, relay.push) and
- * pushes each change to the sockets of the call's agent, renews the presence
+ * publisher; the main thread follows the bus (call.changed, relay.push,
+ * agent.changed) and pushes each change to the sockets of the call's agent
+ * (an agent's, to theirs and the dashboards), renews the presence
  * leases of the agents whose softphones are here (with a Redis connection
  * of its own), and stops on SIGTERM. */
 #include <curl/curl.h>
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
     else
         cs_warn("TELNYX_API_KEY unset: softphones get no SDK login token");
     pub = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
-    static const char *const topics[] = {"call.changed", "relay.push", NULL};
+    static const char *const topics[] = {"call.changed", "relay.push", "agent.changed", NULL};
     notices = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     cs_relay_config_t rcfg = {.api_key = api_key,
                               .rtc_host = cs_config_get(cfg, "CALLSYNC_RTC_HOST"),
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
             continue;
         if (strcmp(topic, "relay.push") == 0)
             cs_relay_push(relay, body, len);
+        else if (strcmp(topic, "agent.changed") == 0)
+            cs_relay_agent_notice(relay, presence, body, len);
         else
             cs_relay_notice(relay, body, len);
         free(topic);

@@ -252,6 +252,19 @@ static void s_to_softphones(cs_relay_t *self, const char *agent, json_t *msg)
     s_push_msg(self, &agent, 1, 0, msg);
 }
 
+/* The agent's status moved here: agent.changed on the bus tells every
+ * relay (this one too), which show it to the agent's softphones and to
+ * every dashboard (cs_relay_agent_notice). When the bus cannot take it,
+ * this relay's softphones of the agent get `msg` (a presence, taken; NULL
+ * for none) at once; the pages' resync shows it elsewhere. */
+static void s_agent_changed(cs_relay_t *self, const char *agent, json_t *msg)
+{
+    if (self->pub && cs_agent_announce(self->pub, agent) == 0)
+        json_decref(msg);
+    else if (msg)
+        s_push_msg(self, &agent, 1, 0, msg);
+}
+
 void cs_relay_push(cs_relay_t *self, const char *body, size_t len)
 {
     cs_wspush_t push;
@@ -714,6 +727,7 @@ void cs_relay_ws_open(void *arg, uint64_t conn, const char *path, const char *qu
         if (moved == 1) {
             json_object_set_new(a, "status", json_string("available"));
             cs_info("agent %s available: softphone connected", agent);
+            s_agent_changed(self, agent, NULL); /* this socket has it in its hello */
         }
     }
     /* What the softphone starts from: who it is, how its SDK logs in, and
@@ -978,7 +992,7 @@ static const char *s_presence(cs_relay_t *self, uint64_t conn, const char *agent
     }
     json_t *msg = json_pack("{s:s, s:s}", "type", "presence", "status", status);
     if (change)
-        s_to_softphones(self, agent, msg);
+        s_agent_changed(self, agent, msg);
     else
         s_send(self, conn, msg);
     return NULL;
@@ -1007,8 +1021,11 @@ static const char *s_wrapup(cs_relay_t *self, const char *agent, const cs_wsmsg_
         return "storage unavailable";
     if (changed)
         s_changed(self);
-    if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1)
+    if (cs_agent_transition(cs_store_redis(self->store), agent, "wrap_up", "available") == 1) {
         cs_info("agent %s available (wrap-up of %s done)", agent, call.id);
+        s_agent_changed(self, agent,
+                        json_pack("{s:s, s:s}", "type", "presence", "status", "available"));
+    }
     return NULL;
 }
 
@@ -1185,8 +1202,11 @@ int cs_relay_presence(cs_relay_t *self, cs_redis_t *redis, int stopping)
             failed = 1;
         else
             n++;
-        if (rc == 1)
+        if (rc == 1) {
             cs_info("agent %s available again: softphone still connected", agent);
+            s_agent_changed(self, agent,
+                            json_pack("{s:s, s:s}", "type", "presence", "status", "available"));
+        }
         /* A softphone that closed while this lease was being renewed: its
          * close put the grace lease in before the renewal put the full
          * lease back, which would keep the agent for a lease instead of
@@ -1217,6 +1237,40 @@ void cs_relay_notice(cs_relay_t *self, const char *body, size_t len)
     json_t *rec = cs_call_to_json(&call);
     s_push(self, agents, n, "call", rec);
     json_decref(rec);
+}
+
+void cs_relay_agent_notice(cs_relay_t *self, cs_redis_t *redis, const char *body, size_t len)
+{
+    char agent[65], err[256];
+    const char *why = cs_wsmsg_agent_decode(body, len, agent);
+    if (why) {
+        cs_warn("agent.changed dropped: %s", why);
+        return;
+    }
+    pthread_mutex_lock(&self->lock);
+    s_conns_t *c = zhashx_lookup(self->by_agent, agent);
+    int softphones = c && c->n > 0, dashboards = self->dashboards.n > 0;
+    pthread_mutex_unlock(&self->lock);
+    if (!softphones && !dashboards)
+        return; /* nobody here shows it: no read */
+    /* read again, not carried: notices that cross show the last status */
+    int missing = 0;
+    json_t *a = cs_agent_get(redis, agent, &missing, err, sizeof err);
+    if (!a) {
+        if (!missing)
+            cs_warn("agent.changed for %s not shown: %s (the pages' resync will)", agent, err);
+        return;
+    }
+    json_object_del(a, "credential_id");
+    const char *status = json_string_value(json_object_get(a, "status"));
+    const char *to = agent;
+    if (softphones)
+        s_push_msg(
+            self, &to, 1, 0,
+            json_pack("{s:s, s:s}", "type", "presence", "status", status ? status : "offline"));
+    if (dashboards)
+        s_push_msg(self, NULL, 0, 1, json_pack("{s:s, s:O}", "type", "agent", "agent", a));
+    json_decref(a);
 }
 
 char *cs_relay_metrics(cs_relay_t *self)

@@ -65,11 +65,28 @@ const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push
     else if (s_str(o, "agent", push->agent, sizeof push->agent) != 0 ||
              !cs_agent_id_ok(push->agent))
         why = "agent must be an agent id";
-    else if (!json_is_object(m) || !type ||
-             (strcmp(type, "dial") && strcmp(type, "answer") && strcmp(type, "presence")))
-        why = "msg must be a dial, an answer or a presence";
+    else if (!json_is_object(m) || !type || (strcmp(type, "dial") && strcmp(type, "answer")))
+        why = "msg must be a dial or an answer";
     else
         *msg = json_incref((json_t *)m);
+    json_decref(o);
+    return why;
+}
+
+const char *cs_wsmsg_agent_decode(const char *body, size_t len, char agent[65])
+{
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *why = NULL;
+    agent[0] = '\0';
+    if (!json_is_object(o))
+        why = "not a JSON object";
+    else if (json_integer_value(json_object_get(o, "v")) != 1 ||
+             !json_is_integer(json_object_get(o, "v")))
+        why = "v must be 1";
+    else if (s_str(o, "agent", agent, 65) != 0 || !cs_agent_id_ok(agent))
+        why = "agent must be an agent id";
+    if (why)
+        agent[0] = '\0';
     json_decref(o);
     return why;
 }

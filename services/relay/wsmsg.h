@@ -68,9 +68,14 @@ typedef struct {
 
 /* Decodes len bytes strictly: "v" 1, "from" and "agent" as above, "msg" an
  * object whose "type" is "dial" or "answer" (the only messages relays pass
- * on). Returns NULL with *msg a new reference, or why it is refused (a
- * static string) with *msg NULL. */
+ * on; a presence goes as agent.changed). Returns NULL with *msg a new reference, or why it is
+ * refused (a static string) with *msg NULL. */
 const char *cs_wsmsg_push_decode(const char *body, size_t len, cs_wspush_t *push, json_t **msg);
+
+/* An agent.changed body from the bus (proto/README.md): {"v":1, "agent"},
+ * decoded strictly into agent (1-64 of [A-Za-z0-9._-]). Returns NULL, or
+ * why it is refused (a static string). */
+const char *cs_wsmsg_agent_decode(const char *body, size_t len, char agent[65]);
 
 /* Whether n is a +E.164 number: "+", no leading 0, 2 to 15 digits. */
 int cs_wsmsg_e164(const char *n);

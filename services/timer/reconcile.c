@@ -143,8 +143,10 @@ static void s_leg_check(cs_reconcile_t *self, const char *cs_id, const char *cci
 static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *agent)
 {
     const char *to = cs_agent_free(cs_store_redis(self->store), agent, "wrap_up");
-    if (to)
+    if (to) {
         cs_info("agent %s %s (wrap-up after call %s over)", agent, to, cs_id);
+        cs_agent_announce(self->bus, agent);
+    }
 }
 
 /* The leases on an agent's softphone presence ran out (agents.h): every
@@ -152,8 +154,10 @@ static void s_wrapup_end(cs_reconcile_t *self, const char *cs_id, const char *ag
  * renewing. */
 static void s_presence_check(cs_reconcile_t *self, const char *agent)
 {
-    if (cs_agent_softphone_check(cs_store_redis(self->store), agent, cs_ts_now_ms()) == 1)
+    if (cs_agent_softphone_check(cs_store_redis(self->store), agent, cs_ts_now_ms()) == 1) {
         cs_info("agent %s offline: no softphone connected", agent);
+        cs_agent_announce(self->bus, agent);
+    }
 }
 
 /* Every live leg of an active call, asked about (a hangup webhook lost

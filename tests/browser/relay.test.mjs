@@ -184,14 +184,18 @@ test("the agent's own presence from the softphone: asked, set offline and availa
     await until('hello', () => page.evaluate(() => window.relay.find('hello')));
     return page;
   };
-  const one = await open();
-  const two = await open();
   const presences = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'presence').map((m) => m.status));
   const errors = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'error').map((m) => m.error));
+  const one = await open();
+  // opening it made her available, and that is pushed like any change
+  await until('the connect pushed', async () => (await presences(one)).includes('available'));
+  const two = await open();
+  await one.evaluate(() => { window.relay.messages = []; });
   // a question: the answer to this tab only
   await one.evaluate(() => window.relay.send({ type: 'presence' }));
   await until('asked', async () => (await presences(one)).length === 1);
-  assert.deepEqual(await presences(one), ['available']); // opening it made her available
+  assert.deepEqual(await presences(one), ['available']);
+  assert.deepEqual(await presences(two), [], 'the answer went to the tab that asked');
   // going offline: stored, and told to both tabs
   await one.evaluate(() => window.relay.send({ type: 'presence', status: 'offline' }));
   await until('offline in both tabs', async () => (await presences(two)).includes('offline'));
@@ -200,8 +204,9 @@ test("the agent's own presence from the softphone: asked, set offline and availa
   await two.evaluate(() => window.relay.send({ type: 'presence', status: 'available' }));
   await until('available again', async () => (await presences(one)).at(-1) === 'available');
   assert.equal(quinn().status, 'available');
-  // in wrap-up: available ends it early
+  // in wrap-up (an operator's change, pushed to both tabs): available ends it early
   stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'wrap_up');
+  await until('wrap-up pushed', async () => (await presences(two)).at(-1) === 'wrap_up');
   await one.evaluate(() => window.relay.send({ type: 'presence', status: 'available' }));
   await until('wrap-up ended', async () => quinn().status === 'available');
   // on a call: refused, nothing changes (the call's end moves her)
@@ -217,6 +222,41 @@ test("the agent's own presence from the softphone: asked, set offline and availa
   stack.ctl('agent', 'set', 'quinn', '--sip-user', 'quinn01', '--status', 'offline');
   await one.context().close();
   await two.context().close();
+});
+
+test('presence changes are pushed as they happen, to the agent\'s softphone and every dashboard: a connect, an operator, the softphone, the timer when it is gone; nothing asked', async () => {
+  stack.ctl('agent', 'set', 'sue', '--sip-user', 'sue01', '--status', 'offline', '--role', 'supervisor');
+  stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--name', 'Rita', '--status', 'offline');
+  const socket = async (id, view) => {
+    const { body: { token } } = await stack.crm('POST', `/v1/agents/${id}/token`);
+    const page = await stack.page();
+    await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${token}${view ? `&view=${view}` : ''}`);
+    await until(`hello to ${id}`, () => page.evaluate(() => window.relay.find('hello')));
+    return page;
+  };
+  const board = await socket('sue', 'dashboard');
+  const rita = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'agent' && m.agent.id === 'rita').map((m) => m.agent));
+  const pushed = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'presence').map((m) => m.status));
+  // her softphone opens: available, on the board at once
+  const phone = await socket('rita');
+  await until('available on the board', async () => (await rita(board)).at(-1)?.status === 'available');
+  const shown = (await rita(board)).at(-1);
+  assert.equal(shown.name, 'Rita');
+  assert.equal(shown.credential_id, undefined, 'no credential on the board');
+  // an operator: her softphone and the board
+  stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--status', 'wrap_up');
+  await until('wrap-up on her softphone', async () => (await pushed(phone)).at(-1) === 'wrap_up');
+  await until('wrap-up on the board', async () => (await rita(board)).at(-1)?.status === 'wrap_up');
+  // she ends it herself
+  await phone.evaluate(() => window.relay.send({ type: 'presence', status: 'available' }));
+  await until('available on the board again', async () => (await rita(board)).at(-1)?.status === 'available');
+  // her softphone closes: the timer takes her offline after the grace, and says so
+  await phone.context().close();
+  await until('offline on the board', async () => (await rita(board)).at(-1)?.status === 'offline', 8000);
+  assert.equal((await rita(board)).at(-1).softphone, 'gone');
+  // the board never asked: every one of these was pushed
+  assert.equal(await board.evaluate(() => window.relay.messages.filter((m) => m.type === 'agents').length), 0);
+  await board.context().close();
 });
 
 test('two relays: click-to-call through one reaches the softphone on the other; a closed softphone is not reachable', async () => {

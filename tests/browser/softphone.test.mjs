@@ -194,7 +194,7 @@ test("the agent's own presence in the header: Go offline and Go available; On a 
   const presence = () => page.locator('#presence').textContent();
   const dana = () => stack.ctl('agents').find((a) => a.id === 'dana').status;
   stack.ctl('agent', 'set', 'dana', '--sip-user', agent.user, '--status', 'available');
-  await until('Available', async () => (await presence()) === 'Available', 15000); // the page asks every 10 s
+  await until('Available', async () => (await presence()) === 'Available', 5000); // pushed: the page asks only every 30 s
   await page.getByRole('button', { name: 'Go offline' }).click();
   await until('Offline', async () => (await presence()) === 'Offline');
   assert.equal(dana(), 'offline');
@@ -208,7 +208,7 @@ test("the agent's own presence in the header: Go offline and Go available; On a 
   await until('On a call', async () => (await presence()) === 'On a call');
   assert.equal(await page.locator('#presence-toggle').isVisible(), false);
   await waitStatus('Call ended');
-  await until('out of the call', async () => ['Wrap-up', 'Available'].includes(await presence()), 15000);
+  await until('out of the call', async () => ['Wrap-up', 'Available'].includes(await presence()), 5000);
   if ((await presence()) === 'Wrap-up') await page.getByRole('button', { name: 'Go available' }).click();
   await until('Available after it', async () => (await presence()) === 'Available');
   assert.equal(dana(), 'available');

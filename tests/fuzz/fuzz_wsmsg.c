@@ -1,5 +1,5 @@
 /* libFuzzer: any bytes as a message on the relay's WS /ws (wsmsg.c), and as
- * a relay.push body from the bus. Each one is either refused with a reason
+ * a relay.push and an agent.changed body from the bus. Each one is either refused with a reason
  * or decoded into fields that are terminated within their buffers and
  * consistent with its type; never a crash, a leak or a read past the
  * input. */
@@ -35,6 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s_check_str(push.from, sizeof push.from);
     s_check_str(push.agent, sizeof push.agent);
     json_decref(msg);
+    /* as an agent.changed: refused with a reason and no agent, or an id */
+    char agent[65];
+    const char *awhy = cs_wsmsg_agent_decode(text, size, agent);
+    s_check_str(agent, sizeof agent);
+    if (awhy ? !awhy[0] || agent[0] : !agent[0])
+        abort();
     const char *why = cs_wsmsg_decode(text, size, now, &m);
     free(text);
     if (why) {
@@ -78,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case CS_WS_DECLINE:
     case CS_WS_HANGUP:
         if (!m.call[0])
+            abort();
+        break;
+    case CS_WS_PRESENCE: /* a question, or one of the two statuses a page may set */
+        s_check_str(m.status, sizeof m.status);
+        if (m.status[0] && strcmp(m.status, "available") != 0 && strcmp(m.status, "offline") != 0)
             abort();
         break;
     case CS_WS_AGENTS:

@@ -225,12 +225,11 @@ static void test_push(void **state)
          "agent must be an agent id"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":7,\"msg\":{\"type\":\"dial\"}}",
          "agent must be an agent id"},
-        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\"}",
-         "msg must be a dial, an answer or a presence"},
+        {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\"}", "msg must be a dial or an answer"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":{\"type\":\"hello\"}}",
-         "msg must be a dial, an answer or a presence"},
+         "msg must be a dial or an answer"},
         {"{\"v\":1,\"from\":\"r\",\"agent\":\"bob\",\"msg\":\"dial\"}",
-         "msg must be a dial, an answer or a presence"},
+         "msg must be a dial or an answer"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         cs_wspush_t p;
@@ -249,10 +248,57 @@ static void test_push(void **state)
     assert_string_equal(p.agent, "ann.lee-2");
     assert_string_equal(json_string_value(json_object_get(msg, "leg")), "v3:x");
     json_decref(msg);
+    /* a presence goes as agent.changed now: a relay.push of one is refused */
     const char *presence = "{\"v\":1,\"from\":\"relay-0a1b\",\"agent\":\"ann\",\"msg\":{\"type\":"
                            "\"presence\",\"status\":\"offline\"}}";
-    assert_null(cs_wsmsg_push_decode(presence, strlen(presence), &p, &msg));
-    json_decref(msg);
+    assert_string_equal(cs_wsmsg_push_decode(presence, strlen(presence), &p, &msg),
+                        "msg must be a dial or an answer");
+    assert_null(msg);
+}
+
+/* agent.changed from the bus: {"v":1, "agent"}; anything else is refused
+ * with its reason and names no agent. */
+static void test_agent_notice(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *why;
+    } rows[] = {
+        {"", "not a JSON object"},
+        {"[\"bob\"]", "not a JSON object"},
+        {"{\"v\":1,\"agent\":\"bob\"", "not a JSON object"},
+        {"{\"agent\":\"bob\"}", "v must be 1"},
+        {"{\"v\":2,\"agent\":\"bob\"}", "v must be 1"},
+        {"{\"v\":\"1\",\"agent\":\"bob\"}", "v must be 1"},
+        {"{\"v\":1}", "agent must be an agent id"},
+        {"{\"v\":1,\"agent\":\"\"}", "agent must be an agent id"},
+        {"{\"v\":1,\"agent\":7}", "agent must be an agent id"},
+        {"{\"v\":1,\"agent\":\"bob smith\"}", "agent must be an agent id"},
+        {"{\"v\":1,\"agent\":\"b\\u0000b\"}", "not a JSON object"}, /* no NUL in JSON here */
+        {"{\"v\":1,\"agent\":\"bob\",\"agent\":\"eve\"}", "not a JSON object"},
+    };
+    char agent[65];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        memcpy(agent, "junk", 5);
+        const char *why = cs_wsmsg_agent_decode(rows[i].body, strlen(rows[i].body), agent);
+        if (!why || strcmp(why, rows[i].why) != 0)
+            fail_msg("%s: got %s, want %s", rows[i].body, why ? why : "(accepted)", rows[i].why);
+        assert_string_equal(agent, "");
+    }
+    char long_id[80];
+    memset(long_id, 'a', 65);
+    long_id[65] = '\0';
+    char body[128];
+    snprintf(body, sizeof body, "{\"v\":1,\"agent\":\"%s\"}", long_id);
+    assert_string_equal(cs_wsmsg_agent_decode(body, strlen(body), agent),
+                        "agent must be an agent id");
+    long_id[64] = '\0'; /* 64: the longest id */
+    snprintf(body, sizeof body, "{\"v\":1,\"agent\":\"%s\"}", long_id);
+    assert_null(cs_wsmsg_agent_decode(body, strlen(body), agent));
+    assert_string_equal(agent, long_id);
+    const char *good = "{\"v\":1,\"agent\":\"ann.lee-2\"}";
+    assert_null(cs_wsmsg_agent_decode(good, strlen(good), agent));
+    assert_string_equal(agent, "ann.lee-2");
 }
 
 int main(void)
@@ -263,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_overlong_fields),
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_push),
+        cmocka_unit_test(test_agent_notice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

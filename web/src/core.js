@@ -197,7 +197,6 @@ export function mos({ rtt, jitter, lost, received }) {
   return { mos: value, label: value >= 4 ? 'good' : value >= 3.1 ? 'fair' : 'poor' };
 }
 
-/** A number as typed, to E.164 (+ and digits), or null. */
 /**
  * The agent's own presence as the softphone shows it (cs:agent status),
  * and what its button offers: going offline when available, available
@@ -213,9 +212,23 @@ export function presenceView(status) {
   return { label: labels[status] || '', action: null, status: null };
 }
 
+/** A number as typed, to E.164 (+ and digits), or null. */
 export function e164(text) {
   const t = String(text || '').replace(/[\s().-]/g, '');
   return /^\+[1-9][0-9]{2,14}$/.test(t) ? t : null;
+}
+
+/**
+ * The wallboard's agents after one of them changed (the relay's push of
+ * {"type":"agent"}): that agent replaced, or added if new, sorted by id as
+ * the relay lists them. A new array; the old one is left as it was.
+ * @template {{id: string}} A
+ * @param {A[]} agents
+ * @param {A} agent
+ * @returns {A[]}
+ */
+export function withAgent(agents, agent) {
+  return [...agents.filter((a) => a.id !== agent.id), agent].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**

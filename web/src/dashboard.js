@@ -1,9 +1,10 @@
 // The supervisors' wallboard: every live call (a row each, its timer
-// ticking from the provider's answer), agents by presence, and today's
-// calls (asked of the relay at the hello, since this browser's midnight,
-// then kept current by the pushes). Rendered from core.board() over the
-// records the relay sends; it holds no state of its own beyond them.
-import { board, clock } from './core.js';
+// ticking from the provider's answer), agents by presence (each change
+// pushed as it happens), and today's calls (asked of the relay at the
+// hello, since this browser's midnight, then kept current by the pushes).
+// Rendered from core.board() over the records the relay sends; it holds no
+// state of its own beyond them.
+import { board, clock, withAgent } from './core.js';
 
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token');
@@ -66,6 +67,9 @@ function start() {
       if (known && msg.call.version > known.version + 1) ws.send(JSON.stringify({ type: 'get', call: msg.call.id }));
     } else if (msg.type === 'agents') {
       agents = msg.agents;
+    } else if (msg.type === 'agent') {
+      // one agent's status moved (pushed as it happens)
+      agents = withAgent(agents, msg.agent);
     } else if (msg.type === 'error') {
       $('note').textContent = msg.error;
     }
@@ -73,7 +77,8 @@ function start() {
   };
   ws.onclose = () => { $('note').textContent = $('note').textContent || 'Disconnected: reload the page'; };
   setInterval(render, 1000);
-  setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'agents' })), 2000);
+  // the whole list again now and then, for a change whose notice the bus lost
+  setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'agents' })), 30000);
 }
 
 start();

@@ -144,18 +144,11 @@ function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
 }
 
-// The agent's own presence (cs:agent status): the hello has it, the relay
-// answers a question and tells every tab of a change made from one; the
-// calls move it on the server (busy, wrap-up), so the page asks again a
-// moment after each record it gets, and every 10 s for the timer's end of
-// wrap-up.
+// The agent's own presence (cs:agent status): the hello has it, and the
+// relay pushes every change, wherever it was made (a call, the timer's end
+// of wrap-up, an operator, another tab: agent.changed on the bus). The page
+// asks again every 30 s, for a notice the bus lost.
 let presence = null;
-let presenceAsk = null;
-
-function askPresence(delayMs) {
-  clearTimeout(presenceAsk);
-  presenceAsk = setTimeout(() => send({ type: 'presence' }), delayMs);
-}
 
 function renderPresence() {
   const p = presenceView(presence);
@@ -283,7 +276,6 @@ function onRelay(msg) {
       const consultOver = !consultCall || ENDED.includes(consultCall.state);
       if (!completionSettled() && consultOver && sdkCall && sdkCall.state === 'held') sdkCall.unhold();
     }
-    askPresence(500);
   } else if (msg.type === 'presence') {
     presence = msg.status;
     renderPresence();
@@ -754,7 +746,7 @@ function start() {
   // 4 times a second: the timer shown lags the talk time by 250 ms at most
   setInterval(render, 250);
   setInterval(() => { sampleQuality().catch(() => {}); }, 2000);
-  setInterval(() => send({ type: 'presence' }), 10000);
+  setInterval(() => send({ type: 'presence' }), 30000);
   document.addEventListener('keydown', onKey);
   for (const [key, id] of Object.entries(SHORTCUTS)) $(id).setAttribute('aria-keyshortcuts', `Alt+${key.toUpperCase()}`);
   render();

@@ -2,7 +2,7 @@
 // broken softphone (ARCHITECTURE §1) as a case that would fail if it came back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg, consultAnswered, presenceView } from '../src/core.js';
+import { view, clock, e164, clientState, summary, transferTarget, recentRows, mos, ringingLeg, consultAnswered, presenceView, withAgent } from '../src/core.js';
 
 const T = Date.parse('2026-11-24T10:00:00.000Z');
 const rec = (state, extra = {}) => ({ id: 'cs_1', state, answered_at: null, ended_at: null,
@@ -208,4 +208,14 @@ test("the agent's own presence: what the header shows and what its button asks t
   // not known yet (before the relay answers), or a status this page does not know
   assert.deepEqual(presenceView(null), { label: '', action: null, status: null });
   assert.deepEqual(presenceView('lunch'), { label: '', action: null, status: null });
+});
+
+test("the wallboard's agents after one changed: replaced in place, or added in id order; the list it was given is not touched", () => {
+  const before = [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'available' }];
+  const copy = JSON.parse(JSON.stringify(before));
+  assert.deepEqual(withAgent(before, { id: 'carol', name: 'Carol', status: 'wrap_up' }),
+    [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'wrap_up' }]);
+  assert.deepEqual(withAgent(before, { id: 'bob', status: 'offline' }).map((a) => a.id), ['alice', 'bob', 'carol']);
+  assert.deepEqual(withAgent([], { id: 'dana', status: 'available' }), [{ id: 'dana', status: 'available' }]);
+  assert.deepEqual(before, copy);
 });
