@@ -17,7 +17,19 @@
 #include "token.h"
 #include "wsmsg.h"
 
-enum { M_PUSHED, M_REFUSED, M_WS_BAD, M_COUNT };
+/* Pushes by message type first (s_pushed_types, in this order), then the
+ * refusals. */
+enum {
+    M_PUSHED_CALL,
+    M_PUSHED_DIAL,
+    M_PUSHED_ANSWER,
+    M_PUSHED_PRESENCE,
+    M_PUSHED_AGENT,
+    M_REFUSED,
+    M_WS_BAD,
+    M_COUNT
+};
+static const char *const s_pushed_types[] = {"call", "dial", "answer", "presence", "agent"};
 
 typedef struct {
     uint64_t conn;
@@ -111,10 +123,12 @@ cs_relay_t *cs_relay_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *pub,
     zhashx_set_destructor(self->socks, s_free);
     self->by_agent = zhashx_new();
     zhashx_set_destructor(self->by_agent, s_conns_free);
-    static const char *labels[M_COUNT] = {"outcome=\"pushed\"", NULL, NULL};
-    self->counters[M_PUSHED] = (cs_counter_t){.name = "callsync_relay_pushes_total",
-                                              .help = "Call records pushed to sockets",
-                                              .labels = labels[M_PUSHED]};
+    static const char *labels[] = {"type=\"call\"", "type=\"dial\"", "type=\"answer\"",
+                                   "type=\"presence\"", "type=\"agent\""};
+    for (int i = M_PUSHED_CALL; i <= M_PUSHED_AGENT; i++)
+        self->counters[i] = (cs_counter_t){.name = "callsync_relay_pushes_total",
+                                           .help = "Messages pushed to sockets, by type",
+                                           .labels = labels[i - M_PUSHED_CALL]};
     self->counters[M_REFUSED] = (cs_counter_t){.name = "callsync_relay_refused_total",
                                                .help = "API requests refused (4xx)"};
     self->counters[M_WS_BAD] =
@@ -201,7 +215,8 @@ static int s_agent_online(cs_relay_t *self, const char *agent)
 
 /* Sends msg (taken) to the softphones of the given agents, and to every
  * dashboard when `dashboards`: the recipients are looked up by agent, and
- * the message is serialized once. Returns how many sockets it went to. */
+ * the message is serialized once, and counted by its type
+ * (callsync_relay_pushes_total). Returns how many sockets it went to. */
 static size_t s_push_msg(cs_relay_t *self, const char *const *agents, int nagents, int dashboards,
                          json_t *msg)
 {
@@ -216,10 +231,14 @@ static size_t s_push_msg(cs_relay_t *self, const char *const *agents, int nagent
         s_conns_add(&to, self->dashboards.conns[k]);
     pthread_mutex_unlock(&self->lock);
     char *text = to.n ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
+    const char *type = json_string_value(json_object_get(msg, "type"));
     size_t sent = 0;
     for (size_t k = 0; text && self->web && k < to.n; k++, sent++)
         cs_web_send(self->web, to.conns[k], text, strlen(text));
+    for (int i = M_PUSHED_CALL; sent && type && i <= M_PUSHED_AGENT; i++)
+        if (strcmp(type, s_pushed_types[i - M_PUSHED_CALL]) == 0)
+            cs_counter_add(&self->counters[i], sent);
+    json_decref(msg);
     free(text);
     free(to.conns);
     return sent;
@@ -230,10 +249,8 @@ static size_t s_push_msg(cs_relay_t *self, const char *const *agents, int nagent
 static void s_push(cs_relay_t *self, const char *const *agents, int nagents, const char *type,
                    const json_t *call)
 {
-    size_t sent = s_push_msg(self, agents, nagents, strcmp(type, "call") == 0,
-                             json_pack("{s:s, s:O}", "type", type, "call", call));
-    for (size_t k = 0; k < sent; k++) /* records pushed, not other messages */
-        cs_counter_inc(&self->counters[M_PUSHED]);
+    s_push_msg(self, agents, nagents, strcmp(type, "call") == 0,
+               json_pack("{s:s, s:O}", "type", type, "call", call));
 }
 
 /* A message for every softphone of the agent, wherever it is connected:

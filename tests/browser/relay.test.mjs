@@ -234,6 +234,9 @@ test('presence changes are pushed as they happen, to the agent\'s softphone and 
     await until(`hello to ${id}`, () => page.evaluate(() => window.relay.find('hello')));
     return page;
   };
+  const pushes = async (type) => Number((await (await fetch(`${stack.relay}/metrics`)).text())
+    .match(new RegExp(`^callsync_relay_pushes_total\\{type="${type}"\\} (\\d+)$`, 'm'))?.[1]);
+  const before = { agent: await pushes('agent'), presence: await pushes('presence') };
   const board = await socket('sue', 'dashboard');
   const rita = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'agent' && m.agent.id === 'rita').map((m) => m.agent));
   const pushed = (page) => page.evaluate(() => window.relay.messages.filter((m) => m.type === 'presence').map((m) => m.status));
@@ -256,6 +259,9 @@ test('presence changes are pushed as they happen, to the agent\'s softphone and 
   assert.equal((await rita(board)).at(-1).softphone, 'gone');
   // the board never asked: every one of these was pushed
   assert.equal(await board.evaluate(() => window.relay.messages.filter((m) => m.type === 'agents').length), 0);
+  // and counted, by type, on the relay's /metrics
+  assert.ok(await pushes('agent') - before.agent >= 4, 'four changes to the board at least');
+  assert.ok(await pushes('presence') - before.presence >= 3, 'three to her softphone at least');
   await board.context().close();
 });
 
@@ -270,6 +276,8 @@ test('two relays: click-to-call through one reaches the softphone on the other; 
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const dial = await until('dial pushed through the bus', () => page.evaluate((cs) => window.relay.find('dial', (m) => m.call.id === cs), created.body.id));
   assert.equal(dial.call.state, 'dialing');
+  assert.match(await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text(), /^callsync_relay_pushes_total\{type="dial"\} 1$/m,
+    'the second relay counts the dial it pushed');
   stack.ctl('hangup', created.body.id);
   // his only softphone closes: within the grace he is still present, but
   // nothing can reach him, so click-to-call says so
