@@ -265,6 +265,28 @@ test('presence changes are pushed as they happen, to the agent\'s softphone and 
   await board.context().close();
 });
 
+test('the dashboard connects again by itself when the relay restarts, and shows what changed meanwhile', async () => {
+  stack.ctl('agent', 'set', 'sue', '--sip-user', 'sue01', '--status', 'offline', '--role', 'supervisor');
+  stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--name', 'Rita', '--status', 'offline');
+  const { body: { token } } = await stack.crm('POST', '/v1/agents/sue/token');
+  const ctx = await stack.browser.newContext();
+  const board = await ctx.newPage();
+  await board.goto(`${stack.relay}/dashboard?token=${encodeURIComponent(token)}`);
+  const presence = () => board.locator('#presence').textContent();
+  await until('rita offline on the board', async () => /offline: \d+ \([^)]*Rita/.test(await presence()));
+  // the relay goes away for 1.5 s; an operator moves Rita meanwhile
+  const restarted = stack.restartRelay(1500);
+  await until('"Reconnecting…"', async () => (await board.locator('#note').textContent()) === 'Reconnecting…');
+  stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--status', 'wrap_up');
+  await restarted;
+  await until('back, with the change made while it was away', async () => /wrap_up: \d+ \([^)]*Rita/.test(await presence()), 15000);
+  assert.equal(await board.locator('#note').textContent(), '');
+  // and the new socket is pushed changes again
+  stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--status', 'available');
+  await until('pushed after the reconnect', async () => /available: \d+ \([^)]*Rita/.test(await presence()));
+  await ctx.close();
+});
+
 test('two relays: click-to-call through one reaches the softphone on the other; a closed softphone is not reachable', async () => {
   const port2 = await stack.startRelay('relay2');
   stack.ctl('agent', 'set', 'bob', '--sip-user', agent.user, '--status', 'available', '--credential', agent.credentialId);
