@@ -27,8 +27,7 @@
  * Threads: HTTP and WebSocket handlers run on the web loop (common/web.c)
  * with their own store; change notices arrive on the bus thread
  * (cs_relay_notice, cs_relay_agent_notice) and are pushed with
- * cs_web_send. The socket table is
- * behind one lock. */
+ * cs_web_send. The socket table is behind one lock. */
 #ifndef CS_RELAY_H
 #define CS_RELAY_H
 
