@@ -105,6 +105,12 @@ test("the dashboard: a supervisor sees a row per live call, its timer, agents by
   const cells = await rows.first().locator('td').allTextContents();
   assert.deepEqual(cells.slice(0, 4), ['dana', 'outbound', '+15550100001', 'active']);
   await until('dana busy on the board', async () => /busy: 1 \(Dana\)/.test(await board.locator('#presence').textContent()));
+  // her row in the agents table: on a call, for how long
+  const danaRow = board.getByRole('table', { name: 'Agent status' }).locator('tr[data-agent="dana"] td');
+  await until('Dana on a call in the agents table', async () => (await danaRow.nth(1).textContent()) === 'On a call');
+  assert.equal(await danaRow.nth(0).textContent(), 'Dana');
+  assert.match(await danaRow.nth(2).textContent(), /^0:\d\d$/);
+  await board.screenshot({ path: `${shots}/dashboard.png` });
   await page.getByRole('button', { name: 'Hang up' }).click();
   await waitStatus('Call ended');
   await until('the row goes', async () => (await rows.count()) === 0, 15000);

@@ -232,8 +232,9 @@ export function withAgent(agents, agent) {
 }
 
 /**
- * The wallboard's view: a row per live call, agents by presence, and the
- * calls that ended while the page was open.
+ * The wallboard's view: a row per live call, agents by presence (counted,
+ * and a row each with how long they have been so), and the calls that
+ * ended while the page was open.
  * @param {CallRecord[]} calls every record seen (latest version each)
  * @param {{id: string, name?: string, status: string}[]} agents
  * @param {number} now ms (the server's clock)
@@ -251,6 +252,19 @@ export function board(calls, agents, now) {
   }));
   const presence = {};
   for (const a of agents) (presence[a.status] = presence[a.status] || []).push(a.name || a.id);
+  // each agent, on a call first, then in wrap-up, available, offline; with
+  // how long they have been so (the status's updated_at)
+  const order = ['busy', 'wrap_up', 'available', 'offline'];
+  const rank = (a) => (order.includes(a.status) ? order.indexOf(a.status) : order.length);
+  const since = (a) => Date.parse(a.updated_at);
+  const agentRows = [...agents]
+    .sort((a, b) => rank(a) - rank(b) || String(a.name || a.id).localeCompare(String(b.name || b.id)))
+    .map((a) => ({
+      id: a.id,
+      name: a.name || a.id,
+      status: presenceView(a.status).label || a.status || '—',
+      for: Number.isNaN(since(a)) ? '' : clock(now - since(a)),
+    }));
   const ended = calls.filter((c) => c.state === 'ended');
   const outcomes = {};
   for (const c of ended) {
@@ -264,6 +278,7 @@ export function board(calls, agents, now) {
   return {
     rows,
     presence,
+    agentRows,
     outcomes,
     avgTalk: avg(talks),
     avgGap: avg(gaps),

@@ -37,6 +37,14 @@ function render() {
     li.textContent = `${status}: ${names.length} (${names.join(', ')})`;
     pres.appendChild(li);
   }
+  const people = $('agents');
+  people.replaceChildren();
+  for (const a of b.agentRows) {
+    const tr = document.createElement('tr');
+    tr.dataset.agent = a.id;
+    for (const t of [a.name, a.status, a.for]) cell(tr, t);
+    people.appendChild(tr);
+  }
   $('outcomes').textContent = Object.entries(b.outcomes).map(([o, n]) => `${o} ${n}`).join(' · ') || 'none yet';
   $('talk').textContent = b.avgTalk === null ? '—' : clock(b.avgTalk * 1000);
   $('gap').textContent = b.avgGap === null ? '—' : `${Math.round(b.avgGap)} ms (p95 ${Math.round(b.p95Gap)} ms)`;

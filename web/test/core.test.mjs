@@ -96,6 +96,21 @@ test('the wallboard: a row per live call with its timer, presence, outcomes and 
   const b = board(calls, [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'available' }], T);
   assert.deepEqual(b.rows.map((r) => [r.id, r.number, r.time]), [['cs_a', '+15550100001', '1:05'], ['cs_b', '+15557770001', '']]);
   assert.deepEqual(b.presence, { busy: ['alice'], available: ['Carol'] });
+  // a row per agent, on a call first, with the time in that status (none when unknown)
+  const withSince = [
+    { id: 'carol', name: 'Carol', status: 'available', updated_at: new Date(T - 3000).toISOString() },
+    { id: 'dave', status: 'offline', updated_at: 'not a time' },
+    { id: 'alice', status: 'busy', updated_at: new Date(T - 125000).toISOString() },
+    { id: 'ann', status: 'wrap_up', updated_at: new Date(T - 20000).toISOString() },
+    { id: 'bob', status: 'available', updated_at: new Date(T - 3725000).toISOString() },
+  ];
+  assert.deepEqual(board([], withSince, T).agentRows, [
+    { id: 'alice', name: 'alice', status: 'On a call', for: '2:05' },
+    { id: 'ann', name: 'ann', status: 'Wrap-up', for: '0:20' },
+    { id: 'bob', name: 'bob', status: 'Available', for: '1:02:05' },
+    { id: 'carol', name: 'Carol', status: 'Available', for: '0:03' },
+    { id: 'dave', name: 'dave', status: 'Offline', for: '' },
+  ]);
   assert.deepEqual(b.outcomes, { answered: 1, user_busy: 1 });
   assert.equal(b.avgTalk, 8);
   assert.equal(b.avgGap, 21);
