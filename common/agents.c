@@ -57,8 +57,6 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
     argv[n++] = key;
     argv[n++] = "id";
     argv[n++] = id;
-    argv[n++] = "updated_at";
-    argv[n++] = now;
     if (sip_user) {
         argv[n++] = "sip_user";
         argv[n++] = sip_user;
@@ -67,9 +65,11 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
         argv[n++] = "name";
         argv[n++] = name;
     }
-    if (status || missing) {
+    if (status || missing) { /* updated_at: when the status was last set */
         argv[n++] = "status";
         argv[n++] = status ? status : "offline";
+        argv[n++] = "updated_at";
+        argv[n++] = now;
     }
     /* One MULTI so the profile, the set and the SIP index change together. */
     int rc = -1;

@@ -19,7 +19,9 @@ int cs_agent_id_ok(const char *id);
 int cs_agent_status_ok(const char *status);
 
 /* Creates or updates an agent; NULL fields keep their stored value (a new
- * agent gets status "offline"). 0, or -1 with err. */
+ * agent gets status "offline"). A status given, even the same one, sets
+ * updated_at (when the status was last set); a profile change alone does
+ * not. 0, or -1 with err. */
 int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
                  const char *status, char *err, size_t errlen);
 

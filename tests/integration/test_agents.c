@@ -151,6 +151,28 @@ static void test_free_after_the_call(void **state)
     assert_string_equal(s_status("cy"), "offline");
 }
 
+/* updated_at is when the status was last set (the dashboard's "For"): a
+ * step or an operator's status sets it, even the same status; a change of
+ * name or SIP user leaves it. */
+static void test_status_time(void **state)
+{
+    (void)state;
+    static const char *const old = "2026-01-01T00:00:00.000Z";
+    char err[256];
+    s_agent("uma", NULL); /* new: offline, and when */
+    assert_string_equal(s_status("uma"), "offline");
+    assert_string_not_equal(s_field("uma", "updated_at"), "");
+    freeReplyObject(cs_redis_cmd(s_redis, "HSET cs:agent:uma updated_at %s", old));
+    assert_int_equal(cs_agent_set(s_redis, "uma", "uma02", "Uma", NULL, err, sizeof err), 0);
+    assert_string_equal(s_field("uma", "name"), "Uma");
+    assert_string_equal(s_field("uma", "updated_at"), old);
+    assert_int_equal(cs_agent_set(s_redis, "uma", NULL, NULL, "offline", err, sizeof err), 0);
+    assert_string_not_equal(s_field("uma", "updated_at"), old);
+    freeReplyObject(cs_redis_cmd(s_redis, "HSET cs:agent:uma status available updated_at %s", old));
+    s_expect(s_follow("uma", "cs_U", 1, s_idle, "busy"), "busy");
+    assert_string_not_equal(s_field("uma", "updated_at"), old);
+}
+
 /* An agent that does not exist gets nothing written, not even the mark. */
 static void test_no_such_agent(void **state)
 {
@@ -180,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_busy_belongs_to_its_call),
         cmocka_unit_test(test_unexpected_status_moves_nothing),
         cmocka_unit_test(test_free_after_the_call),
+        cmocka_unit_test(test_status_time),
         cmocka_unit_test(test_no_such_agent),
         cmocka_unit_test(test_redis_down),
     };
