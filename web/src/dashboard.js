@@ -5,13 +5,14 @@
 // Rendered from core.board() over the records the relay sends; it holds no
 // state of its own beyond them.
 import { board, clock, withAgent } from './core.js';
+import { relaySocket } from './relaysocket.js';
 
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token');
 const calls = new Map();
 let agents = [];
 let skew = 0;
-let ws = null;
+let relay = null; // the relay's socket (relaySocket)
 
 function cell(tr, text) {
   const td = document.createElement('td');
@@ -58,60 +59,46 @@ function keep(c) {
   return known;
 }
 
-// The relay's socket. A wallboard stays up all day: when the socket is cut
-// (the relay restarted, the network blinked) it says so and connects again,
-// waiting 0.5 s, then twice as long each time up to 8 s; the new hello and
-// today's calls bring back what changed meanwhile. A socket refused before
-// its hello (a bad or expired token, not a supervisor) is not retried.
-let backoff = 500;
-
-function connect() {
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?view=dashboard&token=${encodeURIComponent(token)}`);
-  let greeted = false;
-  let refused = null;
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === 'hello') {
-      greeted = true;
-      backoff = 500;
-      $('note').textContent = '';
-      skew = msg.server_time - Date.now();
-      for (const c of msg.calls) keep(c);
-      agents = msg.agents || [];
-      // today's calls, from the server: since this browser's midnight
-      const midnight = new Date();
-      midnight.setHours(0, 0, 0, 0);
-      ws.send(JSON.stringify({ type: 'calls', since: midnight.getTime() }));
-    } else if (msg.type === 'calls') {
-      for (const c of msg.calls) keep(c);
-    } else if (msg.type === 'call') {
-      const known = keep(msg.call);
-      if (known && msg.call.version > known.version + 1) ws.send(JSON.stringify({ type: 'get', call: msg.call.id }));
-    } else if (msg.type === 'agents') {
-      agents = msg.agents;
-    } else if (msg.type === 'agent') {
-      // one agent's status moved (pushed as it happens)
-      agents = withAgent(agents, msg.agent);
-    } else if (msg.type === 'error') {
-      if (!greeted) refused = msg.error;
-      $('note').textContent = msg.error;
-    }
-    render();
-  };
-  ws.onclose = () => {
-    if (refused) return; // the note says why
-    $('note').textContent = 'Reconnecting…';
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 8000);
-  };
+// Every message of the relay's socket.
+function onRelay(msg) {
+  if (msg.type === 'hello') {
+    $('note').textContent = '';
+    skew = msg.server_time - Date.now();
+    for (const c of msg.calls) keep(c);
+    agents = msg.agents || [];
+    // today's calls, from the server: since this browser's midnight
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    relay.send({ type: 'calls', since: midnight.getTime() });
+  } else if (msg.type === 'calls') {
+    for (const c of msg.calls) keep(c);
+  } else if (msg.type === 'call') {
+    const known = keep(msg.call);
+    if (known && msg.call.version > known.version + 1) relay.send({ type: 'get', call: msg.call.id });
+  } else if (msg.type === 'agents') {
+    agents = msg.agents;
+  } else if (msg.type === 'agent') {
+    // one agent's status moved (pushed as it happens)
+    agents = withAgent(agents, msg.agent);
+  } else if (msg.type === 'error') {
+    $('note').textContent = msg.error;
+  }
+  render();
 }
 
 function start() {
   if (!token) { $('note').textContent = 'Open with ?token=<a supervisor\'s agent token>'; return; }
-  connect();
+  // A wallboard stays up all day: when the socket is cut (the relay
+  // restarted, the network blinked) it says so and connects again
+  // (relaysocket.js); a refused one keeps its error in the note.
+  relay = relaySocket(`/ws?view=dashboard&token=${encodeURIComponent(token)}`, {
+    onMessage: onRelay,
+    onDown: () => { $('note').textContent = 'Reconnecting…'; },
+    onRefused: () => {},
+  });
   setInterval(render, 1000);
   // the whole list again now and then, for a change whose notice the bus lost
-  setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'agents' })), 30000);
+  setInterval(() => relay.send({ type: 'agents' }), 30000);
 }
 
 start();

@@ -4,6 +4,7 @@
 // keeps no call state of its own beyond the SDK call it holds.
 import { TelnyxRTC } from '@telnyx/webrtc';
 import { view, clientState, e164, transferTarget, recentRows, mos, transferFailed, consultAnswered, presenceView } from './core.js';
+import { relaySocket } from './relaysocket.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -17,7 +18,7 @@ let postedState = '';
 let record = null;
 let sdkCall = null; // the SDK's Call
 let client = null;
-let ws = null;
+let relay = null; // the relay's socket (relaySocket)
 let muted = false;
 let skew = 0; // server time - this page's time, from hello
 let me = ''; // this softphone's agent id, from hello
@@ -38,7 +39,6 @@ let live = false;
 let sdkReady = false; // the SDK has logged in (telnyx.ready): calls can be placed
 let lockAsked = false;
 let rtc = null; // {host, login_token} from hello, for when this tab becomes live
-let backoff = 500; // the relay socket's reconnect delay, ms
 let quality = null; // {mos, label} of the call on screen, every 2 s
 let lastStats = null;
 const contacts = new Map(); // number -> contact | null (screen pop, asked once per number)
@@ -141,7 +141,7 @@ async function stats() {
 }
 
 function send(msg) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  if (relay) relay.send(msg);
 }
 
 // The agent's own presence (cs:agent status): the hello has it, and the
@@ -229,7 +229,6 @@ function onRelay(msg) {
     if (msg.server_time) skew = msg.server_time - Date.now();
     $('agent').textContent = msg.agent.name || msg.agent.id;
     me = msg.agent.id;
-    backoff = 500;
     $('banner').hidden = true;
     send({ type: 'recent' });
     presence = msg.agent.status || null; // as the connect left it
@@ -582,30 +581,15 @@ function hangUp() {
   render();
 }
 
-// The relay's socket: on a cut, a "Reconnecting…" banner and retries with
-// a growing delay (to 8 s); the hello that follows brings the calls back.
+// The relay's socket (relaysocket.js): on a cut, a "Reconnecting…" banner
+// while it connects again; the hello that follows brings the calls back.
 // The SDK's own socket reconnects by itself (telnyx_rtc reattach).
 function connectRelay() {
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
-  // a socket refused before its hello (a bad or expired token) is not
-  // retried: the page says why
-  let greeted = false;
-  let refused = null;
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.type === 'hello') greeted = true;
-    else if (msg.type === 'error' && !greeted) refused = msg.error;
-    onRelay(msg);
-  };
-  ws.onclose = () => {
-    if (refused) {
-      note(`callsync refused this page: ${refused}`);
-      return;
-    }
-    $('banner').hidden = false;
-    setTimeout(connectRelay, backoff);
-    backoff = Math.min(backoff * 2, 8000);
-  };
+  relay = relaySocket(`/ws?token=${encodeURIComponent(token)}`, {
+    onMessage: onRelay,
+    onDown: () => { $('banner').hidden = false; },
+    onRefused: (error) => note(`callsync refused this page: ${error}`),
+  });
 }
 
 function becomeLive() {
