@@ -35,67 +35,119 @@ static int s_fail(redisReply *r, cs_redis_t *redis, char *err, size_t errlen)
     return -1;
 }
 
+int cs_agent_sip_user_ok(const char *sip_user)
+{
+    size_t n = strlen(sip_user);
+    return n >= 1 && n <= CS_AGENT_SIP_USER_MAX &&
+           strspn(sip_user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "-_.!~*'()&=+$,") == n;
+}
+
+int cs_agent_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > CS_AGENT_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    json_t *utf8 = json_string(name); /* NULL unless valid UTF-8 */
+    json_decref(utf8);
+    return utf8 != NULL;
+}
+
+/* The whole of an agent's set in one step, so that two operators (or an
+ * operator and a call's step) cannot leave the SIP index and the profile
+ * disagreeing: the old SIP user's entry goes only if it is still this
+ * agent's, and a SIP user another agent holds is refused (were it taken,
+ * that agent's calls would be tied to this one). An index entry whose
+ * agent no longer has that SIP user is stale, and is taken over.
+ * KEYS: cs:agent:<id>, cs:agents, cs:idx:sip:<sip user> (or the agent's
+ * key again when none is given); ARGV: id, sip user ("" keep), name, "1"
+ * when a name is given, status ("" keep), now (RFC 3339).
+ * {"ok"} | {"no_sip"} (a new agent without one) | {"taken", owner}. */
+static const cs_redis_script_t s_set = {
+    "agent_set",
+    "local id, sip, status = ARGV[1], ARGV[2], ARGV[5]\n"
+    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "if not exists and sip == '' then return {'no_sip'} end\n"
+    "if sip ~= '' then\n"
+    "  local owner = redis.call('GET', KEYS[3])\n"
+    "  if owner and owner ~= id and\n"
+    "     redis.call('HGET', 'cs:agent:' .. owner, 'sip_user') == sip then\n"
+    "    return {'taken', owner}\n"
+    "  end\n"
+    "  local old = redis.call('HGET', KEYS[1], 'sip_user')\n"
+    "  if old and old ~= sip and redis.call('GET', 'cs:idx:sip:' .. old) == id then\n"
+    "    redis.call('DEL', 'cs:idx:sip:' .. old)\n"
+    "  end\n"
+    "  redis.call('SET', KEYS[3], id)\n"
+    "  redis.call('HSET', KEYS[1], 'sip_user', sip)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'id', id)\n"
+    "if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'name', ARGV[3]) end\n"
+    "if status ~= '' or not exists then\n"
+    "  redis.call('HSET', KEYS[1], 'status', status ~= '' and status or 'offline',\n"
+    "             'updated_at', ARGV[6])\n"
+    "end\n"
+    "if status ~= '' then redis.call('HDEL', KEYS[1], 'busy_call') end\n"
+    "redis.call('SADD', KEYS[2], id)\n"
+    "return {'ok'}\n",
+};
+
 int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
                  const char *status, char *err, size_t errlen)
 {
+    if (!cs_agent_id_ok(id)) {
+        snprintf(err, errlen, "agent id must be 1-64 of [A-Za-z0-9._-]");
+        return -1;
+    }
+    if (sip_user && !cs_agent_sip_user_ok(sip_user)) {
+        snprintf(err, errlen, "sip user must be 1-%d of [A-Za-z0-9-_.!~*'()&=+$,]",
+                 CS_AGENT_SIP_USER_MAX);
+        return -1;
+    }
+    if (name && !cs_agent_name_ok(name)) {
+        snprintf(err, errlen, "name must be UTF-8 without control characters, at most %d bytes",
+                 CS_AGENT_NAME_MAX);
+        return -1;
+    }
     if (status && !cs_agent_status_ok(status)) {
         snprintf(err, errlen, "status must be available, busy, wrap_up or offline");
         return -1;
     }
-    int missing = 0;
-    json_t *old = cs_agent_get(redis, id, &missing, err, errlen);
-    if (!old && !missing)
-        return -1;
-    const char *old_sip = json_string_value(json_object_get(old, "sip_user"));
-    char now[CS_TS_LEN];
-    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
-    const char *argv[16];
-    int n = 0;
-    char key[128];
+    char key[128], idx[192], now[CS_TS_LEN];
     snprintf(key, sizeof key, "cs:agent:%s", id);
-    argv[n++] = "HSET";
-    argv[n++] = key;
-    argv[n++] = "id";
-    argv[n++] = id;
-    if (sip_user) {
-        argv[n++] = "sip_user";
-        argv[n++] = sip_user;
+    snprintf(idx, sizeof idx, "cs:idx:sip:%s", sip_user ? sip_user : "");
+    cs_ts_format(cs_ts_now_ms(), now, sizeof now);
+    /* the agent's own key stands in for the index when there is no SIP user:
+     * the script reads KEYS[3] only with one */
+    const char *argv[] = {key,
+                          "cs:agents",
+                          sip_user ? idx : key,
+                          id,
+                          sip_user ? sip_user : "",
+                          name ? name : "",
+                          name ? "1" : "0",
+                          status ? status : "",
+                          now};
+    redisReply *r = cs_redis_eval(redis, &s_set, 3, 9, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return s_fail(r, redis, err, errlen);
+    const char *outcome = r->element[0]->str;
+    int rc = 0;
+    if (strcmp(outcome, "no_sip") == 0) {
+        snprintf(err, errlen, "a new agent needs a sip user");
+        rc = -1;
+    } else if (strcmp(outcome, "taken") == 0) {
+        snprintf(err, errlen, "sip user %s belongs to agent %s", sip_user,
+                 r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str
+                                                                              : "?");
+        rc = -1;
     }
-    if (name) {
-        argv[n++] = "name";
-        argv[n++] = name;
-    }
-    if (status || missing) { /* updated_at: when the status was last set */
-        argv[n++] = "status";
-        argv[n++] = status ? status : "offline";
-        argv[n++] = "updated_at";
-        argv[n++] = now;
-    }
-    /* One MULTI so the profile, the set and the SIP index change together. */
-    int rc = -1;
-    redisReply *r = cs_redis_cmd(redis, "MULTI");
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        goto fail;
     freeReplyObject(r);
-    freeReplyObject(cs_redis_argv(redis, n, argv, NULL));
-    freeReplyObject(cs_redis_cmd(redis, "SADD cs:agents %s", id));
-    if (status) /* the operator's word: no call owns the agent's status now */
-        freeReplyObject(cs_redis_cmd(redis, "HDEL %s busy_call", key));
-    if (sip_user) {
-        if (old_sip && strcmp(old_sip, sip_user) != 0)
-            freeReplyObject(cs_redis_cmd(redis, "DEL cs:idx:sip:%s", old_sip));
-        freeReplyObject(cs_redis_cmd(redis, "SET cs:idx:sip:%s %s", sip_user, id));
-    }
-    r = cs_redis_cmd(redis, "EXEC");
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        goto fail;
-    freeReplyObject(r);
-    rc = 0;
-    json_decref(old);
     return rc;
-fail:
-    json_decref(old);
-    return s_fail(r, redis, err, errlen);
 }
 
 /* An integer reply (freed), or -1 for any other or none. */

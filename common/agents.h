@@ -18,10 +18,25 @@ int cs_agent_id_ok(const char *id);
 /* Valid presence values. */
 int cs_agent_status_ok(const char *status);
 
-/* Creates or updates an agent; NULL fields keep their stored value (a new
- * agent gets status "offline"). A status given, even the same one, sets
- * updated_at (when the status was last set); a profile change alone does
- * not. 0, or -1 with err. */
+#define CS_AGENT_SIP_USER_MAX 128
+#define CS_AGENT_NAME_MAX 128
+
+/* Whether sip_user can be an agent's SIP user: 1 to CS_AGENT_SIP_USER_MAX
+ * of the characters RFC 3261 allows in a SIP URI's user part unescaped,
+ * less ';', '?' and '/' (which a careless parser takes for the URI's
+ * parameters or headers); no '@' or ':', so sip:<user>@<host> stays one. */
+int cs_agent_sip_user_ok(const char *sip_user);
+
+/* Whether name can be an agent's display name: valid UTF-8, no control
+ * characters, at most CS_AGENT_NAME_MAX bytes (it shows on wallboards). */
+int cs_agent_name_ok(const char *name);
+
+/* Creates or updates an agent in one step; NULL fields keep their stored
+ * value (a new agent gets status "offline"). A status given, even the same
+ * one, sets updated_at (when the status was last set); a profile change
+ * alone does not. 0, or -1 with err for: a bad id, SIP user, name or
+ * status; a new agent without a SIP user; a SIP user that another agent
+ * holds ("sip user X belongs to agent Y": nothing is written); Redis. */
 int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
                  const char *status, char *err, size_t errlen);
 

@@ -188,13 +188,9 @@ static int s_agent_set(const cs_config_t *cfg, cs_store_t *store, int argc, char
         fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
         return 2;
     }
-    int missing;
-    json_t *old = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
-    json_decref(old);
-    if (!sip && missing) {
-        fprintf(stderr, "callsync-ctl: a new agent needs --sip-user\n");
-        return 2;
-    }
+    /* A new agent without a SIP user, a SIP user another agent holds, a
+     * bad SIP user, name or status: cs_agent_set says which, and writes
+     * nothing. */
     if (cs_agent_set(cs_store_redis(store), id, sip, s_opt(argc, argv, "--name"),
                      s_opt(argc, argv, "--status"), err, sizeof err)) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
@@ -210,6 +206,7 @@ static int s_agent_set(const cs_config_t *cfg, cs_store_t *store, int argc, char
     cs_bus_t *bus = s_bus_open(cfg, "agent.changed");
     cs_agent_announce(bus, id);
     cs_bus_destroy(&bus);
+    int missing;
     json_t *a = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
     s_print(a);
     json_decref(a);

@@ -173,6 +173,111 @@ static void test_status_time(void **state)
     assert_string_not_equal(s_field("uma", "updated_at"), old);
 }
 
+/* A string reply of Redis (a static buffer), "" for none. */
+static const char *s_get(const char *key)
+{
+    static char out[64];
+    redisReply *r = cs_redis_cmd(s_redis, "GET %s", key);
+    snprintf(out, sizeof out, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return out;
+}
+
+static long long s_int(const char *cmd, const char *arg)
+{
+    redisReply *r = cs_redis_cmd(s_redis, cmd, arg);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/* What each kind of bad agent gets: a clear error, and nothing written. */
+static void test_set_refusals(void **state)
+{
+    (void)state;
+    char err[256], longest[CS_AGENT_SIP_USER_MAX + 2], longname[CS_AGENT_NAME_MAX + 2];
+    memset(longest, 'v', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    static const struct {
+        const char *id, *sip, *name, *status, *says;
+    } bad[] = {
+        {"vic", NULL, "Vic", NULL, "a new agent needs a sip user"},
+        {"vic", "", NULL, NULL, "sip user must be"},
+        {"vic", "v 01", NULL, NULL, "sip user must be"},
+        {"vic", "v01@example.com", NULL, NULL, "sip user must be"},
+        {"vic", "sip:v01", NULL, NULL, "sip user must be"},
+        {"vic", "v01;transport=tcp", NULL, NULL, "sip user must be"},
+        {"vic", "v%4001", NULL, NULL, "sip user must be"},
+        {"vic", "v01", "Vic\nAdmin", NULL, "name must be"},
+        {"vic", "v01", "Vic\x7f", NULL, "name must be"},
+        {"vic", "v01", "V\xff\xfe", NULL, "name must be"},
+        {"vic", "v01", NULL, "napping", "status must be"},
+        {"vic/x", "v01", NULL, NULL, "agent id must be"},
+        {"", "v01", NULL, NULL, "agent id must be"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(cs_agent_set(s_redis, bad[i].id, bad[i].sip, bad[i].name, bad[i].status,
+                                      err, sizeof err),
+                         -1);
+        if (!strstr(err, bad[i].says))
+            fail_msg("case %zu: \"%s\", want \"%s\"", i, err, bad[i].says);
+    }
+    longest[CS_AGENT_SIP_USER_MAX] = '\0'; /* one more is refused; this many are not */
+    assert_int_equal(cs_agent_set(s_redis, "vic", longest, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(cs_agent_set(s_redis, "vic", NULL, longname, NULL, err, sizeof err), -1);
+    longname[CS_AGENT_NAME_MAX] = '\0';
+    assert_int_equal(cs_agent_set(s_redis, "vic", "v01", longname, NULL, err, sizeof err), 0);
+    assert_int_equal(cs_agent_set(s_redis, "vic", NULL, "Zoë O'Brien", NULL, err, sizeof err), 0);
+    assert_string_equal(s_field("vic", "name"), "Zoë O'Brien");
+    longest[CS_AGENT_SIP_USER_MAX] = 'v';
+    assert_int_equal(cs_agent_set(s_redis, "vic", longest, NULL, NULL, err, sizeof err), -1);
+    assert_string_equal(s_field("vic", "sip_user"), "v01");
+}
+
+/* A SIP user is one agent's: another agent asking for it is refused and
+ * nothing of theirs is written (were it taken, the first agent's calls
+ * would be tied to the second); once the first has moved on, it is free.
+ * A move drops the old index entry only if it is still the agent's, and
+ * an entry whose agent no longer has that SIP user is stale: taken over. */
+static void test_sip_user_is_one_agents(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(cs_agent_set(s_redis, "wes", "w01", "Wes", "available", err, sizeof err), 0);
+    assert_int_equal(cs_agent_set(s_redis, "xan", "w01", "Xan", "available", err, sizeof err), -1);
+    assert_string_equal(err, "sip user w01 belongs to agent wes");
+    assert_int_equal(s_int("EXISTS %s", "cs:agent:xan"), 0);
+    assert_int_equal(s_int("SISMEMBER cs:agents %s", "xan"), 0);
+    assert_string_equal(s_get("cs:idx:sip:w01"), "wes");
+    /* an existing agent asking for it changes nothing of theirs either */
+    assert_int_equal(cs_agent_set(s_redis, "xan", "x01", "Xan", NULL, err, sizeof err), 0);
+    assert_int_equal(cs_agent_set(s_redis, "xan", "w01", "Xander", "offline", err, sizeof err), -1);
+    assert_string_equal(s_field("xan", "sip_user"), "x01");
+    assert_string_equal(s_field("xan", "name"), "Xan");
+    assert_string_equal(s_get("cs:idx:sip:x01"), "xan");
+
+    assert_int_equal(cs_agent_set(s_redis, "wes", "w02", NULL, NULL, err, sizeof err), 0);
+    assert_string_equal(s_get("cs:idx:sip:w01"), "");
+    assert_string_equal(s_get("cs:idx:sip:w02"), "wes");
+    assert_int_equal(cs_agent_set(s_redis, "xan", "w01", NULL, NULL, err, sizeof err), 0);
+    assert_string_equal(s_get("cs:idx:sip:w01"), "xan");
+    assert_string_equal(s_get("cs:idx:sip:x01"), "");
+    assert_string_equal(s_field("wes", "status"), "available"); /* kept through the move */
+
+    /* wes's old entry, meanwhile pointed elsewhere, is not wes's to drop */
+    freeReplyObject(cs_redis_cmd(s_redis, "SET cs:idx:sip:w02 zed"));
+    assert_int_equal(cs_agent_set(s_redis, "wes", "w03", NULL, NULL, err, sizeof err), 0);
+    assert_string_equal(s_get("cs:idx:sip:w02"), "zed");
+    /* and zed has no such agent (no w02 of theirs): the entry is stale */
+    assert_int_equal(cs_agent_set(s_redis, "xan", "w02", NULL, NULL, err, sizeof err), 0);
+    assert_string_equal(s_get("cs:idx:sip:w02"), "xan");
+}
+
 /* An agent that does not exist gets nothing written, not even the mark. */
 static void test_no_such_agent(void **state)
 {
@@ -203,6 +308,8 @@ int main(void)
         cmocka_unit_test(test_unexpected_status_moves_nothing),
         cmocka_unit_test(test_free_after_the_call),
         cmocka_unit_test(test_status_time),
+        cmocka_unit_test(test_set_refusals),
+        cmocka_unit_test(test_sip_user_is_one_agents),
         cmocka_unit_test(test_no_such_agent),
         cmocka_unit_test(test_redis_down),
     };

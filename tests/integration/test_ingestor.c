@@ -679,6 +679,14 @@ static void test_ctl_agents_dial_hangup(void **state)
     assert_int_equal(h_ctl(&s_env, bad_status, NULL, &err), 1);
     assert_non_null(strstr(err, "status must be"));
     free(err);
+    const char *stolen[] = {"agent", "set", "bob", "--sip-user", "alice01", NULL};
+    assert_int_equal(h_ctl(&s_env, stolen, NULL, &err), 1);
+    assert_non_null(strstr(err, "sip user alice01 belongs to agent alice"));
+    free(err);
+    const char *no_sip[] = {"agent", "set", "bob", "--name", "Bob", NULL};
+    assert_int_equal(h_ctl(&s_env, no_sip, NULL, &err), 1);
+    assert_non_null(strstr(err, "a new agent needs a sip user"));
+    free(err);
     const char *no_agent[] = {"dial", "--agent", "bob", "--to", CX, NULL};
     assert_int_equal(h_ctl(&s_env, no_agent, NULL, &err), 1);
     assert_non_null(strstr(err, "no such agent"));
