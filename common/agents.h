@@ -40,6 +40,14 @@ int cs_agent_name_ok(const char *name);
 int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const char *name,
                  const char *status, char *err, size_t errlen);
 
+/* Removes an agent in one step: the profile, the place in cs:agents, the
+ * SIP index entry (while it is still theirs, so the SIP user is free
+ * again), the softphone leases and the presence check. Refused while the
+ * agent is on a call (busy): their presence follows that call until it
+ * ends. Their calls keep their agent_id. 0 removed, 1 no such agent (err
+ * says so), -1 with err (a bad id, on a call, Redis). */
+int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen);
+
 /* Sets the agent's Telnyx telephony credential (its id), from which the
  * relay mints the softphone's SDK login tokens. The agent must exist. */
 int cs_agent_set_credential(cs_redis_t *redis, const char *id, const char *credential_id, char *err,

@@ -8,6 +8,9 @@
  *   agent set <id> --sip-user U [--name N] [--status S] [--credential C]
  *                                      [--role R]; the relays are told
  *                                      (agent.changed), so pages show it
+ *   agent rm <id>                      removes the agent (refused while on a
+ *                                      call); their SIP user is free again,
+ *                                      their open softphones are closed
  *   agents
  *   dial --agent <id> --to <E.164> [--browser]
  *                                      creates the record, asks the orchestrator
@@ -47,6 +50,7 @@ static const char *s_usage =
     "  events <call_control_id | cs id>\n"
     "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
     "            [--credential <Telnyx telephony credential id>] [--role agent|supervisor]\n"
+    "  agent rm <agent_id>\n"
     "  agents\n"
     "  dial --agent <agent_id> --to <E.164> [--browser]\n"
     "  hangup <call_control_id | cs id>\n"
@@ -210,6 +214,24 @@ static int s_agent_set(const cs_config_t *cfg, cs_store_t *store, int argc, char
     json_t *a = cs_agent_get(cs_store_redis(store), id, &missing, err, sizeof err);
     s_print(a);
     json_decref(a);
+    return 0;
+}
+
+static int s_agent_rm(const cs_config_t *cfg, cs_store_t *store, const char *id)
+{
+    char err[256];
+    int rc = cs_agent_remove(cs_store_redis(store), id, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "callsync-ctl: %s\n", err);
+        return 1; /* no such agent, on a call, Redis */
+    }
+    /* the relays close the agent's softphones, and the wallboards drop them */
+    cs_bus_t *bus = s_bus_open(cfg, "agent.changed");
+    cs_agent_announce(bus, id);
+    cs_bus_destroy(&bus);
+    json_t *out = json_pack("{s:s, s:b}", "id", id, "removed", 1);
+    s_print(out);
+    json_decref(out);
     return 0;
 }
 
@@ -517,6 +539,8 @@ int main(int argc, char **argv)
         rc = s_events(store, a[1]);
     else if (strcmp(cmd, "agent") == 0 && n >= 3 && strcmp(a[1], "set") == 0)
         rc = s_agent_set(cfg, store, n - 2, a + 2);
+    else if (strcmp(cmd, "agent") == 0 && n == 3 && strcmp(a[1], "rm") == 0)
+        rc = s_agent_rm(cfg, store, a[2]);
     else if (strcmp(cmd, "agents") == 0 && n == 1)
         rc = s_agents(store);
     else if (strcmp(cmd, "dial") == 0)

@@ -1256,6 +1256,34 @@ void cs_relay_notice(cs_relay_t *self, const char *body, size_t len)
     json_decref(rec);
 }
 
+/* The agent is gone (callsync-ctl agent rm): their softphones here are
+ * told why and closed (a reconnect is refused: no such agent), and every
+ * dashboard drops their row. */
+static void s_agent_removed(cs_relay_t *self, const char *agent, int softphones, int dashboards)
+{
+    if (softphones) {
+        cs_info("agent %s removed: closing their softphones here", agent);
+        s_conns_t gone = {0, 0, NULL};
+        pthread_mutex_lock(&self->lock);
+        s_conns_t *c = zhashx_lookup(self->by_agent, agent);
+        for (size_t k = 0; c && k < c->n; k++)
+            s_conns_add(&gone, c->conns[k]);
+        pthread_mutex_unlock(&self->lock);
+        for (size_t k = 0; k < gone.n; k++) {
+            s_send(self, gone.conns[k],
+                   json_pack("{s:s, s:s}", "type", "error", "error",
+                             "your agent profile was removed"));
+            if (self->web)
+                cs_web_close(self->web, gone.conns[k], 0);
+        }
+        free(gone.conns);
+    }
+    if (dashboards)
+        s_push_msg(
+            self, NULL, 0, 1,
+            json_pack("{s:s, s:{s:s}, s:b}", "type", "agent", "agent", "id", agent, "removed", 1));
+}
+
 void cs_relay_agent_notice(cs_relay_t *self, cs_redis_t *redis, const char *body, size_t len)
 {
     char agent[65], err[256];
@@ -1273,9 +1301,12 @@ void cs_relay_agent_notice(cs_relay_t *self, cs_redis_t *redis, const char *body
     /* read again, not carried: notices that cross show the last status */
     int missing = 0;
     json_t *a = cs_agent_get(redis, agent, &missing, err, sizeof err);
+    if (!a && missing) {
+        s_agent_removed(self, agent, softphones, dashboards);
+        return;
+    }
     if (!a) {
-        if (!missing)
-            cs_warn("agent.changed for %s not shown: %s (the pages' resync will)", agent, err);
+        cs_warn("agent.changed for %s not shown: %s (the pages' resync will)", agent, err);
         return;
     }
     json_object_del(a, "credential_id");

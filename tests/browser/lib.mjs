@@ -3,7 +3,7 @@
 // SDK bundled by esbuild, and Debian's chromium driven by playwright-core.
 // Everything is on 127.0.0.1 and is torn down by stop(); the suite runs in
 // a network namespace with only lo (scripts/netns.sh).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,6 +175,12 @@ export class Stack {
   // callsync-ctl with this stack's Redis and bus; its JSON output parsed.
   ctl(...args) {
     return JSON.parse(execFileSync(bin('ctl'), args, { env: { ...process.env, ...this.env }, encoding: 'utf8' }));
+  }
+
+  // callsync-ctl when it may fail: its exit status and what it wrote
+  ctlResult(...args) {
+    const r = spawnSync(bin('ctl'), args, { env: { ...process.env, ...this.env }, encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
   async start() {

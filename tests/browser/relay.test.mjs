@@ -265,6 +265,44 @@ test('presence changes are pushed as they happen, to the agent\'s softphone and 
   await board.context().close();
 });
 
+test('an agent removed (callsync-ctl agent rm) leaves every wallboard and their softphone, which cannot come back; one on a call is refused', async () => {
+  stack.ctl('agent', 'set', 'sue', '--sip-user', 'sue01', '--status', 'offline', '--role', 'supervisor');
+  stack.ctl('agent', 'set', 'rex', '--sip-user', 'rex01', '--name', 'Rex', '--status', 'offline');
+  const token = async (id) => (await stack.crm('POST', `/v1/agents/${id}/token`)).body.token;
+  const socket = async (tok, view) => {
+    const page = await stack.page();
+    await page.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${tok}${view ? `&view=${view}` : ''}`);
+    await until('hello', () => page.evaluate(() => window.relay.find('hello')));
+    return page;
+  };
+  const board = await socket(await token('sue'), 'dashboard');
+  const rexToken = await token('rex');
+  const phone = await socket(rexToken);
+  await until('rex on the board', () => board.evaluate(() => window.relay.find('agent', (m) => m.agent.id === 'rex')));
+  // on a call (busy, as the orchestrator makes him): refused, nothing removed
+  stack.ctl('agent', 'set', 'rex', '--sip-user', 'rex01', '--status', 'busy');
+  const busy = stack.ctlResult('agent', 'rm', 'rex');
+  assert.equal(busy.status, 1);
+  assert.match(busy.stderr, /agent rex is on call/);
+  assert.equal(stack.ctl('agents').some((a) => a.id === 'rex'), true);
+  stack.ctl('agent', 'set', 'rex', '--sip-user', 'rex01', '--status', 'available');
+  assert.deepEqual(stack.ctl('agent', 'rm', 'rex'), { id: 'rex', removed: true });
+  // the board drops him, his softphone is told and closed
+  await until('removed on the board', () => board.evaluate(() => window.relay.find('agent', (m) => m.agent.id === 'rex' && m.removed === true)));
+  await until('his softphone closed', () => phone.evaluate(() => window.relay.closed !== undefined));
+  assert.ok(await phone.evaluate(() => window.relay.find('error', (m) => /removed/.test(m.error))));
+  // his token no longer opens a socket; his SIP user is free; a second rm says so
+  const again = await stack.page();
+  await again.evaluate((u) => window.relay.open(u), `ws://127.0.0.1:${stack.relayPort}/ws?token=${rexToken}`);
+  await until('refused', () => again.evaluate(() => window.relay.closed !== undefined));
+  assert.equal((await again.evaluate(() => window.relay.find('error'))).error, 'no such agent');
+  stack.ctl('agent', 'set', 'rory', '--sip-user', 'rex01', '--status', 'offline');
+  const twice = stack.ctlResult('agent', 'rm', 'rex');
+  assert.equal(twice.status, 1);
+  assert.match(twice.stderr, /no such agent/);
+  for (const p of [board, phone, again]) await p.context().close();
+});
+
 test('the dashboard connects again by itself when the relay restarts, and shows what changed meanwhile', async () => {
   stack.ctl('agent', 'set', 'sue', '--sip-user', 'sue01', '--status', 'offline', '--role', 'supervisor');
   stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--name', 'Rita', '--status', 'offline');

@@ -15,6 +15,7 @@
 #include "agents.h"
 #include "harness.h"
 #include "redis.h"
+#include "timers.h"
 
 static h_env_t s_env;
 static cs_redis_t *s_redis;
@@ -278,6 +279,51 @@ static void test_sip_user_is_one_agents(void **state)
     assert_string_equal(s_get("cs:idx:sip:w02"), "xan");
 }
 
+/* Removal: refused while on a call (the error names it), else every key of
+ * the agent goes in one step, the SIP user is free again (its entry only
+ * if still theirs), and a second removal finds no such agent. */
+static void test_remove(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(cs_agent_set(s_redis, "yan", "y01", "Yan", "available", err, sizeof err), 0);
+    s_expect(s_follow("yan", "cs_Y", 1, s_idle, "busy"), "busy");
+    assert_int_equal(cs_agent_remove(s_redis, "yan", err, sizeof err), -1);
+    assert_string_equal(err, "agent yan is on call cs_Y: remove them once it has ended");
+    assert_string_equal(s_status("yan"), "busy");
+    s_expect(s_follow("yan", "cs_Y", 2, s_on_call, "wrap_up"), "wrap_up");
+    assert_int_equal(cs_agent_softphone_up(s_redis, "yan", "relay-1", 4102444800000LL, 1), 0);
+    assert_int_equal(s_int("EXISTS %s", "cs:online:yan"), 1);
+    char timer[160];
+    cs_timers_member("presence_check", "-", "yan", timer, sizeof timer);
+    redisReply *r = cs_redis_cmd(s_redis, "ZSCORE cs:timers %s", timer);
+    assert_true(r && r->type == REDIS_REPLY_STRING); /* its presence check is due */
+    freeReplyObject(r);
+
+    assert_int_equal(cs_agent_remove(s_redis, "yan", err, sizeof err), 0);
+    assert_int_equal(s_int("EXISTS %s", "cs:agent:yan"), 0);
+    assert_int_equal(s_int("EXISTS %s", "cs:online:yan"), 0);
+    assert_int_equal(s_int("EXISTS %s", "cs:idx:sip:y01"), 0);
+    assert_int_equal(s_int("SISMEMBER cs:agents %s", "yan"), 0);
+    r = cs_redis_cmd(s_redis, "ZSCORE cs:timers %s", timer);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_NIL); /* its presence check is gone too */
+    freeReplyObject(r);
+    assert_int_equal(cs_agent_remove(s_redis, "yan", err, sizeof err), 1);
+    assert_string_equal(err, "no such agent");
+    assert_int_equal(cs_agent_remove(s_redis, "bad id", err, sizeof err), -1);
+    assert_non_null(strstr(err, "agent id must be"));
+    /* the SIP user is free again; a stale entry of theirs is not dropped */
+    assert_int_equal(cs_agent_set(s_redis, "zoe", "y01", NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(cs_agent_set(s_redis, "yan", "y02", NULL, NULL, err, sizeof err), 0);
+    freeReplyObject(cs_redis_cmd(s_redis, "HSET cs:agent:yan sip_user y01"));
+    assert_int_equal(cs_agent_remove(s_redis, "yan", err, sizeof err), 0);
+    assert_string_equal(s_get("cs:idx:sip:y01"), "zoe");
+    /* its presence steps write nothing now: no agent comes back */
+    assert_int_equal(cs_agent_softphone_up(s_redis, "yan", "relay-1", 4102444800000LL, 1), 0);
+    assert_int_equal(s_int("EXISTS %s", "cs:agent:yan"), 0);
+}
+
 /* An agent that does not exist gets nothing written, not even the mark. */
 static void test_no_such_agent(void **state)
 {
@@ -310,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_status_time),
         cmocka_unit_test(test_set_refusals),
         cmocka_unit_test(test_sip_user_is_one_agents),
+        cmocka_unit_test(test_remove),
         cmocka_unit_test(test_no_such_agent),
         cmocka_unit_test(test_redis_down),
     };

@@ -687,6 +687,10 @@ static void test_ctl_agents_dial_hangup(void **state)
     assert_int_equal(h_ctl(&s_env, no_sip, NULL, &err), 1);
     assert_non_null(strstr(err, "a new agent needs a sip user"));
     free(err);
+    const char *rm_none[] = {"agent", "rm", "bob", NULL};
+    assert_int_equal(h_ctl(&s_env, rm_none, NULL, &err), 1);
+    assert_non_null(strstr(err, "no such agent"));
+    free(err);
     const char *no_agent[] = {"dial", "--agent", "bob", "--to", CX, NULL};
     assert_int_equal(h_ctl(&s_env, no_agent, NULL, &err), 1);
     assert_non_null(strstr(err, "no such agent"));

@@ -221,14 +221,18 @@ export function e164(text) {
 /**
  * The wallboard's agents after one of them changed (the relay's push of
  * {"type":"agent"}): that agent replaced, or added if new, sorted by id as
- * the relay lists them. A new array; the old one is left as it was.
+ * the relay lists them; left out when removed (callsync-ctl agent rm:
+ * {"type":"agent","agent":{"id"},"removed":true}). A new array; the old
+ * one is left as it was.
  * @template {{id: string}} A
  * @param {A[]} agents
  * @param {A} agent
+ * @param {boolean} [removed]
  * @returns {A[]}
  */
-export function withAgent(agents, agent) {
-  return [...agents.filter((a) => a.id !== agent.id), agent].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+export function withAgent(agents, agent, removed = false) {
+  const others = agents.filter((a) => a.id !== agent.id);
+  return removed ? others : [...others, agent].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**

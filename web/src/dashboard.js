@@ -78,8 +78,8 @@ function onRelay(msg) {
   } else if (msg.type === 'agents') {
     agents = msg.agents;
   } else if (msg.type === 'agent') {
-    // one agent's status moved (pushed as it happens)
-    agents = withAgent(agents, msg.agent);
+    // one agent's status moved, or they were removed (pushed as it happens)
+    agents = withAgent(agents, msg.agent, msg.removed === true);
   } else if (msg.type === 'error') {
     $('note').textContent = msg.error;
   }

@@ -232,5 +232,8 @@ test("the wallboard's agents after one changed: replaced in place, or added in i
     [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'wrap_up' }]);
   assert.deepEqual(withAgent(before, { id: 'bob', status: 'offline' }).map((a) => a.id), ['alice', 'bob', 'carol']);
   assert.deepEqual(withAgent([], { id: 'dana', status: 'available' }), [{ id: 'dana', status: 'available' }]);
+  // removed (callsync-ctl agent rm): their row goes; an unknown one changes nothing
+  assert.deepEqual(withAgent(before, { id: 'carol' }, true), [{ id: 'alice', status: 'busy' }]);
+  assert.deepEqual(withAgent(before, { id: 'zed' }, true), before);
   assert.deepEqual(before, copy);
 });
