@@ -311,17 +311,17 @@ test('the dashboard connects again by itself when the relay restarts, and shows 
   const board = await ctx.newPage();
   await board.goto(`${stack.relay}/dashboard?token=${encodeURIComponent(token)}`);
   const presence = () => board.locator('#presence').textContent();
-  await until('rita offline on the board', async () => /offline: \d+ \([^)]*Rita/.test(await presence()));
+  await until('rita offline on the board', async () => /Offline: \d+ \([^)]*Rita/.test(await presence()));
   // the relay goes away for 1.5 s; an operator moves Rita meanwhile
   const restarted = stack.restartRelay(1500);
   await until('"Reconnecting…"', async () => (await board.locator('#note').textContent()) === 'Reconnecting…');
   stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--status', 'wrap_up');
   await restarted;
-  await until('back, with the change made while it was away', async () => /wrap_up: \d+ \([^)]*Rita/.test(await presence()), 15000);
+  await until('back, with the change made while it was away', async () => /Wrap-up: \d+ \([^)]*Rita/.test(await presence()), 15000);
   assert.equal(await board.locator('#note').textContent(), '');
   // and the new socket is pushed changes again
   stack.ctl('agent', 'set', 'rita', '--sip-user', 'rita01', '--status', 'available');
-  await until('pushed after the reconnect', async () => /available: \d+ \([^)]*Rita/.test(await presence()));
+  await until('pushed after the reconnect', async () => /Available: \d+ \([^)]*Rita/.test(await presence()));
   await ctx.close();
 });
 

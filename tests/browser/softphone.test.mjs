@@ -103,8 +103,8 @@ test("the dashboard: a supervisor sees a row per live call, its timer, agents by
   await waitStatus('In call');
   await until('talk time on the board', async () => /^0:0\d$/.test(await rows.first().locator('td').nth(4).textContent()), 15000);
   const cells = await rows.first().locator('td').allTextContents();
-  assert.deepEqual(cells.slice(0, 4), ['dana', 'outbound', '+15550100001', 'active']);
-  await until('dana busy on the board', async () => /busy: 1 \(Dana\)/.test(await board.locator('#presence').textContent()));
+  assert.deepEqual(cells.slice(0, 4), ['Dana', 'outbound', '+15550100001', 'In call']);
+  await until('dana busy on the board', async () => /On a call: 1 \(Dana\)/.test(await board.locator('#presence').textContent()));
   // her row in the agents table: on a call, for how long
   const danaRow = board.getByRole('table', { name: 'Agent status' }).locator('tr[data-agent="dana"] td');
   await until('Dana on a call in the agents table', async () => (await danaRow.nth(1).textContent()) === 'On a call');

@@ -246,20 +246,27 @@ export function withAgent(agents, agent, removed = false) {
 export function board(calls, agents, now) {
   const live = calls.filter((c) => c.state !== 'ended')
     .sort((a, b) => String(a.initiated_at || a.id).localeCompare(String(b.initiated_at || b.id)));
+  // people's names and words, not ids and states: a supervisor reads it
+  const names = new Map(agents.map((a) => [a.id, a.name || a.id]));
+  const states = { dialing: 'Dialing', ringing: 'Ringing', active: 'In call', held: 'On hold' };
   const rows = live.map((c) => ({
     id: c.id,
-    agent: c.agent_id || '—',
+    agent: (c.agent_id && names.get(c.agent_id)) || c.agent_id || '—',
     direction: c.direction || '—',
     number: (c.direction === 'inbound' ? c.from : c.to) || '—',
-    state: c.state,
+    state: states[c.state] || c.state,
     time: c.answered_at ? clock(now - Date.parse(c.answered_at)) : '',
   }));
-  const presence = {};
-  for (const a of agents) (presence[a.status] = presence[a.status] || []).push(a.name || a.id);
   // each agent, on a call first, then in wrap-up, available, offline; with
-  // how long they have been so (the status's updated_at)
+  // how long they have been so (the status's updated_at); counted by
+  // status in the same order
   const order = ['busy', 'wrap_up', 'available', 'offline'];
   const rank = (a) => (order.includes(a.status) ? order.indexOf(a.status) : order.length);
+  const presence = {};
+  for (const a of [...agents].sort((x, y) => rank(x) - rank(y))) {
+    const label = presenceView(a.status).label || a.status;
+    (presence[label] = presence[label] || []).push(a.name || a.id);
+  }
   const since = (a) => Date.parse(a.updated_at);
   const agentRows = [...agents]
     .sort((a, b) => rank(a) - rank(b) || String(a.name || a.id).localeCompare(String(b.name || b.id)))

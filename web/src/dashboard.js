@@ -33,9 +33,9 @@ function render() {
   $('empty').hidden = b.rows.length > 0;
   const pres = $('presence');
   pres.replaceChildren();
-  for (const [status, names] of Object.entries(b.presence)) {
+  for (const [label, names] of Object.entries(b.presence)) {
     const li = document.createElement('li');
-    li.textContent = `${status}: ${names.length} (${names.join(', ')})`;
+    li.textContent = `${label}: ${names.length} (${names.join(', ')})`;
     pres.appendChild(li);
   }
   const people = $('agents');

@@ -93,9 +93,14 @@ test('the wallboard: a row per live call with its timer, presence, outcomes and 
     rec('ended', { id: 'cs_c', answered_at: new Date(T - 9000).toISOString(), talk_seconds: 8, post_answer_audio_gap_ms: 30 }),
     rec('ended', { id: 'cs_d', hangup_cause: 'user_busy' }),
   ];
-  const b = board(calls, [{ id: 'alice', status: 'busy' }, { id: 'carol', name: 'Carol', status: 'available' }], T);
+  const b = board(calls, [{ id: 'carol', name: 'Carol', status: 'available' }, { id: 'alice', name: 'Alice', status: 'busy' }], T);
   assert.deepEqual(b.rows.map((r) => [r.id, r.number, r.time]), [['cs_a', '+15550100001', '1:05'], ['cs_b', '+15557770001', '']]);
-  assert.deepEqual(b.presence, { busy: ['alice'], available: ['Carol'] });
+  // names and words: the agent's name when known (bob is not listed: his id), the state as a person says it
+  assert.deepEqual(b.rows.map((r) => [r.agent, r.state]), [['Alice', 'In call'], ['bob', 'Ringing']]);
+  assert.deepEqual(board([rec('held', { agent_id: null })], [], T).rows.map((r) => [r.agent, r.state]), [['—', 'On hold']]);
+  // presence counted by label, on a call first
+  assert.deepEqual(b.presence, { 'On a call': ['Alice'], Available: ['Carol'] });
+  assert.deepEqual(Object.keys(b.presence), ['On a call', 'Available']);
   // a row per agent, on a call first, with the time in that status (none when unknown)
   const withSince = [
     { id: 'carol', name: 'Carol', status: 'available', updated_at: new Date(T - 3000).toISOString() },
