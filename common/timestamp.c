@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -123,6 +124,16 @@ int cs_ts_parse(const char *text, int64_t *ms)
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + s - (int64_t)offset_min * 60;
     *ms = secs * 1000 + milli;
     return 0;
+}
+
+int cs_ts_parse_time(const char *text, int64_t *ms)
+{
+    size_t n = strlen(text);
+    if (n >= 1 && n <= 15 && strspn(text, "0123456789") == n) {
+        *ms = strtoll(text, NULL, 10);
+        return 0;
+    }
+    return cs_ts_parse(text, ms);
 }
 
 const char *cs_clock_name(cs_clock_t clock)

@@ -30,6 +30,10 @@ int cs_ts_format(int64_t ms, char *buf, size_t size);
  * `Z` or `+hh:mm` offset. Returns 0, or -1 for anything else. */
 int cs_ts_parse(const char *text, int64_t *ms);
 
+/* A time as the APIs take one ("since"): RFC 3339 (cs_ts_parse) or ms
+ * since the epoch (1 to 15 digits). 0, or -1 for anything else. */
+int cs_ts_parse_time(const char *text, int64_t *ms);
+
 const char *cs_clock_name(cs_clock_t clock);
 int cs_clock_parse(const char *name, cs_clock_t *clock);
 

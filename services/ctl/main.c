@@ -2,7 +2,10 @@
  * errors go to stderr with exit 1 (unknown id, Redis down) or 2 (usage).
  *
  *   call <call_control_id | cs id>     the call record
- *   calls --active                     records of calls not ended
+ *   calls --active [--agent A]         records of calls not ended
+ *   calls --since <time> [--agent A] [--limit N]
+ *                                      calls started since (RFC 3339 or ms),
+ *                                      newest first, 100 (at most 500)
  *   events <id>                        history in arrival order, with the
  *                                      record replayed after each merge
  *   agent set <id> --sip-user U [--name N] [--status S] [--credential C]
@@ -46,7 +49,8 @@ static const char *const s_vars[] = {"CALLSYNC_REDIS_URL", "CALLSYNC_BUS_PUB", "
 static const char *s_usage =
     "usage: callsync-ctl <command> [args]\n"
     "  call <call_control_id | cs id>\n"
-    "  calls --active\n"
+    "  calls --active [--agent <agent_id>]\n"
+    "  calls --since <RFC 3339 | ms> [--agent <agent_id>] [--limit 1-500]\n"
     "  events <call_control_id | cs id>\n"
     "  agent set <agent_id> --sip-user <user> [--name N] [--status available|offline]\n"
     "            [--credential <Telnyx telephony credential id>] [--role agent|supervisor]\n"
@@ -107,10 +111,37 @@ static int s_call(cs_store_t *store, const char *id)
     return 0;
 }
 
-static int s_calls_active(cs_store_t *store)
+/* calls --active [--agent A]: the live calls; calls --since <time> [--agent
+ * A] [--limit N]: the calls started since, newest first (as the CRM's
+ * GET /v1/calls lists them). A bad time, agent id or limit: exit 2. */
+static int s_calls(cs_store_t *store, int argc, char **argv)
 {
+    const char *agent = s_opt(argc, argv, "--agent"), *since = s_opt(argc, argv, "--since");
+    const char *limit = s_opt(argc, argv, "--limit");
+    int active = s_flag(argc, argv, "--active");
+    int known = active + (agent ? 2 : 0) + (since ? 2 : 0) + (limit ? 2 : 0);
+    if (known != argc || active == !!since || (limit && !since)) {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    if (agent && !cs_agent_id_ok(agent)) {
+        fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
+        return 2;
+    }
+    int64_t from = 0;
+    if (since && cs_ts_parse_time(since, &from)) {
+        fprintf(stderr, "callsync-ctl: --since takes an RFC 3339 time or ms since the epoch\n");
+        return 2;
+    }
+    long n = 100;
+    if (limit && (strspn(limit, "0123456789") != strlen(limit) ||
+                  (n = strtol(limit, NULL, 10)) < 1 || n > 500)) {
+        fprintf(stderr, "callsync-ctl: --limit takes 1 to 500\n");
+        return 2;
+    }
     char err[256];
-    json_t *out = cs_store_live(store, NULL, err, sizeof err);
+    json_t *out = active ? cs_store_live(store, agent, err, sizeof err)
+                         : cs_store_since(store, from, agent, (int)n, err, sizeof err);
     if (!out) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;
@@ -533,8 +564,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "call") == 0 && n == 2)
         rc = s_call(store, a[1]);
-    else if (strcmp(cmd, "calls") == 0 && n == 2 && strcmp(a[1], "--active") == 0)
-        rc = s_calls_active(store);
+    else if (strcmp(cmd, "calls") == 0)
+        rc = s_calls(store, n - 1, a + 1);
     else if (strcmp(cmd, "events") == 0 && n == 2)
         rc = s_events(store, a[1]);
     else if (strcmp(cmd, "agent") == 0 && n >= 3 && strcmp(a[1], "set") == 0)

@@ -405,18 +405,6 @@ static int s_authorized(const cs_relay_t *self, const char *auth)
            sodium_memcmp(auth + 7, self->api_key, n) == 0;
 }
 
-/* "since": RFC 3339 or ms since the epoch; 0 on success. */
-static int s_since(const char *text, int64_t *ms)
-{
-    if (!text[0])
-        return -1;
-    if (strspn(text, "0123456789") == strlen(text) && strlen(text) <= 15) {
-        *ms = strtoll(text, NULL, 10);
-        return 0;
-    }
-    return cs_ts_parse(text, ms);
-}
-
 /* GET /v1/calls?active=1[&agent=] (live calls) or ?since=<time>[&agent=]
  * [&limit=N] (calls started since, newest first; agent: the calls it took
  * part in). */
@@ -430,7 +418,7 @@ static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_respons
     if (since[0]) {
         int64_t from;
         long n = limit[0] ? strtol(limit, NULL, 10) : 100;
-        if (s_since(since, &from))
+        if (cs_ts_parse_time(since, &from))
             return s_error(self, res, 400, "since: an RFC 3339 time or ms since the epoch");
         if (limit[0] && (strspn(limit, "0123456789") != strlen(limit) || n < 1 || n > 500))
             return s_error(self, res, 400, "limit: 1 to 500");

@@ -706,6 +706,45 @@ static void test_ctl_agents_dial_hangup(void **state)
     assert_string_equal(s_str(rec, "agent_id"), "alice");
     assert_string_equal(s_str(rec, "to"), CX);
     assert_int_equal(strncmp(s_str(rec, "id"), "cs_", 3), 0);
+    /* listed: live, and since a time, by agent; none since later, none of another */
+    const char *live[] = {"calls", "--active", "--agent", "alice", NULL};
+    json_t *got = s_ctl_ok(live);
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(s_str(json_array_get(got, 0), "id"), s_str(rec, "id"));
+    json_decref(got);
+    const char *since[] = {"calls", "--since", "0", "--agent", "alice", "--limit", "5", NULL};
+    got = s_ctl_ok(since);
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(s_str(json_array_get(got, 0), "id"), s_str(rec, "id"));
+    json_decref(got);
+    const char *later[] = {"calls", "--since", "2100-01-01T00:00:00Z", NULL};
+    got = s_ctl_ok(later);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+    const char *others[] = {"calls", "--since", "0", "--agent", "dave", NULL};
+    got = s_ctl_ok(others);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+    /* bad input: exit 2, a message */
+    static const struct {
+        const char *args[8], *says;
+    } bad[] = {
+        {{"calls", NULL}, "usage"},
+        {{"calls", "--active", "--since", "0", NULL}, "usage"},
+        {{"calls", "--active", "--limit", "5", NULL}, "usage"},
+        {{"calls", "--since", NULL}, "usage"},
+        {{"calls", "--since", "yesterday", NULL}, "--since takes"},
+        {{"calls", "--since", "0", "--limit", "501", NULL}, "--limit takes 1 to 500"},
+        {{"calls", "--since", "0", "--limit", "0", NULL}, "--limit takes 1 to 500"},
+        {{"calls", "--active", "--agent", "a b", NULL}, "agent id must be"},
+        {{"calls", "--active", "--verbose", NULL}, "usage"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(h_ctl(&s_env, bad[i].args, NULL, &err), 2);
+        if (!strstr(err, bad[i].says))
+            fail_msg("calls case %zu: \"%s\", want \"%s\"", i, err, bad[i].says);
+        free(err);
+    }
     const char *hangup[] = {"hangup", s_str(rec, "id"), NULL};
     json_t *again = s_ctl_ok(hangup);
     assert_string_equal(s_str(again, "id"), s_str(rec, "id"));

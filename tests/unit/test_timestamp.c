@@ -41,6 +41,23 @@ static void test_parse(void **state)
     }
 }
 
+/* "since" as the APIs take it: RFC 3339, or ms since the epoch. */
+static void test_parse_time(void **state)
+{
+    (void)state;
+    int64_t ms = 1;
+    assert_int_equal(cs_ts_parse_time("0", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(cs_ts_parse_time("1763868600076", &ms), 0);
+    assert_int_equal(ms, 1763868600076);
+    assert_int_equal(cs_ts_parse_time("999999999999999", &ms), 0); /* 15 digits */
+    assert_int_equal(cs_ts_parse_time("2025-11-23T03:30:00.076Z", &ms), 0);
+    assert_int_equal(ms, 1763868600076);
+    const char *bad[] = {"", "1000000000000000", "-5", "+5", "12ab", "1.5", " 1", "today"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cs_ts_parse_time(bad[i], &ms), -1);
+}
+
 static void test_format_round_trip(void **state)
 {
     (void)state;
@@ -69,6 +86,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_clock_names),
     };
