@@ -409,6 +409,18 @@ int cs_agent_reachable(cs_redis_t *redis, const char *id, int64_t now_ms)
     return reachable;
 }
 
+/* An agent's hash (an HGETALL reply) as JSON: a new reference, NULL when
+ * it is empty (no such agent). */
+static json_t *s_agent_json(const redisReply *r)
+{
+    if (r->elements == 0)
+        return NULL;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i + 1 < r->elements; i += 2)
+        json_object_set_new(o, r->element[i]->str, json_string(r->element[i + 1]->str));
+    return o;
+}
+
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen)
 {
     *missing = 0;
@@ -417,16 +429,54 @@ json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err,
         s_fail(r, redis, err, errlen);
         return NULL;
     }
-    if (r->elements == 0) {
-        *missing = 1;
-        freeReplyObject(r);
-        return NULL;
-    }
-    json_t *o = json_object();
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        json_object_set_new(o, r->element[i]->str, json_string(r->element[i + 1]->str));
+    json_t *o = s_agent_json(r);
+    *missing = r->elements == 0;
+    if (!o && !*missing)
+        snprintf(err, errlen, "out of memory");
     freeReplyObject(r);
     return o;
+}
+
+int cs_agent_get_many(cs_redis_t *redis, const char *const *ids, size_t n, json_t **out, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t from = 0; from < n; from += CS_AGENT_READ_CHUNK) {
+        size_t to = from + CS_AGENT_READ_CHUNK < n ? from + CS_AGENT_READ_CHUNK : n;
+        char key[128];
+        for (size_t i = from; i < to; i++) {
+            snprintf(key, sizeof key, "cs:agent:%s", ids[i]);
+            const char *argv[] = {"HGETALL", key};
+            if (cs_redis_append(redis, 2, argv, NULL))
+                goto fail; /* not connected: nothing was queued on a live connection */
+        }
+        /* every reply is read, even after a bad one, so the connection stays in step */
+        int bad = 0;
+        for (size_t i = from; i < to; i++) {
+            redisReply *r = cs_redis_reply(redis);
+            if (!r || r->type != REDIS_REPLY_ARRAY) {
+                if (!bad)
+                    snprintf(err, errlen, "redis: %s",
+                             r && r->type == REDIS_REPLY_ERROR ? r->str : cs_redis_error(redis));
+                bad = 1;
+            } else {
+                out[i] = s_agent_json(r);
+            }
+            freeReplyObject(r);
+        }
+        if (bad)
+            goto fail_noted;
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "redis: %s", cs_redis_error(redis));
+fail_noted:
+    for (size_t i = 0; i < n; i++) {
+        json_decref(out[i]);
+        out[i] = NULL;
+    }
+    return -1;
 }
 
 static int s_cmp(const void *a, const void *b)
@@ -441,19 +491,27 @@ json_t *cs_agent_list(cs_redis_t *redis, char *err, size_t errlen)
         s_fail(r, redis, err, errlen);
         return NULL;
     }
-    char **ids = calloc(r->elements + 1, sizeof *ids);
-    for (size_t i = 0; ids && i < r->elements; i++)
-        ids[i] = r->element[i]->str;
-    json_t *out = json_array();
-    if (ids)
-        qsort(ids, r->elements, sizeof *ids, s_cmp);
-    for (size_t i = 0; ids && i < r->elements; i++) {
-        int missing;
-        json_t *a = cs_agent_get(redis, ids[i], &missing, err, errlen);
-        if (a)
-            json_array_append_new(out, a);
+    size_t n = r->elements;
+    const char **ids = calloc(n + 1, sizeof *ids);
+    json_t **got = calloc(n + 1, sizeof *got);
+    json_t *out = NULL;
+    if (!ids || !got) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
     }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = r->element[i]->str;
+    qsort(ids, n, sizeof *ids, s_cmp);
+    /* one pipeline, not a round trip per agent: the list is every agent */
+    if (cs_agent_get_many(redis, ids, n, got, err, errlen))
+        goto done;
+    out = json_array();
+    for (size_t i = 0; out && i < n; i++)
+        if (got[i]) /* removed since SMEMBERS */
+            json_array_append_new(out, got[i]);
+done:
     free(ids);
+    free(got);
     freeReplyObject(r);
     return out;
 }

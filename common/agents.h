@@ -61,6 +61,16 @@ int cs_agent_set_role(cs_redis_t *redis, const char *id, const char *role, char 
 /* The agent as JSON (new reference) or NULL; *missing set when unknown. */
 json_t *cs_agent_get(cs_redis_t *redis, const char *id, int *missing, char *err, size_t errlen);
 
+/* Agents read per pipeline by cs_agent_get_many. */
+#define CS_AGENT_READ_CHUNK 256
+
+/* The agents named, as cs_agent_get reads each, in pipelines of
+ * CS_AGENT_READ_CHUNK (one round trip each, not one per agent): out[i] a
+ * new reference, or NULL for an agent that does not exist. 0, or -1 with
+ * err (Redis) and every out[i] NULL. */
+int cs_agent_get_many(cs_redis_t *redis, const char *const *ids, size_t n, json_t **out, char *err,
+                      size_t errlen);
+
 /* Moves an agent to status `to` only if its status is `from` now, in one
  * step (a Lua script), so concurrent instances cannot undo each other.
  * 1 moved, 0 it was not in `from`, -1 Redis unreachable. */

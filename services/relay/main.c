@@ -30,6 +30,7 @@
 
 #define S_MAX_BODY (64 * 1024)
 #define S_TOKEN_TTL_S (12 * 3600) /* a working day; the softphone asks again */
+#define S_DRAIN 256               /* bus messages taken at once */
 
 static void *s_web_loop(void *arg)
 {
@@ -152,14 +153,31 @@ int main(int argc, char **argv)
         size_t len;
         if (cs_bus_recv(notices, 100, &topic, &body, &len) != 0)
             continue;
-        if (strcmp(topic, "relay.push") == 0)
-            cs_relay_push(relay, body, len);
-        else if (strcmp(topic, "agent.changed") == 0)
-            cs_relay_agent_notice(relay, presence, body, len);
-        else
-            cs_relay_notice(relay, body, len);
-        free(topic);
-        free(body);
+        /* What is waiting is taken at once (S_DRAIN at most, so the leases
+         * and SIGTERM are looked at between): records and pushes as they
+         * come, agent notices gathered and read in one pipeline after, so
+         * a burst of them (an outage's reconnects) costs a round trip per
+         * S_DRAIN agents, not one each. */
+        char *agent_bodies[S_DRAIN];
+        size_t agent_lens[S_DRAIN], nagents = 0;
+        for (int taken = 1;; taken++) {
+            if (strcmp(topic, "agent.changed") == 0) {
+                agent_bodies[nagents] = body;
+                agent_lens[nagents++] = len;
+                body = NULL;
+            } else if (strcmp(topic, "relay.push") == 0) {
+                cs_relay_push(relay, body, len);
+            } else {
+                cs_relay_notice(relay, body, len);
+            }
+            free(topic);
+            free(body);
+            if (taken == S_DRAIN || cs_bus_recv(notices, 0, &topic, &body, &len) != 0)
+                break;
+        }
+        cs_relay_agent_notices(relay, presence, agent_bodies, agent_lens, nagents);
+        for (size_t i = 0; i < nagents; i++)
+            free(agent_bodies[i]);
     }
     cs_info("stopping");
     rc = 0;

@@ -271,7 +271,7 @@ static void s_to_softphones(cs_relay_t *self, const char *agent, json_t *msg)
 
 /* The agent's status moved here: agent.changed on the bus tells every
  * relay (this one too), which show it to the agent's softphones and to
- * every dashboard (cs_relay_agent_notice). When the bus cannot take it,
+ * every dashboard (cs_relay_agent_notices). When the bus cannot take it,
  * this relay's softphones of the agent get `msg` (a presence, taken; NULL
  * for none) at once; the pages' resync shows it elsewhere. */
 static void s_agent_changed(cs_relay_t *self, const char *agent, json_t *msg)
@@ -1272,41 +1272,78 @@ static void s_agent_removed(cs_relay_t *self, const char *agent, int softphones,
             json_pack("{s:s, s:{s:s}, s:b}", "type", "agent", "agent", "id", agent, "removed", 1));
 }
 
-void cs_relay_agent_notice(cs_relay_t *self, cs_redis_t *redis, const char *body, size_t len)
+/* One agent read again after its notice: pushed to this relay's
+ * softphones of the agent and its dashboards, as `who` says. a is taken. */
+static void s_agent_show(cs_relay_t *self, const char *agent, json_t *a, int softphones,
+                         int dashboards)
 {
-    char agent[65], err[256];
-    const char *why = cs_wsmsg_agent_decode(body, len, agent);
-    if (why) {
-        cs_warn("agent.changed dropped: %s", why);
-        return;
-    }
-    pthread_mutex_lock(&self->lock);
-    s_conns_t *c = zhashx_lookup(self->by_agent, agent);
-    int softphones = c && c->n > 0, dashboards = self->dashboards.n > 0;
-    pthread_mutex_unlock(&self->lock);
-    if (!softphones && !dashboards)
-        return; /* nobody here shows it: no read */
-    /* read again, not carried: notices that cross show the last status */
-    int missing = 0;
-    json_t *a = cs_agent_get(redis, agent, &missing, err, sizeof err);
-    if (!a && missing) {
-        s_agent_removed(self, agent, softphones, dashboards);
-        return;
-    }
-    if (!a) {
-        cs_warn("agent.changed for %s not shown: %s (the pages' resync will)", agent, err);
-        return;
-    }
     json_object_del(a, "credential_id");
     const char *status = json_string_value(json_object_get(a, "status"));
-    const char *to = agent;
     if (softphones)
         s_push_msg(
-            self, &to, 1, 0,
+            self, &agent, 1, 0,
             json_pack("{s:s, s:s}", "type", "presence", "status", status ? status : "offline"));
     if (dashboards)
         s_push_msg(self, NULL, 0, 1, json_pack("{s:s, s:O}", "type", "agent", "agent", a));
     json_decref(a);
+}
+
+void cs_relay_agent_notices(cs_relay_t *self, cs_redis_t *redis, char *const *bodies,
+                            const size_t *lens, size_t n)
+{
+    if (!n)
+        return;
+    char(*agents)[65] = calloc(n, sizeof *agents);
+    const char **ids = calloc(n, sizeof *ids);
+    int *phones = calloc(n, sizeof *phones);
+    json_t **got = calloc(n, sizeof *got);
+    if (!agents || !ids || !phones || !got) {
+        cs_warn("agent.changed: %zu notices not shown: out of memory (the pages' resync will)", n);
+        goto out;
+    }
+    size_t k = 0;
+    pthread_mutex_lock(&self->lock);
+    int dashboards = self->dashboards.n > 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = cs_wsmsg_agent_decode(bodies[i], lens[i], agents[k]);
+        if (why) {
+            pthread_mutex_unlock(&self->lock);
+            cs_warn("agent.changed dropped: %s", why);
+            pthread_mutex_lock(&self->lock);
+            continue;
+        }
+        size_t j = 0; /* an agent twice: one read shows the last status */
+        while (j < k && strcmp(ids[j], agents[k]) != 0)
+            j++;
+        if (j < k)
+            continue;
+        s_conns_t *c = zhashx_lookup(self->by_agent, agents[k]);
+        phones[k] = c && c->n > 0;
+        if (!phones[k] && !dashboards)
+            continue; /* nobody here shows it: no read */
+        ids[k] = agents[k];
+        k++;
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (!k)
+        goto out;
+    /* read again, not carried: notices that cross show the last status */
+    char err[256];
+    if (cs_agent_get_many(redis, ids, k, got, err, sizeof err)) {
+        cs_warn("agent.changed for %zu agents not shown: %s (the pages' resync will)", k, err);
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (got[i])
+            s_agent_show(self, ids[i], got[i], phones[i], dashboards);
+        else
+            s_agent_removed(self, ids[i], phones[i], dashboards);
+    }
+out:
+    free(agents);
+    free(ids);
+    free(phones);
+    free(got);
 }
 
 char *cs_relay_metrics(cs_relay_t *self)

@@ -26,7 +26,7 @@
  *
  * Threads: HTTP and WebSocket handlers run on the web loop (common/web.c)
  * with their own store; change notices arrive on the bus thread
- * (cs_relay_notice, cs_relay_agent_notice) and are pushed with
+ * (cs_relay_notice, cs_relay_agent_notices) and are pushed with
  * cs_web_send. The socket table is behind one lock. */
 #ifndef CS_RELAY_H
 #define CS_RELAY_H
@@ -76,15 +76,19 @@ void cs_relay_notice(cs_relay_t *self, const char *body, size_t len);
  * latter with a log line). Any thread. */
 void cs_relay_push(cs_relay_t *self, const char *body, size_t len);
 
-/* An agent.changed body from the bus (proto/README.md): the agent's status
- * moved somewhere (a call, the timer, an operator, a softphone). Read
- * again through `redis` (the caller's connection; the notice carries no
- * status, so notices that cross cannot leave an older one shown) and sent
- * as {"type":"presence","status"} to this relay's softphones of the agent
- * and {"type":"agent","agent"} to its dashboards; nothing is read when
- * neither is here. A notice that does not decode is dropped with a log
- * line. The bus thread. */
-void cs_relay_agent_notice(cs_relay_t *self, cs_redis_t *redis, const char *body, size_t len);
+/* agent.changed bodies from the bus (proto/README.md), as many as were
+ * waiting: each names an agent whose status moved somewhere (a call, the
+ * timer, an operator, a softphone). Each agent is read again once, all of
+ * them in one pipeline (cs_agent_get_many) through `redis` (the caller's
+ * connection; the notice carries no status, so notices that cross cannot
+ * leave an older one shown), and sent as {"type":"presence","status"} to
+ * this relay's softphones of the agent and {"type":"agent","agent"} to its
+ * dashboards; nothing is read for an agent neither shows. An agent no
+ * longer there was removed (agent rm): their softphones here are closed
+ * and the dashboards drop them. A notice that does not decode is dropped
+ * with a log line. The bus thread. */
+void cs_relay_agent_notices(cs_relay_t *self, cs_redis_t *redis, char *const *bodies,
+                            const size_t *lens, size_t n);
 
 /* Presence from the softphones (common/agents.h): renews the lease of every
  * agent with a softphone on this relay, or with `stopping` lets each run

@@ -324,6 +324,61 @@ static void test_remove(void **state)
     assert_int_equal(s_int("EXISTS %s", "cs:agent:yan"), 0);
 }
 
+/* Many agents read in pipelines (more than one chunk): each as
+ * cs_agent_get reads it, NULL for one that does not exist, in the order
+ * asked; the list is every agent, sorted. */
+static void test_get_many(void **state)
+{
+    (void)state;
+    enum { N = CS_AGENT_READ_CHUNK + 44 };
+    static char names[N][16];
+    const char *ids[N];
+    char err[256];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "many%03d", i);
+        ids[i] = names[i];
+        if (i % 7 != 3) { /* every seventh is missing */
+            char sip[24];
+            snprintf(sip, sizeof sip, "many%03dsip", i);
+            assert_int_equal(cs_agent_set(s_redis, ids[i], sip, NULL, NULL, err, sizeof err), 0);
+        }
+    }
+    static json_t *got[N];
+    assert_int_equal(cs_agent_get_many(s_redis, ids, N, got, err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        if (i % 7 == 3) {
+            assert_null(got[i]);
+            continue;
+        }
+        assert_non_null(got[i]);
+        assert_string_equal(json_string_value(json_object_get(got[i], "id")), ids[i]);
+        json_decref(got[i]);
+    }
+    json_t *list = cs_agent_list(s_redis, err, sizeof err);
+    assert_non_null(list);
+    const char *prev = "";
+    size_t many = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(list, i), "id"));
+        assert_true(strcmp(prev, id) < 0);
+        prev = id;
+        many += strncmp(id, "many", 4) == 0;
+    }
+    assert_int_equal(many, N - (N + 3) / 7);
+    json_decref(list);
+    for (int i = 0; i < N; i++)
+        if (i % 7 != 3)
+            assert_int_equal(cs_agent_remove(s_redis, ids[i], err, sizeof err), 0);
+    /* Redis gone: -1, a reason, nothing half read */
+    h_redis_stop(&s_env);
+    assert_int_equal(cs_agent_get_many(s_redis, ids, N, got, err, sizeof err), -1);
+    assert_non_null(strstr(err, "redis"));
+    for (int i = 0; i < N; i++)
+        assert_null(got[i]);
+    assert_null(cs_agent_list(s_redis, err, sizeof err));
+    assert_int_equal(h_redis_start(&s_env), 0);
+}
+
 /* An agent that does not exist gets nothing written, not even the mark. */
 static void test_no_such_agent(void **state)
 {
@@ -357,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_set_refusals),
         cmocka_unit_test(test_sip_user_is_one_agents),
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_get_many),
         cmocka_unit_test(test_no_such_agent),
         cmocka_unit_test(test_redis_down),
     };
