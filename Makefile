@@ -122,7 +122,7 @@ stop:
 	@scripts/run.sh stop
 
 BENCH_BINS := $(OBJ)/bench/loadgen $(OBJ)/bench/simload $(OBJ)/bench/orchload $(OBJ)/bench/wirelat \
-  $(OBJ)/bench/openloop
+  $(OBJ)/bench/openloop $(OBJ)/bench/agentstorm
 $(OBJ)/bench/%: bench/%.c $(LIBCOMMON) build/variant
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/ingestor $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)

@@ -19,57 +19,22 @@
 // path are timed on one clock. The n-th record pushed to socket i after the
 // start is the answer to webhook n * AGENTS + i.
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
 import { createPrivateKey, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus, totalmem } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { root, bin, freePort, until, up, cpuOf, rssOf, benchDir } from './stack.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = (n) => join(root, 'bin', `callsync-${n}`);
 const AGENTS = Number(process.env.AGENTS || 1000);
 const RATE = Number(process.env.RATE || 1000);
 const SECONDS = Number(process.env.SECONDS || 10);
 const API_KEY = 'bench-api-key';
-const LOADGEN = process.env.LOADGEN || join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'rel', 'bench', 'loadgen');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-async function until(what, cond, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-const up = (url) => until(url, async () => { try { return (await fetch(url)).ok; } catch { return false; } });
+const LOADGEN = process.env.LOADGEN || join(root, 'build', 'rel', 'bench', 'loadgen');
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-function cpuOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, s (USER_HZ 100)
-}
-const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
-const dir = mkdtempSync(join(tmpdir(), 'callsync-relaybench-'));
-const procs = [];
-function run(name, file, args, env) {
-  const out = openSync(join(dir, `${name}.log`), 'a');
-  const p = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
-  procs.push(p);
-  return p;
-}
+const { dir, run, redis, finish } = benchDir('relaybench');
 async function main() {
-  const sock = join(dir, 'redis.sock');
-  run('redis', 'redis-server', ['--port', '0', '--unixsocket', sock, '--dir', dir, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'everysec']);
-  await until('redis', () => { try { execFileSync('redis-cli', ['-s', sock, 'ping'], { stdio: 'ignore' }); return true; } catch { return false; } });
+  const sock = await redis();
   const keys = JSON.parse(execFileSync(bin('ctl'), ['keypair'], { encoding: 'utf8' }));
   const [pub, sub, ingest, relay] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
@@ -191,8 +156,4 @@ async function main() {
 }
 
 main().catch((e) => { console.error(`relayload: ${e.stack || e}`); process.exitCode = 1; })
-  .finally(() => {
-    for (const p of procs) p.kill('SIGTERM');
-    if (process.env.CALLSYNC_KEEP) console.error(`kept ${dir}`);
-    else setTimeout(() => rmSync(dir, { recursive: true, force: true }), 300);
-  });
+  .finally(finish);

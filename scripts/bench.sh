@@ -5,7 +5,9 @@
 # then two ingestors, with the one-core verify loop in the same run.
 # Then the sim, the orchestrator (a burst, then steady ORCH_RATES for
 # ORCH_SECONDS each), the sim's media and the relay's push latency
-# (AGENTS=, RATE=, SECONDS=). INGEST=0, SIM=0, MEDIA=0, RELAY=0 skip a
+# (AGENTS=, RATE=, SECONDS=) and a big floor's agents (bench/agentstorm.mjs:
+# the dashboard's list, a storm of presence notices; AGENTS=, STORM_RATE=,
+# RELAY_BIN=). INGEST=0, SIM=0, MEDIA=0, RELAY=0 skip a
 # section.
 # Usage: scripts/bench.sh <loadgen binary>; CALLS=, CONNS=, THREADS= (per
 # ingestor; the ingestors also take CALLSYNC_INGEST_* from the environment,
@@ -381,4 +383,6 @@ fi
 if [ "${RELAY:-1}" = 1 ]; then
   echo "-- callsync-relay (webhook -> WS frame)"
   LOADGEN=$loadgen node --experimental-websocket --no-warnings bench/relayload.mjs
+  echo "-- callsync-relay: a big floor's agents (the dashboard's list, a storm of presence changes)"
+  STORM=$(dirname "$loadgen")/agentstorm node --experimental-websocket --no-warnings bench/agentstorm.mjs
 fi
