@@ -1301,28 +1301,26 @@ void cs_relay_agent_notices(cs_relay_t *self, cs_redis_t *redis, char *const *bo
         cs_warn("agent.changed: %zu notices not shown: out of memory (the pages' resync will)", n);
         goto out;
     }
-    size_t k = 0;
-    pthread_mutex_lock(&self->lock);
-    int dashboards = self->dashboards.n > 0;
+    size_t m = 0; /* the notices that decode, each agent once */
     for (size_t i = 0; i < n; i++) {
-        const char *why = cs_wsmsg_agent_decode(bodies[i], lens[i], agents[k]);
+        const char *why = cs_wsmsg_agent_decode(bodies[i], lens[i], agents[m]);
         if (why) {
-            pthread_mutex_unlock(&self->lock);
             cs_warn("agent.changed dropped: %s", why);
-            pthread_mutex_lock(&self->lock);
             continue;
         }
         size_t j = 0; /* an agent twice: one read shows the last status */
-        while (j < k && strcmp(ids[j], agents[k]) != 0)
+        while (j < m && strcmp(agents[j], agents[m]) != 0)
             j++;
-        if (j < k)
-            continue;
-        s_conns_t *c = zhashx_lookup(self->by_agent, agents[k]);
+        m += j == m;
+    }
+    size_t k = 0; /* those shown here: a softphone of theirs, or a dashboard */
+    pthread_mutex_lock(&self->lock);
+    int dashboards = self->dashboards.n > 0;
+    for (size_t i = 0; i < m; i++) {
+        s_conns_t *c = zhashx_lookup(self->by_agent, agents[i]);
         phones[k] = c && c->n > 0;
-        if (!phones[k] && !dashboards)
-            continue; /* nobody here shows it: no read */
-        ids[k] = agents[k];
-        k++;
+        if (phones[k] || dashboards)
+            ids[k++] = agents[i];
     }
     pthread_mutex_unlock(&self->lock);
     if (!k)
