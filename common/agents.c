@@ -99,7 +99,7 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
                  const char *status, char *err, size_t errlen)
 {
     if (!cs_agent_id_ok(id)) {
-        snprintf(err, errlen, "agent id must be 1-64 of [A-Za-z0-9._-]");
+        snprintf(err, errlen, "%s", CS_AGENT_ID_RULE);
         return -1;
     }
     if (sip_user && !cs_agent_sip_user_ok(sip_user)) {
@@ -144,55 +144,6 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
         snprintf(err, errlen, "sip user %s belongs to agent %s", sip_user,
                  r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str
                                                                               : "?");
-        rc = -1;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
-/* KEYS: cs:agent:<id>, cs:agents, cs:online:<id>, cs:timers; ARGV: id, the
- * presence check's timer member. {"ok"} | {"missing"} | {"busy", call}. */
-static const cs_redis_script_t s_remove = {
-    "agent_remove",
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
-    "if redis.call('HGET', KEYS[1], 'status') == 'busy' then\n"
-    "  return {'busy', redis.call('HGET', KEYS[1], 'busy_call') or ''}\n"
-    "end\n"
-    "local sip = redis.call('HGET', KEYS[1], 'sip_user')\n"
-    "if sip and redis.call('GET', 'cs:idx:sip:' .. sip) == ARGV[1] then\n"
-    "  redis.call('DEL', 'cs:idx:sip:' .. sip)\n"
-    "end\n"
-    "redis.call('DEL', KEYS[1], KEYS[3])\n"
-    "redis.call('SREM', KEYS[2], ARGV[1])\n"
-    "redis.call('ZREM', KEYS[4], ARGV[2])\n"
-    "return {'ok'}\n",
-};
-
-int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen)
-{
-    if (!cs_agent_id_ok(id)) {
-        snprintf(err, errlen, "agent id must be 1-64 of [A-Za-z0-9._-]");
-        return -1;
-    }
-    char agent[128], online[128], timer[160];
-    snprintf(agent, sizeof agent, "cs:agent:%s", id);
-    snprintf(online, sizeof online, "cs:online:%s", id);
-    cs_timers_member("presence_check", "-", id, timer, sizeof timer);
-    const char *argv[] = {agent, "cs:agents", online, "cs:timers", id, timer};
-    redisReply *r = cs_redis_eval(redis, &s_remove, 4, 6, argv, NULL);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return s_fail(r, redis, err, errlen);
-    int rc = 0;
-    if (strcmp(r->element[0]->str, "missing") == 0) {
-        snprintf(err, errlen, "no such agent");
-        rc = 1;
-    } else if (strcmp(r->element[0]->str, "busy") == 0) {
-        snprintf(err, errlen, "agent %s is on call %s: remove them once it has ended", id,
-                 r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING &&
-                         r->element[1]->str[0]
-                     ? r->element[1]->str
-                     : "(unknown)");
         rc = -1;
     }
     freeReplyObject(r);
@@ -321,6 +272,53 @@ static void s_presence_keys(const char *id, s_presence_keys_t *k)
     snprintf(k->agent, sizeof k->agent, "cs:agent:%s", id);
     snprintf(k->online, sizeof k->online, "cs:online:%s", id);
     cs_timers_member("presence_check", "-", id, k->timer, sizeof k->timer);
+}
+
+/* KEYS: cs:agent:<id>, cs:agents, cs:online:<id>, cs:timers; ARGV: id, the
+ * presence check's timer member. {"ok"} | {"missing"} | {"busy", call}. */
+static const cs_redis_script_t s_remove = {
+    "agent_remove",
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
+    "if redis.call('HGET', KEYS[1], 'status') == 'busy' then\n"
+    "  return {'busy', redis.call('HGET', KEYS[1], 'busy_call') or ''}\n"
+    "end\n"
+    "local sip = redis.call('HGET', KEYS[1], 'sip_user')\n"
+    "if sip and redis.call('GET', 'cs:idx:sip:' .. sip) == ARGV[1] then\n"
+    "  redis.call('DEL', 'cs:idx:sip:' .. sip)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[3])\n"
+    "redis.call('SREM', KEYS[2], ARGV[1])\n"
+    "redis.call('ZREM', KEYS[4], ARGV[2])\n"
+    "return {'ok'}\n",
+};
+
+int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen)
+{
+    if (!cs_agent_id_ok(id)) {
+        snprintf(err, errlen, "%s", CS_AGENT_ID_RULE);
+        return -1;
+    }
+    s_presence_keys_t k;
+    s_presence_keys(id, &k);
+    const char *argv[] = {k.agent, "cs:agents", k.online, "cs:timers", id, k.timer};
+    redisReply *r = cs_redis_eval(redis, &s_remove, 4, 6, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return s_fail(r, redis, err, errlen);
+    int rc = 0;
+    if (strcmp(r->element[0]->str, "missing") == 0) {
+        snprintf(err, errlen, "no such agent");
+        rc = 1;
+    } else if (strcmp(r->element[0]->str, "busy") == 0) {
+        snprintf(err, errlen, "agent %s is on call %s: remove them once it has ended", id,
+                 r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING &&
+                         r->element[1]->str[0]
+                     ? r->element[1]->str
+                     : "(unknown)");
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,

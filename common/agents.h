@@ -14,6 +14,7 @@
 
 /* Whether id is an agent id: 1 to 64 of [A-Za-z0-9._-]. */
 int cs_agent_id_ok(const char *id);
+#define CS_AGENT_ID_RULE "agent id must be 1-64 of [A-Za-z0-9._-]" /* what a bad one is told */
 
 /* Valid presence values. */
 int cs_agent_status_ok(const char *status);

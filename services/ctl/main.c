@@ -125,7 +125,7 @@ static int s_calls(cs_store_t *store, int argc, char **argv)
         return 2;
     }
     if (agent && !cs_agent_id_ok(agent)) {
-        fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
+        fprintf(stderr, "callsync-ctl: %s\n", CS_AGENT_ID_RULE);
         return 2;
     }
     int64_t from = 0;
@@ -220,7 +220,7 @@ static int s_agent_set(const cs_config_t *cfg, cs_store_t *store, int argc, char
     const char *sip = s_opt(argc, argv, "--sip-user");
     char err[256];
     if (!cs_agent_id_ok(id)) {
-        fprintf(stderr, "callsync-ctl: agent id must be 1-64 of [A-Za-z0-9._-]\n");
+        fprintf(stderr, "callsync-ctl: %s\n", CS_AGENT_ID_RULE);
         return 2;
     }
     /* A new agent without a SIP user, a SIP user another agent holds, a
