@@ -1273,7 +1273,8 @@ static void s_agent_removed(cs_relay_t *self, const char *agent, int softphones,
 }
 
 /* One agent read again after its notice: pushed to this relay's
- * softphones of the agent and its dashboards, as `who` says. a is taken. */
+ * softphones of the agent and to its dashboards, where there are any. a is
+ * taken. */
 static void s_agent_show(cs_relay_t *self, const char *agent, json_t *a, int softphones,
                          int dashboards)
 {
