@@ -797,6 +797,18 @@ json_t *cs_store_active(cs_store_t *self, char *err, size_t errlen)
     return ids;
 }
 
+int cs_store_since_limit(const char *text, int *limit)
+{
+    size_t n = strlen(text);
+    if (n < 1 || strspn(text, "0123456789") != n) /* a long one saturates: over the max */
+        return -1;
+    long v = strtol(text, NULL, 10);
+    if (v < 1 || v > CS_STORE_SINCE_MAX)
+        return -1;
+    *limit = (int)v;
+    return 0;
+}
+
 json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, int limit, char *err,
                        size_t errlen)
 {

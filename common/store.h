@@ -161,6 +161,14 @@ json_t *cs_store_live(cs_store_t *self, const char *agent, char *err, size_t err
 json_t *cs_store_since(cs_store_t *self, int64_t since_ms, const char *agent, int limit, char *err,
                        size_t errlen);
 
+#define CS_STORE_SINCE_LIMIT 100 /* calls listed when the client names no limit */
+#define CS_STORE_SINCE_MAX 500   /* the most a client may ask for */
+
+/* A listing's limit as a client writes it (the CRM's ?limit=, ctl's
+ * --limit): 1 to CS_STORE_SINCE_MAX in decimal digits. 0 with *limit set,
+ * or -1 for anything else. */
+int cs_store_since_limit(const char *text, int *limit);
+
 /* The call's history entries in arrival order (decode each with
  * cs_call_history_event() and the record). New reference, NULL on error. */
 json_t *cs_store_history(cs_store_t *self, const char *cs_id, char *err, size_t errlen);

@@ -133,15 +133,14 @@ static int s_calls(cs_store_t *store, int argc, char **argv)
         fprintf(stderr, "callsync-ctl: --since takes an RFC 3339 time or ms since the epoch\n");
         return 2;
     }
-    long n = 100;
-    if (limit && (strspn(limit, "0123456789") != strlen(limit) ||
-                  (n = strtol(limit, NULL, 10)) < 1 || n > 500)) {
+    int n = CS_STORE_SINCE_LIMIT;
+    if (limit && cs_store_since_limit(limit, &n)) {
         fprintf(stderr, "callsync-ctl: --limit takes 1 to 500\n");
         return 2;
     }
     char err[256];
     json_t *out = active ? cs_store_live(store, agent, err, sizeof err)
-                         : cs_store_since(store, from, agent, (int)n, err, sizeof err);
+                         : cs_store_since(store, from, agent, n, err, sizeof err);
     if (!out) {
         fprintf(stderr, "callsync-ctl: %s\n", err);
         return 1;

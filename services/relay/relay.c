@@ -417,12 +417,12 @@ static void s_list(cs_relay_t *self, const cs_web_request_t *req, cs_web_respons
     cs_web_query_arg(req->query, "limit", limit, sizeof limit);
     if (since[0]) {
         int64_t from;
-        long n = limit[0] ? strtol(limit, NULL, 10) : 100;
+        int n = CS_STORE_SINCE_LIMIT;
         if (cs_ts_parse_time(since, &from))
             return s_error(self, res, 400, "since: an RFC 3339 time or ms since the epoch");
-        if (limit[0] && (strspn(limit, "0123456789") != strlen(limit) || n < 1 || n > 500))
+        if (limit[0] && cs_store_since_limit(limit, &n))
             return s_error(self, res, 400, "limit: 1 to 500");
-        json_t *out = cs_store_since(self->store, from, agent, (int)n, err, sizeof err);
+        json_t *out = cs_store_since(self->store, from, agent, n, err, sizeof err);
         if (!out)
             return s_error(self, res, 503, "storage unavailable");
         return s_json(res, 200, out);
