@@ -234,14 +234,18 @@ static const cs_redis_script_t s_free = {
     "return to\n",
 };
 
-/* KEYS: cs:agent:<id>, cs:presence:<cs id>:<id>; ARGV: the version, now
- * (RFC 3339), the target ("busy", "wrap_up" or "free"), the cs id, then
- * each status it may move from. The second key holds the latest version of
- * the call that moved (or tried to move) this agent. `busy_call` is the
- * call that made the agent busy: only that call's end frees them (one
- * made busy before the field existed, or by an operator, has none). */
+/* KEYS: cs:agent:<id>, cs:presence:<cs id>:<id>, cs:offer:<id>; ARGV: the
+ * version, now (RFC 3339), the target ("busy", "wrap_up" or "free"), the
+ * cs id, then each status it may move from. The second key holds the
+ * latest version of the call that moved (or tried to move) this agent.
+ * `busy_call` is the call that made the agent busy: only that call's end
+ * frees them (one made busy before the field existed, or by an operator,
+ * has none). The call's offer of the agent ends first, whatever the step:
+ * a step means their leg no longer rings (answered and nothing else rings
+ * them: this read is newer than the pick). */
 static const cs_redis_script_t s_follow_call = {
     "agent_follow_call",
+    "if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
     "local v = tonumber(ARGV[1])\n"
     "if tonumber(redis.call('GET', KEYS[2]) or '0') > v then return false end\n"
@@ -274,14 +278,22 @@ static void s_presence_keys(const char *id, s_presence_keys_t *k)
     cs_timers_member("presence_check", "-", id, k->timer, sizeof k->timer);
 }
 
-/* KEYS: cs:agent:<id>, cs:agents, cs:online:<id>, cs:timers; ARGV: id, the
- * presence check's timer member. {"ok"} | {"missing"} | {"busy", call}. */
+static void s_offer_key(const char *id, char *key, size_t size)
+{
+    snprintf(key, size, "cs:offer:%s", id);
+}
+
+/* KEYS: cs:agent:<id>, cs:agents, cs:online:<id>, cs:timers, cs:offer:<id>;
+ * ARGV: id, the presence check's timer member.
+ * {"ok"} | {"missing"} | {"busy", call} | {"offered", call}. */
 static const cs_redis_script_t s_remove = {
     "agent_remove",
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
     "if redis.call('HGET', KEYS[1], 'status') == 'busy' then\n"
     "  return {'busy', redis.call('HGET', KEYS[1], 'busy_call') or ''}\n"
     "end\n"
+    "local offered = redis.call('GET', KEYS[5])\n"
+    "if offered then return {'offered', offered} end\n"
     "local sip = redis.call('HGET', KEYS[1], 'sip_user')\n"
     "if sip and redis.call('GET', 'cs:idx:sip:' .. sip) == ARGV[1] then\n"
     "  redis.call('DEL', 'cs:idx:sip:' .. sip)\n"
@@ -300,25 +312,69 @@ int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen)
     }
     s_presence_keys_t k;
     s_presence_keys(id, &k);
-    const char *argv[] = {k.agent, "cs:agents", k.online, "cs:timers", id, k.timer};
-    redisReply *r = cs_redis_eval(redis, &s_remove, 4, 6, argv, NULL);
+    char offer[128];
+    s_offer_key(id, offer, sizeof offer);
+    const char *argv[] = {k.agent, "cs:agents", k.online, "cs:timers", offer, id, k.timer};
+    redisReply *r = cs_redis_eval(redis, &s_remove, 5, 7, argv, NULL);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING)
         return s_fail(r, redis, err, errlen);
     int rc = 0;
-    if (strcmp(r->element[0]->str, "missing") == 0) {
+    const char *what = r->element[0]->str;
+    const char *call =
+        r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->str[0]
+            ? r->element[1]->str
+            : "(unknown)";
+    if (strcmp(what, "missing") == 0) {
         snprintf(err, errlen, "no such agent");
         rc = 1;
-    } else if (strcmp(r->element[0]->str, "busy") == 0) {
-        snprintf(err, errlen, "agent %s is on call %s: remove them once it has ended", id,
-                 r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING &&
-                         r->element[1]->str[0]
-                     ? r->element[1]->str
-                     : "(unknown)");
+    } else if (strcmp(what, "busy") == 0) {
+        snprintf(err, errlen, "agent %s is on call %s: remove them once it has ended", id, call);
+        rc = -1;
+    } else if (strcmp(what, "offered") == 0) {
+        snprintf(err, errlen,
+                 "call %s is ringing agent %s: remove them once it has been answered or has "
+                 "stopped ringing",
+                 call, id);
         rc = -1;
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* KEYS: cs:offer:<id>; ARGV: the call, the offer's life (ms). 1 offered
+ * (or already offered that call), 0 another call's offer stands. */
+static const cs_redis_script_t s_offer = {
+    "agent_offer",
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur and cur ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return 1\n",
+};
+
+/* KEYS: cs:offer:<id>; ARGV: the call. 1 ended, 0 not that call's. */
+static const cs_redis_script_t s_offer_end = {
+    "agent_offer_end",
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return 1\n",
+};
+
+int cs_agent_offer(cs_redis_t *redis, const char *id, const char *call_id, int64_t ttl_ms)
+{
+    char key[128], ttl[32];
+    s_offer_key(id, key, sizeof key);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+    const char *argv[] = {key, call_id, ttl};
+    return s_integer(cs_redis_eval(redis, &s_offer, 1, 3, argv, NULL));
+}
+
+int cs_agent_offer_end(cs_redis_t *redis, const char *id, const char *call_id)
+{
+    char key[128];
+    s_offer_key(id, key, sizeof key);
+    const char *argv[] = {key, call_id};
+    return s_integer(cs_redis_eval(redis, &s_offer_end, 1, 2, argv, NULL));
 }
 
 int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,
@@ -374,16 +430,17 @@ const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *
                                  uint64_t version, const char *const from[], const char *to)
 {
     static const char *const statuses[] = {"available", "busy", "wrap_up", "offline"};
-    char agent[128], seen[192], ver[24], now[CS_TS_LEN];
+    char agent[128], seen[192], offer[128], ver[24], now[CS_TS_LEN];
     snprintf(agent, sizeof agent, "cs:agent:%s", id);
     snprintf(seen, sizeof seen, "cs:presence:%s:%s", call_id, id);
+    s_offer_key(id, offer, sizeof offer);
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
     cs_ts_format(cs_ts_now_ms(), now, sizeof now);
-    const char *argv[6 + 4] = {agent, seen, ver, now, to, call_id}; /* and up to four `from` */
-    int argc = 6;
+    const char *argv[7 + 4] = {agent, seen, offer, ver, now, to, call_id}; /* + four `from` */
+    int argc = 7;
     for (int i = 0; from[i] && argc < (int)(sizeof argv / sizeof argv[0]); i++)
         argv[argc++] = from[i];
-    redisReply *r = cs_redis_eval(redis, &s_follow_call, 2, argc, argv, NULL);
+    redisReply *r = cs_redis_eval(redis, &s_follow_call, 3, argc, argv, NULL);
     const char *moved = NULL;
     for (size_t i = 0; r && r->type == REDIS_REPLY_STRING && i < 4; i++)
         if (strcmp(r->str, statuses[i]) == 0)

@@ -45,8 +45,9 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
  * SIP index entry (while it is still theirs, so the SIP user is free
  * again), the softphone leases and the presence check. Refused while the
  * agent is on a call (busy): their presence follows that call until it
- * ends. Their calls keep their agent_id. 0 removed, 1 no such agent (err
- * says so), -1 with err (a bad id, on a call, Redis). */
+ * ends; and while a routed call rings them (cs_agent_offer): answered, it
+ * would be theirs. Their calls keep their agent_id. 0 removed, 1 no such agent (err
+ * says so), -1 with err (a bad id, on a call, rung, Redis). */
 int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen);
 
 /* Sets the agent's Telnyx telephony credential (its id), from which the
@@ -86,10 +87,30 @@ int cs_agent_transition(cs_redis_t *redis, const char *id, const char *from, con
  * cannot make them busy again after their wrap-up began. Busy belongs to
  * the call that made the agent busy (`busy_call`): another call cannot
  * take them out of it (their leg on a second call that rang and ended
- * while they talk on the first). The status moved to, or NULL (not in
- * `from`, stale, busy on another call, no such agent, or Redis failed). */
+ * while they talk on the first). Whatever the step, the agent's offer of
+ * this call ends (cs_agent_offer): the orchestrator takes one only once
+ * their leg no longer rings. The status moved to, or NULL (not in `from`,
+ * stale, busy on another call, no such agent, or Redis failed). */
 const char *cs_agent_follow_call(cs_redis_t *redis, const char *id, const char *call_id,
                                  uint64_t version, const char *const from[], const char *to);
+
+/* An agent is offered one routed call at a time: cs:offer:<id> names the
+ * call whose leg rings them (proto/README.md). Their status stays
+ * "available" while it rings (they are not on a call yet), so without the
+ * offer a second inbound call could be routed to the same agent, whose
+ * softphone shows one ringing call: the second would ring unseen until the
+ * ring timeout. The offer lasts ttl_ms at most (the ring timeout and a
+ * margin), and ends sooner with cs_agent_offer_end.
+ *
+ * Offer: 1 the agent is now offered call_id (or already was: an intent
+ * run again after a crash keeps its agent), 0 another call's leg rings
+ * them, -1 Redis. */
+int cs_agent_offer(cs_redis_t *redis, const char *id, const char *call_id, int64_t ttl_ms);
+
+/* The offer of call_id to the agent is over (their leg was answered or
+ * ended, or the call ended): 1 ended, 0 the agent had no offer of that
+ * call (none, or another call's: left alone), -1 Redis. */
+int cs_agent_offer_end(cs_redis_t *redis, const char *id, const char *call_id);
 
 /* Presence from the softphone's connection (proto/README.md). Each relay
  * holds a lease on cs:online:<agent>, its own member scored by the lease's

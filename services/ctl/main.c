@@ -12,8 +12,9 @@
  *                                      [--role R]; the relays are told
  *                                      (agent.changed), so pages show it
  *   agent rm <id>                      removes the agent (refused while on a
- *                                      call); their SIP user is free again,
- *                                      their open softphones are closed
+ *                                      call or rung for one); their SIP user
+ *                                      is free again, their open softphones
+ *                                      are closed
  *   agents
  *   dial --agent <id> --to <E.164> [--browser]
  *                                      creates the record, asks the orchestrator

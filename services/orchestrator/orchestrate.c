@@ -183,6 +183,10 @@ static void s_transfer_failed(cs_orch_t *self, const cs_call_t *call, const cs_i
 /* Why a warm request failed when its colleague hung up before the bridge. */
 #define S_CONSULTED_GONE "the consulted leg had ended"
 
+/* An offer outlives the ring timeout by this much: the transfer's round
+ * trip and the webhooks that end the leg (cs_agent_offer). */
+#define S_OFFER_MARGIN_S 10
+
 /* A warm request carried out: the customer is bridged to the consulted
  * leg, which owns the call from now on (call.h, xfer_done_at). */
 static void s_transfer_completed(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
@@ -211,9 +215,11 @@ static char *s_client_state(const char *cs_id, const char *role, const char *age
     return b64;
 }
 
-/* Sends one command for an intent and settles it. */
-static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in, const char *path,
-                   json_t *body, const char *type)
+/* Sends one command for an intent and settles it: 0 sent, 1 Telnyx
+ * refused it (or the call had ended), -1 no answer (the sweep sends it
+ * again). */
+static int s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in, const char *path,
+                  json_t *body, const char *type)
 {
     json_t *data = NULL;
     cs_telnyx_result_t res;
@@ -273,6 +279,7 @@ static void s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in
     if (settle)
         s_done(self, in->key);
     json_decref(data);
+    return rc == 0 ? 0 : settle ? 1 : -1;
 }
 
 /* The next agent for an inbound call: available, with a SIP user, not yet
@@ -300,13 +307,29 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call)
     }
     json_decref(all);
     json_t *pick = NULL;
-    if (json_array_size(candidates)) {
+    size_t n = json_array_size(candidates), rung = 0;
+    if (n) {
         redisReply *r = cs_redis_cmd(redis, "INCR cs:rr");
         long long turn = s_is_reply(r, REDIS_REPLY_INTEGER) ? r->integer - 1 : 0;
         freeReplyObject(r);
-        pick = json_incref(json_array_get(candidates, (size_t)turn % json_array_size(candidates)));
+        /* the agent whose turn it is, or the next one no other call rings */
+        for (size_t k = 0; k < n && !pick; k++) {
+            json_t *next = json_array_get(candidates, ((size_t)turn + k) % n);
+            const char *id = json_string_value(json_object_get(next, "id"));
+            int offered = cs_agent_offer(redis, id, call->id,
+                                         1000LL * (self->ring_timeout_s + S_OFFER_MARGIN_S));
+            if (offered < 0)
+                cs_warn("call %s: agent %s offered without a hold on them (Redis)", call->id, id);
+            if (offered != 0)
+                pick = json_incref(next);
+            else
+                rung++;
+        }
     }
     json_decref(candidates);
+    if (!pick && rung)
+        cs_info("call %s: every available agent (%zu) is being rung by another call", call->id,
+                rung);
     return pick;
 }
 
@@ -336,7 +359,10 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
                              "timeout_secs", self->ring_timeout_s);
     free(cs);
     cs_info("call %s: ringing agent %s", call->id, id);
-    s_send(self, call, in, path, body, "command.transfer");
+    /* refused, the agent will not ring: free them for the next call now */
+    if (s_send(self, call, in, path, body, "command.transfer") == 1 &&
+        cs_agent_offer_end(cs_store_redis(self->store), id, call->id) < 0)
+        cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id, id);
     json_decref(agent);
 }
 
@@ -528,6 +554,11 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     }
     int current = strcmp(cs_call_agent(call), agent) == 0;
     int busy = current ? state == CS_STATE_ACTIVE || state == CS_STATE_HELD : talking;
+    /* The call's offer of the agent (cs_agent_offer) ends with each step
+     * below (cs_agent_follow_call), so it costs no round trip of its own:
+     * busy (answered), the call over, or every leg of theirs ended while
+     * another agent has it. A routed leg not seen yet is not theirs yet,
+     * and one that rings takes no step: the offer stands. */
     if (busy && state != CS_STATE_ENDED) {
         static const char *const idle[] = {"available", "wrap_up", NULL};
         if (cs_agent_follow_call(redis, agent, call->id, call->version, idle, "busy")) {
@@ -536,8 +567,14 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
         }
         return;
     }
-    if (state != CS_STATE_ENDED && !(mine && !live && !current))
+    if (state != CS_STATE_ENDED && !(mine && !live && !current)) {
+        /* their legs ended (declined, rung out) while the call is still
+         * theirs: no step to take, but the offer is over */
+        if (mine && !live && cs_agent_offer_end(redis, agent, call->id) < 0)
+            cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id,
+                    agent);
         return;
+    }
     /* No claim: the step itself moves the agent out of busy once,
      * whichever instance takes it first, and only on the call that made
      * them busy (cs_agent_follow_call). So a call transferred back to the

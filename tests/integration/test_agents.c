@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agents.h"
 #include "harness.h"
@@ -324,6 +325,49 @@ static void test_remove(void **state)
     assert_int_equal(s_int("EXISTS %s", "cs:agent:yan"), 0);
 }
 
+/* One routed call rings an agent at a time: a second call's offer is
+ * refused while the first stands; offering the same call again keeps it
+ * (an intent run again after a crash); only the offered call ends it;
+ * it lapses by itself; and the agent cannot be removed while rung. */
+static void test_offer(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_int_equal(cs_agent_set(s_redis, "oli", "o01", "Oli", "available", err, sizeof err), 0);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O1", 60000), 1);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O2", 60000), 0);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O1", 60000), 1);
+    assert_string_equal(s_get("cs:offer:oli"), "cs_O1");
+    int64_t ttl = s_int("PTTL %s", "cs:offer:oli");
+    assert_true(ttl > 50000 && ttl <= 60000);
+    assert_string_equal(s_status("oli"), "available"); /* rung, not on a call yet */
+
+    assert_int_equal(cs_agent_remove(s_redis, "oli", err, sizeof err), -1);
+    assert_string_equal(err, "call cs_O1 is ringing agent oli: remove them once it has been "
+                             "answered or has stopped ringing");
+    assert_int_equal(s_int("EXISTS %s", "cs:agent:oli"), 1);
+
+    assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O2"), 0); /* not its offer */
+    assert_string_equal(s_get("cs:offer:oli"), "cs_O1");
+    assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O1"), 1);
+    assert_int_equal(s_int("EXISTS %s", "cs:offer:oli"), 0);
+    assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O1"), 0);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O2", 60000), 1);
+
+    /* an offer whose leg never came lapses, and the next call may ring them */
+    freeReplyObject(cs_redis_cmd(s_redis, "PEXPIRE cs:offer:oli 1"));
+    for (int i = 0; i < 200 && s_int("EXISTS %s", "cs:offer:oli"); i++)
+        usleep(5000);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O3", 60000), 1);
+    assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O3"), 1);
+    assert_int_equal(cs_agent_remove(s_redis, "oli", err, sizeof err), 0);
+
+    h_redis_stop(&s_env);
+    assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O4", 60000), -1);
+    assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O4"), -1);
+    assert_int_equal(h_redis_start(&s_env), 0);
+}
+
 /* Many agents read in pipelines (more than one chunk): each as
  * cs_agent_get reads it, NULL for one that does not exist, in the order
  * asked; the list is every agent, sorted. */
@@ -412,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_set_refusals),
         cmocka_unit_test(test_sip_user_is_one_agents),
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_offer),
         cmocka_unit_test(test_get_many),
         cmocka_unit_test(test_no_such_agent),
         cmocka_unit_test(test_redis_down),

@@ -407,13 +407,9 @@ static int s_ended_any(const json_t *rec)
     return strcmp(s_str(rec, "state"), "ended") == 0;
 }
 
-/* Bob never picks up; after the ring timeout the call goes to Carol. */
-static void test_inbound_rings_the_next_agent(void **state)
+/* Bob's phone (his SIP URI in the sim) rings until the ring timeout. */
+static void s_bob_never_answers(void)
 {
-    (void)state;
-    s_agent("alice", "alice01", "offline");
-    s_agent("bob", "bob01", "available");
-    s_agent("carol", "carol01", "available");
     json_t *r = NULL;
     assert_int_equal(h_sim_call(s_sim, "POST", "/sim/numbers",
                                 "{\"number\":\"sip:bob01@sip.telnyx.com\",\"ring_ms\":-1,"
@@ -421,6 +417,16 @@ static void test_inbound_rings_the_next_agent(void **state)
                                 &r),
                      200);
     json_decref(r);
+}
+
+/* Bob never picks up; after the ring timeout the call goes to Carol. */
+static void test_inbound_rings_the_next_agent(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "offline");
+    s_agent("bob", "bob01", "available");
+    s_agent("carol", "carol01", "available");
+    s_bob_never_answers();
     redisContext *c = h_redis(&s_env);
     freeReplyObject(redisCommand(c, "SET cs:rr 0")); /* bob (first by id) goes first */
     redisFree(c);
@@ -1216,6 +1222,73 @@ static void test_blind_transfer_refused(void **state)
     s_agent("dave", "dave01", "offline");
 }
 
+static int s_two_legs(const json_t *rec)
+{
+    return json_array_size(json_object_get(rec, "legs")) == 2;
+}
+
+/* The record's cs id, for a control id. */
+static void s_id_of(const char *cc, char *id, size_t size)
+{
+    const char *args[] = {"call", cc, NULL};
+    json_t *rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    snprintf(id, size, "%s", s_str(rec, "id"));
+    json_decref(rec);
+}
+
+/* An agent rings for one routed call at a time (cs:offer:<agent>). While
+ * bob rings for a first call he stays "available", yet a second call is
+ * not routed to him: his softphone shows one ringing call, and the second
+ * would ring unseen until the ring timeout. Nobody else is available, so
+ * its caller hears busy at once. Once his leg has rung out the offer is
+ * over, and the next call rings him. */
+static void test_inbound_rings_an_agent_once_at_a_time(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "offline");
+    s_agent("bob", "bob01", "available");
+    s_agent("carol", "carol01", "offline");
+    s_agent("dave", "dave01", "offline");
+    s_bob_never_answers();
+    char first[128], second[128], third[128], id[64];
+    snprintf(first, sizeof first, "%s", s_inbound("+15557770111"));
+    json_decref(s_until(first, s_two_legs, 8000)); /* bob's leg rings */
+    redisContext *c = h_redis(&s_env);
+    redisReply *offer = redisCommand(c, "GET cs:offer:bob");
+    assert_true(offer && offer->type == REDIS_REPLY_STRING);
+    s_id_of(first, id, sizeof id);
+    assert_string_equal(offer->str, id);
+    freeReplyObject(offer);
+
+    snprintf(second, sizeof second, "%s", s_inbound("+15557770112"));
+    json_t *rec = s_until(second, s_ended_any, 8000);
+    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
+    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 1);
+    json_decref(rec);
+    s_id_of(second, id, sizeof id);
+    assert_int_equal(s_commands(id, "command.transfer"), 0);
+    assert_int_equal(s_commands(id, "command.reject"), 1);
+
+    /* bob rings out (5 s here); nobody is left for the first call either */
+    rec = s_until(first, s_ended_any, 15000);
+    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
+    json_decref(rec);
+    offer = redisCommand(c, "EXISTS cs:offer:bob");
+    assert_true(offer && offer->type == REDIS_REPLY_INTEGER && offer->integer == 0);
+    freeReplyObject(offer);
+    redisFree(c);
+
+    snprintf(third, sizeof third, "%s", s_inbound("+15557770113"));
+    json_decref(s_until(third, s_two_legs, 8000));
+    s_id_of(third, id, sizeof id);
+    assert_int_equal(s_commands(id, "command.transfer"), 1);
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_any, 8000));
+    s_agent("bob", "bob01", "offline");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1239,6 +1312,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_faults_change_no_final_record),
         cmocka_unit_test(test_killed_mid_call_and_restarted),
+        cmocka_unit_test(test_inbound_rings_an_agent_once_at_a_time),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
     return failed || s_teardown_failed;
