@@ -16,7 +16,8 @@
 # sustained closed loop; 0 skips), WRK_PACED= (seconds of the loop held
 # near 10 000/s; 0 skips), WRK_HELD_CONNS= (its connections) change the
 # load; REDIS_ARGS= adds redis-server settings. To compare two builds side
-# by side: INGESTOR= (the ingestor binary, default bin/callsync-ingestor)
+# by side: INGESTOR= (the ingestor binary, default bin/callsync-ingestor;
+# ORCHESTRATOR= likewise for the orchestrator's section)
 # and STOP_AFTER=sustained (the run ends after the sustained, held and
 # open loops), alternating the builds. OPEN_SECONDS=, OPEN_RATE=,
 # OPEN_CONNS= shape the open loop (below); OPEN_LOG=FILE keeps its
@@ -345,7 +346,7 @@ if [ -n "$orchload" ]; then
   pids+=($!)
   export TELNYX_API_BASE="http://127.0.0.1:$sport/v2" TELNYX_API_KEY=sim-key
   CALLSYNC_ORCH_PORT=$(free_port) TELNYX_CONNECTION_ID=1001 CALLSYNC_CALLER_ID=+15550009999 \
-    bin/callsync-orchestrator > "$dir/orchestrator.log" 2>&1 &
+    "${ORCHESTRATOR:-bin/callsync-orchestrator}" > "$dir/orchestrator.log" 2>&1 &
   pids+=($!)
   CALLSYNC_TIMER_PORT=$(free_port) bin/callsync-timer > "$dir/timer.log" 2>&1 &
   pids+=($!)
