@@ -18,6 +18,8 @@
 #include "timestamp.h"
 
 enum { M_OK, M_ALREADY_ENDED, M_REFUSED, M_UNANSWERED, M_COUNT };
+/* How the routing of an inbound call went, each time it looked for an agent */
+enum { R_RUNG, R_NOBODY, R_ALL_RINGING, R_COUNT };
 
 /* Failed commands by Telnyx error code: the codes a call flow meets (the
  * reference's error table), then the rest by class. */
@@ -34,6 +36,7 @@ struct cs_orch {
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
+    cs_counter_t routes[R_COUNT];
     cs_counter_t failures[F_COUNT];
     char failure_labels[F_COUNT][32];
     cs_histogram_t latency;
@@ -74,6 +77,14 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *notices,
         self->failures[i].help = "Telnyx commands that failed, by error code (unavailable: "
                                  "5xx, timeouts, connection errors)";
         self->failures[i].labels = self->failure_labels[i];
+    }
+    static const char *routes[R_COUNT] = {"outcome=\"agent_rung\"", "outcome=\"nobody_available\"",
+                                          "outcome=\"all_ringing\""};
+    for (int i = 0; i < R_COUNT; i++) {
+        self->routes[i].name = "callsync_routes_total";
+        self->routes[i].help = "Inbound calls' looks for an agent, by outcome (all_ringing: every "
+                               "available agent was being rung by another call)";
+        self->routes[i].labels = routes[i];
     }
     self->claims_lost.name = "callsync_intents_claimed_elsewhere_total";
     self->claims_lost.help = "Intents another orchestrator instance had claimed";
@@ -283,9 +294,11 @@ static int s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
 }
 
 /* The next agent for an inbound call: available, with a SIP user, not yet
- * rung on this call; round robin over the sorted candidates (cs:rr).
- * Returns the agent (new reference) or NULL when nobody is left. */
-static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call)
+ * rung on this call, not rung by another call (cs_agent_offer, which this
+ * takes); round robin over the sorted candidates (cs:rr). Returns the
+ * agent (new reference) or NULL when nobody is left; *rung counts the
+ * candidates passed over because another call rings them. */
+static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, size_t *rung_out)
 {
     char err[256];
     cs_redis_t *redis = cs_store_redis(self->store);
@@ -327,9 +340,7 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call)
         }
     }
     json_decref(candidates);
-    if (!pick && rung)
-        cs_info("call %s: every available agent (%zu) is being rung by another call", call->id,
-                rung);
+    *rung_out = rung;
     return pick;
 }
 
@@ -338,11 +349,20 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     const cs_leg_t *customer = cs_call_leg(call, in->ccid);
     char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
     cs_telnyx_escape(in->ccid, esc, sizeof esc);
-    json_t *agent = s_pick_agent(self, call);
+    size_t rung = 0;
+    json_t *agent = s_pick_agent(self, call, &rung);
+    cs_counter_inc(&self->routes[agent ? R_RUNG : rung ? R_ALL_RINGING : R_NOBODY]);
     if (!agent) {
         /* nobody to take it: the caller hears busy, and the record says why */
-        cs_info("call %s: no agent available", call->id);
-        s_fact(self, call, "command.route", in->ccid, "no agent available");
+        char why[128];
+        snprintf(why, sizeof why, "no agent available");
+        if (rung)
+            snprintf(why, sizeof why,
+                     "no agent available: every available agent (%zu) is being rung by another "
+                     "call",
+                     rung);
+        cs_info("call %s: %s", call->id, why);
+        s_fact(self, call, "command.route", in->ccid, why);
         int answered = customer && customer->answered.at;
         snprintf(path, sizeof path, "/calls/%s/actions/%s", esc, answered ? "hangup" : "reject");
         json_t *body = answered ? json_object() : json_pack("{s:s}", "cause", "USER_BUSY");
@@ -689,10 +709,12 @@ void cs_orch_sweep(cs_orch_t *self)
 
 char *cs_orch_metrics(cs_orch_t *self)
 {
-    cs_counter_t *cs[M_COUNT + 1 + F_COUNT];
+    cs_counter_t *cs[M_COUNT + 1 + F_COUNT + R_COUNT];
     size_t n = 0;
     for (int i = 0; i < M_COUNT; i++)
         cs[n++] = &self->counters[i];
+    for (int i = 0; i < R_COUNT; i++)
+        cs[n++] = &self->routes[i];
     for (int i = 0; i < F_COUNT; i++)
         cs[n++] = &self->failures[i];
     cs[n++] = &self->claims_lost;

@@ -753,6 +753,21 @@ static void test_dtmf_and_recording(void **state)
     json_decref(s_until(id, s_ended_both, 8000));
 }
 
+/* A counter summed over every orchestrator instance still answering. */
+static long s_orch_counter(const char *series)
+{
+    long sum = 0;
+    for (int i = 0; i < s_norchs; i++) {
+        char url[128], *body = NULL;
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_orch_ports[i]);
+        const char *at = NULL;
+        if (h_http("GET", url, NULL, NULL, 0, &body) == 200 && (at = strstr(body, series)))
+            sum += strtol(at + strlen(series), NULL, 10);
+        free(body);
+    }
+    return sum;
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -763,6 +778,9 @@ static void test_metrics(void **state)
     assert_non_null(strstr(body, "callsync_command_seconds_bucket"));
     assert_non_null(strstr(body, "callsync_command_failures_total{code=\"90018\"}"));
     free(body);
+    /* this suite routed inbound calls to agents, and one found nobody */
+    assert_true(s_orch_counter("callsync_routes_total{outcome=\"agent_rung\"}") >= 2);
+    assert_true(s_orch_counter("callsync_routes_total{outcome=\"nobody_available\"}") >= 1);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_timer_port);
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
     assert_non_null(strstr(body, "callsync_hangup_checks_total{outcome=\"reconciled\"}"));
@@ -1269,6 +1287,15 @@ static void test_inbound_rings_an_agent_once_at_a_time(void **state)
     s_id_of(second, id, sizeof id);
     assert_int_equal(s_commands(id, "command.transfer"), 0);
     assert_int_equal(s_commands(id, "command.reject"), 1);
+    const char *events[] = {"events", id, NULL};
+    json_t *hist = NULL;
+    assert_int_equal(h_ctl(&s_env, events, &hist, NULL), 0);
+    char *text = json_dumps(hist, 0);
+    assert_non_null(strstr(text, "no agent available: every available agent (1) is being rung "
+                                 "by another call"));
+    free(text);
+    json_decref(hist);
+    assert_true(s_orch_counter("callsync_routes_total{outcome=\"all_ringing\"}") >= 1);
 
     /* bob rings out (5 s here); nobody is left for the first call either */
     rec = s_until(first, s_ended_any, 15000);
