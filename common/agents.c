@@ -241,8 +241,8 @@ static const cs_redis_script_t s_free = {
  * `busy_call` is the call that made the agent busy: only that call's end
  * frees them (one made busy before the field existed, or by an operator,
  * has none). The call's offer of the agent ends first, whatever the step:
- * a step means their leg no longer rings (answered and nothing else rings
- * them: this read is newer than the pick). */
+ * the orchestrator asks for a step only once their legs in the call no
+ * longer ring (answered, or ended) or the call is over. */
 static const cs_redis_script_t s_follow_call = {
     "agent_follow_call",
     "if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end\n"

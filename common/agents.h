@@ -46,8 +46,8 @@ int cs_agent_set(cs_redis_t *redis, const char *id, const char *sip_user, const 
  * again), the softphone leases and the presence check. Refused while the
  * agent is on a call (busy): their presence follows that call until it
  * ends; and while a routed call rings them (cs_agent_offer): answered, it
- * would be theirs. Their calls keep their agent_id. 0 removed, 1 no such agent (err
- * says so), -1 with err (a bad id, on a call, rung, Redis). */
+ * would be theirs. Their calls keep their agent_id. 0 removed, 1 no such
+ * agent (err says so), -1 with err (a bad id, on a call, rung, Redis). */
 int cs_agent_remove(cs_redis_t *redis, const char *id, char *err, size_t errlen);
 
 /* Sets the agent's Telnyx telephony credential (its id), from which the

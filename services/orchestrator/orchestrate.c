@@ -293,6 +293,14 @@ static int s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
     return rc == 0 ? 0 : settle ? 1 : -1;
 }
 
+/* The call's offer of the agent is over (cs_agent_offer_end). */
+static void s_offer_end(cs_orch_t *self, const cs_call_t *call, const char *agent)
+{
+    if (cs_agent_offer_end(cs_store_redis(self->store), agent, call->id) < 0)
+        cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id,
+                agent);
+}
+
 /* The next agent for an inbound call: available, with a SIP user, not yet
  * rung on this call, not rung by another call (cs_agent_offer, which this
  * takes); round robin over the sorted candidates (cs:rr). Returns the
@@ -332,7 +340,9 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, size_t *rung
             int offered = cs_agent_offer(redis, id, call->id,
                                          1000LL * (self->ring_timeout_s + S_OFFER_MARGIN_S));
             if (offered < 0)
-                cs_warn("call %s: agent %s offered without a hold on them (Redis)", call->id, id);
+                cs_warn("call %s: agent %s rung without an offer (Redis): another call may ring "
+                        "them too",
+                        call->id, id);
             if (offered != 0)
                 pick = json_incref(next);
             else
@@ -354,8 +364,7 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     cs_counter_inc(&self->routes[agent ? R_RUNG : rung ? R_ALL_RINGING : R_NOBODY]);
     if (!agent) {
         /* nobody to take it: the caller hears busy, and the record says why */
-        char why[128];
-        snprintf(why, sizeof why, "no agent available");
+        char why[128] = "no agent available";
         if (rung)
             snprintf(why, sizeof why,
                      "no agent available: every available agent (%zu) is being rung by another "
@@ -380,9 +389,8 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     free(cs);
     cs_info("call %s: ringing agent %s", call->id, id);
     /* refused, the agent will not ring: free them for the next call now */
-    if (s_send(self, call, in, path, body, "command.transfer") == 1 &&
-        cs_agent_offer_end(cs_store_redis(self->store), id, call->id) < 0)
-        cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id, id);
+    if (s_send(self, call, in, path, body, "command.transfer") == 1)
+        s_offer_end(self, call, id);
     json_decref(agent);
 }
 
@@ -590,9 +598,8 @@ static void s_agent_presence(cs_orch_t *self, const cs_call_t *call, const char 
     if (state != CS_STATE_ENDED && !(mine && !live && !current)) {
         /* their legs ended (declined, rung out) while the call is still
          * theirs: no step to take, but the offer is over */
-        if (mine && !live && cs_agent_offer_end(redis, agent, call->id) < 0)
-            cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id,
-                    agent);
+        if (mine && !live)
+            s_offer_end(self, call, agent);
         return;
     }
     /* No claim: the step itself moves the agent out of busy once,
