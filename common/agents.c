@@ -377,6 +377,31 @@ int cs_agent_offer_end(cs_redis_t *redis, const char *id, const char *call_id)
     return s_integer(cs_redis_eval(redis, &s_offer_end, 1, 2, argv, NULL));
 }
 
+long long cs_agent_unoffered(cs_redis_t *redis, const char *const *ids, size_t n)
+{
+    const char **argv = calloc(n + 1, sizeof *argv);
+    char(*keys)[128] = calloc(n ? n : 1, sizeof *keys);
+    long long free_n = -1;
+    if (!argv || !keys)
+        goto out;
+    argv[0] = "MGET";
+    for (size_t i = 0; i < n; i++) {
+        s_offer_key(ids[i], keys[i], sizeof keys[i]);
+        argv[i + 1] = keys[i];
+    }
+    redisReply *r = n ? cs_redis_argv(redis, (int)n + 1, argv, NULL) : NULL;
+    if (!n || (r && r->type == REDIS_REPLY_ARRAY && r->elements == n)) {
+        free_n = 0;
+        for (size_t i = 0; i < n; i++)
+            free_n += r->element[i]->type == REDIS_REPLY_NIL;
+    }
+    freeReplyObject(r);
+out:
+    free(argv);
+    free(keys);
+    return free_n;
+}
+
 int cs_agent_softphone_up(cs_redis_t *redis, const char *id, const char *relay, int64_t until_ms,
                           int connect)
 {

@@ -112,6 +112,10 @@ int cs_agent_offer(cs_redis_t *redis, const char *id, const char *call_id, int64
  * call (none, or another call's: left alone), -1 Redis. */
 int cs_agent_offer_end(cs_redis_t *redis, const char *id, const char *call_id);
 
+/* How many of the agents ids[0..n) no call is offered to now (one MGET
+ * of their offers), or -1 (Redis). */
+long long cs_agent_unoffered(cs_redis_t *redis, const char *const *ids, size_t n);
+
 /* Presence from the softphone's connection (proto/README.md). Each relay
  * holds a lease on cs:online:<agent>, its own member scored by the lease's
  * end (ms), for as long as it has one of the agent's softphones, and keeps

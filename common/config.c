@@ -50,6 +50,9 @@ static const s_var_t s_vars[] = {
     {"TELNYX_CONNECTION_ID", NULL, "Call Control app / credential connection used to dial"},
     {"CALLSYNC_CALLER_ID", NULL, "the company number (+E.164) shown on the calls callsync dials"},
     {"CALLSYNC_RING_TIMEOUT_S", "20", "how long one agent rings on an inbound call, seconds"},
+    {"CALLSYNC_QUEUE_WAIT_S", "60",
+     "how long an inbound caller waits, hearing ringing, for an agent to be free before busy, "
+     "seconds; 0: busy at once"},
     {"CALLSYNC_WRAPUP_S", "30", "an agent's wrap-up after a call, seconds (0: none)"},
     {"CALLSYNC_PRESENCE_GRACE_S", "10",
      "an agent whose last softphone closed goes offline this long after, seconds (a reload "

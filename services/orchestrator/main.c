@@ -67,12 +67,14 @@ static void s_command(cs_orch_t *orch, const char *topic, const char *body, size
 
 int main(int argc, char **argv)
 {
-    static const char *const vars[] = {
-        "CALLSYNC_REDIS_URL",     "CALLSYNC_BUS_PUB",   "CALLSYNC_BUS_SUB",
-        "CALLSYNC_ORCH_PORT",     "TELNYX_API_KEY",     "TELNYX_API_BASE",
-        "TELNYX_CONNECTION_ID",   "CALLSYNC_CALLER_ID", "CALLSYNC_RING_TIMEOUT_S",
-        "CALLSYNC_WRAPUP_S",      "CALLSYNC_STUCK_S",   "CALLSYNC_MAX_CALL_S",
-        "CALLSYNC_ALIVE_CHECK_S", "CALLSYNC_LOG_LEVEL", NULL};
+    static const char *const vars[] = {"CALLSYNC_REDIS_URL",      "CALLSYNC_BUS_PUB",
+                                       "CALLSYNC_BUS_SUB",        "CALLSYNC_ORCH_PORT",
+                                       "TELNYX_API_KEY",          "TELNYX_API_BASE",
+                                       "TELNYX_CONNECTION_ID",    "CALLSYNC_CALLER_ID",
+                                       "CALLSYNC_RING_TIMEOUT_S", "CALLSYNC_WRAPUP_S",
+                                       "CALLSYNC_STUCK_S",        "CALLSYNC_MAX_CALL_S",
+                                       "CALLSYNC_ALIVE_CHECK_S",  "CALLSYNC_QUEUE_WAIT_S",
+                                       "CALLSYNC_LOG_LEVEL",      NULL};
     int rc;
     cs_config_t *cfg =
         cs_service_config("callsync-orchestrator", "orchestrator",
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
         return rc;
     char err[256];
     rc = 1;
-    long port, ring_timeout, wrapup, stuck, max_call, alive;
+    long port, ring_timeout, wrapup, stuck, max_call, alive, queue_wait;
     cs_store_t *store = NULL;
     cs_telnyx_t *api = NULL;
     cs_bus_t *bus = NULL, *notices = NULL;
@@ -95,8 +97,15 @@ int main(int argc, char **argv)
         cs_config_int(cfg, "CALLSYNC_WRAPUP_S", 0, 3600, &wrapup, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_STUCK_S", 10, 86400, &stuck, err, sizeof err) ||
         cs_config_int(cfg, "CALLSYNC_MAX_CALL_S", 10, 86400, &max_call, err, sizeof err) ||
-        cs_config_int(cfg, "CALLSYNC_ALIVE_CHECK_S", 0, 86400, &alive, err, sizeof err)) {
+        cs_config_int(cfg, "CALLSYNC_ALIVE_CHECK_S", 0, 86400, &alive, err, sizeof err) ||
+        cs_config_int(cfg, "CALLSYNC_QUEUE_WAIT_S", 0, 3600, &queue_wait, err, sizeof err)) {
         cs_error("%s", err);
+        goto out;
+    }
+    if (queue_wait > 0 && queue_wait >= stuck) {
+        cs_error("CALLSYNC_QUEUE_WAIT_S (%ld) must be below CALLSYNC_STUCK_S (%ld): a caller "
+                 "still waiting would be ended as stuck",
+                 queue_wait, stuck);
         goto out;
     }
     if (!key || !conn || !caller || caller[0] != '+') {
@@ -119,10 +128,12 @@ int main(int argc, char **argv)
     notices = cs_bus_pub_new(cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
     if (!notices)
         cs_warn("bus %s unusable: change notices are off", cs_config_get(cfg, "CALLSYNC_BUS_PUB"));
-    http.orch = cs_orch_new(store, api, notices,
-                            &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup,
-                                                (int)stuck, (int)max_call, (int)alive});
-    static const char *const topics[] = {"cmd.", "call.changed", NULL};
+    http.orch =
+        cs_orch_new(store, api, notices,
+                    &(cs_orch_config_t){conn, caller, (int)ring_timeout, (int)wrapup, (int)stuck,
+                                        (int)max_call, (int)alive, (int)queue_wait});
+    /* agent.changed: an agent may be free for the callers waiting */
+    static const char *const topics[] = {"cmd.", "call.changed", "agent.changed", NULL};
     bus = cs_bus_sub_new(cs_config_get(cfg, "CALLSYNC_BUS_SUB"), topics);
     if (!http.orch || !bus) {
         cs_error("cannot start (bus %s)", cs_config_get(cfg, "CALLSYNC_BUS_SUB"));
@@ -138,7 +149,8 @@ int main(int argc, char **argv)
     cs_info("running: API %s, connection %s, bus %s, /healthz on :%ld",
             cs_config_get(cfg, "TELNYX_API_BASE"), conn, cs_config_get(cfg, "CALLSYNC_BUS_SUB"),
             port);
-    int64_t next_sweep = 0;
+    int64_t next_sweep = 0, next_line = 0;
+    int line_due = 0;
     for (;;) {
         struct timespec zero = {0, 0};
         if (sigtimedwait(&sigs, NULL, &zero) > 0)
@@ -147,11 +159,20 @@ int main(int argc, char **argv)
             cs_orch_sweep(http.orch); /* what lost notices or a restart left */
             next_sweep = cs_ts_now_ms() + 2000;
         }
+        /* a storm of agent notices wakes the line once per 200 ms */
+        line_due |= cs_orch_line_due(http.orch);
+        if (line_due && cs_ts_now_ms() >= next_line) {
+            cs_orch_queue_wake(http.orch);
+            next_line = cs_ts_now_ms() + 200;
+            line_due = 0;
+        }
         char *topic, *body;
         size_t len;
         if (cs_bus_recv(bus, 200, &topic, &body, &len) != 0)
             continue;
-        if (strcmp(topic, "call.changed") == 0) {
+        if (strcmp(topic, "agent.changed") == 0) {
+            line_due = 1;
+        } else if (strcmp(topic, "call.changed") == 0) {
             static cs_call_t call;
             if (cs_store_decode(body, len, &call, err, sizeof err) == 0)
                 cs_orch_call(http.orch, &call);

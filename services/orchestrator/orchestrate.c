@@ -18,8 +18,10 @@
 #include "timestamp.h"
 
 enum { M_OK, M_ALREADY_ENDED, M_REFUSED, M_UNANSWERED, M_COUNT };
-/* How the routing of an inbound call went, each time it looked for an agent */
-enum { R_RUNG, R_NOBODY, R_ALL_RINGING, R_COUNT };
+/* How an inbound call's looks for an agent went: one rung, the caller put
+ * in the line (once a call), or turned away (busy) with nobody available
+ * or with every available agent ringing for another call */
+enum { R_RUNG, R_QUEUED, R_NOBODY, R_ALL_RINGING, R_COUNT };
 
 /* Failed commands by Telnyx error code: the codes a call flow meets (the
  * reference's error table), then the rest by class. */
@@ -32,7 +34,8 @@ struct cs_orch {
     cs_telnyx_t *api;
     cs_bus_t *notices;
     char connection_id[32], caller_id[32];
-    int ring_timeout_s, wrapup_s, stuck_s, max_call_s, alive_check_s;
+    int ring_timeout_s, wrapup_s, stuck_s, max_call_s, alive_check_s, queue_wait_s;
+    int line_due; /* an offer ended: its agent may be free for a caller waiting */
     char instance[64];
     cs_counter_t counters[M_COUNT];
     cs_counter_t claims_lost;
@@ -58,6 +61,7 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *notices,
     self->stuck_s = cfg->stuck_s;
     self->max_call_s = cfg->max_call_s;
     self->alive_check_s = cfg->alive_check_s;
+    self->queue_wait_s = cfg->queue_wait_s;
     char host[32] = "";
     gethostname(host, sizeof host - 1);
     snprintf(self->instance, sizeof self->instance, "%s:%d", host, (int)getpid());
@@ -78,12 +82,14 @@ cs_orch_t *cs_orch_new(cs_store_t *store, cs_telnyx_t *api, cs_bus_t *notices,
                                  "5xx, timeouts, connection errors)";
         self->failures[i].labels = self->failure_labels[i];
     }
-    static const char *routes[R_COUNT] = {"outcome=\"agent_rung\"", "outcome=\"nobody_available\"",
+    static const char *routes[R_COUNT] = {"outcome=\"agent_rung\"", "outcome=\"queued\"",
+                                          "outcome=\"nobody_available\"",
                                           "outcome=\"all_ringing\""};
     for (int i = 0; i < R_COUNT; i++) {
         self->routes[i].name = "callsync_routes_total";
-        self->routes[i].help = "Inbound calls' looks for an agent, by outcome (all_ringing: every "
-                               "available agent was being rung by another call)";
+        self->routes[i].help = "Inbound calls' looks for an agent, by outcome (queued: the caller "
+                               "waits in the line; nobody_available, all_ringing: turned away, "
+                               "every available agent being rung by another call)";
         self->routes[i].labels = routes[i];
     }
     self->claims_lost.name = "callsync_intents_claimed_elsewhere_total";
@@ -293,20 +299,60 @@ static int s_send(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
     return rc == 0 ? 0 : settle ? 1 : -1;
 }
 
-/* The call's offer of the agent is over (cs_agent_offer_end). */
+/* The call's offer of the agent is over (cs_agent_offer_end). One that
+ * was there leaves the agent available with no notice of it (rung out,
+ * declined, a transfer refused): the line looks again now rather than at
+ * the next sweep. */
 static void s_offer_end(cs_orch_t *self, const cs_call_t *call, const char *agent)
 {
-    if (cs_agent_offer_end(cs_store_redis(self->store), agent, call->id) < 0)
+    int ended = cs_agent_offer_end(cs_store_redis(self->store), agent, call->id);
+    if (ended < 0)
         cs_warn("call %s: agent %s's offer not ended (Redis): it lapses by itself", call->id,
                 agent);
+    self->line_due |= ended == 1;
 }
+
+/* The line of inbound calls waiting for an agent (cs:waiting, scored by
+ * when each began to wait: proto/README.md). KEYS: cs:waiting, cs:active;
+ * ARGV: the call. {how many calls still live began waiting before it (all
+ * of them for a call not in the line), 1 if it is in the line}; calls
+ * gone meanwhile (abandoned) are dropped from the line on the way. */
+static const cs_redis_script_t s_queue_ahead = {
+    "queue_ahead",
+    "local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "local ids\n"
+    "if mine then ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. mine)\n"
+    "else ids = redis.call('ZRANGE', KEYS[1], 0, -1) end\n"
+    "local ahead = 0\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if redis.call('SISMEMBER', KEYS[2], id) == 1 then ahead = ahead + 1\n"
+    "  else redis.call('ZREM', KEYS[1], id) end\n"
+    "end\n"
+    "return {ahead, mine and 1 or 0}\n",
+};
+
+/* KEYS: cs:waiting; ARGV: the call, now (ms). Joins the line, keeping the
+ * place of a call already in it. {1 joined now | 0 was in it, since (ms)} */
+static const cs_redis_script_t s_queue_join = {
+    "queue_join",
+    "local joined = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])\n"
+    "return {joined, redis.call('ZSCORE', KEYS[1], ARGV[1])}\n",
+};
+
+/* How a look for an agent went (s_pick_agent). */
+typedef struct {
+    size_t rung;     /* candidates passed over: another call rings them */
+    long long ahead; /* calls waiting longer than this one, still live */
+    int in_line;     /* this call is in the line (cs:waiting) */
+} s_look_t;
 
 /* The next agent for an inbound call: available, with a SIP user, not yet
  * rung on this call, not rung by another call (cs_agent_offer, which this
- * takes); round robin over the sorted candidates (cs:rr). Returns the
- * agent (new reference) or NULL when nobody is left; *rung counts the
- * candidates passed over because another call rings them. */
-static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, size_t *rung_out)
+ * takes); round robin over the sorted candidates (cs:rr). The line goes
+ * first: while as many calls have waited longer as there are agents free,
+ * this one leaves the agents to them. Returns the agent (new reference)
+ * or NULL when nobody is left for it; *look says how it went. */
+static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, s_look_t *look)
 {
     char err[256];
     cs_redis_t *redis = cs_store_redis(self->store);
@@ -328,7 +374,24 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, size_t *rung
     }
     json_decref(all);
     json_t *pick = NULL;
-    size_t n = json_array_size(candidates), rung = 0;
+    size_t n = json_array_size(candidates);
+    *look = (s_look_t){0};
+    if (n && self->queue_wait_s > 0) {
+        const char *argv[] = {"cs:waiting", "cs:active", call->id};
+        redisReply *r = cs_redis_eval(redis, &s_queue_ahead, 2, 3, argv, NULL);
+        if (s_is_reply(r, REDIS_REPLY_ARRAY) && r->elements == 2) {
+            look->ahead = r->element[0]->integer;
+            look->in_line = r->element[1]->integer == 1;
+        }
+        freeReplyObject(r);
+        const char **ids = look->ahead > 0 ? calloc(n, sizeof *ids) : NULL;
+        for (size_t k = 0; ids && k < n; k++)
+            ids[k] = json_string_value(json_object_get(json_array_get(candidates, k), "id"));
+        long long free_n = ids ? cs_agent_unoffered(redis, ids, n) : -1;
+        if (free_n >= 0 && free_n <= look->ahead)
+            n = 0; /* the free agents are theirs */
+        free(ids);
+    }
     if (n) {
         redisReply *r = cs_redis_cmd(redis, "INCR cs:rr");
         long long turn = s_is_reply(r, REDIS_REPLY_INTEGER) ? r->integer - 1 : 0;
@@ -346,12 +409,54 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, size_t *rung
             if (offered != 0)
                 pick = json_incref(next);
             else
-                rung++;
+                look->rung++;
         }
     }
     json_decref(candidates);
-    *rung_out = rung;
+    if (pick && look->in_line)
+        freeReplyObject(cs_redis_cmd(redis, "ZREM cs:waiting %s", call->id));
     return pick;
+}
+
+/* No agent for a caller still ringing: they wait in the line (they hear
+ * ringing) until an agent is free for them or CALLSYNC_QUEUE_WAIT_S has
+ * passed since they began to wait. 1 waits (the route intent is let go, so
+ * the next look runs it again: the sweep every 2 s, or an agent.changed),
+ * 0 the wait is over or cannot be kept (Redis): turn them away. */
+static int s_wait(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
+                  const s_look_t *look, char *why, size_t size)
+{
+    cs_redis_t *redis = cs_store_redis(self->store);
+    char now[24];
+    int64_t at = cs_ts_now_ms();
+    snprintf(now, sizeof now, "%lld", (long long)at);
+    const char *argv[] = {"cs:waiting", call->id, now};
+    redisReply *r = cs_redis_eval(redis, &s_queue_join, 1, 3, argv, NULL);
+    if (!s_is_reply(r, REDIS_REPLY_ARRAY) || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        cs_warn("call %s: cannot join the line (Redis): turned away", call->id);
+        return 0;
+    }
+    int joined = r->element[0]->integer == 1;
+    long long since = strtoll(r->element[1]->str, NULL, 10);
+    freeReplyObject(r);
+    if (at - since >= 1000LL * self->queue_wait_s) {
+        freeReplyObject(cs_redis_cmd(redis, "ZREM cs:waiting %s", call->id));
+        snprintf(why + strlen(why), size - strlen(why), " (waited %lld s)",
+                 (long long)((at - since) / 1000));
+        return 0;
+    }
+    if (joined) {
+        char what[200];
+        snprintf(what, sizeof what, "waiting for an agent (%s)",
+                 look->ahead > 0 ? "behind callers waiting longer" : why);
+        cs_info("call %s: %s", call->id, what);
+        s_fact(self, call, "command.route", in->ccid, what);
+        cs_counter_inc(&self->routes[R_QUEUED]);
+    }
+    freeReplyObject(cs_redis_cmd(redis, "DEL cs:claim:%s", in->key));
+    return 1;
 }
 
 static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in)
@@ -359,25 +464,30 @@ static void s_route(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *i
     const cs_leg_t *customer = cs_call_leg(call, in->ccid);
     char esc[CS_CCID_LEN * 3 + 1], path[CS_CCID_LEN * 3 + 64];
     cs_telnyx_escape(in->ccid, esc, sizeof esc);
-    size_t rung = 0;
-    json_t *agent = s_pick_agent(self, call, &rung);
-    cs_counter_inc(&self->routes[agent ? R_RUNG : rung ? R_ALL_RINGING : R_NOBODY]);
+    s_look_t look;
+    json_t *agent = s_pick_agent(self, call, &look);
     if (!agent) {
-        /* nobody to take it: the caller hears busy, and the record says why */
-        char why[128] = "no agent available";
-        if (rung)
+        char why[160] = "no agent available";
+        if (look.rung)
             snprintf(why, sizeof why,
                      "no agent available: every available agent (%zu) is being rung by another "
                      "call",
-                     rung);
+                     look.rung);
+        int answered = customer && customer->answered.at;
+        /* a caller who hears ringing can wait; one already talking (a
+         * transfer that failed) is not left in silence */
+        if (!answered && self->queue_wait_s > 0 && s_wait(self, call, in, &look, why, sizeof why))
+            return;
+        /* nobody to take it: the caller hears busy, and the record says why */
+        cs_counter_inc(&self->routes[look.rung ? R_ALL_RINGING : R_NOBODY]);
         cs_info("call %s: %s", call->id, why);
         s_fact(self, call, "command.route", in->ccid, why);
-        int answered = customer && customer->answered.at;
         snprintf(path, sizeof path, "/calls/%s/actions/%s", esc, answered ? "hangup" : "reject");
         json_t *body = answered ? json_object() : json_pack("{s:s}", "cause", "USER_BUSY");
         s_send(self, call, in, path, body, answered ? "command.hangup" : "command.reject");
         return;
     }
+    cs_counter_inc(&self->routes[R_RUNG]);
     const char *id = json_string_value(json_object_get(agent, "id"));
     char to[160];
     snprintf(to, sizeof to, "sip:%s@sip.telnyx.com",
@@ -712,6 +822,26 @@ void cs_orch_sweep(cs_orch_t *self)
     json_t *id;
     json_array_foreach(ids, i, id) cs_orch_wake(self, json_string_value(id));
     json_decref(ids);
+}
+
+int cs_orch_line_due(cs_orch_t *self)
+{
+    int due = self->line_due;
+    self->line_due = 0;
+    return due;
+}
+
+void cs_orch_queue_wake(cs_orch_t *self)
+{
+    cs_redis_t *redis = cs_store_redis(self->store);
+    /* counting ahead of no call walks the whole line: it drops the gone */
+    const char *argv[] = {"cs:waiting", "cs:active", "-"};
+    freeReplyObject(cs_redis_eval(redis, &s_queue_ahead, 2, 3, argv, NULL));
+    redisReply *r = cs_redis_cmd(redis, "ZRANGE cs:waiting 0 -1");
+    for (size_t i = 0; s_is_reply(r, REDIS_REPLY_ARRAY) && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            cs_orch_wake(self, r->element[i]->str);
+    freeReplyObject(r);
 }
 
 char *cs_orch_metrics(cs_orch_t *self)

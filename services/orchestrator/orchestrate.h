@@ -38,6 +38,7 @@ typedef struct {
     int stuck_s;               /* CALLSYNC_STUCK_S: dialing/ringing longer than this ends */
     int max_call_s;            /* CALLSYNC_MAX_CALL_S: talking longer than this ends */
     int alive_check_s;         /* CALLSYNC_ALIVE_CHECK_S: ask Telnyx about live legs */
+    int queue_wait_s;          /* CALLSYNC_QUEUE_WAIT_S: an inbound caller waits for an agent */
 } cs_orch_config_t;
 
 /* store, api and notices are borrowed and must outlive it. notices (may
@@ -66,6 +67,16 @@ void cs_orch_leg_command(cs_orch_t *self, const char *cs_id, const char *action,
 
 /* Runs the rules for every active call: what lost notices missed. */
 void cs_orch_sweep(cs_orch_t *self);
+
+/* The inbound calls waiting for an agent (cs:waiting) look again, the
+ * longest waiting first: an agent may have become free (agent.changed).
+ * The sweep looks too, every 2 s. */
+void cs_orch_queue_wake(cs_orch_t *self);
+
+/* Whether the rules run since the last ask ended an agent's offer (they
+ * may be free with no agent.changed: rung out, declined); clears it. The
+ * caller wakes the line then, not from inside the rules. */
+int cs_orch_line_due(cs_orch_t *self);
 
 /* Prometheus text (caller frees). */
 char *cs_orch_metrics(cs_orch_t *self);

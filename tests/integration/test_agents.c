@@ -338,6 +338,9 @@ static void test_offer(void **state)
     assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O2", 60000), 0);
     assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O1", 60000), 1);
     assert_string_equal(s_get("cs:offer:oli"), "cs_O1");
+    const char *floor[] = {"oli", "nobody-rings-me", "nor-me"};
+    assert_int_equal(cs_agent_unoffered(s_redis, floor, 3), 2);
+    assert_int_equal(cs_agent_unoffered(s_redis, floor, 0), 0);
     int64_t ttl = s_int("PTTL %s", "cs:offer:oli");
     assert_true(ttl > 50000 && ttl <= 60000);
     assert_string_equal(s_status("oli"), "available"); /* rung, not on a call yet */
@@ -365,6 +368,8 @@ static void test_offer(void **state)
     h_redis_stop(&s_env);
     assert_int_equal(cs_agent_offer(s_redis, "oli", "cs_O4", 60000), -1);
     assert_int_equal(cs_agent_offer_end(s_redis, "oli", "cs_O4"), -1);
+    const char *one[] = {"oli"};
+    assert_int_equal(cs_agent_unoffered(s_redis, one, 1), -1);
     assert_int_equal(h_redis_start(&s_env), 0);
 }
 

@@ -41,9 +41,10 @@ static pid_t s_orchestrator(void)
                            "TELNYX_API_KEY=sim-key",
                            "CALLSYNC_RING_TIMEOUT_S=5",
                            "CALLSYNC_WRAPUP_S=1",
-                           "CALLSYNC_STUCK_S=10",
+                           "CALLSYNC_STUCK_S=15",
                            "CALLSYNC_MAX_CALL_S=12",
                            "CALLSYNC_ALIVE_CHECK_S=3",
+                           "CALLSYNC_QUEUE_WAIT_S=10",
                            "TELNYX_CONNECTION_ID=1001",
                            "CALLSYNC_CALLER_ID=+15550009999",
                            NULL};
@@ -334,7 +335,7 @@ static int s_ended(const json_t *rec)
     return strcmp(s_str(rec, "state"), "ended") == 0;
 }
 
-/* The guards (CALLSYNC_STUCK_S=10, CALLSYNC_MAX_CALL_S=12 here): a browser
+/* The guards (CALLSYNC_STUCK_S=15, CALLSYNC_MAX_CALL_S=12 here): a browser
  * call that no softphone ever placed ends 10 s after it was made; a call
  * still talking 12 s after the customer's answer is ended, every leg hung
  * up. */
@@ -350,7 +351,7 @@ static void test_guards_end_stuck_and_long_calls(void **state)
     json_decref(rec);
     snprintf(longer, sizeof longer, "%s", s_dial("+15550100001")); /* answers and stays */
     json_decref(s_until(longer, s_active_both, 15000));
-    rec = s_until(stuck, s_ended, 20000);
+    rec = s_until(stuck, s_ended, 25000);
     assert_int_equal(json_array_size(json_object_get(rec, "legs")), 0);
     json_decref(rec);
     rec = s_until(longer, s_ended_both, 25000);
@@ -456,7 +457,9 @@ static void test_inbound_rings_the_next_agent(void **state)
     json_decref(s_until(id, s_ended_any, 8000));
 }
 
-/* Nobody available: the caller hears busy, and the record says why. */
+/* Nobody available: the caller waits in the line (ringing) for
+ * CALLSYNC_QUEUE_WAIT_S (10 s here), then hears busy, and the record says
+ * why. */
 static void test_inbound_nobody_available(void **state)
 {
     (void)state;
@@ -465,7 +468,7 @@ static void test_inbound_nobody_available(void **state)
     s_agent("carol", "carol01", "offline");
     char cc[128];
     snprintf(cc, sizeof cc, "%s", s_inbound("+15557770102"));
-    json_t *rec = s_until(cc, s_ended_any, 8000);
+    json_t *rec = s_until(cc, s_ended_any, 20000);
     assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
     char id[64];
     snprintf(id, sizeof id, "%s", s_str(rec, "id"));
@@ -474,7 +477,8 @@ static void test_inbound_nobody_available(void **state)
     json_t *hist = NULL;
     assert_int_equal(h_ctl(&s_env, args, &hist, NULL), 0);
     char *text = json_dumps(hist, 0);
-    assert_non_null(strstr(text, "no agent available"));
+    assert_non_null(strstr(text, "waiting for an agent (no agent available)"));
+    assert_non_null(strstr(text, "no agent available (waited 1")); /* 10 s, or a sweep more */
     free(text);
     json_decref(hist);
     assert_int_equal(s_commands(id, "command.reject"), 1);
@@ -778,8 +782,10 @@ static void test_metrics(void **state)
     assert_non_null(strstr(body, "callsync_command_seconds_bucket"));
     assert_non_null(strstr(body, "callsync_command_failures_total{code=\"90018\"}"));
     free(body);
-    /* this suite routed inbound calls to agents, and one found nobody */
+    /* this suite routed inbound calls to agents, and one waited for
+     * nobody */
     assert_true(s_orch_counter("callsync_routes_total{outcome=\"agent_rung\"}") >= 2);
+    assert_true(s_orch_counter("callsync_routes_total{outcome=\"queued\"}") >= 1);
     assert_true(s_orch_counter("callsync_routes_total{outcome=\"nobody_available\"}") >= 1);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_timer_port);
     assert_int_equal(h_http("GET", url, NULL, NULL, 0, &body), 200);
@@ -1255,12 +1261,37 @@ static void s_id_of(const char *cc, char *id, size_t size)
     json_decref(rec);
 }
 
+static int s_in_call(const json_t *rec)
+{
+    return strcmp(s_str(rec, "state"), "active") == 0;
+}
+
+static void s_hang_up(const char *id)
+{
+    const char *hang[] = {"hangup", id, NULL};
+    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
+    json_decref(s_until(id, s_ended_any, 8000));
+}
+
+/* Whether the call's history has an entry with this text. */
+static int s_history_says(const char *id, const char *text)
+{
+    const char *args[] = {"events", id, NULL};
+    json_t *hist = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &hist, NULL), 0);
+    char *all = json_dumps(hist, 0);
+    int found = all && strstr(all, text) != NULL;
+    free(all);
+    json_decref(hist);
+    return found;
+}
+
 /* An agent rings for one routed call at a time (cs:offer:<agent>). While
  * bob rings for a first call he stays "available", yet a second call is
  * not routed to him: his softphone shows one ringing call, and the second
- * would ring unseen until the ring timeout. Nobody else is available, so
- * its caller hears busy at once. Once his leg has rung out the offer is
- * over, and the next call rings him. */
+ * would ring unseen. Nobody else is available, so its caller waits in the
+ * line. Once his leg has rung out for the first call, the offer is over
+ * and the second call rings him. */
 static void test_inbound_rings_an_agent_once_at_a_time(void **state)
 {
     (void)state;
@@ -1269,51 +1300,100 @@ static void test_inbound_rings_an_agent_once_at_a_time(void **state)
     s_agent("carol", "carol01", "offline");
     s_agent("dave", "dave01", "offline");
     s_bob_never_answers();
-    char first[128], second[128], third[128], id[64];
+    char first[128], second[128], one[64], two[64];
     snprintf(first, sizeof first, "%s", s_inbound("+15557770111"));
     json_decref(s_until(first, s_two_legs, 8000)); /* bob's leg rings */
+    s_id_of(first, one, sizeof one);
     redisContext *c = h_redis(&s_env);
     redisReply *offer = redisCommand(c, "GET cs:offer:bob");
     assert_true(offer && offer->type == REDIS_REPLY_STRING);
-    s_id_of(first, id, sizeof id);
-    assert_string_equal(offer->str, id);
+    assert_string_equal(offer->str, one);
     freeReplyObject(offer);
 
     snprintf(second, sizeof second, "%s", s_inbound("+15557770112"));
-    json_t *rec = s_until(second, s_ended_any, 8000);
-    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
-    assert_int_equal(json_array_size(json_object_get(rec, "legs")), 1);
-    json_decref(rec);
-    s_id_of(second, id, sizeof id);
-    assert_int_equal(s_commands(id, "command.transfer"), 0);
-    assert_int_equal(s_commands(id, "command.reject"), 1);
-    const char *events[] = {"events", id, NULL};
-    json_t *hist = NULL;
-    assert_int_equal(h_ctl(&s_env, events, &hist, NULL), 0);
-    char *text = json_dumps(hist, 0);
-    assert_non_null(strstr(text, "no agent available: every available agent (1) is being rung "
-                                 "by another call"));
-    free(text);
-    json_decref(hist);
-    assert_true(s_orch_counter("callsync_routes_total{outcome=\"all_ringing\"}") >= 1);
+    s_id_of(second, two, sizeof two);
+    for (int i = 0; i < 50 && !s_history_says(two, "waiting for an agent"); i++)
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    assert_true(s_history_says(two, "waiting for an agent (no agent available: every available "
+                                    "agent (1) is being rung by another call)"));
+    assert_int_equal(s_commands(two, "command.transfer"), 0);
+    assert_true(s_orch_counter("callsync_routes_total{outcome=\"queued\"}") >= 1);
 
-    /* bob rings out (5 s here); nobody is left for the first call either */
-    rec = s_until(first, s_ended_any, 15000);
-    assert_string_equal(s_str(rec, "hangup_cause"), "user_busy");
+    /* bob rings out for the first call (5 s here); the second rings him */
+    json_t *rec = s_until(second, s_two_legs, 12000);
+    assert_string_equal(s_str(rec, "state"), "ringing");
     json_decref(rec);
+    assert_int_equal(s_commands(two, "command.transfer"), 1);
+    offer = redisCommand(c, "GET cs:offer:bob");
+    assert_true(offer && offer->type == REDIS_REPLY_STRING);
+    assert_string_equal(offer->str, two);
+    freeReplyObject(offer);
+    assert_true(s_history_says(one, "waiting for an agent")); /* bob was its only one */
+
+    s_hang_up(one);
+    s_hang_up(two);
     offer = redisCommand(c, "EXISTS cs:offer:bob");
     assert_true(offer && offer->type == REDIS_REPLY_INTEGER && offer->integer == 0);
     freeReplyObject(offer);
     redisFree(c);
-
-    snprintf(third, sizeof third, "%s", s_inbound("+15557770113"));
-    json_decref(s_until(third, s_two_legs, 8000));
-    s_id_of(third, id, sizeof id);
-    assert_int_equal(s_commands(id, "command.transfer"), 1);
-    const char *hang[] = {"hangup", id, NULL};
-    assert_int_equal(h_ctl(&s_env, hang, NULL, NULL), 0);
-    json_decref(s_until(id, s_ended_any, 8000));
     s_agent("bob", "bob01", "offline");
+}
+
+/* Callers wait in a line for an agent, in the order they came: carol
+ * talks on a first call; a second and a third caller wait (ringing); when
+ * carol is free again (after her 1 s wrap-up here) the second, not the
+ * third, rings her. Then dave is made available with no notice of it,
+ * and a fourth call comes in at once: it finds dave free, yet leaves him
+ * to the third caller, who has waited longer (and takes him at the next
+ * look, the sweep's). */
+static void test_inbound_callers_wait_in_line(void **state)
+{
+    (void)state;
+    s_agent("alice", "alice01", "offline");
+    s_agent("bob", "bob01", "offline");
+    s_agent("carol", "carol01", "available");
+    s_agent("dave", "dave01", "offline");
+    char cc[128], a[64], b[64], third[64];
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770121"));
+    json_decref(s_until(cc, s_active_both, 10000)); /* carol answered (2 s) */
+    s_id_of(cc, a, sizeof a);
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770122"));
+    s_id_of(cc, b, sizeof b);
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770123"));
+    s_id_of(cc, third, sizeof third);
+    for (int i = 0; i < 50 && !s_history_says(third, "waiting for an agent"); i++)
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    assert_true(s_history_says(b, "waiting for an agent (no agent available)"));
+    assert_true(s_history_says(third, "waiting for an agent"));
+
+    s_hang_up(a);
+    json_t *rec = s_until(b, s_in_call, 10000); /* carol, free again, answered */
+    assert_string_equal(s_str(rec, "agent_id"), "carol");
+    json_decref(rec);
+    assert_int_equal(s_commands(third, "command.transfer"), 0);
+    const char *args[] = {"call", third, NULL};
+    rec = NULL;
+    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    assert_string_equal(s_str(rec, "state"), "ringing"); /* still waiting */
+    json_decref(rec);
+
+    redisContext *c = h_redis(&s_env);
+    freeReplyObject(redisCommand(c, "HSET cs:agent:dave status available"));
+    redisFree(c);
+    char d[64];
+    snprintf(cc, sizeof cc, "%s", s_inbound("+15557770124"));
+    s_id_of(cc, d, sizeof d);
+    rec = s_until(third, s_two_legs, 8000); /* dave rings for the third */
+    json_decref(rec);
+    /* "behind callers waiting longer"; or, had the sweep given dave to the
+     * third before the fourth looked, "being rung by another call" */
+    assert_true(s_history_says(d, "waiting for an agent ("));
+    assert_int_equal(s_commands(d, "command.transfer"), 0);
+    s_hang_up(d);
+    s_hang_up(third);
+    s_hang_up(b);
+    s_agent("carol", "carol01", "offline");
+    s_agent("dave", "dave01", "offline");
 }
 
 int main(void)
@@ -1340,6 +1420,7 @@ int main(void)
         cmocka_unit_test(test_faults_change_no_final_record),
         cmocka_unit_test(test_killed_mid_call_and_restarted),
         cmocka_unit_test(test_inbound_rings_an_agent_once_at_a_time),
+        cmocka_unit_test(test_inbound_callers_wait_in_line),
     };
     int failed = cmocka_run_group_tests_name("orchestrator", tests, setup, teardown);
     return failed || s_teardown_failed;
