@@ -249,12 +249,16 @@ export function board(calls, agents, now) {
   // people's names and words, not ids and states: a supervisor reads it
   const names = new Map(agents.map((a) => [a.id, a.name || a.id]));
   const states = { dialing: 'Dialing', ringing: 'Ringing', active: 'In call', held: 'On hold' };
+  // an inbound caller no agent's phone rings for is in the line (the
+  // orchestrator's cs:waiting): they hear ringing, but nobody is rung
+  const waiting = (c) => c.direction === 'inbound' && c.state === 'ringing' &&
+    !(c.legs || []).some((l) => l.role !== 'customer' && !l.ended_at);
   const rows = live.map((c) => ({
     id: c.id,
     agent: (c.agent_id && names.get(c.agent_id)) || c.agent_id || '—',
     direction: c.direction || '—',
     number: (c.direction === 'inbound' ? c.from : c.to) || '—',
-    state: states[c.state] || c.state,
+    state: waiting(c) ? 'Waiting for an agent' : states[c.state] || c.state,
     time: c.answered_at ? clock(now - Date.parse(c.answered_at)) : '',
   }));
   // each agent, on a call first, then in wrap-up, available, offline; with

@@ -89,7 +89,8 @@ test('the wallboard: a row per live call with its timer, presence, outcomes and 
   const { board } = await import('../src/core.js');
   const calls = [
     rec('active', { id: 'cs_a', agent_id: 'alice', answered_at: new Date(T - 65000).toISOString(), post_answer_audio_gap_ms: 12 }),
-    rec('ringing', { id: 'cs_b', agent_id: 'bob', direction: 'inbound', from: '+15557770001' }),
+    rec('ringing', { id: 'cs_b', agent_id: 'bob', direction: 'inbound', from: '+15557770001',
+      legs: [{ role: 'customer', ended_at: null }, { role: 'agent', ended_at: null }] }),
     rec('ended', { id: 'cs_c', answered_at: new Date(T - 9000).toISOString(), talk_seconds: 8, post_answer_audio_gap_ms: 30 }),
     rec('ended', { id: 'cs_d', hangup_cause: 'user_busy' }),
   ];
@@ -98,6 +99,15 @@ test('the wallboard: a row per live call with its timer, presence, outcomes and 
   // names and words: the agent's name when known (bob is not listed: his id), the state as a person says it
   assert.deepEqual(b.rows.map((r) => [r.agent, r.state]), [['Alice', 'In call'], ['bob', 'Ringing']]);
   assert.deepEqual(board([rec('held', { agent_id: null })], [], T).rows.map((r) => [r.agent, r.state]), [['—', 'On hold']]);
+  // an inbound caller whom no agent's phone rings for waits in the line:
+  // nobody rung yet, or the agent rung has rung out; an outbound call rings
+  const customer = { role: 'customer', ended_at: null };
+  const rungOut = { role: 'agent', ended_at: new Date(T - 1000).toISOString() };
+  assert.deepEqual(board([
+    rec('ringing', { id: 'cs_w1', agent_id: null, direction: 'inbound', legs: [customer] }),
+    rec('ringing', { id: 'cs_w2', agent_id: 'bob', direction: 'inbound', legs: [customer, rungOut] }),
+    rec('ringing', { id: 'cs_w3', agent_id: 'bob', direction: 'outbound', legs: [customer] }),
+  ], [], T).rows.map((r) => r.state), ['Waiting for an agent', 'Waiting for an agent', 'Ringing']);
   // presence counted by label, on a call first
   assert.deepEqual(b.presence, { 'On a call': ['Alice'], Available: ['Carol'] });
   assert.deepEqual(Object.keys(b.presence), ['On a call', 'Available']);
