@@ -101,3 +101,25 @@ test('inbound: routed to the available agent, whose SDK rings; answered in the p
   await until('the customer leg ends', async () => !(await stack.simLeg(customer)).is_alive);
   await page.context().close();
 });
+
+test('inbound with nobody available: the caller waits in line, ringing, and rings the agent as soon as she is available; answered in the page', async () => {
+  const page = await loggedIn();
+  stack.ctl('agent', 'set', 'alice', '--sip-user', agent.user, '--status', 'offline');
+  const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770003', to: '+15550009999' });
+  const customer = inbound.body.data.call_control_id;
+  const { id } = await record(customer, (x) => !!x.id, 'the record');
+  await until('in line', () => JSON.stringify(stack.ctl('events', id)).includes('waiting for an agent'));
+  assert.equal(await page.evaluate(() => window.cs.incoming()), null, 'nobody is rung meanwhile');
+  assert.equal((await stack.simLeg(customer)).is_alive, true, 'the caller is still there, hearing ringing');
+  assert.equal(stack.ctl('call', id).state, 'ringing');
+
+  stack.ctl('agent', 'set', 'alice', '--sip-user', agent.user, '--status', 'available');
+  const sdkId = await until('the page rings', () => page.evaluate(() => window.cs.incoming()), 15000);
+  await page.evaluate((i) => window.cs.answer(i), sdkId);
+  const r = await record(id, (x) => x.state === 'active', 'active');
+  assert.equal(r.agent_id, 'alice');
+  stack.ctl('hangup', id);
+  await record(id, (x) => x.state === 'ended', 'ended');
+  await agentAvailable();
+  await page.context().close();
+});

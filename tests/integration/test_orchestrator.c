@@ -1251,12 +1251,16 @@ static int s_two_legs(const json_t *rec)
     return json_array_size(json_object_get(rec, "legs")) == 2;
 }
 
-/* The record's cs id, for a control id. */
+static int s_known(const json_t *rec)
+{
+    return json_is_string(json_object_get(rec, "id"));
+}
+
+/* The record's cs id, for a control id: once its call.initiated has
+ * arrived (the sim answers the POST before it sends the webhook). */
 static void s_id_of(const char *cc, char *id, size_t size)
 {
-    const char *args[] = {"call", cc, NULL};
-    json_t *rec = NULL;
-    assert_int_equal(h_ctl(&s_env, args, &rec, NULL), 0);
+    json_t *rec = s_until(cc, s_known, 8000);
     snprintf(id, size, "%s", s_str(rec, "id"));
     json_decref(rec);
 }
@@ -1286,6 +1290,18 @@ static int s_history_says(const char *id, const char *text)
     return found;
 }
 
+/* Whether the call's history comes to have an entry with this text
+ * within timeout_ms. */
+static int s_history_until(const char *id, const char *text, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        if (s_history_says(id, text))
+            return 1;
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    }
+    return s_history_says(id, text);
+}
+
 /* An agent rings for one routed call at a time (cs:offer:<agent>). While
  * bob rings for a first call he stays "available", yet a second call is
  * not routed to him: his softphone shows one ringing call, and the second
@@ -1312,10 +1328,10 @@ static void test_inbound_rings_an_agent_once_at_a_time(void **state)
 
     snprintf(second, sizeof second, "%s", s_inbound("+15557770112"));
     s_id_of(second, two, sizeof two);
-    for (int i = 0; i < 50 && !s_history_says(two, "waiting for an agent"); i++)
-        nanosleep(&(struct timespec){0, 100000000L}, NULL);
-    assert_true(s_history_says(two, "waiting for an agent (no agent available: every available "
-                                    "agent (1) is being rung by another call)"));
+    assert_true(s_history_until(two,
+                                "waiting for an agent (no agent available: every available "
+                                "agent (1) is being rung by another call)",
+                                5000));
     assert_int_equal(s_commands(two, "command.transfer"), 0);
     assert_true(s_orch_counter("callsync_routes_total{outcome=\"queued\"}") >= 1);
 
@@ -1328,7 +1344,7 @@ static void test_inbound_rings_an_agent_once_at_a_time(void **state)
     assert_true(offer && offer->type == REDIS_REPLY_STRING);
     assert_string_equal(offer->str, two);
     freeReplyObject(offer);
-    assert_true(s_history_says(one, "waiting for an agent")); /* bob was its only one */
+    assert_true(s_history_until(one, "waiting for an agent", 5000)); /* bob was its only one */
 
     s_hang_up(one);
     s_hang_up(two);
@@ -1361,13 +1377,11 @@ static void test_inbound_callers_wait_in_line(void **state)
     s_id_of(cc, b, sizeof b);
     snprintf(cc, sizeof cc, "%s", s_inbound("+15557770123"));
     s_id_of(cc, third, sizeof third);
-    for (int i = 0; i < 50 && !s_history_says(third, "waiting for an agent"); i++)
-        nanosleep(&(struct timespec){0, 100000000L}, NULL);
-    assert_true(s_history_says(b, "waiting for an agent (no agent available)"));
-    assert_true(s_history_says(third, "waiting for an agent"));
+    assert_true(s_history_until(b, "waiting for an agent (no agent available)", 5000));
+    assert_true(s_history_until(third, "waiting for an agent", 5000));
 
     s_hang_up(a);
-    json_t *rec = s_until(b, s_in_call, 10000); /* carol, free again, answered */
+    json_t *rec = s_until(b, s_in_call, 15000); /* carol, free again, answered */
     assert_string_equal(s_str(rec, "agent_id"), "carol");
     json_decref(rec);
     assert_int_equal(s_commands(third, "command.transfer"), 0);
@@ -1387,7 +1401,7 @@ static void test_inbound_callers_wait_in_line(void **state)
     json_decref(rec);
     /* "behind callers waiting longer"; or, had the sweep given dave to the
      * third before the fourth looked, "being rung by another call" */
-    assert_true(s_history_says(d, "waiting for an agent ("));
+    assert_true(s_history_until(d, "waiting for an agent (", 5000));
     assert_int_equal(s_commands(d, "command.transfer"), 0);
     s_hang_up(d);
     s_hang_up(third);
