@@ -384,6 +384,15 @@ static void s_agent(const char *id, const char *sip, const char *status)
     assert_int_equal(h_ctl(&s_env, args, NULL, NULL), 0);
 }
 
+/* The suite's four agents: the one named available, the others offline. */
+static void s_only_available(const char *who)
+{
+    static const char *const team[][2] = {
+        {"alice", "alice01"}, {"bob", "bob01"}, {"carol", "carol01"}, {"dave", "dave01"}};
+    for (size_t i = 0; i < sizeof team / sizeof team[0]; i++)
+        s_agent(team[i][0], team[i][1], strcmp(team[i][0], who) == 0 ? "available" : "offline");
+}
+
 /* An inbound call from the PSTN; returns the customer leg's control id. */
 static char *s_inbound(const char *from)
 {
@@ -1086,10 +1095,7 @@ static void s_three_flows(char *out[3], double *talk)
 static void test_faults_change_no_final_record(void **state)
 {
     (void)state;
-    s_agent("alice", "alice01", "available");
-    s_agent("bob", "bob01", "offline");
-    s_agent("carol", "carol01", "offline");
-    s_agent("dave", "dave01", "offline");
+    s_only_available("alice");
     char *clean[3], *faulty[3];
     double talk_clean, talk_faulty;
     s_faults("{}");
@@ -1311,10 +1317,7 @@ static int s_history_until(const char *id, const char *text, int timeout_ms)
 static void test_inbound_rings_an_agent_once_at_a_time(void **state)
 {
     (void)state;
-    s_agent("alice", "alice01", "offline");
-    s_agent("bob", "bob01", "available");
-    s_agent("carol", "carol01", "offline");
-    s_agent("dave", "dave01", "offline");
+    s_only_available("bob");
     s_bob_never_answers();
     char first[128], second[128], one[64], two[64];
     snprintf(first, sizeof first, "%s", s_inbound("+15557770111"));
@@ -1365,10 +1368,7 @@ static void test_inbound_rings_an_agent_once_at_a_time(void **state)
 static void test_inbound_callers_wait_in_line(void **state)
 {
     (void)state;
-    s_agent("alice", "alice01", "offline");
-    s_agent("bob", "bob01", "offline");
-    s_agent("carol", "carol01", "available");
-    s_agent("dave", "dave01", "offline");
+    s_only_available("carol");
     char cc[128], a[64], b[64], third[64];
     snprintf(cc, sizeof cc, "%s", s_inbound("+15557770121"));
     json_decref(s_until(cc, s_active_both, 10000)); /* carol answered (2 s) */
