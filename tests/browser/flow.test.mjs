@@ -107,7 +107,9 @@ test('inbound with nobody available: the caller waits in line, ringing, and ring
   stack.ctl('agent', 'set', 'alice', '--sip-user', agent.user, '--status', 'offline');
   const inbound = await stack.rest('POST', '/sim/calls', { from: '+15557770003', to: '+15550009999' });
   const customer = inbound.body.data.call_control_id;
-  const { id } = await record(customer, (x) => !!x.id, 'the record');
+  // the sim answers the POST before its call.initiated reaches the ingestor
+  const known = () => { try { return stack.ctl('call', customer); } catch { return null; } };
+  const { id } = await until('the record', known, 15000);
   await until('in line', () => JSON.stringify(stack.ctl('events', id)).includes('waiting for an agent'));
   assert.equal(await page.evaluate(() => window.cs.incoming()), null, 'nobody is rung meanwhile');
   assert.equal((await stack.simLeg(customer)).is_alive, true, 'the caller is still there, hearing ringing');
