@@ -143,6 +143,13 @@ static void s_done(cs_orch_t *self, const char *key)
     freeReplyObject(cs_redis_cmd(cs_store_redis(self->store), "SET cs:done:%s 1 EX 86400", key));
 }
 
+/* Lets a claimed intent go undone, so the next look (a notice, the sweep)
+ * claims and runs it again: a caller waiting in the line. */
+static void s_unclaim(cs_orch_t *self, const char *key)
+{
+    freeReplyObject(cs_redis_cmd(cs_store_redis(self->store), "DEL cs:claim:%s", key));
+}
+
 /* Merges a fact of ours into the call (and its history) and, when that
  * changed the record, says so on the bus, as every writer does: the
  * softphones see a transfer's outcome, and the rules here run on it at
@@ -339,6 +346,11 @@ static const cs_redis_script_t s_queue_join = {
     "return {joined, redis.call('ZSCORE', KEYS[1], ARGV[1])}\n",
 };
 
+static void s_leave_line(cs_redis_t *redis, const cs_call_t *call)
+{
+    freeReplyObject(cs_redis_cmd(redis, "ZREM cs:waiting %s", call->id));
+}
+
 /* How a look for an agent went (s_pick_agent). */
 typedef struct {
     size_t rung;     /* candidates passed over: another call rings them */
@@ -414,7 +426,7 @@ static json_t *s_pick_agent(cs_orch_t *self, const cs_call_t *call, s_look_t *lo
     }
     json_decref(candidates);
     if (pick && look->in_line)
-        freeReplyObject(cs_redis_cmd(redis, "ZREM cs:waiting %s", call->id));
+        s_leave_line(redis, call);
     return pick;
 }
 
@@ -442,7 +454,7 @@ static int s_wait(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
     long long since = strtoll(r->element[1]->str, NULL, 10);
     freeReplyObject(r);
     if (at - since >= 1000LL * self->queue_wait_s) {
-        freeReplyObject(cs_redis_cmd(redis, "ZREM cs:waiting %s", call->id));
+        s_leave_line(redis, call);
         snprintf(why + strlen(why), size - strlen(why), " (waited %lld s)",
                  (long long)((at - since) / 1000));
         return 0;
@@ -455,7 +467,7 @@ static int s_wait(cs_orch_t *self, const cs_call_t *call, const cs_intent_t *in,
         s_fact(self, call, "command.route", in->ccid, what);
         cs_counter_inc(&self->routes[R_QUEUED]);
     }
-    freeReplyObject(cs_redis_cmd(redis, "DEL cs:claim:%s", in->key));
+    s_unclaim(self, in->key);
     return 1;
 }
 
